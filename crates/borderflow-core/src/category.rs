@@ -1,0 +1,133 @@
+//! The mobility categories of DESIGN §6: one per SIM per reference period.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Which side of the measuring country's border a category describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Usual residents of the measuring country M (including those moving out).
+    Resident,
+    /// Non-residents present in M.
+    Inbound,
+}
+
+/// A SIM's mobility category for one reference period, relative to the measuring country M.
+///
+/// Every category is a proxy: phones show presence, not labour-force status, citizenship or
+/// purpose (see docs/methodology.md). The names are the codes used in released tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// Resident of M with a domestic SIM and none of the outbound categories.
+    Resident,
+    /// Resident of M (≥183 nights) using a foreign SIM: a proxy for ICLS (a) migrant workers.
+    ResidentForeignSim,
+    /// Non-resident commuting into M on weekdays: ICLS (b) frontier-worker proxy.
+    FrontierIn,
+    /// Non-resident with one spell of 30–89 nights in M.
+    SeasonalIn,
+    /// Non-resident with a spell of ≥90 nights in M but <183 in all (UN short-term).
+    TemporaryIn,
+    /// Non-resident with any other presence in M.
+    VisitorIn,
+    /// Resident of M commuting abroad on weekdays.
+    FrontierOut,
+    /// Resident of M with one spell abroad of 30–89 nights.
+    SeasonalOut,
+    /// Resident of M with a spell abroad of ≥90 nights.
+    TemporaryOut,
+    /// Domestic SIM whose usual residence is abroad (≥183 nights abroad).
+    Emigrant,
+    /// Resident of M now, resident abroad in the previous window (needs 24 months of data).
+    ReturnMigrant,
+}
+
+impl Category {
+    /// Every category, in the order tables list them.
+    pub const ALL: [Category; 11] = [
+        Category::Resident,
+        Category::ResidentForeignSim,
+        Category::FrontierIn,
+        Category::SeasonalIn,
+        Category::TemporaryIn,
+        Category::VisitorIn,
+        Category::FrontierOut,
+        Category::SeasonalOut,
+        Category::TemporaryOut,
+        Category::Emigrant,
+        Category::ReturnMigrant,
+    ];
+
+    /// The code used in tables and files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Category::Resident => "resident",
+            Category::ResidentForeignSim => "resident_foreign_sim",
+            Category::FrontierIn => "frontier_in",
+            Category::SeasonalIn => "seasonal_in",
+            Category::TemporaryIn => "temporary_in",
+            Category::VisitorIn => "visitor_in",
+            Category::FrontierOut => "frontier_out",
+            Category::SeasonalOut => "seasonal_out",
+            Category::TemporaryOut => "temporary_out",
+            Category::Emigrant => "emigrant",
+            Category::ReturnMigrant => "return_migrant",
+        }
+    }
+
+    /// Whether the category describes residents of M or non-residents present in M.
+    pub const fn side(self) -> Side {
+        match self {
+            Category::FrontierIn
+            | Category::SeasonalIn
+            | Category::TemporaryIn
+            | Category::VisitorIn => Side::Inbound,
+            _ => Side::Resident,
+        }
+    }
+}
+
+/// Why a text is not a category code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown category {0:?}; expected one of resident, resident_foreign_sim, frontier_in, seasonal_in, temporary_in, visitor_in, frontier_out, seasonal_out, temporary_out, emigrant, return_migrant")]
+pub struct CategoryError(pub String);
+
+impl FromStr for Category {
+    type Err = CategoryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| CategoryError(s.to_string()))
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for c in Category::ALL {
+            assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
+        }
+        assert!("migrant".parse::<Category>().is_err());
+    }
+
+    #[test]
+    fn inbound_categories_are_the_four_in() {
+        let inbound: Vec<_> = Category::ALL
+            .into_iter()
+            .filter(|c| c.side() == Side::Inbound)
+            .map(Category::as_str)
+            .collect();
+        assert_eq!(inbound, ["frontier_in", "seasonal_in", "temporary_in", "visitor_in"]);
+    }
+}

@@ -1,0 +1,249 @@
+//! # borderflow-synth
+//!
+//! Synthetic mobile-operator worlds with ground truth, for tests, benchmarks and the demo.
+//!
+//! A [`Scenario`] names a measuring country M, one operator's network in it, partner countries
+//! and a mix of [`Persona`]s. Each SIM gets a true day-by-day [itinerary](persona::itinerary)
+//! (where its holder sleeps, where they work) and a phone whose use is heterogeneous: some SIMs
+//! are silent on most days, activity follows a diurnal rhythm in local time, roaming is dearer
+//! (so rarer), some SIMs have roaming off, border dwellers' phones catch a neighbour's network
+//! for a moment. Visibility is the operator's: its own SIMs are seen abroad only through
+//! roaming records, foreign SIMs only while on its network in M.
+//!
+//! [`generate`] streams the events SIM by SIM into CSV and/or Parquet files in batches, so a
+//! world of 100 M events never sits in memory, and writes the ground truth (each SIM's
+//! category and partner country for the reference period, the last 365 days). The same
+//! scenario always gives byte-identical files: each SIM draws from its own ChaCha8 stream.
+
+mod persona;
+mod phone;
+mod scenario;
+mod writer;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use borderflow_core::CountryCode;
+use borderflow_refdata::RefData;
+use chrono::Datelike;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+pub use persona::{DayLocation, Itinerary, Persona};
+pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario};
+pub use writer::OutputFormats;
+
+use crate::persona::{Geography, itinerary, nights_in};
+use crate::phone::{Networks, OffsetCache, PhoneTraits, day_events};
+use crate::writer::{EventWriter, TruthRow, TruthWriter};
+
+/// Why a world could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// The scenario file is unreadable or malformed; `location` is `file` or `file:line`.
+    #[error("{location}: {message}")]
+    Scenario { location: String, message: String },
+    /// The scenario is well-formed but inconsistent.
+    #[error("invalid scenario: {0}")]
+    Invalid(String),
+    /// Writing an output file failed.
+    #[error("{path}: {message}")]
+    Write { path: String, message: String },
+}
+
+/// What a generated world holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// SIMs in the world (including those never seen by the operator).
+    pub subscribers: u64,
+    /// Events written.
+    pub events: u64,
+    /// SIMs per persona.
+    pub personas: BTreeMap<Persona, u64>,
+    /// Files written, relative to the output directory.
+    pub files: Vec<PathBuf>,
+}
+
+/// Generates the world of `scenario` into `out_dir`: `events.csv` and/or `events.parquet`,
+/// `truth.csv`, `truth.parquet`, and the resolved `scenario.toml`.
+pub fn generate(
+    scenario: &Scenario,
+    rd: &RefData,
+    out_dir: &Path,
+    formats: OutputFormats,
+) -> Result<Summary, SynthError> {
+    scenario.validate(rd)?;
+    let m = scenario.measuring_country;
+    let nets = networks(scenario, rd);
+    let mut partners = Vec::new();
+    let mut cum = 0.0;
+    for (c, w) in &scenario.partners {
+        cum += w;
+        partners.push((*c, cum));
+    }
+    let geo = Geography {
+        m,
+        neighbours: &scenario.neighbours,
+        partners: &partners,
+        days: scenario.days as usize,
+        first_weekday: scenario.start.weekday().num_days_from_monday() as usize,
+    };
+    let personas = assign_personas(scenario);
+    let ref_start_day = scenario.days as usize - 365;
+
+    std::fs::create_dir_all(out_dir).map_err(|e| SynthError::Write {
+        path: out_dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut events = EventWriter::create(out_dir, formats, &nets)?;
+    let mut truth = TruthWriter::create(out_dir)?;
+    let mut offsets = OffsetCache::default();
+    let mut day_buf = Vec::new();
+    let dates: Vec<_> = (0..scenario.days)
+        .map(|d| scenario.start + chrono::Days::new(u64::from(d)))
+        .collect();
+    let mut summary = Summary {
+        subscribers: u64::from(scenario.subscribers),
+        events: 0,
+        personas: BTreeMap::new(),
+        files: Vec::new(),
+    };
+    for (i, persona) in personas.iter().copied().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
+        rng.set_stream(i as u64 + 1);
+        let it = itinerary(persona, &geo, &mut rng);
+        let mut traits =
+            PhoneTraits::draw(persona, &scenario.activity, &nets, &scenario.neighbours, &mut rng);
+        let home_plmn = home_plmn(persona, &it, &nets, &mut rng);
+        let id = subscriber_id(&nets.plmns[home_plmn as usize], i, scenario.seed);
+        for (day, date) in dates.iter().enumerate() {
+            day_events(
+                &it,
+                persona,
+                &mut traits,
+                &scenario.activity,
+                &nets,
+                m,
+                day,
+                *date,
+                &mut offsets,
+                &mut rng,
+                &mut day_buf,
+            );
+            for e in &day_buf {
+                events.push(&id, home_plmn, e)?;
+            }
+        }
+        truth.push(TruthRow {
+            subscriber_id: &id,
+            persona,
+            partner: it.partner,
+            sim_country: it.sim_country,
+            residence: it.residence,
+            nights_in_m: nights_in(&it, m) as u16,
+        })?;
+        *summary.personas.entry(persona).or_default() += 1;
+        debug_assert!(ref_start_day <= it.days.len());
+    }
+    summary.events = events.finish()?;
+    truth.finish()?;
+    let resolved = toml::to_string(scenario).expect("a scenario serialises");
+    let path = out_dir.join("scenario.toml");
+    std::fs::write(&path, resolved).map_err(|e| SynthError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    summary.files = formats
+        .event_files()
+        .into_iter()
+        .chain(["truth.csv", "truth.parquet", "scenario.toml"])
+        .map(PathBuf::from)
+        .collect();
+    Ok(summary)
+}
+
+/// Personas by exact quota (largest remainder), shuffled with the scenario's seed.
+fn assign_personas(s: &Scenario) -> Vec<Persona> {
+    let n = u64::from(s.subscribers);
+    let mut counts: Vec<(Persona, u64, f64)> = Persona::ALL
+        .iter()
+        .map(|p| {
+            let exact = s.share(*p) * n as f64;
+            (*p, exact.floor() as u64, exact - exact.floor())
+        })
+        .collect();
+    let assigned: u64 = counts.iter().map(|c| c.1).sum();
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by(|a, b| counts[*b].2.total_cmp(&counts[*a].2).then(a.cmp(b)));
+    for k in order.into_iter().take((n - assigned) as usize) {
+        counts[k].1 += 1;
+    }
+    let mut all: Vec<Persona> = counts
+        .iter()
+        .flat_map(|(p, k, _)| std::iter::repeat_n(*p, *k as usize))
+        .collect();
+    all.shuffle(&mut ChaCha8Rng::seed_from_u64(s.seed));
+    all
+}
+
+/// The networks of M's operator and of every partner country.
+fn networks(s: &Scenario, rd: &RefData) -> Networks {
+    let mut plmns = vec![s.operator_plmn.clone()];
+    let mut by_country: HashMap<CountryCode, Vec<u16>> = HashMap::new();
+    let mut dialling = HashMap::new();
+    let mut zones = HashMap::new();
+    let countries = std::iter::once(s.measuring_country)
+        .chain(s.neighbours.iter().copied())
+        .chain(s.partners.keys().copied());
+    for c in countries {
+        if c != s.measuring_country && !by_country.contains_key(&c) {
+            // Two networks per country, on the country's first MCC.
+            let mcc = rd.plmn.mccs_of(c)[0].clone();
+            let ids = ["01", "02"].map(|mnc| {
+                plmns.push(format!("{mcc}{mnc}"));
+                (plmns.len() - 1) as u16
+            });
+            by_country.insert(c, ids.to_vec());
+        }
+        let code = rd.calling_codes.code_of(c).unwrap_or("999").to_string();
+        // Shared zones need an area code that places the number in the right country.
+        let prefix = match (code.as_str(), c.as_str()) {
+            ("1", "USA") => "1212".to_string(),
+            ("1", "CAN") => "1416".to_string(),
+            ("7", "RUS") => "7495".to_string(),
+            _ => code,
+        };
+        dialling.insert(c, prefix);
+        zones.insert(c, rd.time_zones.of(c).expect("validated: every country has a zone"));
+    }
+    Networks {
+        plmns,
+        operator: 0,
+        by_country,
+        dialling,
+        zones,
+        cells: 800,
+    }
+}
+
+/// The SIM's home network: the operator's own, or one of its country's networks.
+fn home_plmn(persona: Persona, it: &Itinerary, nets: &Networks, rng: &mut ChaCha8Rng) -> u16 {
+    use rand::Rng;
+    if persona.foreign_sim() {
+        let options = &nets.by_country[&it.sim_country];
+        options[rng.random_range(0..options.len())]
+    } else {
+        nets.operator
+    }
+}
+
+/// An IMSI-like id: the home PLMN followed by a MSIN that is unique within the world.
+fn subscriber_id(home_plmn: &str, index: usize, seed: u64) -> String {
+    let width = 15 - home_plmn.len();
+    let modulus = u128::from(10u64.pow(width as u32));
+    // An affine map with a multiplier coprime to 10 is a bijection modulo 10^width, so
+    // distinct SIMs get distinct ids while ids look scattered, not sequential.
+    let msin = ((index as u128) * 982_451_653 + u128::from(seed)) % modulus;
+    format!("{home_plmn}{msin:0width$}")
+}

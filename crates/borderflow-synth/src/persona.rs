@@ -1,0 +1,303 @@
+//! Personas: the kinds of people a synthetic world holds, and where each one truly spends
+//! every day and night. The category a persona is built to have is its ground truth.
+
+use std::fmt;
+
+use borderflow_core::{Category, CountryCode};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// A kind of SIM holder, named after the category it is built to fall in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persona {
+    /// Lives in M with a domestic SIM; a few short trips abroad.
+    Resident,
+    /// Lives in M with a SIM from abroad (a migrant worker keeping a home SIM).
+    ResidentForeignSim,
+    /// Lives in a neighbour and commutes into M on weekdays.
+    FrontierIn,
+    /// One stay of 30–89 nights in M.
+    SeasonalIn,
+    /// One stay of 90 nights or more in M, under 183 in all.
+    TemporaryIn,
+    /// Short visits to M.
+    VisitorIn,
+    /// Lives in M and commutes into a neighbour on weekdays.
+    FrontierOut,
+    /// Lives in M; one stay abroad of 30–89 nights.
+    SeasonalOut,
+    /// Lives in M; one stay abroad of 90 nights or more.
+    TemporaryOut,
+    /// Domestic SIM, lives abroad.
+    Emigrant,
+    /// Lived abroad the year before, lives in M now.
+    ReturnMigrant,
+}
+
+impl Persona {
+    /// Every persona, in a fixed order (the order quotas are filled in).
+    pub const ALL: [Persona; 11] = [
+        Persona::Resident,
+        Persona::ResidentForeignSim,
+        Persona::FrontierIn,
+        Persona::SeasonalIn,
+        Persona::TemporaryIn,
+        Persona::VisitorIn,
+        Persona::FrontierOut,
+        Persona::SeasonalOut,
+        Persona::TemporaryOut,
+        Persona::Emigrant,
+        Persona::ReturnMigrant,
+    ];
+
+    /// The category the persona is built to fall in.
+    pub const fn category(self) -> Category {
+        match self {
+            Persona::Resident => Category::Resident,
+            Persona::ResidentForeignSim => Category::ResidentForeignSim,
+            Persona::FrontierIn => Category::FrontierIn,
+            Persona::SeasonalIn => Category::SeasonalIn,
+            Persona::TemporaryIn => Category::TemporaryIn,
+            Persona::VisitorIn => Category::VisitorIn,
+            Persona::FrontierOut => Category::FrontierOut,
+            Persona::SeasonalOut => Category::SeasonalOut,
+            Persona::TemporaryOut => Category::TemporaryOut,
+            Persona::Emigrant => Category::Emigrant,
+            Persona::ReturnMigrant => Category::ReturnMigrant,
+        }
+    }
+
+    /// Whether the persona carries a SIM of a foreign network.
+    pub const fn foreign_sim(self) -> bool {
+        matches!(
+            self,
+            Persona::ResidentForeignSim
+                | Persona::FrontierIn
+                | Persona::SeasonalIn
+                | Persona::TemporaryIn
+                | Persona::VisitorIn
+        )
+    }
+}
+
+impl fmt::Display for Persona {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The persona codes are the category codes of the category each is built for.
+        f.write_str(self.category().as_str())
+    }
+}
+
+/// Where a person truly is on one functional day (04:00 to 04:00 local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayLocation {
+    /// Where they are outside working hours, and where they sleep.
+    pub home: CountryCode,
+    /// Where they are from 08:00 to 17:00 when commuting across a border.
+    pub commute: Option<CountryCode>,
+}
+
+/// One person's true whereabouts over the whole world, and the truth derived from it.
+#[derive(Debug, Clone)]
+pub struct Itinerary {
+    /// One entry per day of the world.
+    pub days: Vec<DayLocation>,
+    /// The partner country of the person's category (None for residents).
+    pub partner: Option<CountryCode>,
+    /// The country of the SIM's home network.
+    pub sim_country: CountryCode,
+    /// The country of usual residence during the reference period.
+    pub residence: CountryCode,
+}
+
+/// What an itinerary is drawn from: the world's countries and calendar.
+pub struct Geography<'a> {
+    /// The measuring country.
+    pub m: CountryCode,
+    /// Land neighbours (frontier partners).
+    pub neighbours: &'a [CountryCode],
+    /// Partner countries with cumulative weights, for weighted draws.
+    pub partners: &'a [(CountryCode, f64)],
+    /// Days in the world.
+    pub days: usize,
+    /// Weekday (0 = Monday) of the first day.
+    pub first_weekday: usize,
+}
+
+impl Geography<'_> {
+    fn partner(&self, rng: &mut impl Rng) -> CountryCode {
+        let total = self.partners.last().map_or(0.0, |p| p.1);
+        let x = rng.random::<f64>() * total;
+        self.partners
+            .iter()
+            .find(|(_, cum)| x < *cum)
+            .unwrap_or(&self.partners[self.partners.len() - 1])
+            .0
+    }
+
+    fn neighbour(&self, rng: &mut impl Rng) -> CountryCode {
+        self.neighbours[rng.random_range(0..self.neighbours.len())]
+    }
+
+    /// First day of the reference period (the last 365 days).
+    fn ref_start(&self) -> usize {
+        self.days - 365
+    }
+
+    fn is_weekday(&self, d: usize) -> bool {
+        (self.first_weekday + d) % 7 < 5
+    }
+}
+
+/// Draws where a person of `persona` is on each day of the world.
+pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinerary {
+    let m = g.m;
+    let n = g.days;
+    let r0 = g.ref_start();
+    let mut days = vec![
+        DayLocation {
+            home: m,
+            commute: None,
+        };
+        n
+    ];
+    let stay = |days: &mut [DayLocation], from: usize, len: usize, c: CountryCode| {
+        for d in days.iter_mut().skip(from).take(len) {
+            d.home = c;
+            d.commute = None;
+        }
+    };
+    // Short trips (2–12 nights) placed at random; they may overlap, which only merges them.
+    let short_trips = |days: &mut [DayLocation], rng: &mut _, k: usize, home: CountryCode| {
+        for _ in 0..k {
+            let len = rng_range(rng, 2, 12);
+            let from = rng_range(rng, 0, n - len);
+            let dest = loop {
+                let c = g.partner(rng);
+                if c != home {
+                    break c;
+                }
+            };
+            stay(days, from, len, dest);
+        }
+    };
+    let (partner, sim_country, residence) = match persona {
+        Persona::Resident => {
+            let k = rng_range(rng, 0, 3);
+            short_trips(&mut days, rng, k, m);
+            (None, m, m)
+        }
+        Persona::SeasonalOut | Persona::TemporaryOut => {
+            let (lo, hi) = if persona == Persona::SeasonalOut {
+                (33, 84)
+            } else {
+                (95, 170)
+            };
+            let len = rng_range(rng, lo, hi);
+            let from = r0 + rng_range(rng, 0, 365 - len);
+            let dest = g.partner(rng);
+            stay(&mut days, from, len, dest);
+            (Some(dest), m, m)
+        }
+        Persona::FrontierOut | Persona::FrontierIn => {
+            let (home, work) = if persona == Persona::FrontierOut {
+                (m, g.neighbour(rng))
+            } else {
+                (g.neighbour(rng), m)
+            };
+            stay(&mut days, 0, n, home);
+            let weeks = rng_range(rng, 20, 52);
+            let from = r0 + rng_range(rng, 0, 365 - weeks * 7);
+            for d in from..from + weeks * 7 {
+                if g.is_weekday(d) && rng.random_bool(0.85) {
+                    days[d].commute = Some(work);
+                    // Now and then a night at the workplace (≤ a few percent of nights).
+                    if rng.random_bool(0.02) {
+                        days[d].home = work;
+                        days[d].commute = None;
+                    }
+                }
+            }
+            let partner = if persona == Persona::FrontierOut {
+                work
+            } else {
+                home
+            };
+            (Some(partner), if persona == Persona::FrontierIn { home } else { m }, home)
+        }
+        Persona::Emigrant => {
+            let dest = g.partner(rng);
+            if rng.random_bool(0.5) {
+                // Left during the reference period, with at least 200 nights abroad in it.
+                let abroad = rng_range(rng, 200, 330);
+                stay(&mut days, n - abroad, abroad, dest);
+            } else {
+                // Lives abroad all along; one visit home of one to four weeks.
+                stay(&mut days, 0, n, dest);
+                let len = rng_range(rng, 7, 28);
+                let from = rng_range(rng, 0, n - len);
+                stay(&mut days, from, len, m);
+            }
+            (Some(dest), m, dest)
+        }
+        Persona::ReturnMigrant => {
+            let dest = g.partner(rng);
+            // Abroad for most of the year before the reference period, home during it.
+            let before = rng_range(rng, 220, 330);
+            stay(&mut days, r0 - before, before, dest);
+            (Some(dest), m, m)
+        }
+        Persona::ResidentForeignSim => {
+            let origin = g.partner(rng);
+            // Lives in M; one to three visits home (invisible to the operator).
+            for _ in 0..rng_range(rng, 1, 3) {
+                let len = rng_range(rng, 5, 30);
+                let from = rng_range(rng, 0, n - len);
+                stay(&mut days, from, len, origin);
+            }
+            (Some(origin), origin, m)
+        }
+        Persona::SeasonalIn | Persona::TemporaryIn => {
+            let origin = g.partner(rng);
+            stay(&mut days, 0, n, origin);
+            let (lo, hi) = if persona == Persona::SeasonalIn {
+                (33, 84)
+            } else {
+                (95, 170)
+            };
+            let len = rng_range(rng, lo, hi);
+            let from = r0 + rng_range(rng, 0, 365 - len);
+            stay(&mut days, from, len, m);
+            (Some(origin), origin, origin)
+        }
+        Persona::VisitorIn => {
+            let origin = g.partner(rng);
+            stay(&mut days, 0, n, origin);
+            for _ in 0..rng_range(rng, 1, 3) {
+                let len = rng_range(rng, 1, 8);
+                let from = r0 + rng_range(rng, 0, 365 - len);
+                stay(&mut days, from, len, m);
+            }
+            (Some(origin), origin, origin)
+        }
+    };
+    Itinerary {
+        days,
+        partner,
+        sim_country,
+        residence,
+    }
+}
+
+/// Nights spent in `c` during the reference period.
+pub fn nights_in(it: &Itinerary, c: CountryCode) -> usize {
+    it.days[it.days.len() - 365..]
+        .iter()
+        .filter(|d| d.home == c)
+        .count()
+}
+
+/// A uniform draw from `lo..=hi`.
+fn rng_range(rng: &mut impl Rng, lo: usize, hi: usize) -> usize {
+    rng.random_range(lo..=hi)
+}
