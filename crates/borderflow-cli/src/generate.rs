@@ -10,8 +10,8 @@ use borderflow_synth::{OutputFormats, Scenario, generate};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory to write events, truth and the resolved scenario into.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "print_scenario")]
+    out: Option<PathBuf>,
     /// Scenario file (TOML); fields it leaves out keep the built-in values.
     #[arg(long)]
     scenario: Option<PathBuf>,
@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "both")]
     format: Format,
     /// Print the built-in scenario (a commented template) and exit.
-    #[arg(long, exclusive = true)]
+    #[arg(long)]
     print_scenario: bool,
 }
 
@@ -45,6 +45,7 @@ pub fn run(args: Args) -> Result<()> {
         print!("{}", borderflow_synth::DEFAULT_SCENARIO);
         return Ok(());
     }
+    let out = args.out.expect("clap requires --out");
     let mut scenario = match &args.scenario {
         Some(path) => Scenario::from_file(path)?,
         None => Scenario::default(),
@@ -71,8 +72,8 @@ pub fn run(args: Args) -> Result<()> {
     };
     let rd = RefData::embedded();
     let started = std::time::Instant::now();
-    let summary = generate(&scenario, &rd, &args.out, formats)
-        .with_context(|| format!("generating into {}", args.out.display()))?;
+    let summary = generate(&scenario, &rd, &out, formats)
+        .with_context(|| format!("generating into {}", out.display()))?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "generated {} SIMs, {} events in {:.1} s ({:.0} events/s) into {}",
@@ -80,13 +81,13 @@ pub fn run(args: Args) -> Result<()> {
         summary.events,
         secs,
         summary.events as f64 / secs.max(1e-9),
-        args.out.display()
+        out.display()
     );
     for (persona, n) in &summary.personas {
         println!("  {persona:<22} {n:>9}");
     }
     for f in &summary.files {
-        println!("  wrote {}", args.out.join(f).display());
+        println!("  wrote {}", out.join(f).display());
     }
     Ok(())
 }

@@ -89,7 +89,9 @@ impl Category {
 
 /// Why a text is not a category code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown category {0:?}; expected one of resident, resident_foreign_sim, frontier_in, seasonal_in, temporary_in, visitor_in, frontier_out, seasonal_out, temporary_out, emigrant, return_migrant")]
+#[error(
+    "unknown category {0:?}; expected one of resident, resident_foreign_sim, frontier_in, seasonal_in, temporary_in, visitor_in, frontier_out, seasonal_out, temporary_out, emigrant, return_migrant"
+)]
 pub struct CategoryError(pub String);
 
 impl FromStr for Category {
@@ -105,7 +107,7 @@ impl FromStr for Category {
 
 impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -128,6 +130,9 @@ mod tests {
             .filter(|c| c.side() == Side::Inbound)
             .map(Category::as_str)
             .collect();
-        assert_eq!(inbound, ["frontier_in", "seasonal_in", "temporary_in", "visitor_in"]);
+        assert_eq!(
+            inbound,
+            ["frontier_in", "seasonal_in", "temporary_in", "visitor_in"]
+        );
     }
 }

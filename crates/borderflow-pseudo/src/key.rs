@@ -30,7 +30,9 @@ pub enum KeyError {
     #[error("{source_name} does not hold a 32-byte key (expected 32 raw bytes or 64 hex digits)")]
     Malformed { source_name: String },
     /// `keygen` would overwrite an existing file.
-    #[error("key file {path} already exists; refusing to overwrite a key (pseudonyms made with it would become unlinkable)")]
+    #[error(
+        "key file {path} already exists; refusing to overwrite a key (pseudonyms made with it would become unlinkable)"
+    )]
     Exists { path: String },
     /// The variable named for the key is not set.
     #[error("environment variable {var} is not set; set it to 64 hex digits or use a key file")]

@@ -20,7 +20,10 @@ fn keygen_writes_32_owner_only_bytes_and_never_overwrites() {
     assert_eq!(loaded.fingerprint(), key.fingerprint());
 
     let before = std::fs::read(&path).unwrap();
-    let err = PseudonymKey::generate().unwrap().write_new(&path).unwrap_err();
+    let err = PseudonymKey::generate()
+        .unwrap()
+        .write_new(&path)
+        .unwrap_err();
     assert!(matches!(err, KeyError::Exists { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -52,7 +55,10 @@ fn missing_and_malformed_keys_fail_without_showing_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
     let err = PseudonymKey::load_file(&missing).unwrap_err().to_string();
-    assert!(err.contains("does not exist") && err.contains("borderflow keygen"), "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("borderflow keygen"),
+        "{err}"
+    );
 
     let short = dir.path().join("short");
     std::fs::write(&short, b"0123456789abcdef").unwrap();
@@ -69,7 +75,10 @@ fn hex_keys_from_the_environment_match_raw_key_files() {
     // SAFETY: this test alone touches this variable.
     unsafe { std::env::set_var("BORDERFLOW_TEST_KEY_HEX", format!("{hex}\n")) };
     let from_env = PseudonymKey::load_env("BORDERFLOW_TEST_KEY_HEX").unwrap();
-    assert_eq!(from_env.fingerprint(), PseudonymKey::from_bytes(bytes).fingerprint());
+    assert_eq!(
+        from_env.fingerprint(),
+        PseudonymKey::from_bytes(bytes).fingerprint()
+    );
     let err = PseudonymKey::load_env("BORDERFLOW_TEST_KEY_UNSET").unwrap_err();
     assert!(matches!(err, KeyError::EnvMissing { .. }));
     let dbg = format!("{from_env:?}");
@@ -85,7 +94,10 @@ fn pseudonym_is_truncated_hmac_of_the_normalised_id() {
     let want = mac.finalize().into_bytes();
     assert_eq!(p.pseudonym("254712345678").unwrap().0, want[..16]);
     // One SIM written two ways gets one pseudonym.
-    assert_eq!(p.pseudonym(" +254 712-345.678 "), p.pseudonym("254712345678"));
+    assert_eq!(
+        p.pseudonym(" +254 712-345.678 "),
+        p.pseudonym("254712345678")
+    );
     assert_ne!(p.pseudonym("254712345679"), p.pseudonym("254712345678"));
     assert_eq!(p.pseudonym("  "), None);
     // Another key, another pseudonym.

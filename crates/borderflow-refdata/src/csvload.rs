@@ -41,6 +41,9 @@ impl Row<'_> {
     }
 }
 
+/// Turns one row into a key and value.
+type ParseRow<'p, K, V> = dyn FnMut(&Row) -> Result<(K, V), RefDataError> + 'p;
+
 /// Parses `text` (named `file` in errors), requiring the `expected` columns in any order, and
 /// hands each row to `parse`, which returns a key and value.
 fn parse_into<K: Ord, V>(
@@ -48,7 +51,7 @@ fn parse_into<K: Ord, V>(
     text: &str,
     expected: &[&str],
     map: &mut BTreeMap<K, V>,
-    parse: &mut dyn FnMut(&Row) -> Result<(K, V), RefDataError>,
+    parse: &mut ParseRow<'_, K, V>,
 ) -> Result<(), RefDataError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)

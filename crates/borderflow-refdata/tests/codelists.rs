@@ -82,7 +82,10 @@ fn countries_carry_their_m49_regions() {
     assert_eq!(ken.name, "Kenya");
     assert_eq!(ken.alpha2, "KE");
     assert_eq!(ken.numeric, "404");
-    assert_eq!((ken.region.as_str(), ken.sub_region.as_str()), ("Africa", "Sub-Saharan Africa"));
+    assert_eq!(
+        (ken.region.as_str(), ken.sub_region.as_str()),
+        ("Africa", "Sub-Saharan Africa")
+    );
     assert_eq!(ken.intermediate_region, "Eastern Africa");
     let mex = rd.countries.get(cc("MEX")).unwrap();
     assert_eq!(mex.sub_region, "Latin America and the Caribbean");
@@ -135,7 +138,10 @@ fn the_three_global_south_definitions_differ_where_they_should() {
 #[test]
 fn every_listed_country_has_a_time_zone_where_people_live() {
     let rd = RefData::embedded();
-    assert_eq!(rd.time_zones.of(cc("KEN")).unwrap().name(), "Africa/Nairobi");
+    assert_eq!(
+        rd.time_zones.of(cc("KEN")).unwrap().name(),
+        "Africa/Nairobi"
+    );
     assert_eq!(rd.time_zones.of(cc("RUS")).unwrap().name(), "Europe/Moscow");
     let missing: Vec<_> = rd
         .countries
@@ -179,9 +185,18 @@ fn plmn_of(rd: &RefData, s: &str) -> PlmnCountry {
 #[test]
 fn a_malformed_override_names_the_file_and_line() {
     let cases = [
-        ("mcc,mnc,alpha3\n639,01,KEN\n63,02,KEN\n", "3: MCC \"63\" is not 3 digits"),
-        ("mcc,mnc,alpha3\n639,01,KEN\n639,02,ZZZ\n", "3: ZZZ is not in the country list"),
-        ("mcc,mnc,alpha3\n639,01,Kenya\n", "2: \"Kenya\" is not an ISO 3166-1 alpha-3"),
+        (
+            "mcc,mnc,alpha3\n639,01,KEN\n63,02,KEN\n",
+            "3: MCC \"63\" is not 3 digits",
+        ),
+        (
+            "mcc,mnc,alpha3\n639,01,KEN\n639,02,ZZZ\n",
+            "3: ZZZ is not in the country list",
+        ),
+        (
+            "mcc,mnc,alpha3\n639,01,Kenya\n",
+            "2: \"Kenya\" is not an ISO 3166-1 alpha-3",
+        ),
         ("mcc,alpha3\n639,KEN\n", "1: missing column \"mnc\""),
         ("mcc,mnc,alpha3\n639,01\n", "found record with 2 fields"),
     ];
@@ -204,5 +219,8 @@ fn a_malformed_override_names_the_file_and_line() {
     })
     .unwrap_err()
     .to_string();
-    assert!(err.starts_with("/nonexistent/zones.csv: cannot read"), "{err}");
+    assert!(
+        err.starts_with("/nonexistent/zones.csv: cannot read"),
+        "{err}"
+    );
 }

@@ -67,6 +67,9 @@ pub struct Summary {
 
 /// Generates the world of `scenario` into `out_dir`: `events.csv` and/or `events.parquet`,
 /// `truth.csv`, `truth.parquet`, and the resolved `scenario.toml`.
+///
+/// Files are written into a staging directory inside `out_dir` and moved into place only when
+/// all are complete, so a failed run leaves no half-written world behind.
 pub fn generate(
     scenario: &Scenario,
     rd: &RefData,
@@ -74,6 +77,30 @@ pub fn generate(
     formats: OutputFormats,
 ) -> Result<Summary, SynthError> {
     scenario.validate(rd)?;
+    let io = |path: &Path, e: std::io::Error| SynthError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
+    let staging = out_dir.join(format!(".generate-{}.partial", std::process::id()));
+    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    let result = generate_into(scenario, rd, &staging, formats).and_then(|summary| {
+        for f in &summary.files {
+            let target = out_dir.join(f);
+            std::fs::rename(staging.join(f), &target).map_err(|e| io(&target, e))?;
+        }
+        Ok(summary)
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+fn generate_into(
+    scenario: &Scenario,
+    rd: &RefData,
+    out_dir: &Path,
+    formats: OutputFormats,
+) -> Result<Summary, SynthError> {
     let m = scenario.measuring_country;
     let nets = networks(scenario, rd);
     let mut partners = Vec::new();
@@ -92,10 +119,6 @@ pub fn generate(
     let personas = assign_personas(scenario);
     let ref_start_day = scenario.days as usize - 365;
 
-    std::fs::create_dir_all(out_dir).map_err(|e| SynthError::Write {
-        path: out_dir.display().to_string(),
-        message: e.to_string(),
-    })?;
     let mut events = EventWriter::create(out_dir, formats, &nets)?;
     let mut truth = TruthWriter::create(out_dir)?;
     let mut offsets = OffsetCache::default();
@@ -113,8 +136,13 @@ pub fn generate(
         let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed);
         rng.set_stream(i as u64 + 1);
         let it = itinerary(persona, &geo, &mut rng);
-        let mut traits =
-            PhoneTraits::draw(persona, &scenario.activity, &nets, &scenario.neighbours, &mut rng);
+        let mut traits = PhoneTraits::draw(
+            persona,
+            &scenario.activity,
+            &nets,
+            &scenario.neighbours,
+            &mut rng,
+        );
         let home_plmn = home_plmn(persona, &it, &nets, &mut rng);
         let id = subscriber_id(&nets.plmns[home_plmn as usize], i, scenario.seed);
         for (day, date) in dates.iter().enumerate() {
@@ -215,7 +243,12 @@ fn networks(s: &Scenario, rd: &RefData) -> Networks {
             _ => code,
         };
         dialling.insert(c, prefix);
-        zones.insert(c, rd.time_zones.of(c).expect("validated: every country has a zone"));
+        zones.insert(
+            c,
+            rd.time_zones
+                .of(c)
+                .expect("validated: every country has a zone"),
+        );
     }
     Networks {
         plmns,

@@ -84,7 +84,7 @@ impl Persona {
 impl fmt::Display for Persona {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The persona codes are the category codes of the category each is built for.
-        f.write_str(self.category().as_str())
+        f.pad(self.category().as_str())
     }
 }
 
@@ -208,13 +208,13 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             stay(&mut days, 0, n, home);
             let weeks = rng_range(rng, 20, 52);
             let from = r0 + rng_range(rng, 0, 365 - weeks * 7);
-            for d in from..from + weeks * 7 {
+            for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
                 if g.is_weekday(d) && rng.random_bool(0.85) {
-                    days[d].commute = Some(work);
+                    day.commute = Some(work);
                     // Now and then a night at the workplace (≤ a few percent of nights).
                     if rng.random_bool(0.02) {
-                        days[d].home = work;
-                        days[d].commute = None;
+                        day.home = work;
+                        day.commute = None;
                     }
                 }
             }
@@ -223,7 +223,15 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             } else {
                 home
             };
-            (Some(partner), if persona == Persona::FrontierIn { home } else { m }, home)
+            (
+                Some(partner),
+                if persona == Persona::FrontierIn {
+                    home
+                } else {
+                    m
+                },
+                home,
+            )
         }
         Persona::Emigrant => {
             let dest = g.partner(rng);

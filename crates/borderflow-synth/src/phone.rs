@@ -177,7 +177,10 @@ pub fn day_events(
         let tz = nets.zones[&at];
         let time = offsets.utc(tz, date, s);
         let (serving, cell) = if at == m {
-            (nets.operator, Some(near_cell(traits.home_cell, nets.cells, rng)))
+            (
+                nets.operator,
+                Some(near_cell(traits.home_cell, nets.cells, rng)),
+            )
         } else {
             (roaming_network(traits, nets, at, rng), None)
         };
@@ -197,25 +200,24 @@ pub fn day_events(
         });
     }
     // A border dweller's phone now and then catches a neighbour's network for a moment:
-    // one or two events within half an hour, by day, while the person is at home in M.
+    // one or two events shortly after the day's first, while the person is at home in M.
     if let Some(neighbour) = traits.border_country
         && loc.home == m
         && rng.random_bool(0.04)
+        && let Some(first) = out.iter().position(|e| e.serving == nets.operator)
     {
-        if let Some(first) = out.iter().position(|e| e.serving == nets.operator) {
-            let net = roaming_network(traits, nets, neighbour, rng);
-            let base = out[first].time;
-            for k in 0..rng.random_range(1..=2) {
-                out.push(Event {
-                    time: base + 60 + 600 * k,
-                    serving: net,
-                    cell: None,
-                    event_type: 4,
-                    counterpart: None,
-                });
-            }
-            out.sort_by_key(|e| e.time);
+        let net = roaming_network(traits, nets, neighbour, rng);
+        let base = out[first].time;
+        for k in 0..rng.random_range(1..=2) {
+            out.push(Event {
+                time: base + 60 + 600 * k,
+                serving: net,
+                cell: None,
+                event_type: 4,
+                counterpart: None,
+            });
         }
+        out.sort_by_key(|e| e.time);
     }
 }
 

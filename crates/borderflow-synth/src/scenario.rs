@@ -181,23 +181,29 @@ impl Scenario {
         let countries = self.neighbours.iter().chain(self.partners.keys());
         for c in countries {
             if *c == self.measuring_country {
-                return bad(format!("{c} is the measuring country; it cannot be a partner"));
+                return bad(format!(
+                    "{c} is the measuring country; it cannot be a partner"
+                ));
             }
             if rd.plmn.mccs_of(*c).is_empty() || rd.time_zones.of(*c).is_none() {
-                return bad(format!("{c} has no mobile country code or time zone listed"));
+                return bad(format!(
+                    "{c} has no mobile country code or time zone listed"
+                ));
             }
         }
         if self.neighbours.is_empty() || self.partners.is_empty() {
             return bad("neighbours and partners must each name at least one country".into());
         }
-        if self.partners.values().any(|w| !(w.is_finite() && *w >= 0.0))
+        if self
+            .partners
+            .values()
+            .any(|w| !(w.is_finite() && *w >= 0.0))
             || self.partners.values().sum::<f64>() <= 0.0
         {
             return bad("partner weights must be non-negative and not all zero".into());
         }
         let total: f64 = self.personas.values().sum();
-        if self.personas.values().any(|s| !(0.0..=1.0).contains(s)) || (total - 1.0).abs() > 1e-6
-        {
+        if self.personas.values().any(|s| !(0.0..=1.0).contains(s)) || (total - 1.0).abs() > 1e-6 {
             return bad(format!(
                 "persona shares must lie in [0, 1] and add up to 1 (they add up to {total})"
             ));
@@ -220,9 +226,8 @@ impl Scenario {
                 return bad(format!("activity.{name} = {p} must lie in [0, 1]"));
             }
         }
-        if !(a.median_events_per_day > 0.0 && a.median_events_per_day <= 500.0)
-            || !(0.0..=3.0).contains(&a.rate_spread)
-        {
+        let rate_ok = a.median_events_per_day > 0.0 && a.median_events_per_day <= 500.0;
+        if !rate_ok || !(0.0..=3.0).contains(&a.rate_spread) {
             return bad(
                 "activity.median_events_per_day must lie in (0, 500] and rate_spread in [0, 3]"
                     .into(),

@@ -6,9 +6,7 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, RecordBatch, StringBuilder, TimestampSecondBuilder, UInt16Builder,
-};
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampSecondBuilder, UInt16Builder};
 use arrow::csv::WriterBuilder;
 use borderflow_core::CountryCode;
 use borderflow_core::schema::{event_schema, truth_schema};
@@ -60,7 +58,9 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> SynthError {
 
 fn parquet_props() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(1024 * 1024))
         .build()
 }
@@ -170,7 +170,8 @@ impl<'a> EventWriter<'a> {
         self.id.append_value(id);
         self.time.append_value(e.time);
         self.home.append_value(&self.nets.plmns[home as usize]);
-        self.serving.append_value(&self.nets.plmns[e.serving as usize]);
+        self.serving
+            .append_value(&self.nets.plmns[e.serving as usize]);
         match e.cell {
             Some(c) => {
                 self.cell_buf.clear();

@@ -26,9 +26,13 @@ fn world(dir: &Path, scenario: &Scenario) {
 async fn ctx(dir: &Path) -> SessionContext {
     let ctx = SessionContext::new();
     let p = |f: &str| dir.join(f).display().to_string();
-    ctx.register_parquet("events", &p("events.parquet"), ParquetReadOptions::default())
-        .await
-        .unwrap();
+    ctx.register_parquet(
+        "events",
+        &p("events.parquet"),
+        ParquetReadOptions::default(),
+    )
+    .await
+    .unwrap();
     ctx.register_parquet("truth", &p("truth.parquet"), ParquetReadOptions::default())
         .await
         .unwrap();
@@ -48,9 +52,17 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
                 b.columns()
                     .iter()
                     .map(|c| {
-                        let c = datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+                        let c = datafusion::arrow::compute::cast(
+                            c,
+                            &datafusion::arrow::datatypes::DataType::Utf8,
+                        )
+                        .unwrap();
                         let s = c.as_string::<i32>();
-                        if s.is_null(r) { String::new() } else { s.value(r).to_string() }
+                        if s.is_null(r) {
+                            String::new()
+                        } else {
+                            s.value(r).to_string()
+                        }
                     })
                     .collect(),
             );
@@ -73,14 +85,27 @@ fn the_template_spells_out_the_built_in_scenario() {
 
 #[test]
 fn the_same_seed_gives_byte_identical_files() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     world(a.path(), &small(150, 7));
     world(b.path(), &small(150, 7));
     world(c.path(), &small(150, 8));
-    for f in ["events.csv", "events.parquet", "truth.csv", "truth.parquet", "scenario.toml"] {
+    for f in [
+        "events.csv",
+        "events.parquet",
+        "truth.csv",
+        "truth.parquet",
+        "scenario.toml",
+    ] {
         let x = std::fs::read(a.path().join(f)).unwrap();
         assert!(!x.is_empty(), "{f} is empty");
-        assert!(x == std::fs::read(b.path().join(f)).unwrap(), "{f} differs between runs");
+        assert!(
+            x == std::fs::read(b.path().join(f)).unwrap(),
+            "{f} differs between runs"
+        );
     }
     assert_ne!(
         std::fs::read(a.path().join("events.csv")).unwrap(),
@@ -126,7 +151,11 @@ async fn a_world_of_one_operator() {
 
     // Visibility: no foreign SIM on a foreign network; own SIMs are seen abroad through
     // roaming records and foreign SIMs on the operator's network.
-    let pairs = rows(&ctx, "SELECT home_plmn, serving_plmn, count(*) FROM events GROUP BY 1, 2").await;
+    let pairs = rows(
+        &ctx,
+        "SELECT home_plmn, serving_plmn, count(*) FROM events GROUP BY 1, 2",
+    )
+    .await;
     let country = |p: &str| match rd.plmn.country_of_str(p).unwrap() {
         PlmnCountry::Country(c) => c,
         other => panic!("{p} resolves to {other:?}"),
@@ -155,7 +184,10 @@ async fn a_world_of_one_operator() {
            GROUP BY subscriber_id HAVING count(DISTINCT date_trunc('day', event_time)) < 110)",
     )
     .await;
-    assert!(sparse * 100 >= 8 * 1100, "{sparse} sparse residents of 1100");
+    assert!(
+        sparse * 100 >= 8 * 1100,
+        "{sparse} sparse residents of 1100"
+    );
     assert!(seen >= 1900, "only {seen} SIMs seen");
 
     // Diurnal rhythm in local time (Kenya is UTC+3): the small hours are quiet.
@@ -175,7 +207,14 @@ async fn a_world_of_one_operator() {
         count(&ctx, "SELECT count(*) FROM events WHERE event_type = 'data' AND counterpart_number IS NOT NULL").await,
         0
     );
-    assert!(count(&ctx, "SELECT count(*) FROM events WHERE counterpart_number LIKE '+256%'").await > 0);
+    assert!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM events WHERE counterpart_number LIKE '+256%'"
+        )
+        .await
+            > 0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,9 +249,16 @@ async fn ground_truth_obeys_the_category_rules() {
         }
     }
     // Frontier partners are land neighbours.
-    let partners = rows(&ctx, "SELECT DISTINCT partner_country FROM truth WHERE category LIKE 'frontier%'").await;
+    let partners = rows(
+        &ctx,
+        "SELECT DISTINCT partner_country FROM truth WHERE category LIKE 'frontier%'",
+    )
+    .await;
     for p in partners {
-        assert!(["UGA", "TZA", "ETH", "SOM", "SSD"].contains(&p[0].as_str()), "{p:?}");
+        assert!(
+            ["UGA", "TZA", "ETH", "SOM", "SSD"].contains(&p[0].as_str()),
+            "{p:?}"
+        );
     }
 }
 
@@ -221,9 +267,14 @@ fn return_migrants_need_two_years() {
     let mut s = small(100, 1);
     s.personas.insert(Persona::Resident, 0.50);
     s.personas.insert(Persona::ReturnMigrant, 0.05);
-    let err = generate(&s, &RefData::embedded(), tempfile::tempdir().unwrap().path(), OutputFormats::BOTH)
-        .unwrap_err()
-        .to_string();
+    let err = generate(
+        &s,
+        &RefData::embedded(),
+        tempfile::tempdir().unwrap().path(),
+        OutputFormats::BOTH,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("return_migrant needs days >= 730"), "{err}");
     s.days = 730;
     let dir = tempfile::tempdir().unwrap();
@@ -234,15 +285,30 @@ fn return_migrants_need_two_years() {
 #[test]
 fn a_malformed_scenario_names_file_and_line() {
     let cases = [
-        ("subscribers = 100\ndays = \"a year\"\n", "s.toml:2:", "invalid type"),
-        ("subscribers = 100\n\n[personas]\nresident = 0.5\nnomad = 0.5\n", "s.toml:5:", "unknown variant"),
+        (
+            "subscribers = 100\ndays = \"a year\"\n",
+            "s.toml:2:",
+            "invalid type",
+        ),
+        (
+            "subscribers = 100\n\n[personas]\nresident = 0.5\nnomad = 0.5\n",
+            "s.toml:5:",
+            "unknown variant",
+        ),
         ("measuring_country = \"Kenya\"\n", "s.toml:1:", "alpha-3"),
-        ("subscribers = 100\nseed = [1\n", "s.toml:2:", ""),
+        (
+            "subscribers = 100\nseed = = 1\ndays = 365\n",
+            "s.toml:2:",
+            "",
+        ),
         ("colour = \"blue\"\n", "s.toml:1:", "unknown field"),
     ];
     for (text, location, what) in cases {
         let err = Scenario::from_toml("s.toml", text).unwrap_err().to_string();
-        assert!(err.starts_with(location), "{err:?} should start with {location}");
+        assert!(
+            err.starts_with(location),
+            "{err:?} should start with {location}"
+        );
         assert!(err.contains(what), "{err:?} lacks {what:?}");
         assert_eq!(err.lines().count(), 1, "{err:?}");
     }
@@ -252,7 +318,10 @@ fn a_malformed_scenario_names_file_and_line() {
         ("days = 100\n", "days = 100 must be between 365"),
         ("operator_plmn = \"64101\"\n", "not a network of KEN"),
         ("neighbours = [\"KEN\"]\n", "cannot be a partner"),
-        ("[activity]\nsparse_share = 1.5\n", "activity.sparse_share = 1.5"),
+        (
+            "[activity]\nsparse_share = 1.5\n",
+            "activity.sparse_share = 1.5",
+        ),
     ];
     for (text, what) in invalid {
         let s = Scenario::from_toml("s.toml", text).unwrap();

@@ -1,0 +1,174 @@
+//! The `borderflow` binary as a user calls it: exit status, one-line errors, files written.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn borderflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_borderflow"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn one_line_error(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "stdout: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.starts_with("error: "), "{err:?}");
+    err
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn generate_writes_a_reproducible_world() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    for dir in [&a, &b] {
+        let o = borderflow(&[
+            "generate",
+            "--out",
+            dir.to_str().unwrap(),
+            "--subscribers",
+            "200",
+            "--days",
+            "365",
+            "--seed",
+            "7",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(out.starts_with("generated 200 SIMs, "), "{out}");
+    }
+    assert_eq!(
+        listing(&a),
+        [
+            "events.csv",
+            "events.parquet",
+            "scenario.toml",
+            "truth.csv",
+            "truth.parquet"
+        ]
+    );
+    for f in listing(&a) {
+        assert!(
+            std::fs::read(a.join(&f)).unwrap() == std::fs::read(b.join(&f)).unwrap(),
+            "{f}"
+        );
+    }
+    let truth = std::fs::read_to_string(a.join("truth.csv")).unwrap();
+    assert_eq!(
+        truth.lines().next().unwrap(),
+        "subscriber_id,persona,category,partner_country,sim_country,residence_country,nights_in_m"
+    );
+    assert_eq!(truth.lines().count(), 201);
+    let events = std::fs::read_to_string(a.join("events.csv")).unwrap();
+    assert_eq!(
+        events.lines().next().unwrap(),
+        "subscriber_id,event_time,home_plmn,serving_plmn,cell_id,event_type,counterpart_number"
+    );
+    // The resolved scenario reproduces the world.
+    let c = tmp.path().join("c");
+    let o = borderflow(&[
+        "generate",
+        "--out",
+        c.to_str().unwrap(),
+        "--scenario",
+        a.join("scenario.toml").to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(c.join("events.csv")).unwrap(),
+        events.as_bytes()
+    );
+    assert!(!c.join("events.parquet").exists());
+}
+
+#[test]
+fn a_bad_scenario_fails_in_one_line_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scenario = tmp.path().join("s.toml");
+    std::fs::write(&scenario, "subscribers = 100\ndays = \"a year\"\n").unwrap();
+    let out = tmp.path().join("out");
+    let o = borderflow(&[
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+    ]);
+    let err = one_line_error(&o);
+    assert!(err.contains(&format!("{}:2:", scenario.display())), "{err}");
+    assert!(!out.exists() || listing(&out).is_empty());
+
+    std::fs::create_dir(&out).unwrap();
+    let o = borderflow(&["generate", "--out", out.to_str().unwrap(), "--days", "30"]);
+    let err = one_line_error(&o);
+    assert!(err.contains("days = 30 must be between 365"), "{err}");
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
+
+    let o = borderflow(&[
+        "generate",
+        "--out",
+        out.to_str().unwrap(),
+        "--scenario",
+        "/nonexistent.toml",
+    ]);
+    assert!(one_line_error(&o).contains("/nonexistent.toml"));
+}
+
+#[test]
+fn print_scenario_shows_the_commented_template() {
+    let o = borderflow(&["generate", "--print-scenario"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("measuring_country = \"KEN\""));
+    assert!(text.contains("# Share of SIMs per persona"));
+}
+
+#[test]
+fn keygen_makes_an_owner_only_key_and_never_overwrites_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("pseudonym.key");
+    let o = borderflow(&["keygen", key.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.len(), 32);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let bytes = std::fs::read(&key).unwrap();
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("fingerprint "), "{out}");
+    // The key itself is never printed, in any form.
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!out.contains(&hex[..12]));
+
+    let o = borderflow(&["keygen", key.to_str().unwrap()]);
+    let err = one_line_error(&o);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(&key).unwrap(), bytes);
+
+    let o = borderflow(&[
+        "keygen",
+        tmp.path().join("no/such/dir/key").to_str().unwrap(),
+    ]);
+    assert!(one_line_error(&o).contains("no/such/dir/key"));
+}
