@@ -8,6 +8,7 @@
 
 mod generate;
 mod keygen;
+mod refdata;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Generate(generate::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
     Keygen(keygen::Args),
+    /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
+    Refdata(refdata::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Refdata(args) => refdata::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

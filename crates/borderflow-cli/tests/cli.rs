@@ -172,3 +172,102 @@ fn keygen_makes_an_owner_only_key_and_never_overwrites_it() {
     ]);
     assert!(one_line_error(&o).contains("no/such/dir/key"));
 }
+
+#[test]
+fn refdata_lookup_resolves_plmns_numbers_and_countries() {
+    let o = borderflow(&[
+        "refdata",
+        "lookup",
+        "63902",
+        "64101",
+        "90103",
+        "+12425550100",
+        "+800123456",
+        "KEN",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "63902\tplmn\tKEN\tKenya");
+    assert_eq!(lines[1], "64101\tplmn\tUGA\tUganda");
+    assert_eq!(lines[2], "90103\tplmn\tunknown (non-geographic or shared)");
+    assert_eq!(lines[3], "+12425550100\tnumber\tBHS\tBahamas");
+    assert!(
+        lines[4].starts_with("+800123456\tnumber\tunknown"),
+        "{}",
+        lines[4]
+    );
+    assert_eq!(
+        lines[5],
+        "KEN\tcountry\tKenya\tAfrica / Sub-Saharan Africa / Eastern Africa\tincome LMC (WB FY2026)\t\
+         hdi medium (HDR 2025)\tun_m49=South wb_income=South undp_hdi=South\ttz Africa/Nairobi"
+    );
+}
+
+#[test]
+fn refdata_overrides_apply_and_bad_ones_name_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("plmn.csv");
+    std::fs::write(&good, "mcc,mnc,alpha3\n639,99,UGA\n").unwrap();
+    let o = borderflow(&[
+        "refdata",
+        "lookup",
+        "--plmn",
+        good.to_str().unwrap(),
+        "63999",
+        "63902",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "63999\tplmn\tUGA\tUganda\n63902\tplmn\tKEN\tKenya\n"
+    );
+
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "alpha3,income_group,vintage\nKEN,LMC,WB\nUGA,poor,WB\n",
+    )
+    .unwrap();
+    let o = borderflow(&["refdata", "check", "--income-groups", bad.to_str().unwrap()]);
+    let err = one_line_error(&o);
+    assert_eq!(
+        err,
+        format!(
+            "error: {}:3: unknown income_group \"poor\"\n",
+            bad.display()
+        )
+    );
+
+    let o = borderflow(&["refdata", "lookup", "6390"]);
+    assert!(one_line_error(&o).contains("malformed PLMN \"6390\""));
+}
+
+#[test]
+fn refdata_export_writes_the_embedded_tables_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("codes");
+    let o = borderflow(&["refdata", "export", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        listing(&dir),
+        [
+            "countries.csv",
+            "e164.csv",
+            "hdi_groups.csv",
+            "income_groups.csv",
+            "plmn.csv",
+            "timezones.csv"
+        ]
+    );
+    // An exported table is a valid override of itself.
+    let o = borderflow(&[
+        "refdata",
+        "check",
+        "--plmn",
+        dir.join("plmn.csv").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = borderflow(&["refdata", "export", dir.to_str().unwrap()]);
+    assert!(one_line_error(&o).contains("refusing to overwrite"));
+}

@@ -6,7 +6,7 @@ use borderflow_core::CountryCode;
 
 use crate::csvload::{RefDataError, load_table};
 
-const EMBEDDED: &str = include_str!("../data/countries.csv");
+pub(crate) const EMBEDDED: &str = include_str!("../data/countries.csv");
 const COLUMNS: &[&str] = &[
     "alpha2",
     "alpha3",

@@ -6,7 +6,7 @@ use borderflow_core::CountryCode;
 
 use crate::csvload::{RefDataError, country, load_table};
 
-const EMBEDDED: &str = include_str!("../data/e164.csv");
+pub(crate) const EMBEDDED: &str = include_str!("../data/e164.csv");
 
 /// Longest prefix listed (Christmas Island's +61 8 9164 has seven digits).
 const MAX_PREFIX: usize = 7;

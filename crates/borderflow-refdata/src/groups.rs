@@ -9,8 +9,8 @@ use borderflow_core::CountryCode;
 use crate::RefData;
 use crate::csvload::{RefDataError, Row, country, load_table};
 
-const EMBEDDED_INCOME: &str = include_str!("../data/income_groups.csv");
-const EMBEDDED_HDI: &str = include_str!("../data/hdi_groups.csv");
+pub(crate) const EMBEDDED_INCOME: &str = include_str!("../data/income_groups.csv");
+pub(crate) const EMBEDDED_HDI: &str = include_str!("../data/hdi_groups.csv");
 
 /// World Bank income group (GNI per capita, Atlas method).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

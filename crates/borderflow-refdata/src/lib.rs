@@ -109,6 +109,18 @@ impl RefData {
     }
 }
 
+/// The embedded tables as (file name, CSV text), for users who start an override from them.
+pub fn embedded_tables() -> [(&'static str, &'static str); 6] {
+    [
+        ("countries.csv", countries::EMBEDDED),
+        ("plmn.csv", plmn::EMBEDDED),
+        ("e164.csv", e164::EMBEDDED),
+        ("income_groups.csv", groups::EMBEDDED_INCOME),
+        ("hdi_groups.csv", groups::EMBEDDED_HDI),
+        ("timezones.csv", timezones::EMBEDDED),
+    ]
+}
+
 fn read_override(path: &Path) -> Result<(String, String), RefDataError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| RefDataError::Read {

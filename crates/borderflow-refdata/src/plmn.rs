@@ -7,7 +7,7 @@ use borderflow_core::CountryCode;
 
 use crate::csvload::{RefDataError, country, load_table};
 
-const EMBEDDED: &str = include_str!("../data/plmn.csv");
+pub(crate) const EMBEDDED: &str = include_str!("../data/plmn.csv");
 
 /// A PLMN identity: a 3-digit MCC followed by a 2- or 3-digit MNC, held without allocation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use crate::csvload::{RefDataError, country, load_table};
 
-const EMBEDDED: &str = include_str!("../data/timezones.csv");
+pub(crate) const EMBEDDED: &str = include_str!("../data/timezones.csv");
 
 /// Country → principal time zone (where most people live; tzdata's zone.tab otherwise).
 #[derive(Debug, Clone)]
