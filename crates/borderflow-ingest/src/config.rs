@@ -1,0 +1,54 @@
+//! How to read an operator's files: where they are, what their columns are called, how their
+//! times are written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[input]` section of a pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Files, directories or glob patterns (`data/cdr-*.csv.gz`).
+    pub paths: Vec<String>,
+    /// Operator column name for each canonical column that is named differently.
+    #[serde(default)]
+    pub columns: ColumnMapping,
+    /// How `event_time` is written.
+    #[serde(default)]
+    pub time_format: TimeFormat,
+    /// IANA zone of times written without an offset (`%Y-%m-%d %H:%M:%S` formats). Default UTC.
+    #[serde(default)]
+    pub source_time_zone: Option<String>,
+    /// CSV field delimiter (one byte). Default `,`.
+    #[serde(default)]
+    pub delimiter: Option<char>,
+}
+
+/// Canonical column name → the operator's column name. Canonical names not listed are
+/// expected under their own name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ColumnMapping(pub BTreeMap<String, String>);
+
+impl ColumnMapping {
+    /// The operator's name of a canonical column.
+    pub fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
+        self.0.get(canonical).map_or(canonical, String::as_str)
+    }
+}
+
+/// How event times are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// RFC 3339 text with an offset (`2025-07-01T08:30:00+03:00`, `…Z`), or a Parquet timestamp.
+    #[default]
+    Rfc3339,
+    /// Seconds since the Unix epoch.
+    EpochSeconds,
+    /// Milliseconds since the Unix epoch.
+    EpochMillis,
+    /// A chrono strftime pattern without offset (`%Y-%m-%d %H:%M:%S`), read in the source zone.
+    Pattern(String),
+}

@@ -1,0 +1,23 @@
+//! # borderflow-ingest
+//!
+//! From operator files to validated, pseudonymised canonical events (DESIGN §4, §5).
+//!
+//! - [`source`]: finds the input files (paths, directories, globs), reads CSV, CSV.gz and
+//!   Parquet in streaming batches and maps the operator's column names to the canonical ones.
+//!   Files are read front to back so every row keeps its row number for the quarantine.
+//! - [`validate`]: per row, parses the time, checks and resolves the PLMNs to countries, turns
+//!   the counterpart number into a country, pseudonymises the subscriber id, and either accepts
+//!   the row or quarantines it with a [`Reason`]. Raw ids and numbers never leave this step.
+//!
+//! Every row read is accounted for: read = accepted + quarantined, per file and per reason
+//! ([`FileCounts`]).
+
+pub mod config;
+pub mod reason;
+pub mod source;
+pub mod validate;
+
+pub use config::{ColumnMapping, InputConfig, TimeFormat};
+pub use reason::{FileCounts, Reason};
+pub use source::{InputFile, SourceError, discover};
+pub use validate::{Validated, Validator, accepted_schema, quarantine_schema};

@@ -1,0 +1,86 @@
+//! Why a row was quarantined, and the per-file accounting of rows.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// Why a row was quarantined. The code is what the quarantine file and manifest carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The subscriber id is empty.
+    EmptyId,
+    /// The event time is missing or cannot be parsed.
+    BadTime,
+    /// The event time lies outside the run's window.
+    OutsideWindow,
+    /// A PLMN is not 5–6 digits.
+    MalformedPlmn,
+    /// A PLMN's MCC is in no code list, or names no country.
+    UnknownPlmn,
+    /// A foreign SIM on a foreign network: the operator cannot have carried this event.
+    ForeignOnForeign,
+}
+
+impl Reason {
+    /// Every reason, in report order.
+    pub const ALL: [Reason; 6] = [
+        Reason::EmptyId,
+        Reason::BadTime,
+        Reason::OutsideWindow,
+        Reason::MalformedPlmn,
+        Reason::UnknownPlmn,
+        Reason::ForeignOnForeign,
+    ];
+
+    /// The reason code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Reason::EmptyId => "empty_id",
+            Reason::BadTime => "bad_time",
+            Reason::OutsideWindow => "outside_window",
+            Reason::MalformedPlmn => "malformed_plmn",
+            Reason::UnknownPlmn => "unknown_plmn",
+            Reason::ForeignOnForeign => "foreign_on_foreign",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.code())
+    }
+}
+
+/// Rows of one input file: read = accepted + quarantined (summed over reasons).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileCounts {
+    /// Data rows read (header excluded).
+    pub read: u64,
+    /// Rows accepted as canonical events.
+    pub accepted: u64,
+    /// Rows quarantined, by reason.
+    pub quarantined: BTreeMap<Reason, u64>,
+}
+
+impl FileCounts {
+    /// Rows quarantined for any reason.
+    pub fn quarantined_total(&self) -> u64 {
+        self.quarantined.values().sum()
+    }
+
+    /// Adds another count into this one.
+    pub fn add(&mut self, other: &FileCounts) {
+        self.read += other.read;
+        self.accepted += other.accepted;
+        for (r, n) in &other.quarantined {
+            *self.quarantined.entry(*r).or_default() += n;
+        }
+    }
+
+    /// Whether every row is accounted for.
+    pub fn reconciles(&self) -> bool {
+        self.read == self.accepted + self.quarantined_total()
+    }
+}

@@ -1,0 +1,370 @@
+//! Input files: discovery, formats, and streaming reads with the column mapping applied.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampSecondArray};
+use arrow::compute::cast;
+use arrow::csv::ReaderBuilder;
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use borderflow_core::schema::event;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::config::InputConfig;
+
+/// Rows per batch read.
+pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// An input file could not be found or read. The message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// A path or pattern matched no file.
+    #[error("input {0}: no such file, or the pattern matches no file")]
+    NoMatch(String),
+    /// A glob pattern is malformed.
+    #[error("input pattern {pattern}: {message}")]
+    Pattern { pattern: String, message: String },
+    /// A required column is missing.
+    #[error(
+        "{file}: missing column {column:?} (mapped from canonical {canonical:?}); the file has columns {found}"
+    )]
+    MissingColumn {
+        file: String,
+        column: String,
+        canonical: String,
+        found: String,
+    },
+    /// The file is unreadable (truncated, corrupt, not the format its name says).
+    #[error("{file}: cannot read: {message}")]
+    Read { file: String, message: String },
+}
+
+/// The formats borderflow reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Delimited text with a header row.
+    Csv,
+    /// Gzip-compressed delimited text.
+    CsvGz,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// How it is read (from its extension).
+    pub format: Format,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+fn format_of(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.ends_with(".csv.gz") || name.ends_with(".tsv.gz") {
+        Some(Format::CsvGz)
+    } else if name.ends_with(".csv") || name.ends_with(".tsv") {
+        Some(Format::Csv)
+    } else if name.ends_with(".parquet") || name.ends_with(".pq") {
+        Some(Format::Parquet)
+    } else {
+        None
+    }
+}
+
+/// Expands files, directories (their CSV, CSV.gz and Parquet files) and glob patterns into a
+/// sorted list of files without repeats. A path or pattern that matches nothing is an error.
+pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
+    let mut found = Vec::new();
+    for p in paths {
+        let before = found.len();
+        let path = Path::new(p);
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| SourceError::Read {
+                file: p.clone(),
+                message: e.to_string(),
+            })?;
+            for entry in entries.flatten() {
+                let f = entry.path();
+                if f.is_file() && format_of(&f).is_some() {
+                    found.push(f);
+                }
+            }
+        } else if path.is_file() {
+            found.push(path.to_path_buf());
+        } else {
+            let matches = glob::glob(p).map_err(|e| SourceError::Pattern {
+                pattern: p.clone(),
+                message: e.to_string(),
+            })?;
+            found.extend(matches.flatten().filter(|f| f.is_file()));
+        }
+        if found.len() == before {
+            return Err(SourceError::NoMatch(p.clone()));
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+        .into_iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let format = format_of(&path).ok_or_else(|| SourceError::Read {
+                file: name.clone(),
+                message: "unknown format; expected .csv, .csv.gz or .parquet".into(),
+            })?;
+            let size = std::fs::metadata(&path)
+                .map_err(|e| SourceError::Read {
+                    file: name,
+                    message: e.to_string(),
+                })?
+                .len();
+            Ok(InputFile { path, format, size })
+        })
+        .collect()
+}
+
+/// The event time column as read.
+#[derive(Debug, Clone)]
+pub enum TimeColumn {
+    /// Text to parse with the configured format.
+    Text(StringArray),
+    /// Integers (epoch seconds or milliseconds, per the configured format).
+    Integer(Int64Array),
+    /// Instants already typed (Parquet timestamps), in seconds UTC.
+    Instant(TimestampSecondArray),
+}
+
+/// A batch of rows with the canonical columns, before validation. Raw ids live only here.
+#[derive(Debug, Clone)]
+pub struct RawBatch {
+    /// Row number (1-based, header excluded) of the first row in the file.
+    pub first_row: u64,
+    /// Subscriber ids.
+    pub subscriber_id: StringArray,
+    /// Event times.
+    pub event_time: TimeColumn,
+    /// Home PLMNs.
+    pub home_plmn: StringArray,
+    /// Serving PLMNs.
+    pub serving_plmn: StringArray,
+    /// Cells, where the file has them.
+    pub cell_id: Option<StringArray>,
+    /// Event types, where the file has them.
+    pub event_type: Option<StringArray>,
+    /// Counterpart numbers, where the file has them.
+    pub counterpart_number: Option<StringArray>,
+}
+
+impl RawBatch {
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.subscriber_id.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+const REQUIRED: [&str; 4] = [
+    event::SUBSCRIBER_ID,
+    event::EVENT_TIME,
+    event::HOME_PLMN,
+    event::SERVING_PLMN,
+];
+const OPTIONAL: [&str; 3] = [event::CELL_ID, event::EVENT_TYPE, event::COUNTERPART_NUMBER];
+
+/// Reads a file batch by batch, mapping columns. Errors name the file.
+pub struct FileReader {
+    name: String,
+    batches: Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + Send>,
+    /// Index in the file's batches of each canonical column (None: optional and absent).
+    columns: [Option<usize>; 7],
+    next_row: u64,
+}
+
+impl InputFile {
+    /// Opens the file for streaming reads with `cfg`'s mapping. Fails when the file cannot be
+    /// opened, is not of its format, or lacks a required column.
+    pub fn open(&self, cfg: &InputConfig) -> Result<FileReader, SourceError> {
+        let name = self.path.display().to_string();
+        let read_err = |e: &dyn std::fmt::Display| SourceError::Read {
+            file: name.clone(),
+            message: e.to_string(),
+        };
+        let file = File::open(&self.path).map_err(|e| read_err(&e))?;
+        let (names, batches): (Vec<String>, Box<dyn Iterator<Item = _> + Send>) = match self.format
+        {
+            Format::Parquet => {
+                let builder =
+                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(&e))?;
+                let schema = builder.schema().clone();
+                let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+                let wanted: Vec<usize> = REQUIRED
+                    .iter()
+                    .chain(OPTIONAL.iter())
+                    .filter_map(|c| names.iter().position(|n| n == cfg.columns.source_name(c)))
+                    .collect();
+                let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
+                let reader = builder
+                    .with_projection(mask)
+                    .with_batch_size(BATCH_ROWS)
+                    .build()
+                    .map_err(|e| read_err(&e))?;
+                let mut sorted = wanted;
+                sorted.sort_unstable();
+                let projected = sorted.iter().map(|i| names[*i].clone()).collect();
+                (projected, Box::new(reader))
+            }
+            Format::Csv | Format::CsvGz => {
+                let delimiter = cfg.delimiter.unwrap_or(',');
+                if !delimiter.is_ascii() {
+                    return Err(read_err(&"the delimiter must be one ASCII character"));
+                }
+                let open = || -> Result<Box<dyn Read + Send>, SourceError> {
+                    let mut f = file.try_clone().map_err(|e| read_err(&e))?;
+                    f.rewind().map_err(|e| read_err(&e))?;
+                    let buffered = BufReader::with_capacity(1 << 20, f);
+                    Ok(if self.format == Format::CsvGz {
+                        Box::new(BufReader::with_capacity(
+                            1 << 20,
+                            flate2::read::MultiGzDecoder::new(buffered),
+                        ))
+                    } else {
+                        Box::new(buffered)
+                    })
+                };
+                let names = csv_header(open()?, delimiter as u8).map_err(|e| read_err(&e))?;
+                let schema = Arc::new(Schema::new(
+                    names
+                        .iter()
+                        .map(|n| Field::new(n, DataType::Utf8, true))
+                        .collect::<Vec<_>>(),
+                ));
+                let reader = ReaderBuilder::new(schema)
+                    .with_header(true)
+                    .with_delimiter(delimiter as u8)
+                    .with_batch_size(BATCH_ROWS)
+                    .build(open()?)
+                    .map_err(|e| read_err(&e))?;
+                (names, Box::new(reader))
+            }
+        };
+        let mut columns = [None; 7];
+        for (k, canonical) in REQUIRED.iter().chain(OPTIONAL.iter()).enumerate() {
+            let source = cfg.columns.source_name(canonical);
+            columns[k] = names.iter().position(|n| n == source);
+            if k < REQUIRED.len() && columns[k].is_none() {
+                return Err(SourceError::MissingColumn {
+                    file: name,
+                    column: source.to_string(),
+                    canonical: canonical.to_string(),
+                    found: names.join(","),
+                });
+            }
+        }
+        Ok(FileReader {
+            name,
+            batches,
+            columns,
+            next_row: 1,
+        })
+    }
+}
+
+/// The header row of a delimited file (empty file: an error).
+fn csv_header(r: impl Read, delimiter: u8) -> Result<Vec<String>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_reader(r);
+    let headers = reader.headers().map_err(|e| e.to_string())?;
+    if headers.is_empty() || headers.iter().all(|h| h.trim().is_empty()) {
+        return Err("empty file: no header row".into());
+    }
+    Ok(headers.iter().map(|h| h.trim().to_string()).collect())
+}
+
+impl FileReader {
+    /// The file's name as errors show it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next batch, or `None` at the end of the file.
+    pub fn next_batch(&mut self) -> Option<Result<RawBatch, SourceError>> {
+        let batch = match self.batches.next()? {
+            Ok(b) => b,
+            Err(e) => {
+                return Some(Err(SourceError::Read {
+                    file: self.name.clone(),
+                    message: format!("after row {}: {e}", self.next_row - 1),
+                }));
+            }
+        };
+        let first_row = self.next_row;
+        self.next_row += batch.num_rows() as u64;
+        Some(self.map(batch, first_row))
+    }
+
+    fn map(&self, batch: RecordBatch, first_row: u64) -> Result<RawBatch, SourceError> {
+        let err = |e: arrow::error::ArrowError| SourceError::Read {
+            file: self.name.clone(),
+            message: e.to_string(),
+        };
+        let text = |k: usize| -> Result<Option<StringArray>, SourceError> {
+            self.columns[k]
+                .map(|i| {
+                    let c = cast(batch.column(i), &DataType::Utf8).map_err(err)?;
+                    Ok(c.as_any()
+                        .downcast_ref::<StringArray>()
+                        .expect("cast to Utf8")
+                        .clone())
+                })
+                .transpose()
+        };
+        let time_col: &ArrayRef = batch.column(self.columns[1].expect("required"));
+        let event_time = match time_col.data_type() {
+            DataType::Timestamp(_, _) | DataType::Date64 => {
+                let c = cast(
+                    time_col,
+                    &DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+                )
+                .map_err(err)?;
+                TimeColumn::Instant(
+                    c.as_any()
+                        .downcast_ref::<TimestampSecondArray>()
+                        .expect("cast to timestamp")
+                        .clone(),
+                )
+            }
+            t if t.is_integer() => {
+                let c = cast(time_col, &DataType::Int64).map_err(err)?;
+                TimeColumn::Integer(
+                    c.as_any()
+                        .downcast_ref::<Int64Array>()
+                        .expect("cast to Int64")
+                        .clone(),
+                )
+            }
+            _ => TimeColumn::Text(text(1)?.expect("required")),
+        };
+        Ok(RawBatch {
+            first_row,
+            subscriber_id: text(0)?.expect("required"),
+            event_time,
+            home_plmn: text(2)?.expect("required"),
+            serving_plmn: text(3)?.expect("required"),
+            cell_id: text(4)?,
+            event_type: text(5)?,
+            counterpart_number: text(6)?,
+        })
+    }
+}
