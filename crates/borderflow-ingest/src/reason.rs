@@ -13,7 +13,7 @@ pub enum Reason {
     EmptyId,
     /// The event time is missing or cannot be parsed.
     BadTime,
-    /// The event time lies outside the run's window.
+    /// The event's functional local date lies outside the run's window.
     OutsideWindow,
     /// A PLMN is not 5–6 digits.
     MalformedPlmn,

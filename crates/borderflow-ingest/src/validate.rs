@@ -82,8 +82,8 @@ pub struct Validated {
 pub struct Validator<'a> {
     rd: &'a RefData,
     m: CountryCode,
-    /// Accepted instants: [start, end) in seconds UTC.
-    window: (i64, i64),
+    /// Accepted functional local dates, inclusive, in days since 1970-01-01.
+    window: (i32, i32),
     time_format: TimeFormat,
     source_tz: Tz,
     pseudonymiser: Pseudonymiser,
@@ -93,11 +93,13 @@ pub struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    /// A validator for measuring country `m`, accepting instants in `window` (seconds UTC).
+    /// A validator for measuring country `m`, accepting events whose functional local date
+    /// (days since 1970-01-01) lies in `window`, both ends included. The window is on local
+    /// dates, not instants, so that a run owns whole days of the presence store.
     pub fn new(
         rd: &'a RefData,
         m: CountryCode,
-        window: (i64, i64),
+        window: (i32, i32),
         time_format: TimeFormat,
         source_tz: Tz,
         pseudonymiser: Pseudonymiser,
@@ -128,8 +130,7 @@ impl<'a> Validator<'a> {
             let time = self.time_of(&raw.event_time, i);
             let verdict = self.check(raw, i, time);
             match verdict {
-                Ok((pseudonym, time, sim, serving)) => {
-                    let local = time + self.utc_offset(serving, time) - FUNCTIONAL_DAY_START_SECS;
+                Ok((pseudonym, time, sim, serving, local)) => {
                     let days = local.div_euclid(86_400);
                     acc.pseudonym.append_value(pseudonym.0).expect("16 bytes");
                     acc.time.append_value(time);
@@ -173,7 +174,7 @@ impl<'a> Validator<'a> {
         raw: &RawBatch,
         i: usize,
         time: Option<i64>,
-    ) -> Result<(Pseudonym, i64, CountryCode, CountryCode), Reason> {
+    ) -> Result<(Pseudonym, i64, CountryCode, CountryCode, i64), Reason> {
         let id = if raw.subscriber_id.is_null(i) {
             ""
         } else {
@@ -183,16 +184,19 @@ impl<'a> Validator<'a> {
             return Err(Reason::EmptyId);
         }
         let time = time.ok_or(Reason::BadTime)?;
-        if time < self.window.0 || time >= self.window.1 {
-            return Err(Reason::OutsideWindow);
-        }
         let sim = self.country_of_plmn(&raw.home_plmn, i)?;
         let serving = self.country_of_plmn(&raw.serving_plmn, i)?;
         if sim != self.m && serving != self.m {
             return Err(Reason::ForeignOnForeign);
         }
+        // Seconds since the epoch on the local clock, shifted so days start at 04:00.
+        let local = time + self.utc_offset(serving, time) - FUNCTIONAL_DAY_START_SECS;
+        let date = local.div_euclid(86_400);
+        if date < i64::from(self.window.0) || date > i64::from(self.window.1) {
+            return Err(Reason::OutsideWindow);
+        }
         let pseudonym = self.pseudonym(id).ok_or(Reason::EmptyId)?;
-        Ok((pseudonym, time, sim, serving))
+        Ok((pseudonym, time, sim, serving, local))
     }
 
     /// Pseudonymises each distinct id once while it stays in the cache.

@@ -33,7 +33,8 @@ fn cfg(paths: Vec<String>) -> InputConfig {
 /// Reads every file and validates it with a fixed key over calendar 2025 (UTC).
 fn ingest(cfg: &InputConfig) -> (Vec<RecordBatch>, Vec<RecordBatch>, FileCounts) {
     let rd = RefData::embedded();
-    let window = (1_735_689_600, 1_767_225_600);
+    // Functional local dates 2025-01-01 to 2025-12-31 (days since 1970-01-01).
+    let window = (20_089, 20_453);
     let key = PseudonymKey::from_bytes([9; 32]);
     let mut v = Validator::new(
         &rd,

@@ -1,0 +1,152 @@
+//! The presence store on disk: date partitions, the key fingerprint, replacement and retention.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// The store could not be opened or changed. Messages name the path.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store was built with another key.
+    #[error(
+        "presence store {path} holds pseudonyms made with key fingerprint {store}, but this run's key has fingerprint {run}; refusing to mix pseudonyms (use the store's key, or a new state directory)"
+    )]
+    KeyMismatch {
+        path: String,
+        store: String,
+        run: String,
+    },
+    /// A file-system operation failed.
+    #[error("presence store {path}: {message}")]
+    Io { path: String, message: String },
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// What `store.json` records about the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoreMeta {
+    /// Version of the presence layout.
+    format: u32,
+    /// Fingerprint of the key that made the store's pseudonyms.
+    key_fingerprint: String,
+}
+
+const FORMAT: u32 = 1;
+const PARTITION_PREFIX: &str = "local_date=";
+
+/// The partitioned presence store under `state/presence/`.
+#[derive(Debug, Clone)]
+pub struct PresenceStore {
+    dir: PathBuf,
+}
+
+impl PresenceStore {
+    /// Opens (or creates) the store in `dir` for a key with `fingerprint`; refuses a store made
+    /// with another key.
+    pub fn open(dir: &Path, fingerprint: &str) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        let meta_path = dir.join("store.json");
+        match fs::read(&meta_path) {
+            Ok(bytes) => {
+                let meta: StoreMeta =
+                    serde_json::from_slice(&bytes).map_err(|e| io(&meta_path, e))?;
+                if meta.key_fingerprint != fingerprint {
+                    return Err(StoreError::KeyMismatch {
+                        path: dir.display().to_string(),
+                        store: meta.key_fingerprint,
+                        run: fingerprint.to_string(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let meta = StoreMeta {
+                    format: FORMAT,
+                    key_fingerprint: fingerprint.to_string(),
+                };
+                let tmp = dir.join("store.json.tmp");
+                fs::write(&tmp, serde_json::to_vec_pretty(&meta).expect("serialises"))
+                    .map_err(|e| io(&tmp, e))?;
+                fs::rename(&tmp, &meta_path).map_err(|e| io(&meta_path, e))?;
+            }
+            Err(e) => return Err(io(&meta_path, e)),
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The store's directory (a hive-partitioned Parquet dataset).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The dates held, oldest first.
+    pub fn dates(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        let mut dates: Vec<NaiveDate> = fs::read_dir(&self.dir)
+            .map_err(|e| io(&self.dir, e))?
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_prefix(PARTITION_PREFIX)?.parse().ok()
+            })
+            .collect();
+        dates.sort();
+        Ok(dates)
+    }
+
+    /// Moves every date partition written under `staging` into the store. Each date replaces
+    /// the store's partition for that date in two renames, so a reader sees the old day or the
+    /// new day, never a mixture. Returns the dates replaced.
+    pub fn replace_from(&self, staging: &Path) -> Result<Vec<NaiveDate>, StoreError> {
+        let mut moved = Vec::new();
+        let entries = fs::read_dir(staging).map_err(|e| io(staging, e))?;
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(PARTITION_PREFIX))
+            .collect();
+        names.sort();
+        for name in names {
+            let date: NaiveDate = name[PARTITION_PREFIX.len()..]
+                .parse()
+                .map_err(|e| io(&staging.join(&name), e))?;
+            let target = self.dir.join(&name);
+            let old = self.dir.join(format!(".replaced-{name}"));
+            if target.exists() {
+                let _ = fs::remove_dir_all(&old);
+                fs::rename(&target, &old).map_err(|e| io(&target, e))?;
+            }
+            fs::rename(staging.join(&name), &target).map_err(|e| io(&target, e))?;
+            if old.exists() {
+                fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+            }
+            moved.push(date);
+        }
+        Ok(moved)
+    }
+
+    /// Removes partitions more than `lookback_days` before the newest date held. Returns the
+    /// dates removed.
+    pub fn retain(&self, lookback_days: u32) -> Result<Vec<NaiveDate>, StoreError> {
+        let dates = self.dates()?;
+        let Some(newest) = dates.last().copied() else {
+            return Ok(Vec::new());
+        };
+        let oldest_kept = newest - chrono::Days::new(u64::from(lookback_days.saturating_sub(1)));
+        let mut removed = Vec::new();
+        for d in dates.into_iter().filter(|d| *d < oldest_kept) {
+            let p = self.dir.join(format!("{PARTITION_PREFIX}{d}"));
+            fs::remove_dir_all(&p).map_err(|e| io(&p, e))?;
+            removed.push(d);
+        }
+        Ok(removed)
+    }
+}
