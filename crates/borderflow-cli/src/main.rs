@@ -7,6 +7,7 @@
 //! an error names a raw subscriber id or the key.
 
 mod generate;
+mod ingest;
 mod keygen;
 mod refdata;
 
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Generate a synthetic world (events in CSV and Parquet, plus ground truth).
     Generate(generate::Args),
+    /// Read operator files into the pseudonymised daily presence store.
+    Ingest(ingest::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => generate::run(args),
+        Command::Ingest(args) => ingest::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
     };
@@ -45,7 +49,12 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: the context chain joined, never a backtrace.
             let msg: Vec<String> = e.chain().map(ToString::to_string).collect();
-            eprintln!("error: {}", msg.join(": "));
+            let line = msg
+                .join(": ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("error: {line}");
             ExitCode::FAILURE
         }
     }

@@ -271,3 +271,64 @@ fn refdata_export_writes_the_embedded_tables_once() {
     let o = borderflow(&["refdata", "export", dir.to_str().unwrap()]);
     assert!(one_line_error(&o).contains("refusing to overwrite"));
 }
+
+#[test]
+fn ingest_runs_a_pipeline_and_refuses_bad_keys_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let o = borderflow(&[
+        "generate",
+        "--out",
+        root.join("data").to_str().unwrap(),
+        "--subscribers",
+        "60",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pipeline = root.join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "dataset = \"t\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
+         state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"k\"\n\
+         [input]\npaths = [\"data/events.csv\"]\n",
+    )
+    .unwrap();
+    let p = pipeline.to_str().unwrap();
+
+    // No key yet: one line naming the key file and how to make one; nothing written.
+    let err = one_line_error(&borderflow(&["ingest", p]));
+    assert!(
+        err.contains("does not exist") && err.contains("borderflow keygen"),
+        "{err}"
+    );
+    assert!(!root.join("state").exists());
+
+    assert!(
+        borderflow(&["keygen", root.join("k").to_str().unwrap()])
+            .status
+            .success()
+    );
+    std::fs::set_permissions(root.join("k"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = one_line_error(&borderflow(&["ingest", p]));
+    assert!(err.contains("accessible to group or others"), "{err}");
+    std::fs::set_permissions(root.join("k"), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let o = borderflow(&["ingest", p, "--period", "2025"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("ingested 1 files: "), "{out}");
+    assert!(out.contains(" 0 quarantined"), "{out}");
+    assert!(root.join("state/presence/local_date=2025-06-30").is_dir());
+
+    // A malformed argument is a usage error (exit 2) whose first line names it.
+    let o = borderflow(&["ingest", p, "--period", "2025-13"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).lines().next().unwrap().contains("2025-13"),
+        "{}",
+        stderr(&o)
+    );
+    let err = one_line_error(&borderflow(&["ingest", p, "--set", "nonsense"]));
+    assert!(err.contains("--set nonsense"), "{err}");
+}

@@ -32,13 +32,25 @@ fn reingesting_a_date_replaces_its_partition_whole() {
     day(&staging, "2025-03-02", "second");
     let replaced = store.replace_from(&staging).unwrap();
     assert_eq!(replaced, ["2025-03-02".parse().unwrap()]);
-    let read = |d: &str| fs::read_to_string(store.dir().join(format!("local_date={d}/part-0.parquet"))).unwrap();
+    let read = |d: &str| {
+        fs::read_to_string(store.dir().join(format!("local_date={d}/part-0.parquet"))).unwrap()
+    };
     assert_eq!(read("2025-03-01"), "first");
     assert_eq!(read("2025-03-02"), "second");
     // Nothing but the partitions and the stamp remain.
-    let mut names: Vec<_> = fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> = fs::read_dir(store.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
-    assert_eq!(names, ["local_date=2025-03-01", "local_date=2025-03-02", "store.json"]);
+    assert_eq!(
+        names,
+        [
+            "local_date=2025-03-01",
+            "local_date=2025-03-02",
+            "store.json"
+        ]
+    );
 }
 
 #[test]
@@ -52,6 +64,12 @@ fn retention_keeps_exactly_the_lookback_window() {
     store.replace_from(&staging).unwrap();
     // 365 days ending 2025-12-31 start on 2025-01-01.
     let removed = store.retain(365).unwrap();
-    assert_eq!(removed, ["2024-12-30".parse().unwrap(), "2024-12-31".parse().unwrap()]);
-    assert_eq!(store.dates().unwrap(), ["2025-01-01".parse().unwrap(), "2025-12-31".parse().unwrap()]);
+    assert_eq!(
+        removed,
+        ["2024-12-30".parse().unwrap(), "2024-12-31".parse().unwrap()]
+    );
+    assert_eq!(
+        store.dates().unwrap(),
+        ["2025-01-01".parse().unwrap(), "2025-12-31".parse().unwrap()]
+    );
 }

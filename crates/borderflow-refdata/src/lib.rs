@@ -35,7 +35,7 @@ pub use plmn::{Plmn, PlmnCountry, PlmnError, PlmnTable};
 pub use timezones::TimeZones;
 
 /// User CSV files that amend the embedded code lists; `None` keeps the embedded table as is.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     /// Amends the country list (columns as `countries.csv`).

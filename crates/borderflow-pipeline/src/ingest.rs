@@ -1,0 +1,395 @@
+//! The ingest stage: operator files → validated, pseudonymised events → daily presence.
+//!
+//! Each DataFusion partition reads its share of the files front to back on a thread of its
+//! own (so every quarantined row keeps its row number), validates and pseudonymises each
+//! batch, writes quarantined rows to its quarantine file and streams accepted events into the
+//! presence reduction ([`borderflow_presence::REDUCE_SQL`]). DataFusion runs the reduction
+//! under the configured memory limit, spilling to disk when it must. The presence partitions,
+//! the quarantine and the run report are written to a staging directory and moved into the
+//! state directory only after the whole run succeeded and every row is accounted for.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use borderflow_core::CountryCode;
+use borderflow_ingest::{
+    FileCounts, InputConfig, InputFile, SourceError, Validator, accepted_schema, discover,
+    quarantine_schema,
+};
+use borderflow_presence::{PresenceStore, REDUCE_SQL, StoreError};
+use borderflow_pseudo::{KeyError, Pseudonymiser};
+use borderflow_refdata::{RefData, RefDataError};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use parquet::arrow::ArrowWriter;
+use serde::Serialize;
+
+use crate::{Period, Pipeline};
+
+/// Why an ingest run failed. Nothing was written to the state directory.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// An input file is missing, unreadable or lacks a column.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The key is missing, exposed or malformed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The presence store refused the run or could not be changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A code-list override is malformed.
+    #[error(transparent)]
+    RefData(#[from] RefDataError),
+    /// The pipeline names no input.
+    #[error("no input: the pipeline's input.paths is empty and no --input was given")]
+    NoInput,
+    /// A file-system operation on the state directory failed.
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    /// The engine failed (out of disk for spilling, say).
+    #[error("ingest engine: {0}")]
+    Engine(String),
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> IngestError {
+    IngestError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// What an ingest run did, as recorded in `state/ingest/<run_id>.json` for the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// Identifier of the run (UTC start time).
+    pub run_id: String,
+    /// The dataset.
+    pub dataset: String,
+    /// Fingerprint of the key the pseudonyms were made with.
+    pub key_fingerprint: String,
+    /// The period the run was limited to, if any.
+    pub period: Option<String>,
+    /// Rows per input file: read = accepted + quarantined by reason.
+    pub files: BTreeMap<String, FileCounts>,
+    /// The sum over files.
+    pub totals: FileCounts,
+    /// Presence rows (SIM-days) written.
+    pub presence_rows: u64,
+    /// Dates whose partitions this run wrote (replacing any before).
+    pub dates_written: Vec<NaiveDate>,
+    /// Dates removed by retention (older than the look-back window).
+    pub dates_removed: Vec<NaiveDate>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// What every partition of one run shares.
+#[derive(Debug)]
+struct Shared {
+    input: InputConfig,
+    rd: RefData,
+    m: CountryCode,
+    window: (i32, i32),
+    source_tz: chrono_tz::Tz,
+    pseudonymiser: Pseudonymiser,
+    quarantine_dir: PathBuf,
+    counts: Mutex<BTreeMap<String, FileCounts>>,
+    /// The first error a reader met; it explains the engine's failure better than the engine.
+    failure: Mutex<Option<IngestError>>,
+}
+
+/// One partition: a share of the input files, read in order on a thread.
+#[derive(Debug)]
+struct FilesPartition {
+    schema: SchemaRef,
+    files: Vec<InputFile>,
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+impl PartitionStream for FilesPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
+        let (shared, files, index) = (self.shared.clone(), self.files.clone(), self.index);
+        std::thread::spawn(move || {
+            if let Err(e) = read_partition(&shared, &files, index, &tx) {
+                let message = e.to_string();
+                shared.failure.lock().expect("lock").get_or_insert(e);
+                let _ = tx.blocking_send(Err(DataFusionError::Execution(message)));
+            }
+        });
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}
+
+fn read_partition(
+    shared: &Shared,
+    files: &[InputFile],
+    index: usize,
+    tx: &tokio::sync::mpsc::Sender<Result<RecordBatch, DataFusionError>>,
+) -> Result<(), IngestError> {
+    let mut v = Validator::new(
+        &shared.rd,
+        shared.m,
+        shared.window,
+        shared.input.time_format.clone(),
+        shared.source_tz,
+        shared.pseudonymiser.clone(),
+    );
+    let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
+    let mut quarantine: Option<ArrowWriter<File>> = None;
+    for f in files {
+        let mut reader = f.open(&shared.input)?;
+        let mut counts = FileCounts::default();
+        while let Some(batch) = reader.next_batch() {
+            let out = v.validate(reader.name(), &batch?);
+            counts.add(&out.counts);
+            if out.quarantine.num_rows() > 0 {
+                if quarantine.is_none() {
+                    let file = File::create(&qpath).map_err(|e| io(&qpath, e))?;
+                    quarantine = Some(
+                        ArrowWriter::try_new(file, quarantine_schema(), None)
+                            .map_err(|e| io(&qpath, e))?,
+                    );
+                }
+                let w = quarantine.as_mut().expect("created above");
+                w.write(&out.quarantine).map_err(|e| io(&qpath, e))?;
+            }
+            if out.accepted.num_rows() > 0 && tx.blocking_send(Ok(out.accepted)).is_err() {
+                return Ok(()); // the query stopped reading: it failed elsewhere
+            }
+        }
+        shared
+            .counts
+            .lock()
+            .expect("lock")
+            .insert(reader.name().to_string(), counts);
+    }
+    if let Some(w) = quarantine {
+        w.close().map_err(|e| io(&qpath, e))?;
+    }
+    Ok(())
+}
+
+/// Runs the ingest stage of `p`: every input file (the pipeline's and `extra_inputs`) into the
+/// presence store, limited to the dates of `period` when one is given.
+pub fn run(
+    p: &Pipeline,
+    period: Option<Period>,
+    extra_inputs: &[String],
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let rd = RefData::load(&p.refdata)?;
+    let mut paths = p.input.paths.clone();
+    paths.extend(extra_inputs.iter().cloned());
+    if paths.is_empty() {
+        return Err(IngestError::NoInput);
+    }
+    // Everything that can be checked before a byte is written is checked first: the files
+    // exist and have the mapped columns, the key loads and matches the store.
+    let files = discover(&paths)?;
+    for f in &files {
+        f.open(&p.input)?;
+    }
+    let key = p.key.load()?;
+    let fingerprint = key.fingerprint().to_string();
+    let source_tz = match &p.input.source_time_zone {
+        None => chrono_tz::UTC,
+        Some(z) => z.parse().map_err(|_| IngestError::Io {
+            path: "input.source_time_zone".into(),
+            message: format!("unknown IANA time zone {z:?}"),
+        })?,
+    };
+    let store = PresenceStore::open(&p.state_dir.join("presence"), &fingerprint)?;
+
+    let run_id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    );
+    let staging = p.state_dir.join(format!(".staging-ingest-{run_id}"));
+    let result = run_staged(
+        p,
+        period,
+        rd,
+        files,
+        &key,
+        source_tz,
+        &store,
+        &staging,
+        &run_id,
+        &fingerprint,
+    );
+    let _ = std::fs::remove_dir_all(&staging);
+    let mut report = result?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_staged(
+    p: &Pipeline,
+    period: Option<Period>,
+    rd: RefData,
+    files: Vec<InputFile>,
+    key: &borderflow_pseudo::PseudonymKey,
+    source_tz: chrono_tz::Tz,
+    store: &PresenceStore,
+    staging: &Path,
+    run_id: &str,
+    fingerprint: &str,
+) -> Result<IngestReport, IngestError> {
+    let quarantine_dir = staging.join("quarantine");
+    let presence_dir = staging.join("presence");
+    std::fs::create_dir_all(&quarantine_dir).map_err(|e| io(&quarantine_dir, e))?;
+    let partitions = match p.engine.target_partitions {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let shared = Arc::new(Shared {
+        input: p.input.clone(),
+        rd,
+        m: p.measuring_country,
+        window: period.map_or((i32::MIN, i32::MAX), |x| x.day_range()),
+        source_tz,
+        pseudonymiser: Pseudonymiser::new(key),
+        quarantine_dir: quarantine_dir.clone(),
+        counts: Mutex::new(BTreeMap::new()),
+        failure: Mutex::new(None),
+    });
+    // Files are dealt out largest first to the least-loaded partition.
+    let mut shares: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); partitions];
+    let mut by_size = files.clone();
+    by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+    for f in by_size {
+        let share = shares
+            .iter_mut()
+            .min_by_key(|s| s.0)
+            .expect("partitions > 0");
+        share.0 += f.size;
+        share.1.push(f);
+    }
+    let streams: Vec<Arc<dyn PartitionStream>> = shares
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| !s.1.is_empty())
+        .map(|(index, (_, files))| {
+            Arc::new(FilesPartition {
+                schema: accepted_schema(),
+                files,
+                index,
+                shared: shared.clone(),
+            }) as Arc<dyn PartitionStream>
+        })
+        .collect();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(partitions)
+        .enable_all()
+        .build()
+        .map_err(|e| IngestError::Engine(e.to_string()))?;
+    let presence_rows = runtime.block_on(async {
+        let engine = |e: DataFusionError| IngestError::Engine(e.to_string());
+        let limit =
+            usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let env = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
+            .build_arc()
+            .map_err(engine)?;
+        let config = SessionConfig::new().with_target_partitions(partitions);
+        let ctx = SessionContext::new_with_config_rt(config, env);
+        let table = StreamingTable::try_new(accepted_schema(), streams).map_err(engine)?;
+        ctx.register_table("events", Arc::new(table))
+            .map_err(engine)?;
+        let df = ctx.sql(REDUCE_SQL).await.map_err(engine)?;
+        let written = df
+            .write_parquet(
+                &presence_dir.display().to_string(),
+                DataFrameWriteOptions::new().with_partition_by(vec!["local_date".into()]),
+                None,
+            )
+            .await
+            .map_err(engine)?;
+        Ok::<u64, IngestError>(
+            written
+                .first()
+                .map_or(0, |b| b.column(0).as_primitive::<UInt64Type>().value(0)),
+        )
+    });
+    if let Some(e) = shared.failure.lock().expect("lock").take() {
+        return Err(e);
+    }
+    let presence_rows = presence_rows?;
+
+    // Every file read to its end, every row accounted for.
+    let counts = std::mem::take(&mut *shared.counts.lock().expect("lock"));
+    let mut totals = FileCounts::default();
+    for f in &files {
+        let name = f.path.display().to_string();
+        let c = counts
+            .get(&name)
+            .ok_or_else(|| IngestError::Engine(format!("{name} was not read to its end")))?;
+        if !c.reconciles() {
+            return Err(IngestError::Engine(format!(
+                "{name}: rows do not reconcile: read {} != accepted {} + quarantined {}",
+                c.read,
+                c.accepted,
+                c.quarantined_total()
+            )));
+        }
+        totals.add(c);
+    }
+
+    // Publish into the state directory: quarantine and report first, presence last.
+    let mut report = IngestReport {
+        run_id: run_id.to_string(),
+        dataset: p.dataset.clone(),
+        key_fingerprint: fingerprint.to_string(),
+        period: period.map(|x| x.to_string()),
+        files: counts,
+        totals,
+        presence_rows,
+        dates_written: Vec::new(),
+        dates_removed: Vec::new(),
+        seconds: 0.0,
+    };
+    let q_target = p.state_dir.join("quarantine").join(run_id);
+    std::fs::create_dir_all(q_target.parent().expect("has parent"))
+        .map_err(|e| io(&q_target, e))?;
+    std::fs::rename(&quarantine_dir, &q_target).map_err(|e| io(&q_target, e))?;
+    if presence_dir.exists() {
+        report.dates_written = store.replace_from(&presence_dir)?;
+    }
+    report.dates_removed = store.retain(p.presence.lookback_days)?;
+    let runs = p.state_dir.join("ingest");
+    std::fs::create_dir_all(&runs).map_err(|e| io(&runs, e))?;
+    let path = runs.join(format!("{run_id}.json"));
+    let tmp = runs.join(format!(".{run_id}.json.tmp"));
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(&report).expect("serialises"),
+    )
+    .map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    Ok(report)
+}

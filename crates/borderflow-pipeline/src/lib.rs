@@ -1,0 +1,19 @@
+//! # borderflow-pipeline
+//!
+//! Pipeline files and the orchestration of borderflow's stages.
+//!
+//! - [`Pipeline`]: a TOML pipeline file (dataset, measuring country, inputs and column mapping,
+//!   key source, state directory, look-back, engine limits), with `--set KEY=VALUE` overrides
+//!   and paths resolved against the file's directory.
+//! - [`Period`]: a reference period (`2025` or `2025-07`) and the dates it spans.
+//! - [`ingest`]: operator files → validated, pseudonymised events → daily presence in the
+//!   store, as one DataFusion plan with a memory limit (it spills rather than dies). Everything
+//!   is staged and moved into the state directory only when the whole run succeeded.
+
+pub mod ingest;
+mod period;
+mod pipeline;
+
+pub use ingest::{IngestError, IngestReport};
+pub use period::Period;
+pub use pipeline::{EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig};

@@ -1,0 +1,131 @@
+//! Reference periods: a calendar year or a calendar month.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+
+/// A calendar year (`2025`) or month (`2025-07`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// A calendar year.
+    Year(i32),
+    /// A calendar month (year, 1–12).
+    Month(i32, u32),
+}
+
+impl Period {
+    /// First date of the period.
+    pub fn first(&self) -> NaiveDate {
+        match *self {
+            Period::Year(y) => NaiveDate::from_ymd_opt(y, 1, 1).expect("valid year"),
+            Period::Month(y, m) => NaiveDate::from_ymd_opt(y, m, 1).expect("valid month"),
+        }
+    }
+
+    /// Last date of the period.
+    pub fn last(&self) -> NaiveDate {
+        match *self {
+            Period::Year(y) => NaiveDate::from_ymd_opt(y, 12, 31).expect("valid year"),
+            Period::Month(y, m) => {
+                let next = if m == 12 {
+                    NaiveDate::from_ymd_opt(y + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(y, m + 1, 1)
+                };
+                next.expect("valid month")
+                    .pred_opt()
+                    .expect("has a day before")
+            }
+        }
+    }
+
+    /// The period's dates as days since 1970-01-01, both ends included.
+    pub fn day_range(&self) -> (i32, i32) {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+        (
+            (self.first() - epoch).num_days() as i32,
+            (self.last() - epoch).num_days() as i32,
+        )
+    }
+}
+
+/// Why a text is not a period.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("period {0:?} is neither a year (2025) nor a month (2025-07)")]
+pub struct PeriodError(String);
+
+impl FromStr for Period {
+    type Err = PeriodError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PeriodError(s.to_string());
+        let year = |y: &str| -> Result<i32, PeriodError> {
+            (y.len() == 4)
+                .then(|| y.parse::<i32>().ok())
+                .flatten()
+                .filter(|y| (1970..=9999).contains(y))
+                .ok_or_else(bad)
+        };
+        match s.split_once('-') {
+            None => Ok(Period::Year(year(s)?)),
+            Some((y, m)) => {
+                let m: u32 = (m.len() == 2)
+                    .then(|| m.parse().ok())
+                    .flatten()
+                    .ok_or_else(bad)?;
+                if !(1..=12).contains(&m) {
+                    return Err(bad());
+                }
+                Ok(Period::Month(year(y)?, m))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Year(y) => write!(f, "{y}"),
+            Period::Month(y, m) => write!(f, "{y}-{m:02}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn years_and_months_span_their_dates() {
+        let y: Period = "2024".parse().unwrap();
+        assert_eq!(
+            (y.first().to_string(), y.last().to_string()),
+            ("2024-01-01".into(), "2024-12-31".into())
+        );
+        let feb: Period = "2024-02".parse().unwrap();
+        assert_eq!(feb.last().to_string(), "2024-02-29");
+        let dec: Period = "2025-12".parse().unwrap();
+        assert_eq!(dec.last().to_string(), "2025-12-31");
+        assert_eq!(
+            "2025".parse::<Period>().unwrap().day_range(),
+            (20_089, 20_453)
+        );
+        assert_eq!(feb.to_string(), "2024-02");
+    }
+
+    #[test]
+    fn malformed_periods_are_refused() {
+        for bad in [
+            "",
+            "25",
+            "2025-13",
+            "2025-7",
+            "2025/07",
+            "year",
+            "2025-07-01",
+        ] {
+            assert!(bad.parse::<Period>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Pipeline files: what one scheduled job reads, where it keeps state, and its limits.
+
+use std::path::{Path, PathBuf};
+
+use borderflow_core::CountryCode;
+use borderflow_ingest::InputConfig;
+use borderflow_pseudo::{KeyError, PseudonymKey};
+use borderflow_refdata::Overrides;
+use serde::{Deserialize, Serialize};
+
+/// A pipeline file could not be read or is inconsistent. Messages name the file (and line
+/// where the TOML itself is malformed) or the `--set` at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The file cannot be read or parsed.
+    #[error("{location}: {message}")]
+    File { location: String, message: String },
+    /// A `--set KEY=VALUE` override is malformed.
+    #[error("--set {0}: expected KEY=VALUE with a dotted KEY such as privacy.k")]
+    Set(String),
+}
+
+/// Where the pseudonymisation key comes from: a file (mode 0600) or an environment variable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySource {
+    /// Key file written by `borderflow keygen`.
+    pub file: Option<PathBuf>,
+    /// Environment variable holding the key as 64 hex digits.
+    pub env: Option<String>,
+}
+
+impl KeySource {
+    /// Loads the key. There is no default key: a source must be named.
+    pub fn load(&self) -> Result<PseudonymKey, KeyError> {
+        match (&self.file, &self.env) {
+            (Some(f), _) => PseudonymKey::load_file(f),
+            (None, Some(v)) => PseudonymKey::load_env(v),
+            (None, None) => Err(KeyError::EnvMissing {
+                var: "key.file or key.env in the pipeline file".into(),
+            }),
+        }
+    }
+}
+
+/// The `[presence]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// Days of presence kept for classification (365; 730 for return migration).
+    pub lookback_days: u32,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        Self { lookback_days: 365 }
+    }
+}
+
+/// The `[engine]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Memory DataFusion may use before it spills to disk, in MiB.
+    pub memory_limit_mb: u64,
+    /// Parallel partitions (0: one per core).
+    pub target_partitions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit_mb: 4096,
+            target_partitions: 0,
+        }
+    }
+}
+
+/// A pipeline file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// Name of the dataset (releases and budgets are kept per dataset).
+    pub dataset: String,
+    /// The measuring country M.
+    pub measuring_country: CountryCode,
+    /// The operator's own PLMNs.
+    pub operator_plmns: Vec<String>,
+    /// Operator-side state: presence store, quarantine, ledger. Never published.
+    pub state_dir: PathBuf,
+    /// Where releases are published.
+    pub release_dir: PathBuf,
+    /// The pseudonymisation key.
+    pub key: KeySource,
+    /// The operator's files.
+    pub input: InputConfig,
+    /// The presence store.
+    #[serde(default)]
+    pub presence: PresenceConfig,
+    /// Engine limits.
+    #[serde(default)]
+    pub engine: EngineConfig,
+    /// User CSVs amending the code lists.
+    #[serde(default)]
+    pub refdata: Overrides,
+}
+
+impl Pipeline {
+    /// Reads a pipeline file, applies `--set KEY=VALUE` overrides, and resolves relative paths
+    /// against the file's directory.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Self, PipelineError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError::File {
+            location: name.clone(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&name, &text, sets, base)
+    }
+
+    /// Parses pipeline text (named `name` in errors) with overrides; relative paths are
+    /// resolved against `base`.
+    pub fn parse(
+        name: &str,
+        text: &str,
+        sets: &[String],
+        base: &Path,
+    ) -> Result<Self, PipelineError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            PipelineError::File {
+                location: line.map_or(name.to_string(), |l| format!("{name}:{l}")),
+                message: one_line(e.message()),
+            }
+        })?;
+        for set in sets {
+            apply_set(&mut table, set)?;
+        }
+        let mut p: Pipeline =
+            table
+                .try_into()
+                .map_err(|e: toml::de::Error| PipelineError::File {
+                    location: name.to_string(),
+                    message: one_line(e.message()),
+                })?;
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut p.state_dir);
+        resolve(&mut p.release_dir);
+        if let Some(f) = &mut p.key.file {
+            resolve(f);
+        }
+        for input in &mut p.input.paths {
+            if Path::new(input).is_relative() {
+                *input = base.join(&*input).display().to_string();
+            }
+        }
+        for f in [
+            &mut p.refdata.countries,
+            &mut p.refdata.plmn,
+            &mut p.refdata.calling_codes,
+            &mut p.refdata.income_groups,
+            &mut p.refdata.hdi_groups,
+            &mut p.refdata.time_zones,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resolve(f);
+        }
+        if p.dataset.is_empty()
+            || !p
+                .dataset
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(PipelineError::File {
+                location: name.to_string(),
+                message: format!(
+                    "dataset {:?} must be letters, digits, '-' and '_' (it names directories)",
+                    p.dataset
+                ),
+            });
+        }
+        Ok(p)
+    }
+}
+
+/// Sets a dotted key in the table; the value is read as TOML (`20`, `true`, `"x"`, `[..]`)
+/// and, failing that, as a string.
+fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), PipelineError> {
+    let (key, value) = set
+        .split_once('=')
+        .ok_or_else(|| PipelineError::Set(set.to_string()))?;
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(PipelineError::Set(set.to_string()));
+    }
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let mut t = table;
+    for p in &parts[..parts.len() - 1] {
+        t = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| PipelineError::Set(set.to_string()))?;
+    }
+    t.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
