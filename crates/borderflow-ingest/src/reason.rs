@@ -21,17 +21,20 @@ pub enum Reason {
     UnknownPlmn,
     /// A foreign SIM on a foreign network: the operator cannot have carried this event.
     ForeignOnForeign,
+    /// The same event (id, time, network, type, cell, counterpart) as a row shortly before it.
+    Duplicate,
 }
 
 impl Reason {
     /// Every reason, in report order.
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 7] = [
         Reason::EmptyId,
         Reason::BadTime,
         Reason::OutsideWindow,
         Reason::MalformedPlmn,
         Reason::UnknownPlmn,
         Reason::ForeignOnForeign,
+        Reason::Duplicate,
     ];
 
     /// The reason code.
@@ -43,6 +46,7 @@ impl Reason {
             Reason::MalformedPlmn => "malformed_plmn",
             Reason::UnknownPlmn => "unknown_plmn",
             Reason::ForeignOnForeign => "foreign_on_foreign",
+            Reason::Duplicate => "duplicate",
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Row validation, country resolution and pseudonymisation: raw batches in, accepted canonical
 //! events and quarantine rows out. Nothing identifying passes this point.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -90,6 +91,10 @@ pub struct Validator<'a> {
     pseudonyms: HashMap<Box<str>, Pseudonym>,
     plmns: HashMap<Box<str>, Result<CountryCode, Reason>>,
     offsets: HashMap<(CountryCode, i64), i64>,
+    /// Hashes of the events accepted in this batch and the one before: a row equal to one of
+    /// them is a duplicate. Two batches bound the memory; duplicates further apart pass.
+    seen: HashSet<u64>,
+    seen_before: HashSet<u64>,
 }
 
 impl<'a> Validator<'a> {
@@ -114,6 +119,8 @@ impl<'a> Validator<'a> {
             pseudonyms: HashMap::new(),
             plmns: HashMap::new(),
             offsets: HashMap::new(),
+            seen: HashSet::new(),
+            seen_before: HashSet::new(),
         }
     }
 
@@ -126,6 +133,7 @@ impl<'a> Validator<'a> {
             read: n as u64,
             ..FileCounts::default()
         };
+        self.seen_before = std::mem::take(&mut self.seen);
         for i in 0..n {
             let time = self.time_of(&raw.event_time, i);
             let verdict = self.check(raw, i, time);
@@ -194,6 +202,10 @@ impl<'a> Validator<'a> {
         let date = local.div_euclid(86_400);
         if date < i64::from(self.window.0) || date > i64::from(self.window.1) {
             return Err(Reason::OutsideWindow);
+        }
+        let fingerprint = event_hash(raw, i, id, time);
+        if self.seen_before.contains(&fingerprint) || !self.seen.insert(fingerprint) {
+            return Err(Reason::Duplicate);
         }
         let pseudonym = self.pseudonym(id).ok_or(Reason::EmptyId)?;
         Ok((pseudonym, time, sim, serving, local))
@@ -281,6 +293,19 @@ impl<'a> Validator<'a> {
                 i64::from(tz.offset_from_utc_datetime(&at).fix().local_minus_utc())
             })
     }
+}
+
+/// A 64-bit hash of everything that makes an event (fixed SipHash keys, so runs agree).
+fn event_hash(raw: &RawBatch, i: usize, id: &str, time: i64) -> u64 {
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    id.trim().hash(&mut h);
+    time.hash(&mut h);
+    raw.serving_plmn.value(i).trim().hash(&mut h);
+    opt(&raw.event_type, i).hash(&mut h);
+    opt(&raw.cell_id, i).hash(&mut h);
+    opt(&raw.counterpart_number, i).hash(&mut h);
+    h.finish()
 }
 
 fn opt(col: &Option<StringArray>, i: usize) -> Option<&str> {

@@ -95,6 +95,7 @@ fn each_bad_row_gets_its_reason_and_row_number() {
         "641011111111116,2025-03-01T10:00:00Z,64101,64101,,data,", // foreign/foreign
         "639021111111117,2025-03-01T10:00:00Z,639021111111117,63902,C1,data,", // id in PLMN column
         "641011111111118,2025-03-01T10:00:00+03:00,64101,63902,C2,sms_in,+254700000000", // ok
+        "641011111111118,2025-03-01T07:00:00Z,64101,63902,C2,sms_in,+254700000000", // same event
     ];
     let path = write(
         dir.path(),
@@ -102,7 +103,7 @@ fn each_bad_row_gets_its_reason_and_row_number() {
         &format!("{HEADER}{}\n", rows.join("\n")),
     );
     let (acc, q, counts) = ingest(&cfg(vec![path.clone()]));
-    assert_eq!(counts.read, 9);
+    assert_eq!(counts.read, 10);
     assert_eq!(counts.accepted, 2);
     assert!(counts.reconciles());
     assert_eq!(
@@ -114,15 +115,16 @@ fn each_bad_row_gets_its_reason_and_row_number() {
             "malformed_plmn",
             "unknown_plmn",
             "foreign_on_foreign",
-            "malformed_plmn"
+            "malformed_plmn",
+            "duplicate"
         ]
     );
-    assert_eq!(col(&q, "row"), ["2", "3", "4", "5", "6", "7", "8"]);
-    assert_eq!(col(&q, "file"), vec![path.clone(); 7]);
+    assert_eq!(col(&q, "row"), ["2", "3", "4", "5", "6", "7", "8", "10"]);
+    assert_eq!(col(&q, "file"), vec![path.clone(); 8]);
     // Shape-checked copies: the id that sat in the PLMN column is not carried over.
     assert_eq!(
         col(&q, "home_plmn"),
-        ["63902", "63902", "63902", "", "12345", "64101", ""]
+        ["63902", "63902", "63902", "", "12345", "64101", "", "64101"]
     );
     assert_eq!(counts.quarantined[&Reason::MalformedPlmn], 2);
     // Countries resolved, counterpart number reduced to its country.
