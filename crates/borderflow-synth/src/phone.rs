@@ -165,6 +165,8 @@ pub fn day_events(
         })
         .collect();
     seconds.sort_unstable();
+    // Two events of one SIM in the same second would be one record delivered twice.
+    seconds.dedup();
     for s in seconds {
         let hour = (s / 3600) % 24;
         let at = match loc.commute {
