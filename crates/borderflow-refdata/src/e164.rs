@@ -1,6 +1,6 @@
 //! E.164 country calling codes → country, by longest prefix.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use borderflow_core::CountryCode;
 
