@@ -32,7 +32,10 @@ if python3 -c "import duckdb" 2>/dev/null; then
   /usr/bin/time -f "  wall %e s, peak RSS %M KB" python3 - "$work/data" "$format" <<'PY'
 import sys, time, duckdb
 d, fmt = sys.argv[1], sys.argv[2]
-src = f"read_parquet('{d}/*.parquet')" if fmt == "parquet" else f"read_csv('{d}/*.csv', header=true, all_varchar=true)"
+if fmt == "parquet":
+    src = f"(SELECT * REPLACE (event_time::TIMESTAMP AS event_time) FROM read_parquet('{d}/*.parquet'))"
+else:
+    src = f"(SELECT * REPLACE (CAST(event_time AS TIMESTAMPTZ)::TIMESTAMP AS event_time) FROM read_csv('{d}/*.csv', header=true, all_varchar=true))"
 con = duckdb.connect()
 con.execute("SET threads TO 2; SET memory_limit = '2GB'")
 t = time.time()
@@ -40,9 +43,9 @@ n = con.execute(f"""
 COPY (
   SELECT sha256(subscriber_id) AS pseudonym, home_plmn, serving_plmn,
          substr(counterpart_number, 1, 4) AS counterpart,
-         CAST(CAST(event_time AS TIMESTAMP) + INTERVAL 3 HOUR - INTERVAL 4 HOUR AS DATE) AS local_date,
+         CAST(event_time + INTERVAL 3 HOUR - INTERVAL 4 HOUR AS DATE) AS local_date,
          count(*) AS events,
-         min(CAST(event_time AS TIMESTAMP)) AS first_event, max(CAST(event_time AS TIMESTAMP)) AS last_event
+         min(event_time) AS first_event, max(event_time) AS last_event
   FROM {src}
   GROUP BY ALL
 ) TO '{d}/../duck' (FORMAT parquet, PARTITION_BY (local_date))

@@ -22,13 +22,15 @@ pub mod event {
     pub const COUNTERPART_NUMBER: &str = "counterpart_number";
 }
 
-/// The canonical event schema: required columns are non-nullable.
+/// The canonical event schema: required columns are non-nullable. Instants are milliseconds,
+/// the finest unit Parquet readers (DuckDB, pandas, Spark) all read as timestamps; Parquet has
+/// no second-precision timestamp.
 pub fn event_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new(event::SUBSCRIBER_ID, DataType::Utf8, false),
         Field::new(
             event::EVENT_TIME,
-            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             false,
         ),
         Field::new(event::HOME_PLMN, DataType::Utf8, false),

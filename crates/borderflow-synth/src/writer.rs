@@ -6,7 +6,9 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampSecondBuilder, UInt16Builder};
+use arrow::array::{
+    ArrayRef, RecordBatch, StringBuilder, TimestampMillisecondBuilder, UInt16Builder,
+};
 use arrow::csv::WriterBuilder;
 use borderflow_core::CountryCode;
 use borderflow_core::schema::{event_schema, truth_schema};
@@ -134,7 +136,7 @@ pub(crate) struct EventWriter<'a> {
     rows: usize,
     total: u64,
     id: StringBuilder,
-    time: TimestampSecondBuilder,
+    time: TimestampMillisecondBuilder,
     home: StringBuilder,
     serving: StringBuilder,
     cell: StringBuilder,
@@ -155,7 +157,7 @@ impl<'a> EventWriter<'a> {
             rows: 0,
             total: 0,
             id: StringBuilder::new(),
-            time: TimestampSecondBuilder::new().with_timezone("UTC"),
+            time: TimestampMillisecondBuilder::new().with_timezone("UTC"),
             home: StringBuilder::new(),
             serving: StringBuilder::new(),
             cell: StringBuilder::new(),
@@ -168,7 +170,7 @@ impl<'a> EventWriter<'a> {
     pub(crate) fn push(&mut self, id: &str, home: u16, e: &Event) -> Result<(), SynthError> {
         use std::fmt::Write;
         self.id.append_value(id);
-        self.time.append_value(e.time);
+        self.time.append_value(e.time * 1000);
         self.home.append_value(&self.nets.plmns[home as usize]);
         self.serving
             .append_value(&self.nets.plmns[e.serving as usize]);

@@ -329,3 +329,24 @@ fn a_malformed_scenario_names_file_and_line() {
         assert!(err.contains(what), "{err:?} lacks {what:?}");
     }
 }
+
+#[test]
+fn event_times_are_parquet_timestamps_any_reader_understands() {
+    use parquet::basic::{LogicalType, TimeUnit};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    world(dir.path(), &small(20, 1));
+    let file = std::fs::File::open(dir.path().join("events.parquet")).unwrap();
+    let reader = SerializedFileReader::new(file).unwrap();
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let time = schema
+        .columns()
+        .iter()
+        .find(|c| c.name() == "event_time")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        time.logical_type_ref(),
+        Some(&LogicalType::timestamp(true, TimeUnit::MILLIS))
+    );
+}
