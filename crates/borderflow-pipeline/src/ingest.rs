@@ -26,6 +26,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
 use datafusion::catalog::streaming::StreamingTable;
+use datafusion::common::config::{ParquetColumnOptions, TableParquetOptions};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -322,11 +323,20 @@ fn run_staged(
         ctx.register_table("events", Arc::new(table))
             .map_err(engine)?;
         let df = ctx.sql(REDUCE_SQL).await.map_err(engine)?;
+        // Pseudonyms are 16 random-looking bytes: a dictionary would only cost time.
+        let mut parquet = TableParquetOptions::default();
+        parquet.column_specific_options.insert(
+            "pseudonym".into(),
+            ParquetColumnOptions {
+                dictionary_enabled: Some(false),
+                ..ParquetColumnOptions::default()
+            },
+        );
         let written = df
             .write_parquet(
                 &presence_dir.display().to_string(),
                 DataFrameWriteOptions::new().with_partition_by(vec!["local_date".into()]),
-                None,
+                Some(parquet),
             )
             .await
             .map_err(engine)?;
