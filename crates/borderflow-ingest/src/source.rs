@@ -53,15 +53,20 @@ pub enum Format {
     Parquet,
 }
 
-/// One input file.
+/// One input file, or a run of row groups of a Parquet file (so one large file can be read by
+/// several partitions at once, each still knowing the file's row numbers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputFile {
     /// Where it is.
     pub path: PathBuf,
     /// How it is read (from its extension).
     pub format: Format,
-    /// Size in bytes.
+    /// Size in bytes (of the share, for a run of row groups).
     pub size: u64,
+    /// The row groups `[start, end)` to read; `None` for the whole file.
+    pub row_groups: Option<(usize, usize)>,
+    /// Row number (1-based) of the first row read.
+    pub first_row: u64,
 }
 
 fn format_of(path: &Path) -> Option<Format> {
@@ -124,9 +129,65 @@ pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
                     message: e.to_string(),
                 })?
                 .len();
-            Ok(InputFile { path, format, size })
+            Ok(InputFile {
+                path,
+                format,
+                size,
+                row_groups: None,
+                first_row: 1,
+            })
         })
         .collect()
+}
+
+impl InputFile {
+    /// Splits a Parquet file into at most `parts` runs of consecutive row groups of about equal
+    /// rows; other files (and Parquet files of one row group) come back whole.
+    pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
+        if self.format != Format::Parquet || parts < 2 || self.row_groups.is_some() {
+            return Ok(vec![self.clone()]);
+        }
+        let name = self.path.display().to_string();
+        let file = File::open(&self.path).map_err(|e| SourceError::Read {
+            file: name.clone(),
+            message: e.to_string(),
+        })?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| SourceError::Read {
+                file: name,
+                message: e.to_string(),
+            })?;
+        let groups: Vec<u64> = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows().max(0) as u64)
+            .collect();
+        if groups.len() < 2 {
+            return Ok(vec![self.clone()]);
+        }
+        let total: u64 = groups.iter().sum();
+        let target = total.div_ceil(parts as u64).max(1);
+        let mut out = Vec::new();
+        let (mut start, mut rows, mut first_row) = (0, 0u64, 1u64);
+        for (i, n) in groups.iter().enumerate() {
+            rows += n;
+            let last = i + 1 == groups.len();
+            if rows >= target || last {
+                out.push(InputFile {
+                    path: self.path.clone(),
+                    format: self.format,
+                    size: self.size * rows / total.max(1),
+                    row_groups: Some((start, i + 1)),
+                    first_row,
+                });
+                first_row += rows;
+                start = i + 1;
+                rows = 0;
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The event time column as read.
@@ -213,6 +274,10 @@ impl InputFile {
                     .filter_map(|c| names.iter().position(|n| n == cfg.columns.source_name(c)))
                     .collect();
                 let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
+                let builder = match self.row_groups {
+                    Some((a, b)) => builder.with_row_groups((a..b).collect()),
+                    None => builder,
+                };
                 let reader = builder
                     .with_projection(mask)
                     .with_batch_size(BATCH_ROWS)
@@ -274,7 +339,7 @@ impl InputFile {
             name,
             batches,
             columns,
-            next_row: 1,
+            next_row: self.first_row,
         })
     }
 }

@@ -108,7 +108,8 @@ struct Shared {
     source_tz: chrono_tz::Tz,
     pseudonymiser: Pseudonymiser,
     quarantine_dir: PathBuf,
-    counts: Mutex<BTreeMap<String, FileCounts>>,
+    /// Per file: its counts so far and how many of its shares were read to their end.
+    counts: Mutex<BTreeMap<String, (FileCounts, usize)>>,
     /// The first error a reader met; it explains the engine's failure better than the engine.
     failure: Mutex<Option<IngestError>>,
 }
@@ -180,11 +181,11 @@ fn read_partition(
                 return Ok(()); // the query stopped reading: it failed elsewhere
             }
         }
-        shared
-            .counts
-            .lock()
-            .expect("lock")
-            .insert(reader.name().to_string(), counts);
+        // A file read in several shares adds up its shares' counts.
+        let mut all = shared.counts.lock().expect("lock");
+        let entry = all.entry(reader.name().to_string()).or_default();
+        entry.0.add(&counts);
+        entry.1 += 1;
     }
     if let Some(w) = quarantine {
         w.close().map_err(|e| io(&qpath, e))?;
@@ -278,9 +279,16 @@ fn run_staged(
         counts: Mutex::new(BTreeMap::new()),
         failure: Mutex::new(None),
     });
-    // Files are dealt out largest first to the least-loaded partition.
+    // Large Parquet files are split by row groups so that one file keeps every core busy;
+    // shares are dealt out largest first to the least-loaded partition.
+    let mut by_size = Vec::new();
+    let mut expected_shares = BTreeMap::new();
+    for f in &files {
+        let split = f.split(partitions)?;
+        expected_shares.insert(f.path.display().to_string(), split.len());
+        by_size.extend(split);
+    }
     let mut shares: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); partitions];
-    let mut by_size = files.clone();
     by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
     for f in by_size {
         let share = shares
@@ -354,11 +362,15 @@ fn run_staged(
     // Every file read to its end, every row accounted for.
     let counts = std::mem::take(&mut *shared.counts.lock().expect("lock"));
     let mut totals = FileCounts::default();
-    for f in &files {
-        let name = f.path.display().to_string();
-        let c = counts
-            .get(&name)
-            .ok_or_else(|| IngestError::Engine(format!("{name} was not read to its end")))?;
+    for (name, shares) in &expected_shares {
+        let c = match counts.get(name) {
+            Some((c, done)) if done == shares => c,
+            _ => {
+                return Err(IngestError::Engine(format!(
+                    "{name} was not read to its end"
+                )));
+            }
+        };
         if !c.reconciles() {
             return Err(IngestError::Engine(format!(
                 "{name}: rows do not reconcile: read {} != accepted {} + quarantined {}",
@@ -376,7 +388,7 @@ fn run_staged(
         dataset: p.dataset.clone(),
         key_fingerprint: fingerprint.to_string(),
         period: period.map(|x| x.to_string()),
-        files: counts,
+        files: counts.into_iter().map(|(k, (c, _))| (k, c)).collect(),
         totals,
         presence_rows,
         dates_written: Vec::new(),

@@ -392,3 +392,80 @@ fn reingesting_a_period_replaces_its_days() {
         [["2025-03-03", "1"], ["2025-03-04", "2"]].map(|r| r.map(String::from).to_vec())
     );
 }
+
+#[test]
+fn a_parquet_file_split_by_row_groups_keeps_its_row_numbers() {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    let f = Fixture::new();
+    // 10 rows in row groups of 3: the bad row (an empty id) is row 8, in the third group.
+    let ids: Vec<String> = (0..10)
+        .map(|i| {
+            if i == 7 {
+                String::new()
+            } else {
+                format!("63902000000{i:04}")
+            }
+        })
+        .collect();
+    let times: Vec<String> = (0..10)
+        .map(|i| format!("2025-03-{:02}T10:00:00Z", i + 1))
+        .collect();
+    let schema = Arc::new(Schema::new(
+        ["IMSI", "TS", "HOME", "VISITED", "B_NUMBER"]
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .to_vec(),
+    ));
+    let col = |v: Vec<&str>| Arc::new(StringArray::from(v)) as _;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            col(ids.iter().map(String::as_str).collect()),
+            col(times.iter().map(String::as_str).collect()),
+            col(vec!["63902"; 10]),
+            col(vec!["63902"; 10]),
+            col(vec!["+256772000001"; 10]),
+        ],
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(3))
+        .build();
+    let file = std::fs::File::create(f.root.join("data/groups.parquet")).unwrap();
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+
+    let p = f.pipeline(&["data/groups.parquet"], &["engine.target_partitions=2"]);
+    let r = ingest::run(&p, None, &[]).unwrap();
+    let name = f.root.join("data/groups.parquet").display().to_string();
+    assert_eq!(r.files.keys().collect::<Vec<_>>(), [&name]);
+    assert_eq!((r.totals.read, r.totals.accepted), (10, 9));
+    assert_eq!(r.dates_written.len(), 9);
+    // The quarantined row keeps its row number in the whole file.
+    let q = std::fs::read_dir(p.state_dir.join("quarantine"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut rows = Vec::new();
+    for part in std::fs::read_dir(q).unwrap() {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            std::fs::File::open(part.unwrap().path()).unwrap(),
+            64,
+        )
+        .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let c = b.column_by_name("row").unwrap();
+            rows.extend((0..c.len()).map(|i| array_value_to_string(c, i).unwrap()));
+        }
+    }
+    assert_eq!(rows, ["8"]);
+}
