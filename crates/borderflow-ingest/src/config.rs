@@ -23,6 +23,10 @@ pub struct InputConfig {
     /// CSV field delimiter (one byte). Default `,`.
     #[serde(default)]
     pub delimiter: Option<char>,
+    /// A CSV of the operator's cells with columns `cell_id,time_zone` (IANA): events on a
+    /// listed cell take its zone for local time instead of the country's principal zone.
+    #[serde(default)]
+    pub cell_catalogue: Option<String>,
 }
 
 /// Canonical column name → the operator's column name. Canonical names not listed are

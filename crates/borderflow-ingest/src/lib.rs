@@ -19,5 +19,5 @@ pub mod validate;
 
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use reason::{FileCounts, Reason};
-pub use source::{InputFile, SourceError, discover};
+pub use source::{InputFile, SourceError, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, accepted_schema, quarantine_schema};

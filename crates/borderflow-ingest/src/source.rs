@@ -433,3 +433,48 @@ impl FileReader {
         })
     }
 }
+
+/// Reads a cell catalogue: a CSV with columns `cell_id` and `time_zone` (IANA names). Errors
+/// name the file and line.
+pub fn read_cell_catalogue(
+    path: &Path,
+) -> Result<foldhash::HashMap<Box<str>, chrono_tz::Tz>, SourceError> {
+    let name = path.display().to_string();
+    let err = |line: u64, message: String| SourceError::Read {
+        file: if line > 0 {
+            format!("{name}:{line}")
+        } else {
+            name.clone()
+        },
+        message,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| err(0, e.to_string()))?;
+    let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let column = |want: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == want)
+            .ok_or_else(|| {
+                err(
+                    1,
+                    format!("missing column {want:?} (need cell_id,time_zone)"),
+                )
+            })
+    };
+    let (cell, zone) = (column("cell_id")?, column("time_zone")?);
+    let mut cells = foldhash::HashMap::default();
+    for record in reader.records() {
+        let record = record.map_err(|e| err(0, e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let id = record.get(cell).unwrap_or("").trim();
+        let tz_name = record.get(zone).unwrap_or("").trim();
+        if id.is_empty() {
+            return Err(err(line, "empty cell_id".into()));
+        }
+        let tz: chrono_tz::Tz = tz_name
+            .parse()
+            .map_err(|_| err(line, format!("unknown IANA time zone {tz_name:?}")))?;
+        cells.insert(id.into(), tz);
+    }
+    Ok(cells)
+}

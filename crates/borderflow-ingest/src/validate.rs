@@ -91,7 +91,9 @@ pub struct Validator<'a> {
     pseudonymiser: Pseudonymiser,
     pseudonyms: HashMap<Box<str>, Pseudonym>,
     plmns: HashMap<Box<str>, Result<CountryCode, Reason>>,
-    offsets: HashMap<(CountryCode, i64), i64>,
+    offsets: HashMap<(Tz, i64), i64>,
+    /// Time zone of each cell of the operator's network, from the cell catalogue.
+    cells: HashMap<Box<str>, Tz>,
     /// Hashes of the events accepted in this batch and the one before: a row equal to one of
     /// them is a duplicate. Two batches bound the memory; duplicates further apart pass.
     seen: HashSet<u64>,
@@ -120,9 +122,16 @@ impl<'a> Validator<'a> {
             pseudonyms: HashMap::new(),
             plmns: HashMap::new(),
             offsets: HashMap::new(),
+            cells: HashMap::new(),
             seen: HashSet::new(),
             seen_before: HashSet::new(),
         }
+    }
+
+    /// Uses a cell catalogue (cell id → time zone) for events on the operator's network.
+    pub fn with_cells(mut self, cells: HashMap<Box<str>, Tz>) -> Self {
+        self.cells = cells;
+        self
     }
 
     /// Validates one batch read from `file`.
@@ -199,7 +208,8 @@ impl<'a> Validator<'a> {
             return Err(Reason::ForeignOnForeign);
         }
         // Seconds since the epoch on the local clock, shifted so days start at 04:00.
-        let local = time + self.utc_offset(serving, time) - FUNCTIONAL_DAY_START_SECS;
+        let tz = self.zone_of(serving, raw, i);
+        let local = time + self.utc_offset(tz, time) - FUNCTIONAL_DAY_START_SECS;
         let date = local.div_euclid(86_400);
         if date < i64::from(self.window.0) || date > i64::from(self.window.1) {
             return Err(Reason::OutsideWindow);
@@ -280,14 +290,24 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Seconds to add to UTC for local time in `country` at `time`, cached per hour.
-    fn utc_offset(&mut self, country: CountryCode, time: i64) -> i64 {
-        let rd = self.rd;
+    /// The zone of row `i`: its cell's, for a catalogued cell of the operator's network in M;
+    /// else the serving country's principal zone.
+    fn zone_of(&self, serving: CountryCode, raw: &RawBatch, i: usize) -> Tz {
+        if serving == self.m
+            && !self.cells.is_empty()
+            && let Some(tz) = opt(&raw.cell_id, i).and_then(|c| self.cells.get(c))
+        {
+            return *tz;
+        }
+        self.rd.time_zones.of(serving).unwrap_or(Tz::UTC)
+    }
+
+    /// Seconds to add to UTC for local time in `tz` at `time`, cached per hour.
+    fn utc_offset(&mut self, tz: Tz, time: i64) -> i64 {
         *self
             .offsets
-            .entry((country, time.div_euclid(3600)))
+            .entry((tz, time.div_euclid(3600)))
             .or_insert_with(|| {
-                let tz = rd.time_zones.of(country).unwrap_or(Tz::UTC);
                 let at = chrono::DateTime::from_timestamp(time.div_euclid(3600) * 3600, 0)
                     .expect("in range")
                     .naive_utc();

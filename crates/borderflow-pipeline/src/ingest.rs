@@ -17,7 +17,7 @@ use std::time::Instant;
 use borderflow_core::CountryCode;
 use borderflow_ingest::{
     FileCounts, InputConfig, InputFile, SourceError, Validator, accepted_schema, discover,
-    quarantine_schema,
+    quarantine_schema, read_cell_catalogue,
 };
 use borderflow_presence::{PresenceStore, REDUCE_SQL, StoreError};
 use borderflow_pseudo::{KeyError, Pseudonymiser};
@@ -106,6 +106,7 @@ struct Shared {
     m: CountryCode,
     window: (i32, i32),
     source_tz: chrono_tz::Tz,
+    cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
     pseudonymiser: Pseudonymiser,
     quarantine_dir: PathBuf,
     /// Per file: its counts so far and how many of its shares were read to their end.
@@ -157,7 +158,8 @@ fn read_partition(
         shared.input.time_format.clone(),
         shared.source_tz,
         shared.pseudonymiser.clone(),
-    );
+    )
+    .with_cells(shared.cells.clone());
     let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
     let mut quarantine: Option<ArrowWriter<File>> = None;
     for f in files {
@@ -213,6 +215,10 @@ pub fn run(
     for f in &files {
         f.open(&p.input)?;
     }
+    let cells = match &p.input.cell_catalogue {
+        Some(c) => read_cell_catalogue(Path::new(c))?,
+        None => Default::default(),
+    };
     let key = p.key.load()?;
     let fingerprint = key.fingerprint().to_string();
     let source_tz = match &p.input.source_time_zone {
@@ -235,6 +241,7 @@ pub fn run(
         period,
         rd,
         files,
+        cells,
         &key,
         source_tz,
         &store,
@@ -254,6 +261,7 @@ fn run_staged(
     period: Option<Period>,
     rd: RefData,
     files: Vec<InputFile>,
+    cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
     key: &borderflow_pseudo::PseudonymKey,
     source_tz: chrono_tz::Tz,
     store: &PresenceStore,
@@ -274,6 +282,7 @@ fn run_staged(
         m: p.measuring_country,
         window: period.map_or((i32::MIN, i32::MAX), |x| x.day_range()),
         source_tz,
+        cells,
         pseudonymiser: Pseudonymiser::new(key),
         quarantine_dir: quarantine_dir.clone(),
         counts: Mutex::new(BTreeMap::new()),

@@ -155,6 +155,11 @@ impl Pipeline {
         if let Some(f) = &mut p.key.file {
             resolve(f);
         }
+        if let Some(c) = &mut p.input.cell_catalogue
+            && Path::new(c.as_str()).is_relative()
+        {
+            *c = base.join(&*c).display().to_string();
+        }
         for input in &mut p.input.paths {
             if Path::new(input).is_relative() {
                 *input = base.join(&*input).display().to_string();

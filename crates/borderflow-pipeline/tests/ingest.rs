@@ -469,3 +469,46 @@ fn a_parquet_file_split_by_row_groups_keeps_its_row_numbers() {
     }
     assert_eq!(rows, ["8"]);
 }
+
+#[test]
+fn a_cell_catalogue_sets_local_time_per_cell() {
+    let f = Fixture::new();
+    // 22:00 UTC on Monday 3 March: 01:00 Tuesday in Kenya (UTC+3), minute 1260 of Monday's
+    // functional day; on a cell the catalogue puts in UTC+5:30 it is 03:30, minute 1410.
+    f.write("cells.csv", "cell_id,time_zone\nC9,Asia/Kolkata\n");
+    f.write(
+        "cdr.csv",
+        "IMSI,TS,HOME,VISITED,cell_id,B_NUMBER\n\
+         639020000000001,2025-03-03T22:00:00Z,63902,63902,C9,\n\
+         639020000000002,2025-03-03T22:00:00Z,63902,63902,C1,\n",
+    );
+    let p = f.pipeline(
+        &["data/cdr.csv"],
+        &["input.cell_catalogue=\"data/cells.csv\""],
+    );
+    ingest::run(&p, None, &[]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(query(
+        &p.state_dir.join("presence"),
+        "SELECT CAST(local_date AS VARCHAR) AS d, first_minute FROM presence ORDER BY first_minute",
+    ));
+    assert_eq!(
+        rows,
+        [["2025-03-03", "1260"], ["2025-03-03", "1410"]].map(|r| r.map(String::from).to_vec())
+    );
+
+    // A malformed catalogue fails the run before anything is written, naming file and line.
+    f.write(
+        "bad-cells.csv",
+        "cell_id,time_zone\nC1,Africa/Nairobi\nC2,Mars/Olympus\n",
+    );
+    let p = f.pipeline(
+        &["data/cdr.csv"],
+        &["input.cell_catalogue=\"data/bad-cells.csv\""],
+    );
+    let err = ingest::run(&p, None, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("bad-cells.csv:3: cannot read: unknown IANA time zone \"Mars/Olympus\""),
+        "{err}"
+    );
+}
