@@ -52,6 +52,9 @@ pub enum IngestError {
     /// The presence store refused the run or could not be changed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another run holds the state directory.
+    #[error(transparent)]
+    Lock(#[from] crate::LockError),
     /// A code-list override is malformed.
     #[error(transparent)]
     RefData(#[from] RefDataError),
@@ -220,6 +223,7 @@ pub fn run(
         None => Default::default(),
     };
     let key = p.key.load()?;
+    let _lock = crate::StateLock::acquire(&p.state_dir)?;
     let fingerprint = key.fingerprint().to_string();
     let source_tz = match &p.input.source_time_zone {
         None => chrono_tz::UTC,

@@ -9,11 +9,14 @@
 //! - [`ingest`]: operator files → validated, pseudonymised events → daily presence in the
 //!   store, as one DataFusion plan with a memory limit (it spills rather than dies). Everything
 //!   is staged and moved into the state directory only when the whole run succeeded.
+//! - [`StateLock`]: one run at a time per state directory, safe to start from cron.
 
 pub mod ingest;
+mod lock;
 mod period;
 mod pipeline;
 
 pub use ingest::{IngestError, IngestReport};
+pub use lock::{LockError, StateLock};
 pub use period::Period;
 pub use pipeline::{EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig};

@@ -512,3 +512,20 @@ fn a_cell_catalogue_sets_local_time_per_cell() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_concurrent_run_is_refused_without_changing_anything() {
+    let f = Fixture::new();
+    f.write(
+        "a.csv",
+        "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000001,2025-03-03T10:00:00Z,63902,63902,\n",
+    );
+    let p = f.pipeline(&["data/a.csv"], &[]);
+    let held = borderflow_pipeline::StateLock::acquire(&p.state_dir).unwrap();
+    let err = ingest::run(&p, None, &[]).unwrap_err().to_string();
+    assert!(err.contains("another borderflow run is using"), "{err}");
+    assert!(!p.state_dir.join("presence").exists());
+    drop(held);
+    ingest::run(&p, None, &[]).unwrap();
+    assert!(p.state_dir.join("presence").exists());
+}

@@ -1,0 +1,46 @@
+//! One run at a time per state directory: an advisory lock on `state/.lock`, released by the
+//! operating system when the process ends, however it ends (so a crash leaves no stale lock).
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+
+/// Holds the state directory's lock until dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: File,
+}
+
+/// The lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds it.
+    #[error(
+        "another borderflow run is using {0}; this run stopped without changing anything (try again when it has finished)"
+    )]
+    Busy(String),
+    /// The lock file could not be opened.
+    #[error("{path}: cannot lock: {message}")]
+    Io { path: String, message: String },
+}
+
+impl StateLock {
+    /// Takes the lock of `state_dir` (created if missing) without waiting.
+    pub fn acquire(state_dir: &Path) -> Result<Self, LockError> {
+        let io = |e: std::io::Error| LockError::Io {
+            path: state_dir.display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(state_dir).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(state_dir.join(".lock"))
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(LockError::Busy(state_dir.display().to_string())),
+            Err(TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+}
