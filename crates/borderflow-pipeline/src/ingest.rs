@@ -224,6 +224,15 @@ pub fn run(
     };
     let key = p.key.load()?;
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    // Under the lock, any staging directory is a crashed run's leftover.
+    for entry in std::fs::read_dir(&p.state_dir)
+        .map_err(|e| io(&p.state_dir, e))?
+        .flatten()
+    {
+        if entry.file_name().to_string_lossy().starts_with(".staging-") {
+            std::fs::remove_dir_all(entry.path()).map_err(|e| io(&entry.path(), e))?;
+        }
+    }
     let fingerprint = key.fingerprint().to_string();
     let source_tz = match &p.input.source_time_zone {
         None => chrono_tz::UTC,

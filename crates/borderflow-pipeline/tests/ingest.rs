@@ -526,6 +526,10 @@ fn a_second_concurrent_run_is_refused_without_changing_anything() {
     assert!(err.contains("another borderflow run is using"), "{err}");
     assert!(!p.state_dir.join("presence").exists());
     drop(held);
+    // A crashed run's staging directory is cleared by the next run.
+    let leftover = p.state_dir.join(".staging-ingest-crashed/presence");
+    std::fs::create_dir_all(&leftover).unwrap();
     ingest::run(&p, None, &[]).unwrap();
     assert!(p.state_dir.join("presence").exists());
+    assert!(!p.state_dir.join(".staging-ingest-crashed").exists());
 }
