@@ -331,7 +331,7 @@ impl InputFile {
                     file: name,
                     column: source.to_string(),
                     canonical: canonical.to_string(),
-                    found: names.join(","),
+                    found: describe_header(&names),
                 });
             }
         }
@@ -341,6 +341,27 @@ impl InputFile {
             columns,
             next_row: self.first_row,
         })
+    }
+}
+
+/// What an error may say about a header that lacks a mapped column. A file without a header
+/// row has a data row in its place, subscriber id included: a "header" holding long digit runs
+/// (ids, numbers, timestamps) is never echoed, so no raw id reaches an error message.
+fn describe_header(names: &[String]) -> String {
+    let looks_like_data = names.iter().any(|n| {
+        n.contains('+')
+            || n.len() > 64
+            || n.as_bytes()
+                .windows(5)
+                .any(|w| w.iter().all(u8::is_ascii_digit))
+    });
+    if looks_like_data {
+        format!(
+            "its first row ({} fields) looks like data, not a header row, and is not shown",
+            names.len()
+        )
+    } else {
+        format!("the file has columns {}", names.join(","))
     }
 }
 

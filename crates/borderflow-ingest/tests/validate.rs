@@ -291,6 +291,18 @@ fn unreadable_files_fail_naming_the_file() {
         e.starts_with(&wrong) && e.contains("missing column \"IMSI\""),
         "{e}"
     );
+    // A file without its header row: the error must not echo the first row's raw id.
+    let headless = write(
+        dir.path(),
+        "headless.csv",
+        "639021234567890,2025-03-01T10:00:00Z,63902,63902,C1,data,+254712345678\n",
+    );
+    let e = err(vec![headless.clone()]);
+    assert!(e.contains("looks like data, not a header row"), "{e}");
+    assert!(
+        !e.contains("639021234567890") && !e.contains("254712345678"),
+        "{e}"
+    );
     let empty = write(dir.path(), "empty.csv", "");
     assert!(err(vec![empty.clone()]).starts_with(&format!("{empty}: cannot read")));
     let gz = write(dir.path(), "bad.csv.gz", "this is not gzip");
