@@ -27,15 +27,20 @@ pub const FUNCTIONAL_DAY_START_SECS: i64 = 4 * 3600;
 /// Distinct ids kept in the pseudonym cache before it is cleared (bounds memory).
 const PSEUDONYM_CACHE: usize = 1 << 20;
 
+/// The instant of an event, in seconds UTC (what validation resolves every time format to).
+fn event_time_field(nullable: bool) -> Field {
+    Field::new(
+        "event_time",
+        DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+        nullable,
+    )
+}
+
 /// Schema of accepted events: pseudonymised, countries resolved, local time derived.
 pub fn accepted_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
-        Field::new(
-            "event_time",
-            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
-            false,
-        ),
+        event_time_field(false),
         Field::new("sim_country", DataType::Utf8, false),
         Field::new("serving_country", DataType::Utf8, false),
         // The functional local date (the day that began at 04:00 local).
@@ -58,11 +63,7 @@ pub fn quarantine_schema() -> SchemaRef {
         Field::new("file", DataType::Utf8, false),
         Field::new("row", DataType::UInt64, false),
         Field::new("reason", DataType::Utf8, false),
-        Field::new(
-            "event_time",
-            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
-            true,
-        ),
+        event_time_field(true),
         Field::new("home_plmn", DataType::Utf8, true),
         Field::new("serving_plmn", DataType::Utf8, true),
         Field::new("event_type", DataType::Utf8, true),

@@ -129,6 +129,12 @@ fn world(f: &Fixture, subscribers: u32) -> (Vec<String>, Vec<String>) {
     (ids, numbers)
 }
 
+/// Rows of a query over the presence store of `p`, as text.
+fn presence(p: &Pipeline, sql: &str) -> Vec<Vec<String>> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(query(&p.state_dir.join("presence"), sql))
+}
+
 async fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
     let ctx = SessionContext::new();
     let options = ParquetReadOptions::default()
@@ -246,7 +252,6 @@ fn a_world_into_the_store_without_a_trace_of_raw_ids() {
 
 #[test]
 fn hand_built_sims_have_exact_presence_facts() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let f = Fixture::new();
     // SIM A (Kenyan): Monday 3 March 2025, an evening call to Uganda in Kenya (20:00 local),
     // then at 03:30 local on Tuesday (still Monday's functional day) a data session, then a
@@ -264,12 +269,9 @@ fn hand_built_sims_have_exact_presence_facts() {
     let r = ingest::run(&p, Some("2025-03".parse().unwrap()), &[]).unwrap();
     assert_eq!(r.totals.accepted, 4);
     assert_eq!(r.presence_rows, 4);
-    let rows = rt.block_on(query(
-        &p.state_dir.join("presence"),
-        "SELECT CAST(local_date AS VARCHAR) AS d, sim_country, country, counterpart_country, events,
+    let rows = presence(&p, "SELECT CAST(local_date AS VARCHAR) AS d, sim_country, country, counterpart_country, events,
                 night_events, weekday_day_events, first_minute, last_minute
-         FROM presence ORDER BY d, sim_country, counterpart_country NULLS LAST",
-    ));
+         FROM presence ORDER BY d, sim_country, counterpart_country NULLS LAST");
     let want = [
         [
             "2025-03-03",
@@ -308,10 +310,10 @@ fn hand_built_sims_have_exact_presence_facts() {
     ];
     assert_eq!(rows, want.map(|r| r.map(String::from).to_vec()).to_vec());
     // Pseudonyms are the keyed HMAC of the id: the store links to the key, not to the id.
-    let pseudo = rt.block_on(query(
-        &p.state_dir.join("presence"),
+    let pseudo = presence(
+        &p,
         "SELECT DISTINCT pseudonym FROM presence WHERE sim_country = 'UGA'",
-    ));
+    );
     let mut ps = Pseudonymiser::new(&PseudonymKey::from_bytes([5; 32]));
     let want: String = ps
         .pseudonym("641010000000002")
@@ -382,11 +384,10 @@ fn reingesting_a_period_replaces_its_days() {
     let p = f.pipeline(&["data/b.csv"], &[]);
     let second = ingest::run(&p, None, &[]).unwrap();
     assert_eq!(second.dates_written, ["2025-03-04".parse().unwrap()]);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let rows = rt.block_on(query(
-        &p.state_dir.join("presence"),
+    let rows = presence(
+        &p,
         "SELECT CAST(local_date AS VARCHAR), count(*) FROM presence GROUP BY 1 ORDER BY 1",
-    ));
+    );
     assert_eq!(
         rows,
         [["2025-03-03", "1"], ["2025-03-04", "2"]].map(|r| r.map(String::from).to_vec())
@@ -487,11 +488,10 @@ fn a_cell_catalogue_sets_local_time_per_cell() {
         &["input.cell_catalogue=\"data/cells.csv\""],
     );
     ingest::run(&p, None, &[]).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let rows = rt.block_on(query(
-        &p.state_dir.join("presence"),
+    let rows = presence(
+        &p,
         "SELECT CAST(local_date AS VARCHAR) AS d, first_minute FROM presence ORDER BY first_minute",
-    ));
+    );
     assert_eq!(
         rows,
         [["2025-03-03", "1260"], ["2025-03-03", "1410"]].map(|r| r.map(String::from).to_vec())
