@@ -6,7 +6,7 @@
 //! and a mix of [`Persona`]s. Each SIM gets a true day-by-day [itinerary](persona::itinerary)
 //! (where its holder sleeps, where they work) and a phone whose use is heterogeneous: some SIMs
 //! are silent on most days, activity follows a diurnal rhythm in local time, roaming is dearer
-//! (so rarer), some SIMs have roaming off, border dwellers' phones catch a neighbour's network
+//! (so rarer), some SIMs have data roaming off, border dwellers' phones catch a neighbour's network
 //! for a moment. Visibility is the operator's: its own SIMs are seen abroad only through
 //! roaming records, foreign SIMs only while on its network in M.
 //!

@@ -59,7 +59,7 @@ pub struct Networks {
 pub struct PhoneTraits {
     rate: f64,
     active: f64,
-    roaming_off: bool,
+    data_roaming_off: bool,
     /// The neighbour whose network a border dweller's phone sometimes catches.
     border_country: Option<CountryCode>,
     home_cell: u32,
@@ -85,7 +85,7 @@ impl PhoneTraits {
             } else {
                 a.active_probability
             },
-            roaming_off: !persona.foreign_sim() && rng.random_bool(a.roaming_off_share),
+            data_roaming_off: !persona.foreign_sim() && rng.random_bool(a.data_roaming_off_share),
             border_country: (persona == Persona::Resident
                 && rng.random_bool(a.border_dweller_share))
             .then(|| neighbours[rng.random_range(0..neighbours.len())]),
@@ -141,9 +141,9 @@ pub fn day_events(
     let loc = it.days[day];
     let abroad_all_day = loc.home != m && loc.commute.is_none_or(|c| c != m);
     let own_sim = !persona.foreign_sim();
-    // Whether the operator can see the SIM at all today: foreign SIMs only in M, own SIMs
-    // abroad only with roaming on.
-    if abroad_all_day && (!own_sim || traits.roaming_off) {
+    // Whether the operator can see the SIM at all today: foreign SIMs only in M. Own SIMs are
+    // seen abroad through roaming records (only calls and SMS where data roaming is off).
+    if abroad_all_day && !own_sim {
         return;
     }
     let p_active = if abroad_all_day {
@@ -173,8 +173,12 @@ pub fn day_events(
             Some(w) if (8..17).contains(&hour) && s < 24 * 3600 => w,
             _ => loc.home,
         };
-        if at != m && (!own_sim || traits.roaming_off) {
-            continue; // a foreign SIM back home, or roaming off: not in these records
+        if at != m && !own_sim {
+            continue; // a foreign SIM back home: not in these records
+        }
+        let voice = rng.random_bool(a.voice_sms_share);
+        if at != m && !voice && traits.data_roaming_off {
+            continue; // data roaming off: abroad only calls and SMS reach the records
         }
         let tz = nets.zones[&at];
         let time = offsets.utc(tz, date, s);
@@ -186,7 +190,6 @@ pub fn day_events(
         } else {
             (roaming_network(traits, nets, at, rng), None)
         };
-        let voice = rng.random_bool(a.voice_sms_share);
         let (event_type, counterpart) = if voice {
             let t = rng.random_range(0..VOICE_SMS.len());
             (t as u8, Some(number(it, m, at, nets, rng)))

@@ -59,8 +59,8 @@ pub struct Activity {
     pub active_probability: f64,
     /// Activity abroad relative to at home.
     pub roaming_activity: f64,
-    /// Share of the operator's own SIMs with roaming off.
-    pub roaming_off_share: f64,
+    /// Share of the operator's own SIMs with data roaming off (abroad: calls and SMS only).
+    pub data_roaming_off_share: f64,
     /// Share of residents whose phones sometimes catch a foreign network near the border.
     pub border_dweller_share: f64,
     /// Share of events that are calls or SMS.
@@ -126,7 +126,7 @@ impl Default for Activity {
             sparse_active_probability: 0.15,
             active_probability: 0.8,
             roaming_activity: 0.4,
-            roaming_off_share: 0.15,
+            data_roaming_off_share: 0.15,
             border_dweller_share: 0.08,
             voice_sms_share: 0.55,
         }
@@ -217,7 +217,7 @@ impl Scenario {
             ("sparse_active_probability", a.sparse_active_probability),
             ("active_probability", a.active_probability),
             ("roaming_activity", a.roaming_activity),
-            ("roaming_off_share", a.roaming_off_share),
+            ("data_roaming_off_share", a.data_roaming_off_share),
             ("border_dweller_share", a.border_dweller_share),
             ("voice_sms_share", a.voice_sms_share),
         ];
