@@ -7,6 +7,7 @@
 //! an error names a raw subscriber id or the key.
 
 mod generate;
+mod classify;
 mod ingest;
 mod keygen;
 mod refdata;
@@ -35,6 +36,8 @@ enum Command {
     Generate(generate::Args),
     /// Read operator files into the pseudonymised daily presence store.
     Ingest(ingest::Args),
+    /// Classify every SIM in the presence store for a reference period (kept operator-side).
+    Classify(classify::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Classify(args) => classify::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
     };

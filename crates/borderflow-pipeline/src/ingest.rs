@@ -29,12 +29,9 @@ use datafusion::catalog::streaming::StreamingTable;
 use datafusion::common::config::{ParquetColumnOptions, TableParquetOptions};
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
-use datafusion::prelude::{SessionConfig, SessionContext};
 use parquet::arrow::ArrowWriter;
 use serde::Serialize;
 
@@ -285,10 +282,7 @@ fn run_staged(
     let quarantine_dir = staging.join("quarantine");
     let presence_dir = staging.join("presence");
     std::fs::create_dir_all(&quarantine_dir).map_err(|e| io(&quarantine_dir, e))?;
-    let partitions = match p.engine.target_partitions {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
+    let partitions = crate::engine::partitions(&p.engine);
     let shared = Arc::new(Shared {
         input: p.input.clone(),
         rd,
@@ -334,21 +328,9 @@ fn run_staged(
         })
         .collect();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(partitions)
-        .enable_all()
-        .build()
-        .map_err(|e| IngestError::Engine(e.to_string()))?;
+    let engine = |e: DataFusionError| IngestError::Engine(e.to_string());
+    let (runtime, ctx) = crate::engine::session(&p.engine, partitions).map_err(engine)?;
     let presence_rows = runtime.block_on(async {
-        let engine = |e: DataFusionError| IngestError::Engine(e.to_string());
-        let limit =
-            usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let env = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(FairSpillPool::new(limit)))
-            .build_arc()
-            .map_err(engine)?;
-        let config = SessionConfig::new().with_target_partitions(partitions);
-        let ctx = SessionContext::new_with_config_rt(config, env);
         let table = StreamingTable::try_new(accepted_schema(), streams).map_err(engine)?;
         ctx.register_table("events", Arc::new(table))
             .map_err(engine)?;

@@ -9,14 +9,21 @@
 //! - [`ingest`]: operator files → validated, pseudonymised events → daily presence in the
 //!   store, as one DataFusion plan with a memory limit (it spills rather than dies). Everything
 //!   is staged and moved into the state directory only when the whole run succeeded.
+//! - [`classify`]: the presence store's look-back for a period → per-SIM facts (category,
+//!   partner, crossings) under `state/classified/<period>/`, never published.
 //! - [`StateLock`]: one run at a time per state directory, safe to start from cron.
 
+pub mod classify;
+mod engine;
 pub mod ingest;
 mod lock;
 mod period;
 mod pipeline;
 
+pub use classify::{ClassifyError, ClassifyReport};
 pub use ingest::{IngestError, IngestReport};
 pub use lock::{LockError, StateLock};
 pub use period::Period;
-pub use pipeline::{EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig};
+pub use pipeline::{
+    CLASSIFY_LOOKBACK_DAYS, EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig,
+};

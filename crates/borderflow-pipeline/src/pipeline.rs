@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use borderflow_core::CountryCode;
 use borderflow_ingest::InputConfig;
 use borderflow_pseudo::{KeyError, PseudonymKey};
+use borderflow_classify::Rules;
 use borderflow_refdata::Overrides;
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +104,9 @@ pub struct Pipeline {
     /// User CSVs amending the code lists.
     #[serde(default)]
     pub refdata: Overrides,
+    /// Classification thresholds (DESIGN §6; defaults in docs/methodology.md).
+    #[serde(default)]
+    pub classify: Rules,
 }
 
 impl Pipeline {
@@ -192,9 +196,26 @@ impl Pipeline {
                 ),
             });
         }
+        p.classify.check().map_err(|e| PipelineError::File {
+            location: name.to_string(),
+            message: e.to_string(),
+        })?;
+        if p.presence.lookback_days < CLASSIFY_LOOKBACK_DAYS {
+            return Err(PipelineError::File {
+                location: name.to_string(),
+                message: format!(
+                    "presence.lookback_days = {} keeps too little: classification looks back {CLASSIFY_LOOKBACK_DAYS} days",
+                    p.presence.lookback_days
+                ),
+            });
+        }
         Ok(p)
     }
 }
+
+/// Days of presence classification reads for a reference period (DESIGN §6: the 365-day
+/// look-back ending with the period); return migrants need twice as many.
+pub const CLASSIFY_LOOKBACK_DAYS: u32 = 365;
 
 /// Sets a dotted key in the table; the value is read as TOML (`20`, `true`, `"x"`, `[..]`)
 /// and, failing that, as a string.

@@ -18,6 +18,9 @@ pub enum StoreError {
         store: String,
         run: String,
     },
+    /// There is no store yet.
+    #[error("no presence store at {path}: run `borderflow ingest` first")]
+    Missing { path: String },
     /// A file-system operation failed.
     #[error("presence store {path}: {message}")]
     Io { path: String, message: String },
@@ -81,6 +84,28 @@ impl PresenceStore {
         Ok(Self {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Opens a store that ingest has already made, for reading; returns it with the
+    /// fingerprint of the key that made its pseudonyms. No key is needed to read it.
+    pub fn existing(dir: &Path) -> Result<(Self, String), StoreError> {
+        let meta_path = dir.join("store.json");
+        let bytes = fs::read(&meta_path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StoreError::Missing {
+                    path: dir.display().to_string(),
+                }
+            } else {
+                io(&meta_path, e)
+            }
+        })?;
+        let meta: StoreMeta = serde_json::from_slice(&bytes).map_err(|e| io(&meta_path, e))?;
+        Ok((
+            Self {
+                dir: dir.to_path_buf(),
+            },
+            meta.key_fingerprint,
+        ))
     }
 
     /// The store's directory (a hive-partitioned Parquet dataset).

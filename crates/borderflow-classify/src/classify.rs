@@ -1,0 +1,274 @@
+//! The category rules of DESIGN §6 over one SIM's reconstructed nights and days.
+
+use borderflow_core::{Category, CountryCode};
+
+use crate::crossings::crossings;
+use crate::nights::{NightCountry, median, reconstruct};
+use crate::rules::Rules;
+use crate::sim::{CountryDay, SimDays, Window};
+
+/// What classification concludes about one SIM for one reference period. Never published:
+/// it stays in the state directory, and only noisy counts of it leave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimFacts {
+    /// The category, or `None` when the SIM is seen too rarely to classify
+    /// (see [`Rules::sparse_median_gap_days`]).
+    pub category: Option<Category>,
+    /// The partner country of the category (None for residents and unclassified SIMs).
+    pub partner: Option<CountryCode>,
+    /// The country of the SIM's home network.
+    pub sim_country: CountryCode,
+    /// The country of usual residence in the look-back.
+    pub residence: CountryCode,
+    /// Nights in the measuring country in the look-back (seen or filled).
+    pub nights_in_m: u16,
+    /// Days of the look-back on which the SIM was seen.
+    pub days_seen: u16,
+    /// Whether the category rests on a spell still open at the end of the period.
+    pub open_spell: bool,
+    /// Directed country pairs crossed in the period, at most `max_crossing_pairs`.
+    pub crossings: Vec<(CountryCode, CountryCode)>,
+}
+
+/// Classifies one SIM of the measuring country `m` over `window`.
+pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) -> SimFacts {
+    let all_days = sim.by_day(window.len());
+    let own_sim = sim.sim_country == m;
+    let all_nights = reconstruct(
+        &all_days,
+        own_sim.then_some(m),
+        window.first_weekday,
+        rules,
+    );
+    let h = usize::from(window.history);
+    let (days, nights) = (&all_days[h..], &all_nights[h..]);
+    let tally = NightTally::of(nights);
+    let nights_in_m = tally.nights_in(m);
+    let days_seen = days.iter().filter(|d| !d.is_empty()).count();
+    let period_days = usize::from(window.period).min(days.len());
+    let crossings = crossings(
+        &all_days,
+        &all_nights,
+        all_days.len() - period_days,
+        sim.sim_country,
+        rules,
+    );
+    let mut facts = SimFacts {
+        category: None,
+        partner: None,
+        sim_country: sim.sim_country,
+        residence: sim.sim_country,
+        nights_in_m: nights_in_m as u16,
+        days_seen: days_seen as u16,
+        open_spell: false,
+        crossings,
+    };
+    let abroad = |c: CountryCode| c != m;
+    let in_m = |c: CountryCode| c == m;
+    if own_sim {
+        let abroad_nights = tally.nights_outside(m);
+        if abroad_nights >= rules.residence_nights {
+            facts.residence = tally.top_outside(m).unwrap_or(m);
+        } else if nights_in_m >= rules.residence_nights {
+            facts.residence = m;
+        }
+    } else if nights_in_m >= rules.residence_nights {
+        facts.residence = m;
+    }
+    if !has_enough_data(days, rules) {
+        return facts;
+    }
+    let (category, partner, spell) = if own_sim {
+        if facts.residence != m {
+            (Category::Emigrant, Some(facts.residence), None)
+        } else if let Some(before) = previous_residence_abroad(&all_nights[..h], m, rules) {
+            (Category::ReturnMigrant, Some(before), None)
+        } else if let Some(c) = frontier(days, nights, window, h, &abroad, rules) {
+            (Category::FrontierOut, Some(c), None)
+        } else {
+            let spell = longest_spell(nights, &abroad);
+            let partner = tally.top_outside(m);
+            match spell_category(spell.nights, rules) {
+                Some(Stay::Temporary) => (Category::TemporaryOut, partner, Some(spell)),
+                Some(Stay::Seasonal) => (Category::SeasonalOut, partner, Some(spell)),
+                None => (Category::Resident, None, None),
+            }
+        }
+    } else if facts.residence == m {
+        (Category::ResidentForeignSim, Some(sim.sim_country), None)
+    } else if frontier(days, nights, window, h, &in_m, rules).is_some() {
+        (Category::FrontierIn, Some(facts.residence), None)
+    } else {
+        let spell = longest_spell(nights, &in_m);
+        let partner = Some(sim.sim_country);
+        match spell_category(spell.nights, rules) {
+            Some(Stay::Temporary) => (Category::TemporaryIn, partner, Some(spell)),
+            Some(Stay::Seasonal) => (Category::SeasonalIn, partner, Some(spell)),
+            None => (Category::VisitorIn, partner, None),
+        }
+    };
+    facts.category = Some(category);
+    facts.partner = partner;
+    facts.open_spell = spell.is_some_and(|s| s.open);
+    facts
+}
+
+/// Whether the look-back holds enough to classify: a SIM seen on at least
+/// `min_days_for_density` days whose median silence between two days seen is longer than
+/// `sparse_median_gap_days` is too sparse to tell a trip from a quiet phone. SIMs seen on fewer
+/// days are classified on what there is (a short visit is short data).
+pub fn has_enough_data(days: &[&[CountryDay]], rules: &Rules) -> bool {
+    let seen: Vec<usize> = days
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    if seen.len() < rules.min_days_for_density as usize {
+        return true;
+    }
+    let mut gaps: Vec<u32> = seen.windows(2).map(|w| (w[1] - w[0] - 1) as u32).collect();
+    median(&mut gaps) <= rules.sparse_median_gap_days
+}
+
+/// Seen and filled nights per country.
+struct NightTally(Vec<(CountryCode, u32)>);
+
+impl NightTally {
+    fn of(nights: &[NightCountry]) -> Self {
+        let mut t: Vec<(CountryCode, u32)> = Vec::new();
+        for c in nights.iter().filter_map(|n| n.country()) {
+            match t.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, n)) => *n += 1,
+                None => t.push((c, 1)),
+            }
+        }
+        // Most nights first; ties in code order, so the partner is deterministic.
+        t.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Self(t)
+    }
+
+    fn nights_in(&self, c: CountryCode) -> u32 {
+        self.0.iter().find(|(k, _)| *k == c).map_or(0, |(_, n)| *n)
+    }
+
+    fn nights_outside(&self, m: CountryCode) -> u32 {
+        self.0.iter().filter(|(k, _)| *k != m).map(|(_, n)| n).sum()
+    }
+
+    fn top_outside(&self, m: CountryCode) -> Option<CountryCode> {
+        self.0.iter().find(|(k, _)| *k != m).map(|(k, _)| *k)
+    }
+}
+
+/// The residence abroad in the window before the look-back (return migrants), when that window
+/// was read and the SIM spent at least `residence_nights` of its nights abroad.
+fn previous_residence_abroad(
+    before: &[NightCountry],
+    m: CountryCode,
+    rules: &Rules,
+) -> Option<CountryCode> {
+    if before.is_empty() {
+        return None;
+    }
+    let tally = NightTally::of(before);
+    (tally.nights_outside(m) >= rules.residence_nights)
+        .then(|| tally.top_outside(m))
+        .flatten()
+}
+
+/// A maximal run of nights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spell {
+    /// Its length in nights.
+    pub nights: u32,
+    /// Whether it runs to the last night of the window (still open).
+    pub open: bool,
+}
+
+/// The longest run of seen or filled nights in countries `in_place` accepts. Ties go to the
+/// latest run, so an open spell is reported open.
+pub fn longest_spell(nights: &[NightCountry], in_place: &dyn Fn(CountryCode) -> bool) -> Spell {
+    let mut best = Spell::default();
+    let mut run = 0u32;
+    for (i, n) in nights.iter().enumerate() {
+        if n.country().is_some_and(in_place) {
+            run += 1;
+            if run >= best.nights {
+                best = Spell {
+                    nights: run,
+                    open: i + 1 == nights.len(),
+                };
+            }
+        } else {
+            run = 0;
+        }
+    }
+    best
+}
+
+enum Stay {
+    Seasonal,
+    Temporary,
+}
+
+fn spell_category(nights: u32, rules: &Rules) -> Option<Stay> {
+    if nights >= rules.temporary_min_nights {
+        Some(Stay::Temporary)
+    } else if nights >= rules.seasonal_min_nights {
+        Some(Stay::Seasonal)
+    } else {
+        None
+    }
+}
+
+/// The frontier rule: weekday-daytime presence across the border (countries `across`
+/// accepts) on at least `frontier_days_per_week` days in at least `frontier_weeks` weeks,
+/// with nights seen there at most `frontier_max_night_share` of the days present there. Returns
+/// the country across the border with most days present. Brief contacts count here: the
+/// repetition over weeks is this rule's own guard.
+pub fn frontier(
+    days: &[&[CountryDay]],
+    nights: &[NightCountry],
+    window: Window,
+    offset: usize,
+    across: &dyn Fn(CountryCode) -> bool,
+    rules: &Rules,
+) -> Option<CountryCode> {
+    let mut week_days: Vec<u32> = vec![0; window.week(window.len()) + 1];
+    let mut present_days = 0u32;
+    let mut per_country: Vec<(CountryCode, u32)> = Vec::new();
+    for (i, day) in days.iter().enumerate() {
+        let mut present = false;
+        let mut commuting = false;
+        for r in day.iter().filter(|r| across(r.country)) {
+            present = true;
+            commuting |= r.weekday_day_events > 0;
+            match per_country.iter_mut().find(|(k, _)| *k == r.country) {
+                Some((_, n)) => *n += 1,
+                None => per_country.push((r.country, 1)),
+            }
+        }
+        present_days += u32::from(present);
+        if commuting {
+            week_days[window.week(offset + i)] += 1;
+        }
+    }
+    let weeks = week_days
+        .iter()
+        .filter(|&&n| n >= rules.frontier_days_per_week)
+        .count() as u32;
+    if weeks < rules.frontier_weeks {
+        return None;
+    }
+    // Seen nights only: filling silences between rare nights there would invent stays.
+    let nights_there = nights
+        .iter()
+        .filter(|n| matches!(n, NightCountry::Seen(c) if across(*c)))
+        .count() as f64;
+    if nights_there > rules.frontier_max_night_share * f64::from(present_days) {
+        return None;
+    }
+    per_country.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    per_country.first().map(|(c, _)| *c)
+}

@@ -1,0 +1,34 @@
+//! # borderflow-classify
+//!
+//! The methodological heart of borderflow (DESIGN §6): from each SIM's daily presence over
+//! the look-back window to one mobility category and partner country per reference period,
+//! and the border crossings it made.
+//!
+//! - [`Rules`]: every threshold, named, with the defaults of DESIGN §6.
+//! - [`nights`]: night reconstruction — the night country of each day, the border guard,
+//!   gap filling (with a longer reach for SIMs seen on few nights) and the asymmetry of what
+//!   the operator sees (own SIMs abroad through roaming; foreign SIMs only in M).
+//! - [`classify()`]: usual residence, then the categories in the order of DESIGN §6
+//!   (return migrant, frontier, temporary, seasonal; emigrant; visitor), the partner country,
+//!   open spells, and the SIMs too sparse to classify.
+//! - [`crossings()`]: directed country pairs crossed in the period, at most
+//!   [`Rules::max_crossing_pairs`] per SIM.
+//! - [`plan`]: the same rules over the presence store, as a DataFusion plan (sorted by SIM
+//!   and day, spilling under the memory limit) folded SIM by SIM.
+//!
+//! Everything but [`plan`] is pure: no I/O, no clock, one SIM at a time. docs/methodology.md
+//! states each rule, its default and its source, and what phones cannot show: every category
+//! is a labelled proxy.
+
+mod classify;
+mod crossings;
+pub mod nights;
+pub mod plan;
+mod rules;
+mod sim;
+
+pub use classify::{SimFacts, Spell, classify, frontier, has_enough_data, longest_spell};
+pub use crossings::crossings;
+pub use nights::NightCountry;
+pub use rules::{Rules, RulesError};
+pub use sim::{CountryDay, SimDays, Window};

@@ -1,0 +1,191 @@
+//! Night reconstruction: where a SIM spent each night of the window, from the nights it was
+//! seen, with the border guard, gap filling and the asymmetry of what an operator can see.
+
+use borderflow_core::CountryCode;
+
+use crate::rules::Rules;
+use crate::sim::CountryDay;
+
+/// Where a SIM spent one night, as far as the records tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NightCountry {
+    /// Seen there: the country with most events in the night window (18:00–08:00).
+    Seen(CountryCode),
+    /// Unseen, but between two seen nights in that country close enough to fill the gap.
+    Filled(CountryCode),
+    /// Unseen foreign SIM: it is somewhere outside the measuring country, where this operator
+    /// cannot see it.
+    Outside,
+    /// Unseen own SIM: anywhere (a silent phone at home or a phone abroad that did not roam).
+    Unknown,
+}
+
+impl NightCountry {
+    /// The country of a seen or filled night.
+    pub fn country(self) -> Option<CountryCode> {
+        match self {
+            NightCountry::Seen(c) | NightCountry::Filled(c) => Some(c),
+            NightCountry::Outside | NightCountry::Unknown => None,
+        }
+    }
+}
+
+/// Whether a row is brief contact with a network near a border: fewer than
+/// `border_guard_events` events within `border_guard_minutes`, on a day the SIM is also seen
+/// in another country. Such contact is a phone catching a neighbour's signal, not a trip.
+pub fn is_brief_contact(row: &CountryDay, day: &[CountryDay], rules: &Rules) -> bool {
+    row.events < rules.border_guard_events
+        && u32::from(row.last_minute.saturating_sub(row.first_minute)) <= rules.border_guard_minutes
+        && day.iter().any(|o| o.country != row.country)
+}
+
+/// The rows of a day that count as presence (brief border contact removed).
+pub fn kept_rows<'a>(
+    day: &'a [CountryDay],
+    rules: &'a Rules,
+) -> impl Iterator<Item = &'a CountryDay> + 'a {
+    day.iter().filter(move |r| !is_brief_contact(r, day, rules))
+}
+
+/// The country a day's night was seen in: most night-window events; ties go to the country
+/// with more events, then to the one seen latest in the day.
+pub fn seen_night(day: &[CountryDay], rules: &Rules) -> Option<CountryCode> {
+    kept_rows(day, rules)
+        .filter(|r| r.night_events > 0)
+        .max_by_key(|r| (r.night_events, r.events, r.last_minute, r.country))
+        .map(|r| r.country)
+}
+
+/// The longest run of unseen nights filled between two seen nights in one country:
+/// `max_gap_days`, or longer for a SIM seen there on few nights.
+///
+/// While the SIM is in a country, each night is taken to be seen with its own chance `p`
+/// there (roaming is dearer than home, some phones are quiet). `1 − p` is estimated as the
+/// share of its seen nights there that were followed by an unseen night (a long absence
+/// counts once, so it barely moves the estimate). A silence of `g` nights is filled when a
+/// silence that long has at least a `gap_chance` chance somewhere in the `n` nights seen
+/// there: `n·(1 − p)^g ≥ gap_chance`. The result lies between `max_gap_days` and
+/// `max_gap_cap_days`; with fewer than `min_gaps_for_rate` seen nights followed by
+/// anything, it is `max_gap_days`.
+pub fn max_fill_gap(followed_by_seen: u32, followed_by_unseen: u32, rules: &Rules) -> u32 {
+    let n = followed_by_seen + followed_by_unseen;
+    if n < rules.min_gaps_for_rate || followed_by_unseen == 0 {
+        return rules.max_gap_days;
+    }
+    let unseen = f64::from(followed_by_unseen) / f64::from(n);
+    if unseen >= 1.0 {
+        return rules.max_gap_cap_days;
+    }
+    let longest = ((rules.gap_chance / f64::from(n)).ln() / unseen.ln()).floor();
+    let longest = if longest.is_finite() && longest > 0.0 {
+        longest.min(f64::from(u32::MAX)) as u32
+    } else {
+        0
+    };
+    longest.clamp(rules.max_gap_days, rules.max_gap_cap_days)
+}
+
+/// The lower median of a non-empty slice (reorders it).
+pub fn median(values: &mut [u32]) -> u32 {
+    let mid = (values.len() - 1) / 2;
+    *values.select_nth_unstable(mid).1
+}
+
+/// The country a day without night-window events places the SIM in overnight: the one
+/// country it was seen in that day, when that was at the weekend (no commute explains it) or,
+/// for an own SIM, abroad (a commuter back home by night would have been seen at home too).
+pub fn day_sighting(
+    day: &[CountryDay],
+    weekend: bool,
+    own_sim_of: Option<CountryCode>,
+    rules: &Rules,
+) -> Option<CountryCode> {
+    let mut kept = kept_rows(day, rules);
+    let c = kept.next()?.country;
+    if kept.any(|r| r.country != c) {
+        return None;
+    }
+    let own_abroad = own_sim_of.is_some_and(|m| c != m);
+    (weekend || own_abroad).then_some(c)
+}
+
+/// Where the SIM spent each night of the window. `own_sim_of` is `Some(M)` for a SIM of the
+/// measuring country's operator (seen abroad through roaming) and `None` for a foreign SIM
+/// (seen only in M); `first_weekday` is the weekday (0 = Monday) of day 0.
+///
+/// 1. Each day's night country is the one of most night-window events ([`seen_night`]); a
+///    day without any places the night by [`day_sighting`] when it can.
+/// 2. Unseen nights between two placed nights in the same country, at most
+///    [`max_fill_gap`] nights long (for that country), take that country; so do unseen
+///    nights before the first and after the last placed night when that run is no longer
+///    (the SIM was there when the window opened or closed).
+/// 3. Other unseen nights are [`NightCountry::Unknown`] for own SIMs and
+///    [`NightCountry::Outside`] for foreign SIMs.
+pub fn reconstruct(
+    days: &[&[CountryDay]],
+    own_sim_of: Option<CountryCode>,
+    first_weekday: u8,
+    rules: &Rules,
+) -> Vec<NightCountry> {
+    let unseen = if own_sim_of.is_some() {
+        NightCountry::Unknown
+    } else {
+        NightCountry::Outside
+    };
+    let mut nights: Vec<NightCountry> = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match seen_night(d, rules) {
+            Some(c) => NightCountry::Seen(c),
+            None => {
+                let weekend = (usize::from(first_weekday) + i) % 7 >= 5;
+                day_sighting(d, weekend, own_sim_of, rules).map_or(unseen, NightCountry::Filled)
+            }
+        })
+        .collect();
+    let seen: Vec<(usize, CountryCode)> = nights
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| n.country().map(|c| (i, c)))
+        .collect();
+    // Per country: seen nights followed by a seen night there, and by an unseen night.
+    let mut follow: Vec<(CountryCode, u32, u32)> = Vec::new();
+    for (k, &(i, c)) in seen.iter().enumerate() {
+        let next = seen.get(k + 1).copied();
+        let (by_seen, by_unseen) = match next {
+            Some((j, d)) if j == i + 1 && d == c => (1, 0),
+            Some((j, _)) if j == i + 1 => continue, // moved on: tells nothing of silence
+            Some(_) => (0, 1),
+            None if i + 1 < nights.len() => (0, 1),
+            None => continue,
+        };
+        match follow.iter_mut().find(|f| f.0 == c) {
+            Some(f) => {
+                f.1 += by_seen;
+                f.2 += by_unseen;
+            }
+            None => follow.push((c, by_seen, by_unseen)),
+        }
+    }
+    let fill = |c: CountryCode| {
+        follow
+            .iter()
+            .find(|f| f.0 == c)
+            .map_or(rules.max_gap_days, |f| max_fill_gap(f.1, f.2, rules)) as usize
+    };
+    for w in seen.windows(2) {
+        let ((i, a), (j, b)) = (w[0], w[1]);
+        if a == b && j - i - 1 <= fill(a) {
+            nights[i + 1..j].fill(NightCountry::Filled(a));
+        }
+    }
+    if let (Some(&(first, a)), Some(&(last, b))) = (seen.first(), seen.last()) {
+        if first <= fill(a) {
+            nights[..first].fill(NightCountry::Filled(a));
+        }
+        if nights.len() - 1 - last <= fill(b) {
+            nights[last + 1..].fill(NightCountry::Filled(b));
+        }
+    }
+    nights
+}

@@ -1,0 +1,201 @@
+//! The classification plan: the presence store's rows for a window, summed over counterpart
+//! countries and sorted by SIM and day by DataFusion (which spills to disk under its memory
+//! limit), then folded SIM by SIM through [`classify`]. The sort is the plan's only heavy
+//! step and runs the same on one machine or a cluster; each SIM's rules then see only its own
+//! few hundred rows, so memory stays flat however many SIMs there are.
+
+use std::path::Path;
+
+use borderflow_core::CountryCode;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeBinaryArray, Int32Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::StreamExt;
+
+use crate::classify::{SimFacts, classify};
+use crate::rules::Rules;
+use crate::sim::{CountryDay, SimDays, Window};
+
+/// Why classification over the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The query engine failed (reading the store, spilling, …).
+    #[error("classification query: {0}")]
+    Engine(#[from] DataFusionError),
+    /// A column of the query came back in a type that cannot be read.
+    #[error("classification query: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A row of the store does not hold what ingest writes.
+    #[error("presence store row for {field}: {message}")]
+    BadRow {
+        /// The column at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The consumer of the facts failed (writing them out).
+    #[error("{0}")]
+    Sink(String),
+}
+
+/// The SQL that reads the window's presence rows as [`CountryDay`]s, SIM by SIM.
+pub fn window_sql(first: NaiveDate, last: NaiveDate) -> String {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let first_day = (first - epoch).num_days();
+    format!(
+        "SELECT pseudonym,
+                sim_country,
+                country,
+                CAST(sum(events) AS INT) AS events,
+                CAST(sum(night_events) AS INT) AS night_events,
+                CAST(sum(weekday_day_events) AS INT) AS weekday_day_events,
+                CAST(min(first_minute) AS INT) AS first_minute,
+                CAST(max(last_minute) AS INT) AS last_minute,
+                CAST(local_date AS INT) - {first_day} AS day
+         FROM presence
+         WHERE local_date BETWEEN DATE '{first}' AND DATE '{last}'
+         GROUP BY pseudonym, sim_country, country, local_date
+         ORDER BY pseudonym, day, country"
+    )
+}
+
+/// Classifies every SIM with presence rows in the window that starts on `first` (history
+/// included), passing each SIM's pseudonym and facts to `sink`. Returns the SIMs classified.
+pub async fn classify_store(
+    ctx: &SessionContext,
+    store_dir: &Path,
+    m: CountryCode,
+    first: NaiveDate,
+    window: Window,
+    rules: &Rules,
+    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
+) -> Result<u64, PlanError> {
+    let last = first + chrono::Days::new(window.len() as u64 - 1);
+    let options = ParquetReadOptions::default()
+        .table_partition_cols(vec![("local_date".to_string(), DataType::Date32)]);
+    ctx.register_parquet("presence", &format!("{}/", store_dir.display()), options)
+        .await?;
+    let mut stream = ctx
+        .sql(&window_sql(first, last))
+        .await?
+        .execute_stream()
+        .await?;
+    let mut current: Option<([u8; 16], SimDays)> = None;
+    let mut sims = 0u64;
+    let mut finish = |cur: Option<([u8; 16], SimDays)>| -> Result<(), PlanError> {
+        if let Some((p, sim)) = cur {
+            let facts = classify(&sim, m, window, rules);
+            sims += 1;
+            sink(&p, &facts).map_err(PlanError::Sink)?;
+        }
+        Ok(())
+    };
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let cols = Columns::of(&batch)?;
+        for i in 0..batch.num_rows() {
+            let pseudonym: [u8; 16] =
+                cols.pseudonym
+                    .value(i)
+                    .try_into()
+                    .map_err(|_| PlanError::BadRow {
+                        field: "pseudonym",
+                        message: "not 16 bytes".into(),
+                    })?;
+            let row = cols.row(i, window)?;
+            match &mut current {
+                Some((p, sim)) if *p == pseudonym => sim.rows.push(row),
+                _ => {
+                    let sim = SimDays {
+                        sim_country: country(cols.sim_country.value(i), "sim_country")?,
+                        rows: vec![row],
+                    };
+                    finish(current.replace((pseudonym, sim)))?;
+                }
+            }
+        }
+    }
+    finish(current.take())?;
+    Ok(sims)
+}
+
+/// The columns of one batch of [`window_sql`], cast to the types read here (the store's
+/// strings may come back as views).
+struct Columns {
+    pseudonym: FixedSizeBinaryArray,
+    sim_country: StringArray,
+    country: StringArray,
+    ints: [Int32Array; 6],
+}
+
+impl Columns {
+    fn of(batch: &RecordBatch) -> Result<Self, PlanError> {
+        let typed = |i: usize, to: &DataType| -> Result<ArrayRef, PlanError> {
+            Ok(cast(batch.column(i), to)?)
+        };
+        let string = |i| -> Result<StringArray, PlanError> {
+            Ok(typed(i, &DataType::Utf8)?.as_string::<i32>().clone())
+        };
+        let int = |i| -> Result<Int32Array, PlanError> {
+            Ok(typed(i, &DataType::Int32)?.as_primitive::<Int32Type>().clone())
+        };
+        Ok(Self {
+            pseudonym: typed(0, &DataType::FixedSizeBinary(16))?
+                .as_fixed_size_binary()
+                .clone(),
+            sim_country: string(1)?,
+            country: string(2)?,
+            ints: [int(3)?, int(4)?, int(5)?, int(6)?, int(7)?, int(8)?],
+        })
+    }
+
+    fn row(&self, i: usize, window: Window) -> Result<CountryDay, PlanError> {
+        let [events, night, weekday_day, first, last, day] = [0, 1, 2, 3, 4, 5].map(|k| {
+            let a = &self.ints[k];
+            if a.is_null(i) { -1 } else { a.value(i) }
+        });
+        let day = u16::try_from(day)
+            .ok()
+            .filter(|d| usize::from(*d) < window.len())
+            .ok_or(PlanError::BadRow {
+                field: "local_date",
+                message: format!("day {day} outside the window"),
+            })?;
+        let count = |v: i32, field| {
+            u32::try_from(v).map_err(|_| PlanError::BadRow {
+                field,
+                message: format!("negative count {v}"),
+            })
+        };
+        let minute = |v: i32, field| {
+            u16::try_from(v)
+                .ok()
+                .filter(|m| *m < 1500)
+                .ok_or(PlanError::BadRow {
+                    field,
+                    message: format!("minute {v} outside the day"),
+                })
+        };
+        Ok(CountryDay {
+            day,
+            country: country(self.country.value(i), "country")?,
+            events: count(events, "events")?,
+            night_events: count(night, "night_events")?,
+            weekday_day_events: count(weekday_day, "weekday_day_events")?,
+            first_minute: minute(first, "first_minute")?,
+            last_minute: minute(last, "last_minute")?,
+        })
+    }
+}
+
+fn country(s: &str, field: &'static str) -> Result<CountryCode, PlanError> {
+    s.parse().map_err(|_| PlanError::BadRow {
+        field,
+        message: format!("{s:?} is not a country code"),
+    })
+}

@@ -1,0 +1,122 @@
+//! The thresholds of the classification rules (DESIGN §6), each a named configuration value
+//! with its default. The pipeline file's `[classify]` table sets them; docs/methodology.md
+//! gives each one's source.
+
+use serde::{Deserialize, Serialize};
+
+/// Every threshold the rules use. `Rules::default()` holds the defaults of DESIGN §6.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    /// Nights in one country, within the 365-day look-back, that make it the usual residence
+    /// (UN 1998 recommendations: more than half a year).
+    pub residence_nights: u32,
+    /// Unseen nights between two seen nights in the same country that take that country, for
+    /// SIMs seen on most nights (a gap of this many nights is filled, one more is not).
+    pub max_gap_days: u32,
+    /// For SIMs seen less often, a longer silence is filled when a silence at least that long
+    /// has at least this chance under the SIM's own rate of being seen at night.
+    pub gap_chance: f64,
+    /// The longest silence ever filled, however rarely a SIM is seen.
+    pub max_gap_cap_days: u32,
+    /// Same-country gaps a SIM must show before its own rate is estimated from them.
+    pub min_gaps_for_rate: u32,
+    /// Shortest spell (nights) of a seasonal stay, in or out.
+    pub seasonal_min_nights: u32,
+    /// Shortest spell (nights) of a temporary stay (UN short-term migration: three months).
+    pub temporary_min_nights: u32,
+    /// Frontier workers: weekday-daytime days across the border that make a commuting week.
+    pub frontier_days_per_week: u32,
+    /// Frontier workers: commuting weeks needed in the look-back.
+    pub frontier_weeks: u32,
+    /// Frontier workers: largest share of their days across the border spent there overnight.
+    pub frontier_max_night_share: f64,
+    /// Border guard: contact with another country's network of fewer events than this ...
+    pub border_guard_events: u32,
+    /// ... within this many minutes, on a day the SIM is seen elsewhere, is ignored.
+    pub border_guard_minutes: u32,
+    /// A SIM seen on at least this many days ...
+    pub min_days_for_density: u32,
+    /// ... whose typical (median) silence between two days seen is longer than this many days
+    /// has too little data to classify: it is counted as insufficient, not guessed.
+    pub sparse_median_gap_days: u32,
+    /// Directed country pairs kept per SIM and period in `crossings` (the contribution bound
+    /// the privacy layer relies on).
+    pub max_crossing_pairs: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            residence_nights: 183,
+            max_gap_days: 3,
+            gap_chance: 0.05,
+            max_gap_cap_days: 30,
+            min_gaps_for_rate: 5,
+            seasonal_min_nights: 30,
+            temporary_min_nights: 90,
+            frontier_days_per_week: 2,
+            frontier_weeks: 13,
+            frontier_max_night_share: 0.10,
+            border_guard_events: 3,
+            border_guard_minutes: 60,
+            min_days_for_density: 8,
+            sparse_median_gap_days: 2,
+            max_crossing_pairs: 4,
+        }
+    }
+}
+
+/// Why a rule set cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("classify.{key}: {message}")]
+pub struct RulesError {
+    /// The offending key.
+    pub key: &'static str,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+impl Rules {
+    /// Checks the values make sense together (the pipeline calls this before any work).
+    pub fn check(&self) -> Result<(), RulesError> {
+        let bad = |key, message: &str| {
+            Err(RulesError {
+                key,
+                message: message.to_string(),
+            })
+        };
+        if self.residence_nights == 0 || self.residence_nights > 365 {
+            return bad("residence_nights", "must be between 1 and 365");
+        }
+        if !(self.gap_chance > 0.0 && self.gap_chance < 1.0) {
+            return bad("gap_chance", "must be strictly between 0 and 1");
+        }
+        if self.max_gap_cap_days < self.max_gap_days {
+            return bad("max_gap_cap_days", "must be at least max_gap_days");
+        }
+        if self.seasonal_min_nights == 0 || self.seasonal_min_nights >= self.temporary_min_nights
+        {
+            return bad(
+                "seasonal_min_nights",
+                "must be at least 1 and below temporary_min_nights",
+            );
+        }
+        if self.temporary_min_nights >= self.residence_nights {
+            return bad("temporary_min_nights", "must be below residence_nights");
+        }
+        if self.frontier_days_per_week == 0 || self.frontier_days_per_week > 5 {
+            return bad("frontier_days_per_week", "must be between 1 and 5");
+        }
+        if self.frontier_weeks == 0 || self.frontier_weeks > 52 {
+            return bad("frontier_weeks", "must be between 1 and 52");
+        }
+        if !(0.0..=1.0).contains(&self.frontier_max_night_share) {
+            return bad("frontier_max_night_share", "must be between 0 and 1");
+        }
+        if self.max_crossing_pairs == 0 {
+            return bad("max_crossing_pairs", "must be at least 1");
+        }
+        Ok(())
+    }
+}

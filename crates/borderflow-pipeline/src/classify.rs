@@ -1,0 +1,371 @@
+//! The classify stage: the presence store's look-back for one reference period → per-SIM
+//! facts (category, partner, residence, crossings) under `state/classified/<period>/`.
+//!
+//! The facts never leave the state directory: they hold pseudonyms. What leaves is made from
+//! them by the privacy stage. The stage writes into a staging directory and renames it into
+//! place only when everything is written, so a crash leaves the previous facts or none.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use borderflow_classify::plan::{PlanError, classify_store};
+use borderflow_classify::{Rules, SimFacts, Window};
+use borderflow_core::{Category, CountryCode};
+use borderflow_presence::{PresenceStore, StoreError};
+use chrono::{Datelike, Days, NaiveDate};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch, StringBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::error::DataFusionError;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use crate::pipeline::CLASSIFY_LOOKBACK_DAYS;
+use crate::{Period, Pipeline};
+
+/// Why a classify run failed. Nothing changed in the state directory.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    /// The presence store is missing or unreadable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another run holds the state directory.
+    #[error(transparent)]
+    Lock(#[from] crate::LockError),
+    /// The store holds no day of the period's look-back.
+    #[error(
+        "the presence store holds no date from {first} to {last} (the look-back of period {period}); ingest that period's files first"
+    )]
+    NoPresence {
+        period: String,
+        first: NaiveDate,
+        last: NaiveDate,
+    },
+    /// The engine failed or a stored row is malformed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A file-system operation on the state directory failed.
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> ClassifyError {
+    ClassifyError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Whether return migrants could be classified, and why not.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReturnMigrants {
+    /// True when the store reaches back over the previous 365-day window.
+    pub available: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What a classify run did, as written to `state/classified/<period>/summary.json`. Counts
+/// here are exact and stay operator-side; only noisy counts are ever released.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifyReport {
+    /// The reference period.
+    pub period: String,
+    /// First and last day of the look-back.
+    pub lookback_first: NaiveDate,
+    pub lookback_last: NaiveDate,
+    /// Days of the look-back with no presence partition in the store (no data that day).
+    pub missing_days: u32,
+    /// Return-migrant availability.
+    pub return_migrants: ReturnMigrants,
+    /// Fingerprint of the key that made the store's pseudonyms.
+    pub key_fingerprint: String,
+    /// SIMs with presence in the look-back.
+    pub sims: u64,
+    /// Of which too sparse to classify.
+    pub insufficient: u64,
+    /// SIMs whose category rests on a spell still open at the period's end.
+    pub open_spells: u64,
+    /// SIMs per category.
+    pub categories: BTreeMap<String, u64>,
+    /// (SIM, directed pair) crossings recorded.
+    pub crossing_pairs: u64,
+    /// The thresholds used.
+    pub rules: Rules,
+    /// Where the facts are.
+    pub dir: PathBuf,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// The directory of a period's facts under the state directory.
+pub fn facts_dir(state_dir: &Path, period: Period) -> PathBuf {
+    state_dir.join("classified").join(period.to_string())
+}
+
+/// Schema of `sims.parquet`: one row per SIM.
+pub fn sims_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
+        Field::new("sim_country", DataType::Utf8, false),
+        Field::new("residence", DataType::Utf8, false),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("partner_country", DataType::Utf8, true),
+        Field::new("nights_in_m", DataType::Int32, false),
+        Field::new("days_seen", DataType::Int32, false),
+        Field::new("open_spell", DataType::Boolean, false),
+    ]))
+}
+
+/// Schema of `crossings.parquet`: one row per SIM and directed pair crossed in the period.
+pub fn crossings_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
+        Field::new("from_country", DataType::Utf8, false),
+        Field::new("to_country", DataType::Utf8, false),
+    ]))
+}
+
+/// Classifies every SIM in the store for `period` into `state/classified/<period>/`,
+/// replacing facts an earlier run wrote for it.
+pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError> {
+    let started = Instant::now();
+    let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let (store, key_fingerprint) = PresenceStore::existing(&p.state_dir.join("presence"))?;
+    let dates = store.dates()?;
+    let last = period.last();
+    let lookback = CLASSIFY_LOOKBACK_DAYS as u64;
+    let first = last - Days::new(lookback - 1);
+    let held = dates.iter().filter(|d| **d >= first && **d <= last).count() as u32;
+    if held == 0 {
+        return Err(ClassifyError::NoPresence {
+            period: period.to_string(),
+            first,
+            last,
+        });
+    }
+    let history_first = first - Days::new(lookback);
+    let return_migrants = match dates.first() {
+        Some(d) if *d <= history_first => ReturnMigrants {
+            available: true,
+            reason: None,
+        },
+        _ => ReturnMigrants {
+            available: false,
+            reason: Some(format!(
+                "return migrants need presence from {history_first} (24 months before the period's end); the store begins on {}",
+                dates.first().map_or("-".into(), |d| d.to_string())
+            )),
+        },
+    };
+    let history = if return_migrants.available { lookback } else { 0 };
+    let window_first = first - Days::new(history);
+    let window = Window {
+        history: history as u16,
+        lookback: lookback as u16,
+        period: ((last - period.first()).num_days() + 1) as u16,
+        first_weekday: window_first.weekday().num_days_from_monday() as u8,
+    };
+
+    let staging = p
+        .state_dir
+        .join(format!(".staging-classify-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    }
+    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    let result = (|| {
+        let mut out = FactsWriter::create(&staging)?;
+        let partitions = crate::engine::partitions(&p.engine);
+        let (runtime, ctx) = crate::engine::session(&p.engine, partitions)
+            .map_err(|e: DataFusionError| PlanError::Engine(e))?;
+        let sims = runtime.block_on(classify_store(
+            &ctx,
+            store.dir(),
+            p.measuring_country,
+            window_first,
+            window,
+            &p.classify,
+            |pseudonym, facts| out.push(pseudonym, facts).map_err(|e| e.to_string()),
+        ))?;
+        let tally = out.finish()?;
+        Ok::<_, ClassifyError>((sims, tally))
+    })();
+    let (sims, tally) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let dir = facts_dir(&p.state_dir, period);
+    let report = ClassifyReport {
+        period: period.to_string(),
+        lookback_first: first,
+        lookback_last: last,
+        missing_days: lookback as u32 - held,
+        return_migrants,
+        key_fingerprint,
+        sims,
+        insufficient: tally.insufficient,
+        open_spells: tally.open_spells,
+        categories: tally.categories,
+        crossing_pairs: tally.crossing_pairs,
+        rules: p.classify.clone(),
+        dir: dir.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let summary = staging.join("summary.json");
+    std::fs::write(
+        &summary,
+        serde_json::to_vec_pretty(&report).expect("report serialises"),
+    )
+    .map_err(|e| io(&summary, e))?;
+    // Swap the staged facts in: the old directory is moved aside first, then removed.
+    let parent = dir.parent().expect("facts dir has a parent");
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    let old = parent.join(format!(".old-{}", period));
+    if dir.exists() {
+        std::fs::rename(&dir, &old).map_err(|e| io(&dir, e))?;
+    }
+    std::fs::rename(&staging, &dir).map_err(|e| io(&dir, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+    }
+    Ok(report)
+}
+
+#[derive(Default)]
+struct Tally {
+    insufficient: u64,
+    open_spells: u64,
+    categories: BTreeMap<String, u64>,
+    crossing_pairs: u64,
+}
+
+/// Writes facts in batches of [`BATCH`] SIMs to `sims.parquet` and `crossings.parquet`.
+struct FactsWriter {
+    sims: ArrowWriter<File>,
+    crossings: ArrowWriter<File>,
+    pending: Vec<([u8; 16], SimFacts)>,
+    tally: Tally,
+}
+
+const BATCH: usize = 8192;
+
+impl FactsWriter {
+    fn create(dir: &Path) -> Result<Self, ClassifyError> {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_column_dictionary_enabled("pseudonym".into(), false)
+            .build();
+        let open = |name: &str, schema: SchemaRef| {
+            let path = dir.join(name);
+            let f = File::create(&path).map_err(|e| io(&path, e))?;
+            ArrowWriter::try_new(f, schema, Some(props.clone())).map_err(|e| io(&path, e))
+        };
+        Ok(Self {
+            sims: open("sims.parquet", sims_schema())?,
+            crossings: open("crossings.parquet", crossings_schema())?,
+            pending: Vec::with_capacity(BATCH),
+            tally: Tally::default(),
+        })
+    }
+
+    fn push(&mut self, pseudonym: &[u8; 16], facts: &SimFacts) -> Result<(), ClassifyError> {
+        let t = &mut self.tally;
+        match facts.category {
+            Some(c) => *t.categories.entry(c.as_str().to_string()).or_default() += 1,
+            None => t.insufficient += 1,
+        }
+        t.open_spells += u64::from(facts.open_spell);
+        t.crossing_pairs += facts.crossings.len() as u64;
+        self.pending.push((*pseudonym, facts.clone()));
+        if self.pending.len() == BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ClassifyError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let n = self.pending.len();
+        let mut pseudonym = FixedSizeBinaryBuilder::with_capacity(n, 16);
+        let mut sim_country = StringBuilder::new();
+        let mut residence = StringBuilder::new();
+        let mut category = StringBuilder::new();
+        let mut partner = StringBuilder::new();
+        let mut nights = Int32Builder::with_capacity(n);
+        let mut days = Int32Builder::with_capacity(n);
+        let mut open = BooleanBuilder::with_capacity(n);
+        let mut x_pseudonym = FixedSizeBinaryBuilder::new(16);
+        let mut x_from = StringBuilder::new();
+        let mut x_to = StringBuilder::new();
+        for (p, f) in &self.pending {
+            pseudonym.append_value(p).expect("16 bytes");
+            sim_country.append_value(f.sim_country.as_str());
+            residence.append_value(f.residence.as_str());
+            category.append_option(f.category.map(Category::as_str));
+            partner.append_option(f.partner.as_ref().map(CountryCode::as_str));
+            nights.append_value(i32::from(f.nights_in_m));
+            days.append_value(i32::from(f.days_seen));
+            open.append_value(f.open_spell);
+            for (a, b) in &f.crossings {
+                x_pseudonym.append_value(p).expect("16 bytes");
+                x_from.append_value(a.as_str());
+                x_to.append_value(b.as_str());
+            }
+        }
+        let sims = RecordBatch::try_new(
+            sims_schema(),
+            vec![
+                Arc::new(pseudonym.finish()) as ArrayRef,
+                Arc::new(sim_country.finish()),
+                Arc::new(residence.finish()),
+                Arc::new(category.finish()),
+                Arc::new(partner.finish()),
+                Arc::new(nights.finish()),
+                Arc::new(days.finish()),
+                Arc::new(open.finish()),
+            ],
+        )
+        .expect("sims batch matches its schema");
+        let crossings = RecordBatch::try_new(
+            crossings_schema(),
+            vec![
+                Arc::new(x_pseudonym.finish()) as ArrayRef,
+                Arc::new(x_from.finish()),
+                Arc::new(x_to.finish()),
+            ],
+        )
+        .expect("crossings batch matches its schema");
+        let write_err = |e: parquet::errors::ParquetError| ClassifyError::Io {
+            path: "classified facts".into(),
+            message: e.to_string(),
+        };
+        self.sims.write(&sims).map_err(write_err)?;
+        self.crossings.write(&crossings).map_err(write_err)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Tally, ClassifyError> {
+        self.flush()?;
+        let close_err = |e: parquet::errors::ParquetError| ClassifyError::Io {
+            path: "classified facts".into(),
+            message: e.to_string(),
+        };
+        self.sims.close().map_err(close_err)?;
+        self.crossings.close().map_err(close_err)?;
+        Ok(self.tally)
+    }
+}
