@@ -223,7 +223,9 @@ fn spell_category(nights: u32, rules: &Rules) -> Option<Stay> {
 }
 
 /// The frontier rule: weekday-daytime presence across the border (countries `across`
-/// accepts) on at least `frontier_days_per_week` days in at least `frontier_weeks` weeks,
+/// accepts) on at least `frontier_days_per_week` days in at least `frontier_weeks` weeks (or,
+/// for a phone seen on fewer of its commuting days, across in at least `frontier_weeks`
+/// weeks and on `frontier_days_per_week × frontier_weeks` days in all),
 /// with nights seen there at most `frontier_max_night_share` of the days present there. Returns
 /// the country across the border with most days present. Brief contacts count here: the
 /// repetition over weeks is this rule's own guard.
@@ -254,11 +256,18 @@ pub fn frontier(
             week_days[window.week(offset + i)] += 1;
         }
     }
-    let weeks = week_days
+    let full_weeks = week_days
         .iter()
         .filter(|&&n| n >= rules.frontier_days_per_week)
         .count() as u32;
-    if weeks < rules.frontier_weeks {
+    // A phone used once or twice a day misses some commuting days: its weeks may show one
+    // day where there were three. It passes when it was across in as many weeks and on as
+    // many days in all as the rule asks for.
+    let any_weeks = week_days.iter().filter(|&&n| n > 0).count() as u32;
+    let total_days: u32 = week_days.iter().sum();
+    let sparse_pass = any_weeks >= rules.frontier_weeks
+        && total_days >= rules.frontier_days_per_week * rules.frontier_weeks;
+    if full_weeks < rules.frontier_weeks && !sparse_pass {
         return None;
     }
     // Seen nights only: filling silences between rare nights there would invent stays.

@@ -118,7 +118,9 @@ pub fn day_sighting(
 /// 2. Unseen nights between two placed nights in the same country, at most
 ///    [`max_fill_gap`] nights long (for that country), take that country; so do unseen
 ///    nights before the first and after the last placed night when that run is no longer
-///    (the SIM was there when the window opened or closed).
+///    (the SIM was there when the window opened or closed). A silence between nights in two
+///    countries goes to the country where the SIM is unseen more often (by more than 0.1 in
+///    share of nights), else it is split at its middle; no side takes more than its fill.
 /// 3. Other unseen nights are [`NightCountry::Unknown`] for own SIMs and
 ///    [`NightCountry::Outside`] for foreign SIMs.
 pub fn reconstruct(
@@ -167,6 +169,12 @@ pub fn reconstruct(
             None => follow.push((c, by_seen, by_unseen)),
         }
     }
+    let unseen_share = |c: CountryCode| {
+        follow
+            .iter()
+            .find(|f| f.0 == c && f.1 + f.2 >= rules.min_gaps_for_rate)
+            .map(|f| f64::from(f.2) / f64::from(f.1 + f.2))
+    };
     let fill = |c: CountryCode| {
         follow
             .iter()
@@ -175,8 +183,29 @@ pub fn reconstruct(
     };
     for w in seen.windows(2) {
         let ((i, a), (j, b)) = (w[0], w[1]);
-        if a == b && j - i - 1 <= fill(a) {
-            nights[i + 1..j].fill(NightCountry::Filled(a));
+        let gap = j - i - 1;
+        if a == b {
+            if gap <= fill(a) {
+                nights[i + 1..j].fill(NightCountry::Filled(a));
+            }
+        } else {
+            // The move happened somewhere in the silence. Its likeliest place is next to the
+            // country where the SIM is seen more often: the silence belongs to the other one.
+            // With no clear difference, it is split at the middle. Neither side takes more
+            // than it would fill between two nights of its own.
+            let (to_a, to_b) = match (unseen_share(a), unseen_share(b)) {
+                (Some(qa), Some(qb)) if qa > qb + 0.1 => {
+                    let to_a = gap.min(fill(a));
+                    (to_a, (gap - to_a).min(fill(b)))
+                }
+                (Some(qa), Some(qb)) if qb > qa + 0.1 => {
+                    let to_b = gap.min(fill(b));
+                    ((gap - to_b).min(fill(a)), to_b)
+                }
+                _ => ((gap / 2).min(fill(a)), (gap - gap / 2).min(fill(b))),
+            };
+            nights[i + 1..i + 1 + to_a].fill(NightCountry::Filled(a));
+            nights[j - to_b..j].fill(NightCountry::Filled(b));
         }
     }
     if let (Some(&(first, a)), Some(&(last, b))) = (seen.first(), seen.last()) {

@@ -50,7 +50,7 @@ impl Default for Rules {
         Self {
             residence_nights: 183,
             max_gap_days: 3,
-            gap_chance: 0.05,
+            gap_chance: 0.01,
             max_gap_cap_days: 30,
             min_gaps_for_rate: 5,
             seasonal_min_nights: 30,
@@ -60,7 +60,7 @@ impl Default for Rules {
             frontier_max_night_share: 0.10,
             border_guard_events: 3,
             border_guard_minutes: 60,
-            min_days_for_density: 8,
+            min_days_for_density: 4,
             sparse_median_gap_days: 2,
             max_crossing_pairs: 4,
         }
