@@ -34,12 +34,7 @@ pub struct SimFacts {
 pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) -> SimFacts {
     let all_days = sim.by_day(window.len());
     let own_sim = sim.sim_country == m;
-    let all_nights = reconstruct(
-        &all_days,
-        own_sim.then_some(m),
-        window.first_weekday,
-        rules,
-    );
+    let all_nights = reconstruct(&all_days, own_sim.then_some(m), window.first_weekday, rules);
     let h = usize::from(window.history);
     let (days, nights) = (&all_days[h..], &all_nights[h..]);
     let tally = NightTally::of(nights);

@@ -142,7 +142,9 @@ impl Columns {
             Ok(typed(i, &DataType::Utf8)?.as_string::<i32>().clone())
         };
         let int = |i| -> Result<Int32Array, PlanError> {
-            Ok(typed(i, &DataType::Int32)?.as_primitive::<Int32Type>().clone())
+            Ok(typed(i, &DataType::Int32)?
+                .as_primitive::<Int32Type>()
+                .clone())
         };
         Ok(Self {
             pseudonym: typed(0, &DataType::FixedSizeBinary(16))?

@@ -95,8 +95,7 @@ impl Rules {
         if self.max_gap_cap_days < self.max_gap_days {
             return bad("max_gap_cap_days", "must be at least max_gap_days");
         }
-        if self.seasonal_min_nights == 0 || self.seasonal_min_nights >= self.temporary_min_nights
-        {
+        if self.seasonal_min_nights == 0 || self.seasonal_min_nights >= self.temporary_min_nights {
             return bad(
                 "seasonal_min_nights",
                 "must be at least 1 and below temporary_min_nights",

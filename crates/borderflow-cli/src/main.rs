@@ -6,8 +6,8 @@
 //! Exit status: 0 on success, 1 with a one-line `error: …` on stderr otherwise. Nothing in
 //! an error names a raw subscriber id or the key.
 
-mod generate;
 mod classify;
+mod generate;
 mod ingest;
 mod keygen;
 mod refdata;

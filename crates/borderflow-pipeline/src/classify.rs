@@ -165,7 +165,11 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
             )),
         },
     };
-    let history = if return_migrants.available { lookback } else { 0 };
+    let history = if return_migrants.available {
+        lookback
+    } else {
+        0
+    };
     let window_first = first - Days::new(history);
     let window = Window {
         history: history as u16,

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
+use borderflow_classify::Rules;
 use borderflow_core::CountryCode;
 use borderflow_ingest::InputConfig;
 use borderflow_pseudo::{KeyError, PseudonymKey};
-use borderflow_classify::Rules;
 use borderflow_refdata::Overrides;
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,392 @@
+//! Each rule of DESIGN §6 pinned on hand-built day sequences, at and around its threshold.
+
+use borderflow_classify::nights::reconstruct;
+use borderflow_classify::{
+    CountryDay, NightCountry, Rules, SimDays, SimFacts, Window, classify, crossings,
+};
+use borderflow_core::{Category, CountryCode};
+
+fn c(code: &str) -> CountryCode {
+    code.parse().unwrap()
+}
+
+const YEAR: Window = Window {
+    history: 0,
+    lookback: 365,
+    period: 365,
+    first_weekday: 0,
+};
+
+/// A night seen in `country` (two evening events).
+fn night(day: usize, country: &str) -> CountryDay {
+    CountryDay {
+        day: day as u16,
+        country: c(country),
+        events: 2,
+        night_events: 2,
+        weekday_day_events: 0,
+        first_minute: 900,
+        last_minute: 1000,
+    }
+}
+
+/// A weekday daytime visit to `country` (two events between 08:00 and 17:00, none at night).
+fn daytime(day: usize, country: &str) -> CountryDay {
+    CountryDay {
+        day: day as u16,
+        country: c(country),
+        events: 3,
+        night_events: 0,
+        weekday_day_events: 3,
+        first_minute: 300,
+        last_minute: 500,
+    }
+}
+
+fn sim(sim_country: &str, mut rows: Vec<CountryDay>) -> SimDays {
+    rows.sort_by_key(|r| (r.day, r.first_minute));
+    SimDays {
+        sim_country: c(sim_country),
+        rows,
+    }
+}
+
+fn run(s: &SimDays) -> SimFacts {
+    classify(s, c("KEN"), YEAR, &Rules::default())
+}
+
+/// A foreign SIM seen every night of days `from..from+len` in M.
+fn foreign_stay(from: usize, len: usize) -> SimDays {
+    sim("UGA", (from..from + len).map(|d| night(d, "KEN")).collect())
+}
+
+/// An own SIM seen every night: in M except `from..from+len` in `abroad`.
+fn own_with_trip(from: usize, len: usize, abroad: &str) -> SimDays {
+    sim(
+        "KEN",
+        (0..365)
+            .map(|d| {
+                if (from..from + len).contains(&d) {
+                    night(d, abroad)
+                } else {
+                    night(d, "KEN")
+                }
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn residence_needs_183_nights() {
+    let f = run(&foreign_stay(10, 183));
+    assert_eq!(f.category, Some(Category::ResidentForeignSim));
+    assert_eq!(f.residence, c("KEN"));
+    assert_eq!(f.nights_in_m, 183);
+    assert_eq!(f.partner, Some(c("UGA")));
+    let f = run(&foreign_stay(10, 182));
+    assert_eq!(f.category, Some(Category::TemporaryIn));
+    assert_eq!(f.residence, c("UGA"), "fallback: the SIM's home country");
+    assert_eq!(f.nights_in_m, 182);
+}
+
+#[test]
+fn seasonal_and_temporary_inbound_thresholds() {
+    let cases = [
+        (29, Category::VisitorIn),
+        (30, Category::SeasonalIn),
+        (89, Category::SeasonalIn),
+        (90, Category::TemporaryIn),
+    ];
+    for (len, want) in cases {
+        let f = run(&foreign_stay(100, len));
+        assert_eq!(f.category, Some(want), "{len} nights");
+        assert_eq!(f.partner, Some(c("UGA")));
+        assert!(!f.open_spell);
+    }
+}
+
+#[test]
+fn seasonal_and_temporary_outbound_thresholds() {
+    let cases = [
+        (29, Category::Resident, None),
+        (30, Category::SeasonalOut, Some(c("ARE"))),
+        (89, Category::SeasonalOut, Some(c("ARE"))),
+        (90, Category::TemporaryOut, Some(c("ARE"))),
+    ];
+    for (len, want, partner) in cases {
+        let f = run(&own_with_trip(100, len, "ARE"));
+        assert_eq!(f.category, Some(want), "{len} nights abroad");
+        assert_eq!(f.partner, partner);
+        assert_eq!(f.residence, c("KEN"));
+    }
+}
+
+#[test]
+fn emigrant_needs_183_nights_abroad_in_all() {
+    // 100 nights in one country and 83 in another: 183 abroad in all.
+    let mut rows: Vec<CountryDay> = (0..182).map(|d| night(d, "KEN")).collect();
+    rows.extend((182..282).map(|d| night(d, "SAU")));
+    rows.extend((282..365).map(|d| night(d, "ARE")));
+    let f = run(&sim("KEN", rows.clone()));
+    assert_eq!(f.category, Some(Category::Emigrant));
+    assert_eq!(
+        f.partner,
+        Some(c("SAU")),
+        "the country abroad with most nights"
+    );
+    // One night fewer abroad: 182, a temporary stay instead.
+    rows[182] = night(182, "KEN");
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::TemporaryOut));
+}
+
+#[test]
+fn frontier_needs_13_commuting_weeks() {
+    // Monday and Tuesday daytime in M, never a night: a frontier worker from Uganda.
+    let commuter = |weeks: usize| {
+        sim(
+            "UGA",
+            (0..weeks)
+                .flat_map(|w| [daytime(7 * w, "KEN"), daytime(7 * w + 1, "KEN")])
+                .collect(),
+        )
+    };
+    let f = run(&commuter(13));
+    assert_eq!(f.category, Some(Category::FrontierIn));
+    assert_eq!(f.partner, Some(c("UGA")));
+    assert_eq!(run(&commuter(12)).category, Some(Category::VisitorIn));
+
+    // Mirror: a resident of M with daytime in Tanzania on Mondays and Tuesdays.
+    let outbound = |weeks: usize| {
+        let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+        for w in 0..weeks {
+            rows.push(daytime(7 * w, "TZA"));
+            rows.push(daytime(7 * w + 1, "TZA"));
+        }
+        sim("KEN", rows)
+    };
+    let f = run(&outbound(13));
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.partner, Some(c("TZA")));
+    assert_eq!(run(&outbound(12)).category, Some(Category::Resident));
+}
+
+#[test]
+fn frontier_allows_few_nights_across() {
+    // 20 weeks of three commuting days (60 days in M); nights in M at most 10% of them.
+    let commuter = |nights: usize| {
+        let mut rows = Vec::new();
+        for w in 0..20 {
+            for d in 0..3 {
+                let day = 7 * w + d;
+                let mut r = daytime(day, "KEN");
+                if w * 3 + d < nights {
+                    r.night_events = 1;
+                    r.events += 1;
+                }
+                rows.push(r);
+            }
+        }
+        sim("UGA", rows)
+    };
+    assert_eq!(run(&commuter(6)).category, Some(Category::FrontierIn));
+    assert_ne!(run(&commuter(7)).category, Some(Category::FrontierIn));
+}
+
+#[test]
+fn one_commuting_day_a_week_is_not_frontier() {
+    // Seen one day a week: too sparse to say more than that; never a frontier worker.
+    let s = sim("UGA", (0..52).map(|w| daytime(7 * w, "KEN")).collect());
+    assert_eq!(run(&s).category, None);
+    // Twelve weeks of two days, then forty of one: 12 commuting weeks, and a phone seen too
+    // rarely in most of them to say more.
+    let mut rows: Vec<CountryDay> = (0..52).map(|w| daytime(7 * w, "KEN")).collect();
+    rows.extend((0..12).map(|w| daytime(7 * w + 1, "KEN")));
+    assert_eq!(run(&sim("UGA", rows)).category, None);
+}
+
+#[test]
+fn gap_of_three_nights_is_filled_four_is_not() {
+    let rules = Rules::default();
+    let nights_of = |rows: Vec<CountryDay>| {
+        let s = sim("KEN", rows);
+        let days = s.by_day(12);
+        reconstruct(&days, Some(c("KEN")), 0, &rules)
+    };
+    let n = nights_of(vec![night(2, "UGA"), night(6, "UGA")]);
+    assert_eq!(n[2], NightCountry::Seen(c("UGA")));
+    assert!(n[3..6].iter().all(|x| *x == NightCountry::Filled(c("UGA"))));
+    let n = nights_of(vec![night(2, "UGA"), night(7, "UGA")]);
+    assert!(n[3..7].iter().all(|x| *x == NightCountry::Unknown));
+    // Edges: two unseen nights before the first seen one are filled; five after it are not.
+    assert!(n[..2].iter().all(|x| *x == NightCountry::Filled(c("UGA"))));
+    assert!(n[8..].iter().all(|x| *x == NightCountry::Unknown));
+    // A foreign SIM's unseen nights are outside M.
+    let s = sim("UGA", vec![night(2, "KEN"), night(7, "KEN")]);
+    let n = reconstruct(&s.by_day(12), None, 0, &rules);
+    assert_eq!(n[4], NightCountry::Outside);
+}
+
+#[test]
+fn rarely_seen_sims_get_longer_gaps_filled() {
+    // Seen in M two nights a week, then silent five: a quiet resident foreign SIM, not a
+    // string of visits (silences of five nights are filled for this SIM, not three).
+    let s = sim(
+        "UGA",
+        (0..365)
+            .filter(|d| d % 7 < 2)
+            .map(|d| night(d, "KEN"))
+            .collect(),
+    );
+    let f = run(&s);
+    assert_eq!(f.nights_in_m, 365);
+    assert_eq!(f.category, Some(Category::ResidentForeignSim));
+}
+
+#[test]
+fn open_spell_is_classified_by_its_length_so_far() {
+    let f = run(&foreign_stay(365 - 40, 40));
+    assert_eq!(f.category, Some(Category::SeasonalIn));
+    assert!(f.open_spell);
+    let f = run(&foreign_stay(365 - 100, 100));
+    assert_eq!(f.category, Some(Category::TemporaryIn));
+    assert!(f.open_spell);
+}
+
+#[test]
+fn border_guard_ignores_brief_contact() {
+    // A resident seen every night at home; every 10th day two data events on a Ugandan
+    // network within 10 minutes (early morning, in the night window).
+    let contact = |events: u32| {
+        let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+        for d in (0..365).step_by(10) {
+            rows.push(CountryDay {
+                day: d as u16,
+                country: c("UGA"),
+                events,
+                night_events: events,
+                weekday_day_events: 0,
+                first_minute: 60,
+                last_minute: 70,
+            });
+        }
+        sim("KEN", rows)
+    };
+    let f = run(&contact(2));
+    assert_eq!(f.category, Some(Category::Resident));
+    assert!(f.crossings.is_empty(), "{:?}", f.crossings);
+    assert_eq!(f.nights_in_m, 365);
+    // Three events is no longer brief: the SIM did cross.
+    let f = run(&contact(3));
+    assert!(f.crossings.contains(&(c("KEN"), c("UGA"))));
+    assert!(f.crossings.contains(&(c("UGA"), c("KEN"))));
+}
+
+#[test]
+fn crossings_are_bounded_to_the_most_frequent_pairs() {
+    // Trips from M to five countries; Uganda three times, Tanzania twice, others once.
+    let trips = [
+        (10, "UGA"),
+        (30, "UGA"),
+        (50, "UGA"),
+        (70, "TZA"),
+        (90, "TZA"),
+        (110, "RWA"),
+        (130, "ETH"),
+    ];
+    let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+    for (day, country) in trips {
+        for d in day..day + 3 {
+            rows[d] = night(d, country);
+        }
+    }
+    let s = sim("KEN", rows);
+    let f = run(&s);
+    assert_eq!(
+        f.crossings,
+        vec![
+            (c("KEN"), c("UGA")),
+            (c("UGA"), c("KEN")),
+            (c("KEN"), c("TZA")),
+            (c("TZA"), c("KEN")),
+        ]
+    );
+    // Only the period's days count: a month-long period after the trips has none.
+    let days = s.by_day(365);
+    let rules = Rules::default();
+    let n = reconstruct(&days, Some(c("KEN")), 0, &rules);
+    assert!(crossings(&days, &n, 334, c("KEN"), &rules).is_empty());
+}
+
+#[test]
+fn foreign_sims_cross_from_and_to_their_home_country() {
+    let f = run(&foreign_stay(100, 5));
+    assert_eq!(
+        f.crossings,
+        vec![(c("UGA"), c("KEN")), (c("KEN"), c("UGA"))]
+    );
+}
+
+#[test]
+fn return_migrant_needs_the_previous_window() {
+    let window = Window {
+        history: 365,
+        ..YEAR
+    };
+    let mut rows: Vec<CountryDay> = (0..365)
+        .map(|d| night(d, if d < 300 { "ARE" } else { "KEN" }))
+        .collect();
+    rows.extend((365..730).map(|d| night(d, "KEN")));
+    let s = sim("KEN", rows);
+    let f = classify(&s, c("KEN"), window, &Rules::default());
+    assert_eq!(f.category, Some(Category::ReturnMigrant));
+    assert_eq!(f.partner, Some(c("ARE")));
+    // 182 nights abroad the year before is not a residence abroad.
+    let mut rows: Vec<CountryDay> = (0..365)
+        .map(|d| night(d, if d < 182 { "ARE" } else { "KEN" }))
+        .collect();
+    rows.extend((365..730).map(|d| night(d, "KEN")));
+    let f = classify(&sim("KEN", rows), c("KEN"), window, &Rules::default());
+    assert_eq!(f.category, Some(Category::Resident));
+}
+
+#[test]
+fn sims_seen_too_rarely_are_not_classified() {
+    // Seen one day in four (silences of 3 days): too sparse to tell trips from quiet.
+    let s = sim(
+        "KEN",
+        (0..365).step_by(4).map(|d| night(d, "KEN")).collect(),
+    );
+    let f = run(&s);
+    assert_eq!(f.category, None);
+    assert_eq!(f.partner, None);
+    // One day in three (silences of 2 days) is enough.
+    let s = sim(
+        "KEN",
+        (0..365).step_by(3).map(|d| night(d, "KEN")).collect(),
+    );
+    assert_eq!(run(&s).category, Some(Category::Resident));
+    // A three-day visit is short data, not sparse data.
+    let s = sim(
+        "UGA",
+        vec![night(5, "KEN"), night(20, "KEN"), night(60, "KEN")],
+    );
+    assert_eq!(run(&s).category, Some(Category::VisitorIn));
+}
+
+#[test]
+fn rules_are_checked() {
+    let bad = Rules {
+        seasonal_min_nights: 90,
+        ..Rules::default()
+    };
+    assert_eq!(
+        bad.check().unwrap_err().to_string(),
+        "classify.seasonal_min_nights: must be at least 1 and below temporary_min_nights"
+    );
+    assert!(Rules::default().check().is_ok());
+    let parsed: Rules = toml::from_str("max_gap_days = 4").unwrap();
+    assert_eq!(parsed.max_gap_days, 4);
+    assert_eq!(parsed.residence_nights, 183);
+    assert!(toml::from_str::<Rules>("max_gap = 4").is_err());
+}

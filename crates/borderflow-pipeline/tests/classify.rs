@@ -1,0 +1,249 @@
+//! The classify stage end to end on a generated world: the confusion matrix against ground
+//! truth, what it writes (only inside the state directory, never a raw id), and its errors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use borderflow_core::Category;
+use borderflow_pipeline::{ClassifyError, Period, Pipeline, classify, ingest};
+use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
+use borderflow_refdata::RefData;
+use borderflow_synth::{OutputFormats, Scenario, generate};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+const KEY: [u8; 32] = [9; 32];
+
+fn pipeline(root: &Path, input: &str) -> Pipeline {
+    let text = format!(
+        r#"
+        dataset = "test"
+        measuring_country = "KEN"
+        operator_plmns = ["63902"]
+        state_dir = "state"
+        release_dir = "release"
+        [key]
+        file = "key"
+        [input]
+        paths = [{input:?}]
+        "#
+    );
+    Pipeline::parse("test.toml", &text, &[], root).unwrap()
+}
+
+fn read(path: &Path) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let col = b.column_by_name(name).unwrap().as_string::<i32>();
+    (0..col.len())
+        .map(|i| col.is_valid(i).then(|| col.value(i).to_string()))
+        .collect()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// On the default world (5,000 SIMs, 365 days): per-category recall and precision at least
+/// 0.95 over the SIMs with enough data to classify, and category totals within a total
+/// variation distance of 0.03 of the truth.
+#[test]
+fn classification_matches_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    PseudonymKey::from_bytes(KEY)
+        .write_new(&root.join("key"))
+        .unwrap();
+    let scenario = Scenario {
+        subscribers: 5000,
+        seed: 7,
+        ..Scenario::default()
+    };
+    generate(
+        &scenario,
+        &RefData::embedded(),
+        &root.join("world"),
+        OutputFormats {
+            csv: false,
+            parquet: true,
+        },
+    )
+    .unwrap();
+    let p = pipeline(root, "world/events.parquet");
+    ingest::run(&p, None, &[]).unwrap();
+    let before: Vec<PathBuf> = files_under(root)
+        .into_iter()
+        .filter(|f| !f.starts_with(root.join("state")))
+        .collect();
+    let report = classify::run(&p, "2025".parse::<Period>().unwrap()).unwrap();
+    let after: Vec<PathBuf> = files_under(root)
+        .into_iter()
+        .filter(|f| !f.starts_with(root.join("state")))
+        .collect();
+    assert_eq!(before, after, "classify wrote outside the state directory");
+
+    // Ground truth by pseudonym.
+    let mut ps = Pseudonymiser::new(&PseudonymKey::from_bytes(KEY));
+    let mut truth: HashMap<[u8; 16], (String, Option<String>)> = HashMap::new();
+    let mut raw_ids = Vec::new();
+    for b in read(&root.join("world/truth.parquet")) {
+        let ids = strings(&b, "subscriber_id");
+        let cats = strings(&b, "category");
+        let partners = strings(&b, "partner_country");
+        for ((id, cat), partner) in ids.into_iter().zip(cats).zip(partners) {
+            let id = id.unwrap();
+            truth.insert(ps.pseudonym(&id).unwrap().0, (cat.unwrap(), partner));
+            raw_ids.push(id);
+        }
+    }
+
+    let facts_dir = root.join("state/classified/2025");
+    let mut matrix: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut insufficient: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut partner_right, mut right) = (0u64, 0u64);
+    let mut sims = 0u64;
+    for b in read(&facts_dir.join("sims.parquet")) {
+        let pseudonyms = b
+            .column_by_name("pseudonym")
+            .unwrap()
+            .as_fixed_size_binary();
+        let cats = strings(&b, "category");
+        let partners = strings(&b, "partner_country");
+        for i in 0..b.num_rows() {
+            sims += 1;
+            let key: [u8; 16] = pseudonyms.value(i).try_into().unwrap();
+            let (true_cat, true_partner) = &truth[&key];
+            match &cats[i] {
+                None => *insufficient.entry(true_cat.clone()).or_default() += 1,
+                Some(c) => {
+                    *matrix.entry((true_cat.clone(), c.clone())).or_default() += 1;
+                    if c == true_cat {
+                        right += 1;
+                        partner_right += u64::from(partners[i] == *true_partner);
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(sims, report.sims);
+
+    let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    let count = |t: &str, c: &str| *matrix.get(&(t.to_string(), c.to_string())).unwrap_or(&0);
+    println!(
+        "truth \\ classified   {}   insufficient",
+        names
+            .iter()
+            .map(|n| format!("{:>7.7}", n))
+            .collect::<String>()
+    );
+    for t in &names {
+        println!(
+            "{t:<20} {}   {:>6}",
+            names
+                .iter()
+                .map(|c| format!("{:>7}", count(t, c)))
+                .collect::<String>(),
+            insufficient.get(*t).unwrap_or(&0)
+        );
+    }
+    let classified: u64 = matrix.values().sum();
+    let mut tvd = 0.0;
+    for c in &names {
+        let true_n: u64 = names.iter().map(|k| count(c, k)).sum();
+        let class_n: u64 = names.iter().map(|t| count(t, c)).sum();
+        tvd += (true_n as f64 - class_n as f64).abs() / classified as f64 / 2.0;
+        if true_n == 0 {
+            assert_eq!(class_n, 0, "{c}: classified but none in the world");
+            continue;
+        }
+        let recall = count(c, c) as f64 / true_n as f64;
+        let precision = count(c, c) as f64 / class_n.max(1) as f64;
+        println!("{c:<20} recall {recall:.3} precision {precision:.3} (n = {true_n})");
+        assert!(recall >= 0.95, "{c}: recall {recall:.3}");
+        assert!(precision >= 0.95, "{c}: precision {precision:.3}");
+    }
+    let share_insufficient = insufficient.values().sum::<u64>() as f64 / sims as f64;
+    println!(
+        "total variation distance {tvd:.4}; too sparse to classify {:.1}%; partner right {:.4}",
+        100.0 * share_insufficient,
+        partner_right as f64 / right as f64
+    );
+    assert!(tvd <= 0.03, "total variation distance {tvd:.4}");
+    // About the share of sparse SIMs in the world (15%), not more.
+    assert!(share_insufficient < 0.2, "{share_insufficient}");
+    assert!(partner_right as f64 / right as f64 >= 0.99);
+    assert!(!report.return_migrants.available);
+    assert_eq!(report.insufficient, insufficient.values().sum::<u64>());
+
+    // Nothing the stage wrote holds a raw id.
+    for f in files_under(&facts_dir) {
+        let bytes = std::fs::read(&f).unwrap();
+        for id in raw_ids.iter().step_by(7) {
+            assert!(
+                !bytes.windows(id.len()).any(|w| w == id.as_bytes()),
+                "{} holds a raw id",
+                f.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn classify_without_a_store_or_data_for_the_period_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    PseudonymKey::from_bytes(KEY)
+        .write_new(&root.join("key"))
+        .unwrap();
+    let p = pipeline(root, "events.csv");
+    let err = classify::run(&p, "2025".parse().unwrap()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("no presence store at ")
+            && err.to_string().ends_with("run `borderflow ingest` first"),
+        "{err}"
+    );
+
+    std::fs::write(
+        root.join("events.csv"),
+        "subscriber_id,event_time,home_plmn,serving_plmn\n\
+         A1,2025-03-01T20:00:00Z,63902,63902\n",
+    )
+    .unwrap();
+    ingest::run(&p, None, &[]).unwrap();
+    let err = classify::run(&p, "2023".parse().unwrap()).unwrap_err();
+    assert!(matches!(err, ClassifyError::NoPresence { .. }));
+    assert_eq!(
+        err.to_string(),
+        "the presence store holds no date from 2023-01-01 to 2023-12-31 (the look-back of period 2023); ingest that period's files first"
+    );
+    assert!(!root.join("state/classified").exists());
+
+    // A month's look-back is the 365 days ending with it.
+    let r = classify::run(&p, "2025-03".parse().unwrap()).unwrap();
+    assert_eq!(r.lookback_first.to_string(), "2024-04-01");
+    assert_eq!(r.lookback_last.to_string(), "2025-03-31");
+    assert_eq!(r.sims, 1);
+    assert_eq!(r.missing_days, 364);
+    assert!(root.join("state/classified/2025-03/sims.parquet").exists());
+    assert!(root.join("state/classified/2025-03/summary.json").exists());
+}
