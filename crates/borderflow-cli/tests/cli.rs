@@ -331,4 +331,38 @@ fn ingest_runs_a_pipeline_and_refuses_bad_keys_in_one_line() {
     );
     let err = one_line_error(&borderflow(&["ingest", p, "--set", "nonsense"]));
     assert!(err.contains("--set nonsense"), "{err}");
+
+    // Classify: how many SIMs, never what they were classified as (unprotected counts).
+    let o = borderflow(&["classify", p, "--period", "2025"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with("classified ")
+            && out.contains("for 2025 (look-back 2025-01-01 to 2025-12-31)"),
+        "{out}"
+    );
+    assert!(out.contains("return migrants not classified: "), "{out}");
+    for category in ["resident", "visitor_in", "emigrant", "frontier"] {
+        assert!(!out.contains(category), "{out}");
+    }
+    assert!(root.join("state/classified/2025/sims.parquet").is_file());
+    assert!(root.join("state/classified/2025/crossings.parquet").is_file());
+    // Bad thresholds and periods without data fail in one line, naming the key or the dates.
+    let err = one_line_error(&borderflow(&[
+        "classify",
+        p,
+        "--period",
+        "2025",
+        "--set",
+        "classify.temporary_min_nights=200",
+    ]));
+    assert!(
+        err.contains("classify.temporary_min_nights: must be below residence_nights"),
+        "{err}"
+    );
+    let err = one_line_error(&borderflow(&["classify", p, "--period", "2019"]));
+    assert!(
+        err.contains("holds no date from 2019-01-01 to 2019-12-31"),
+        "{err}"
+    );
 }
