@@ -296,8 +296,8 @@ fn crossings_are_bounded_to_the_most_frequent_pairs() {
     ];
     let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
     for (day, country) in trips {
-        for d in day..day + 3 {
-            rows[d] = night(d, country);
+        for (d, row) in rows.iter_mut().enumerate().skip(day).take(3) {
+            *row = night(d, country);
         }
     }
     let s = sim("KEN", rows);

@@ -346,7 +346,10 @@ fn ingest_runs_a_pipeline_and_refuses_bad_keys_in_one_line() {
         assert!(!out.contains(category), "{out}");
     }
     assert!(root.join("state/classified/2025/sims.parquet").is_file());
-    assert!(root.join("state/classified/2025/crossings.parquet").is_file());
+    assert!(
+        root.join("state/classified/2025/crossings.parquet")
+            .is_file()
+    );
     // Bad thresholds and periods without data fail in one line, naming the key or the dates.
     let err = one_line_error(&borderflow(&[
         "classify",
