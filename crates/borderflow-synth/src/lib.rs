@@ -115,6 +115,7 @@ fn generate_into(
         partners: &partners,
         days: scenario.days as usize,
         first_weekday: scenario.start.weekday().num_days_from_monday() as usize,
+        boundary_spell_share: scenario.boundary_spell_share,
     };
     let personas = assign_personas(scenario);
     let ref_start_day = scenario.days as usize - 365;

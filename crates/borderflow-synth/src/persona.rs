@@ -122,6 +122,8 @@ pub struct Geography<'a> {
     pub days: usize,
     /// Weekday (0 = Monday) of the first day.
     pub first_weekday: usize,
+    /// Share of seasonal and temporary stays that cross a boundary of the reference period.
+    pub boundary_spell_share: f64,
 }
 
 impl Geography<'_> {
@@ -142,6 +144,26 @@ impl Geography<'_> {
     /// First day of the reference period (the last 365 days).
     fn ref_start(&self) -> usize {
         self.days - 365
+    }
+
+    /// Places a stay of `len` nights inside the reference period (its nights there: the
+    /// truth). Most lie wholly inside; some run on past its end, some began before its start
+    /// (extended back into the world's history when it has one).
+    fn place_stay(&self, days: &mut [DayLocation], len: usize, c: CountryCode, rng: &mut impl Rng) {
+        let r0 = self.ref_start();
+        let (from, before) = if rng.random_bool(self.boundary_spell_share) {
+            if rng.random_bool(0.5) {
+                (r0 + 365 - len, 0)
+            } else {
+                (r0, rng_range(rng, 1, 60).min(r0))
+            }
+        } else {
+            (r0 + rng_range(rng, 0, 365 - len), 0)
+        };
+        for d in days.iter_mut().skip(from - before).take(len + before) {
+            d.home = c;
+            d.commute = None;
+        }
     }
 
     fn is_weekday(&self, d: usize) -> bool {
@@ -194,9 +216,8 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
                 (95, 170)
             };
             let len = rng_range(rng, lo, hi);
-            let from = r0 + rng_range(rng, 0, 365 - len);
             let dest = g.partner(rng);
-            stay(&mut days, from, len, dest);
+            g.place_stay(&mut days, len, dest, rng);
             (Some(dest), m, m)
         }
         Persona::FrontierOut | Persona::FrontierIn => {
@@ -274,8 +295,7 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
                 (95, 170)
             };
             let len = rng_range(rng, lo, hi);
-            let from = r0 + rng_range(rng, 0, 365 - len);
-            stay(&mut days, from, len, m);
+            g.place_stay(&mut days, len, m, rng);
             (Some(origin), origin, origin)
         }
         Persona::VisitorIn => {

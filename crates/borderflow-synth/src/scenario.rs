@@ -33,6 +33,9 @@ pub struct Scenario {
     pub subscribers: u32,
     /// Seed of the deterministic generator.
     pub seed: u64,
+    /// Share of seasonal and temporary stays (in and out) that cross a boundary of the
+    /// reference period: half still under way when it ends, half begun before it started.
+    pub boundary_spell_share: f64,
     /// Land neighbours of M (frontier workers' partner countries).
     pub neighbours: Vec<CountryCode>,
     /// Partner countries of other mobility, with relative weights.
@@ -109,6 +112,7 @@ impl Default for Scenario {
             days: 365,
             subscribers: 10_000,
             seed: 7,
+            boundary_spell_share: 0.2,
             neighbours: ["UGA", "TZA", "ETH", "SOM", "SSD"].map(cc).to_vec(),
             partners: partners.into_iter().map(|(c, w)| (cc(c), w)).collect(),
             personas: personas.into_iter().collect(),
@@ -210,6 +214,12 @@ impl Scenario {
         }
         if self.share(Persona::ReturnMigrant) > 0.0 && self.days < 730 {
             return bad("return_migrant needs days >= 730 (two look-back windows)".into());
+        }
+        if !(0.0..=1.0).contains(&self.boundary_spell_share) {
+            return bad(format!(
+                "boundary_spell_share = {} must lie in [0, 1]",
+                self.boundary_spell_share
+            ));
         }
         let a = &self.activity;
         let probabilities = [
