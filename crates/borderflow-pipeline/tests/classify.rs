@@ -16,6 +16,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 const KEY: [u8; 32] = [9; 32];
 
 fn pipeline(root: &Path, input: &str) -> Pipeline {
+    pipeline_with(root, input, &[])
+}
+
+fn pipeline_with(root: &Path, input: &str, sets: &[&str]) -> Pipeline {
     let text = format!(
         r#"
         dataset = "test"
@@ -29,7 +33,8 @@ fn pipeline(root: &Path, input: &str) -> Pipeline {
         paths = [{input:?}]
         "#
     );
-    Pipeline::parse("test.toml", &text, &[], root).unwrap()
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    Pipeline::parse("test.toml", &text, &sets, root).unwrap()
 }
 
 fn read(path: &Path) -> Vec<RecordBatch> {
@@ -246,4 +251,88 @@ fn classify_without_a_store_or_data_for_the_period_says_so() {
     assert_eq!(r.missing_days, 364);
     assert!(root.join("state/classified/2025-03/sims.parquet").exists());
     assert!(root.join("state/classified/2025-03/summary.json").exists());
+}
+
+/// Two years of store: return migrants (abroad most of the year before, home now) are found,
+/// with the country they came back from.
+#[test]
+fn return_migrants_with_two_years_of_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    PseudonymKey::from_bytes(KEY)
+        .write_new(&root.join("key"))
+        .unwrap();
+    let mut scenario = Scenario {
+        subscribers: 400,
+        seed: 5,
+        days: 730,
+        start: "2024-01-01".parse().unwrap(),
+        ..Scenario::default()
+    };
+    scenario
+        .personas
+        .insert(borderflow_synth::Persona::Resident, 0.45);
+    scenario
+        .personas
+        .insert(borderflow_synth::Persona::ReturnMigrant, 0.10);
+    generate(
+        &scenario,
+        &RefData::embedded(),
+        &root.join("world"),
+        OutputFormats {
+            csv: false,
+            parquet: true,
+        },
+    )
+    .unwrap();
+    let p = pipeline_with(
+        root,
+        "world/events.parquet",
+        &["presence.lookback_days=730"],
+    );
+    ingest::run(&p, None, &[]).unwrap();
+    let report = classify::run(&p, "2025".parse().unwrap()).unwrap();
+    assert!(
+        report.return_migrants.available,
+        "{:?}",
+        report.return_migrants
+    );
+
+    let mut ps = Pseudonymiser::new(&PseudonymKey::from_bytes(KEY));
+    let mut truth: HashMap<[u8; 16], (String, Option<String>)> = HashMap::new();
+    for b in read(&root.join("world/truth.parquet")) {
+        let ids = strings(&b, "subscriber_id");
+        let cats = strings(&b, "category");
+        let partners = strings(&b, "partner_country");
+        for ((id, cat), partner) in ids.into_iter().zip(cats).zip(partners) {
+            truth.insert(
+                ps.pseudonym(&id.unwrap()).unwrap().0,
+                (cat.unwrap(), partner),
+            );
+        }
+    }
+    let (mut true_returns, mut found, mut claimed) = (0, 0, 0);
+    for b in read(&root.join("state/classified/2025/sims.parquet")) {
+        let pseudonyms = b
+            .column_by_name("pseudonym")
+            .unwrap()
+            .as_fixed_size_binary();
+        let cats = strings(&b, "category");
+        let partners = strings(&b, "partner_country");
+        for i in 0..b.num_rows() {
+            let key: [u8; 16] = pseudonyms.value(i).try_into().unwrap();
+            let (t, tp) = &truth[&key];
+            let Some(c) = &cats[i] else { continue };
+            true_returns += u32::from(t == "return_migrant");
+            claimed += u32::from(c == "return_migrant");
+            if t == "return_migrant" && c == t {
+                found += 1;
+                assert_eq!(&partners[i], tp);
+            }
+        }
+    }
+    println!("return migrants: {found} of {true_returns} found, {claimed} claimed");
+    assert!(true_returns >= 30, "{true_returns}");
+    assert!(f64::from(found) >= 0.95 * f64::from(true_returns));
+    assert!(f64::from(found) >= 0.95 * f64::from(claimed));
 }
