@@ -1,0 +1,73 @@
+//! # borderflow-privacy
+//!
+//! The privacy engine's foundations (DESIGN §7): exact integer samplers for the discrete
+//! Laplace and discrete Gaussian mechanisms, and the source of their randomness.
+//!
+//! - [`sampler`]: Bernoulli, Bernoulli(exp(−γ)), discrete Laplace and discrete Gaussian after
+//!   Canonne, Kamath and Steinke (2020), in exact rational arithmetic with no floating point.
+//! - [`NoiseSource`]: a ChaCha20 CSPRNG seeded from the operating system. A fixed seed exists
+//!   only as an explicit test mode, and a source made that way says it is not for publication,
+//!   so a release made with it can be marked NOT FOR PUBLICATION.
+//!
+//! Why these are written here rather than taken from a crate is in docs/privacy.md.
+
+pub mod sampler;
+
+pub use sampler::{DiscreteGaussian, DiscreteLaplace, Ratio, SamplerError};
+
+use rand::{CryptoRng, RngCore, SeedableRng, TryRngCore};
+use rand_chacha::ChaCha20Rng;
+
+/// Where noise comes from: the operating system's entropy (for publication) or a fixed seed
+/// (tests only; whatever it noises is not for publication).
+pub struct NoiseSource {
+    rng: ChaCha20Rng,
+    seed: Option<u64>,
+}
+
+impl NoiseSource {
+    /// A ChaCha20 generator keyed with 32 bytes from the operating system.
+    pub fn from_os() -> Result<Self, rand::rand_core::OsError> {
+        let mut key = [0u8; 32];
+        rand::rand_core::OsRng.try_fill_bytes(&mut key)?;
+        Ok(Self {
+            rng: ChaCha20Rng::from_seed(key),
+            seed: None,
+        })
+    }
+
+    /// A generator from a fixed seed, for reproducible tests. Output noised with it must never
+    /// be published: [`NoiseSource::for_publication`] is false.
+    pub fn seeded_for_tests(seed: u64) -> Self {
+        Self {
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            seed: Some(seed),
+        }
+    }
+
+    /// Whether noise from this source may be published (it came from the OS).
+    pub fn for_publication(&self) -> bool {
+        self.seed.is_none()
+    }
+
+    /// The test seed, if this is a test source.
+    pub fn test_seed(&self) -> Option<u64> {
+        self.seed
+    }
+}
+
+impl RngCore for NoiseSource {
+    fn next_u32(&mut self) -> u32 {
+        self.rng.next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.rng.fill_bytes(dst)
+    }
+}
+
+impl CryptoRng for NoiseSource {}
