@@ -113,7 +113,7 @@ impl Ratio {
 /// A uniform integer in `0..n` (n > 0), by rejection from random bits: exactly uniform.
 pub fn uniform_below<R: RngCore + CryptoRng>(rng: &mut R, n: &BigUint) -> BigUint {
     debug_assert!(!n.is_zero());
-    if let Some(small) = u64::try_from(n).ok() {
+    if let Ok(small) = u64::try_from(n) {
         return BigUint::from(uniform_below_u64(rng, small));
     }
     let bits = n.bits();
