@@ -24,7 +24,7 @@ pub enum SamplerError {
 }
 
 /// A non-negative rational `num / den` (den > 0), kept exact.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ratio {
     num: BigUint,
     den: BigUint,
@@ -92,6 +92,41 @@ impl Ratio {
     /// Whether the value is zero.
     pub fn is_zero(&self) -> bool {
         self.num.is_zero()
+    }
+
+    /// The sum of two rationals.
+    pub fn add(&self, other: &Ratio) -> Ratio {
+        Ratio::new(
+            &self.num * &other.den + &other.num * &self.den,
+            &self.den * &other.den,
+        )
+        .expect("product of non-zero denominators")
+    }
+
+    /// `self − other`, or `None` when that would be negative.
+    pub fn checked_sub(&self, other: &Ratio) -> Option<Ratio> {
+        let (a, b) = (&self.num * &other.den, &other.num * &self.den);
+        (a >= b).then(|| Ratio::new(a - b, &self.den * &other.den).expect("non-zero"))
+    }
+
+    /// The value as `num/den` text (exact; what the ledger stores).
+    pub fn to_fraction(&self) -> String {
+        format!("{}/{}", self.num, self.den)
+    }
+
+    /// Reads `num/den` (or a decimal) text back.
+    pub fn from_fraction(text: &str) -> Result<Self, SamplerError> {
+        match text.split_once('/') {
+            Some((n, d)) => {
+                let parse = |x: &str| {
+                    x.trim().parse::<BigUint>().map_err(|_| {
+                        SamplerError::BadRational(format!("{text:?} is not a fraction"))
+                    })
+                };
+                Self::new(parse(n)?, parse(d)?)
+            }
+            None => Self::from_decimal(text),
+        }
     }
 
     /// The value as a float, for display and tests only (never for sampling).
@@ -266,5 +301,17 @@ impl DiscreteGaussian {
                 return y;
             }
         }
+    }
+}
+
+impl PartialOrd for Ratio {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ratio {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.num * &other.den).cmp(&(&other.num * &self.den))
     }
 }

@@ -176,3 +176,36 @@ fn decimals_are_read_exactly() {
     assert!(Ratio::new(1u32, 0u32).is_err());
     assert!(DiscreteLaplace::new(&Ratio::new(0u32, 1u32).unwrap()).is_err());
 }
+
+#[test]
+fn accounting_matches_the_formulas() {
+    use borderflow_privacy::accountant::{epsilon, rho_for, sigma2_for};
+    // DESIGN §7: ρ = 0.25 is ε ≈ 4.4 at δ = 1e-9.
+    let e = epsilon(0.25, 1e-9);
+    assert!((e - 4.44).abs() < 0.01, "{e}");
+    // Tighter than the simple bound ρ + 2√(ρ ln 1/δ) = 4.80.
+    assert!(e < 0.25 + 2.0 * (0.25f64 * (1e9f64).ln()).sqrt());
+    assert_eq!(epsilon(0.0, 1e-9), 0.0);
+    // σ² = Δ²/(2ρ): crossings (Δ = 2) at ρ = 0.1 → σ² = 20; categories (Δ = 1) → 5.
+    let rho = Ratio::from_decimal("0.1").unwrap();
+    assert_eq!(
+        sigma2_for(&rho, 2).unwrap(),
+        Ratio::new(20u32, 1u32).unwrap()
+    );
+    assert_eq!(
+        sigma2_for(&rho, 1).unwrap(),
+        Ratio::new(5u32, 1u32).unwrap()
+    );
+    assert_eq!(rho_for(&Ratio::new(20u32, 1u32).unwrap(), 2).unwrap(), rho);
+    assert!(sigma2_for(&Ratio::new(0u32, 1u32).unwrap(), 1).is_err());
+    // Composition is exact: 0.1 + 0.05 + 0.1 = 0.25, not 0.25000000000000006.
+    let total = rho.add(&Ratio::from_decimal("0.05").unwrap()).add(&rho);
+    assert_eq!(total, Ratio::from_decimal("0.25").unwrap());
+    assert_eq!(total.to_fraction(), "1/4");
+    assert_eq!(Ratio::from_fraction("1/4").unwrap(), total);
+    assert!(
+        total
+            .checked_sub(&Ratio::from_decimal("0.3").unwrap())
+            .is_none()
+    );
+}
