@@ -6,6 +6,8 @@
 //! - [`sampler`]: Bernoulli, Bernoulli(exp(−γ)), discrete Laplace and discrete Gaussian after
 //!   Canonne, Kamath and Steinke (2020), in exact rational arithmetic with no floating point.
 //! - [`accountant`]: ρ-zCDP costs (σ² = Δ²/2ρ, exact), composition, and (ε, δ) for display.
+//! - [`ledger`]: the SQLite release ledger: budgets per dataset and year, reserve → write →
+//!   commit, refusal over budget, releases never noised twice, crash reconciliation.
 //! - [`NoiseSource`]: a ChaCha20 CSPRNG seeded from the operating system. A fixed seed exists
 //!   only as an explicit test mode, and a source made that way says it is not for publication,
 //!   so a release made with it can be marked NOT FOR PUBLICATION.
@@ -13,8 +15,10 @@
 //! Why these are written here rather than taken from a crate is in docs/privacy.md.
 
 pub mod accountant;
+pub mod ledger;
 pub mod sampler;
 
+pub use ledger::{Ledger, LedgerError, ReleaseRecord, Request, Reservation};
 pub use sampler::{DiscreteGaussian, DiscreteLaplace, Ratio, SamplerError};
 
 use rand::{CryptoRng, RngCore, SeedableRng, TryRngCore};
