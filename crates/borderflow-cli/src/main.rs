@@ -6,6 +6,7 @@
 //! Exit status: 0 on success, 1 with a one-line `error: …` on stderr otherwise. Nothing in
 //! an error names a raw subscriber id or the key.
 
+mod budget;
 mod classify;
 mod generate;
 mod ingest;
@@ -36,6 +37,8 @@ enum Command {
     Generate(generate::Args),
     /// Read operator files into the pseudonymised daily presence store.
     Ingest(ingest::Args),
+    /// Show the privacy budget: spent and remaining per year, in ρ and (ε, δ), and releases.
+    Budget(budget::Args),
     /// Classify every SIM in the presence store for a reference period (kept operator-side).
     Classify(classify::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Budget(args) => budget::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
     };

@@ -369,3 +369,63 @@ fn ingest_runs_a_pipeline_and_refuses_bad_keys_in_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
+    use borderflow_privacy::{Ledger, Ratio, Request, Reservation};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let pipeline = root.join("p.toml");
+    std::fs::write(
+        &pipeline,
+        "dataset = \"t\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
+         state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"k\"\n\
+         [input]\npaths = [\"data/events.csv\"]\n",
+    )
+    .unwrap();
+    let p = pipeline.to_str().unwrap();
+    let o = borderflow(&["budget", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with(
+            "dataset t: budget per calendar year ρ = 0.25 (ε = 4.437 at δ = 1e-9); k = 16"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("no release yet"), "{out}");
+
+    std::fs::create_dir_all(root.join("state")).unwrap();
+    let mut ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
+    let budget = ledger
+        .budget("t", 2025, &Ratio::from_decimal("0.25").unwrap())
+        .unwrap();
+    let rho = Ratio::from_decimal("0.1").unwrap();
+    let req = Request {
+        dataset: "t",
+        year: 2025,
+        period: "2025",
+        table: "categories",
+        rho: &rho,
+        inputs_digest: "d",
+        for_publication: false,
+    };
+    let Reservation::Reserved(id) = ledger.reserve(&req, &budget).unwrap() else {
+        panic!()
+    };
+    ledger.commit(id, "o").unwrap();
+    let out = String::from_utf8(borderflow(&["budget", p]).stdout).unwrap();
+    assert!(
+        out.contains("2025       0.2500     0.1000       0.1500"),
+        "{out}"
+    );
+    assert!(
+        out.contains("categories  ρ = 0.1      published  NOT FOR PUBLICATION (test seed)"),
+        "{out}"
+    );
+    let err = one_line_error(&borderflow(&["budget", p, "--set", "privacy.delta=2"]));
+    assert!(
+        err.contains("privacy.delta = 2 must lie in (0, 1)"),
+        "{err}"
+    );
+}

@@ -26,4 +26,5 @@ pub use lock::{LockError, StateLock};
 pub use period::Period;
 pub use pipeline::{
     CLASSIFY_LOOKBACK_DAYS, EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig,
+    PrivacyConfig,
 };

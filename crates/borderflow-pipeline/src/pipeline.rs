@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use borderflow_classify::Rules;
 use borderflow_core::CountryCode;
 use borderflow_ingest::InputConfig;
+use borderflow_privacy::Ratio;
 use borderflow_pseudo::{KeyError, PseudonymKey};
 use borderflow_refdata::Overrides;
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,61 @@ impl Default for PresenceConfig {
     }
 }
 
+/// The `[privacy]` section (DESIGN §7; docs/privacy.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Budget per dataset and calendar year, in ρ (zCDP); fixed in the ledger once used.
+    pub annual_rho: f64,
+    /// δ at which ε is shown.
+    pub delta: f64,
+    /// Smallest noisy value published; below it a cell is suppressed.
+    pub k: u32,
+    /// ρ spent on the `categories` table of one release.
+    pub categories_rho: f64,
+    /// ρ spent on the `crossings` table of one release.
+    pub crossings_rho: f64,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            annual_rho: 0.25,
+            delta: 1e-9,
+            k: 16,
+            categories_rho: 0.1,
+            crossings_rho: 0.1,
+        }
+    }
+}
+
+impl PrivacyConfig {
+    /// An exact rational for a ρ given as a decimal in the pipeline file.
+    pub fn exact(value: f64) -> Ratio {
+        // The shortest decimal that reads back as `value` is what the user wrote.
+        Ratio::from_decimal(&format!("{value}")).expect("a finite non-negative decimal")
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("annual_rho", self.annual_rho),
+            ("categories_rho", self.categories_rho),
+            ("crossings_rho", self.crossings_rho),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 100.0) {
+                return Err(format!("privacy.{key} = {v} must lie in (0, 100]"));
+            }
+        }
+        if !(self.delta > 0.0 && self.delta < 1.0) {
+            return Err(format!("privacy.delta = {} must lie in (0, 1)", self.delta));
+        }
+        if self.k == 0 {
+            return Err("privacy.k must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// The `[engine]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -107,6 +163,9 @@ pub struct Pipeline {
     /// Classification thresholds (DESIGN §6; defaults in docs/methodology.md).
     #[serde(default)]
     pub classify: Rules,
+    /// Privacy budget, costs and threshold.
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
 }
 
 impl Pipeline {
@@ -199,6 +258,10 @@ impl Pipeline {
         p.classify.check().map_err(|e| PipelineError::File {
             location: name.to_string(),
             message: e.to_string(),
+        })?;
+        p.privacy.check().map_err(|message| PipelineError::File {
+            location: name.to_string(),
+            message,
         })?;
         if p.presence.lookback_days < CLASSIFY_LOOKBACK_DAYS {
             return Err(PipelineError::File {
