@@ -8,6 +8,8 @@
 //! - [`accountant`]: ρ-zCDP costs (σ² = Δ²/2ρ, exact), composition, and (ε, δ) for display.
 //! - [`ledger`]: the SQLite release ledger: budgets per dataset and year, reserve → write →
 //!   commit, refusal over budget, releases never noised twice, crash reconciliation.
+//! - [`protect`]: the mechanism on a table: noise on every cell, then the threshold k on
+//!   noisy values.
 //! - [`NoiseSource`]: a ChaCha20 CSPRNG seeded from the operating system. A fixed seed exists
 //!   only as an explicit test mode, and a source made that way says it is not for publication,
 //!   so a release made with it can be marked NOT FOR PUBLICATION.
@@ -16,9 +18,11 @@
 
 pub mod accountant;
 pub mod ledger;
+pub mod protect;
 pub mod sampler;
 
 pub use ledger::{Ledger, LedgerError, ReleaseRecord, Request, Reservation};
+pub use protect::{ProtectedCell, protect};
 pub use sampler::{DiscreteGaussian, DiscreteLaplace, Ratio, SamplerError};
 
 use rand::{CryptoRng, RngCore, SeedableRng, TryRngCore};
