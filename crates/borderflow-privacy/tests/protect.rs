@@ -69,7 +69,7 @@ fn only_noisy_values_of_at_least_k_are_published() {
         counts.len(),
         "every cell of the domain, zeros included"
     );
-    let mut suppressed_by_count = vec![0u32; 40];
+    let mut suppressed_by_count = [0u32; 40];
     for (c, cell) in counts.iter().zip(&cells) {
         assert!((cell.noise_sd - 5f64.sqrt()).abs() < 1e-12);
         match cell.subscribers {
