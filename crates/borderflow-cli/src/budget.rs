@@ -18,9 +18,6 @@ pub struct Args {
     sets: Vec<String>,
 }
 
-/// The ledger file under a state directory.
-pub const LEDGER_FILE: &str = "ledger.sqlite";
-
 /// Prints the budget and the releases.
 pub fn run(args: Args) -> Result<()> {
     let p = Pipeline::load(&args.pipeline, &args.sets)?;
@@ -33,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
         epsilon(privacy.annual_rho, delta),
         privacy.k
     );
-    let path = p.state_dir.join(LEDGER_FILE);
+    let path = p.state_dir.join(borderflow_pipeline::publish::LEDGER_FILE);
     if !path.exists() {
         println!(
             "no release yet: the ledger {} does not exist",

@@ -11,6 +11,7 @@ mod classify;
 mod generate;
 mod ingest;
 mod keygen;
+mod publish;
 mod refdata;
 
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Budget(budget::Args),
     /// Classify every SIM in the presence store for a reference period (kept operator-side).
     Classify(classify::Args),
+    /// Protect a classified period (noise, threshold, budget) and publish its tables.
+    Publish(publish::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Budget(args) => budget::run(args),
+        Command::Publish(args) => publish::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
     };

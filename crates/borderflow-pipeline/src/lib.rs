@@ -11,6 +11,8 @@
 //!   is staged and moved into the state directory only when the whole run succeeded.
 //! - [`classify`]: the presence store's look-back for a period → per-SIM facts (category,
 //!   partner, crossings) under `state/classified/<period>/`, never published.
+//! - [`publish`]: classified facts → tables over the public domain → noise and threshold →
+//!   `release/<dataset>/<period>/`, reserved in and committed to the privacy ledger.
 //! - [`StateLock`]: one run at a time per state directory, safe to start from cron.
 
 pub mod classify;
@@ -19,6 +21,7 @@ pub mod ingest;
 mod lock;
 mod period;
 mod pipeline;
+pub mod publish;
 
 pub use classify::{ClassifyError, ClassifyReport};
 pub use ingest::{IngestError, IngestReport};
@@ -28,3 +31,4 @@ pub use pipeline::{
     CLASSIFY_LOOKBACK_DAYS, EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig,
     PrivacyConfig,
 };
+pub use publish::{PublishError, PublishReport};

@@ -1,0 +1,59 @@
+//! `borderflow publish`: a classified period → protected tables in the release directory,
+//! paid for from the privacy budget in the ledger.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use borderflow_pipeline::{Period, Pipeline, publish};
+use borderflow_privacy::NoiseSource;
+
+/// Arguments of `borderflow publish`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The pipeline file (TOML).
+    pipeline: PathBuf,
+    /// The reference period, classified before with `borderflow classify`.
+    #[arg(long)]
+    period: Period,
+    /// Test mode: draw the noise from this fixed seed. The release is marked NOT FOR
+    /// PUBLICATION in its manifest and in the ledger.
+    #[arg(long, value_name = "SEED")]
+    test_seed: Option<u64>,
+    /// Override a pipeline setting, e.g. --set privacy.k=20 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+}
+
+/// Publishes the period, or reports the release already there.
+pub fn run(args: Args) -> Result<()> {
+    let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+    let noise = match args.test_seed {
+        Some(seed) => NoiseSource::seeded_for_tests(seed),
+        None => NoiseSource::from_os().context("no entropy from the operating system")?,
+    };
+    let r = publish::run(&pipeline, args.period, noise)?;
+    if r.settled != (0, 0) {
+        println!(
+            "settled an interrupted run: {} release(s) committed, {} aborted (budget returned)",
+            r.settled.0, r.settled.1
+        );
+    }
+    if !r.new {
+        println!(
+            "already published: {} (returned as it is; nothing re-noised, nothing spent)",
+            r.dir.display()
+        );
+        return Ok(());
+    }
+    println!("published {}", r.dir.display());
+    for c in &r.cells {
+        println!(
+            "  {:<11} {:>7} cells published, {:>7} suppressed (below k)",
+            c.table, c.published, c.suppressed
+        );
+    }
+    if args.test_seed.is_some() {
+        println!("  NOT FOR PUBLICATION: noise from a fixed test seed");
+    }
+    Ok(())
+}
