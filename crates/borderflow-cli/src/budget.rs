@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use borderflow_pipeline::Pipeline;
+use borderflow_pipeline::{Pipeline, publish};
 use borderflow_privacy::Ledger;
-use borderflow_privacy::accountant::epsilon;
+use borderflow_privacy::accountant::{epsilon, margin_of_error_95};
 
 /// Arguments of `borderflow budget`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,16 @@ pub fn run(args: Args) -> Result<()> {
         epsilon(privacy.annual_rho, delta),
         privacy.k
     );
-    let path = p.state_dir.join(borderflow_pipeline::publish::LEDGER_FILE);
+    for t in publish::table_specs(&p) {
+        let sigma = t.sigma();
+        println!(
+            "  each release's {:<10} ρ = {:<8} noise σ = {sigma:.2}, 95% margin of error ±{:.1}",
+            t.name,
+            t.rho.to_f64(),
+            margin_of_error_95(sigma)
+        );
+    }
+    let path = p.state_dir.join(publish::LEDGER_FILE);
     if !path.exists() {
         println!(
             "no release yet: the ledger {} does not exist",

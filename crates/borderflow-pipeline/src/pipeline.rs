@@ -6,6 +6,7 @@ use borderflow_classify::Rules;
 use borderflow_core::CountryCode;
 use borderflow_ingest::InputConfig;
 use borderflow_privacy::Ratio;
+use borderflow_privacy::accountant::rho_for;
 use borderflow_pseudo::{KeyError, PseudonymKey};
 use borderflow_refdata::Overrides;
 use serde::{Deserialize, Serialize};
@@ -69,10 +70,81 @@ pub struct PrivacyConfig {
     pub delta: f64,
     /// Smallest noisy value published; below it a cell is suppressed.
     pub k: u32,
-    /// ρ spent on the `categories` table of one release.
-    pub categories_rho: f64,
-    /// ρ spent on the `crossings` table of one release.
-    pub crossings_rho: f64,
+    /// The noise of the `categories` table (`[privacy.categories]`).
+    pub categories: TableNoise,
+    /// The noise of the `crossings` table (`[privacy.crossings]`).
+    pub crossings: TableNoise,
+}
+
+/// How much noise one table gets, set in one of three equivalent ways: its cost ρ, the
+/// standard deviation σ of the noise on each cell, or the half-width of a cell's 95% margin of
+/// error (1.96 σ). With none set, ρ = [`TableNoise::DEFAULT_RHO`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableNoise {
+    /// ρ spent on the table in one release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rho: Option<f64>,
+    /// Target standard deviation of each cell's noise, in subscribers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<f64>,
+    /// Target half-width of each cell's 95% margin of error, in subscribers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin_of_error: Option<f64>,
+}
+
+impl TableNoise {
+    /// ρ of a table whose noise is not set.
+    pub const DEFAULT_RHO: &'static str = "0.1";
+
+    /// The exact ρ this setting costs for a table of squared L2 sensitivity `delta_sq`:
+    /// ρ as written, or Δ²/(2σ²) with σ as written or σ = margin/1.96 = margin·25/49.
+    pub fn rho(&self, delta_sq: u32) -> Ratio {
+        let decimal = PrivacyConfig::exact;
+        let from_sigma = |sigma: Ratio| {
+            let sigma2 = Ratio::new(sigma.num() * sigma.num(), sigma.den() * sigma.den())
+                .expect("a checked positive σ");
+            rho_for(&sigma2, delta_sq).expect("a checked positive σ")
+        };
+        match (self.rho, self.sigma, self.margin_of_error) {
+            (Some(rho), _, _) => decimal(rho),
+            (_, Some(sigma), _) => from_sigma(decimal(sigma)),
+            (_, _, Some(moe)) => {
+                let moe = decimal(moe);
+                from_sigma(
+                    Ratio::new(moe.num() * 25u32, moe.den() * 49u32).expect("a checked margin"),
+                )
+            }
+            _ => Ratio::from_decimal(Self::DEFAULT_RHO).expect("a decimal"),
+        }
+    }
+
+    fn check(&self, table: &str) -> Result<(), String> {
+        let set = [
+            ("rho", self.rho),
+            ("sigma", self.sigma),
+            ("margin_of_error", self.margin_of_error),
+        ];
+        let given: Vec<&str> = set
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        if given.len() > 1 {
+            return Err(format!(
+                "privacy.{table}: set one of rho, sigma and margin_of_error, not {}",
+                given.join(" and ")
+            ));
+        }
+        for (key, v) in set {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0 && v <= 1e6)
+            {
+                return Err(format!("privacy.{table}.{key} = {v} must be above 0"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for PrivacyConfig {
@@ -81,8 +153,8 @@ impl Default for PrivacyConfig {
             annual_rho: 0.25,
             delta: 1e-9,
             k: 16,
-            categories_rho: 0.1,
-            crossings_rho: 0.1,
+            categories: TableNoise::default(),
+            crossings: TableNoise::default(),
         }
     }
 }
@@ -95,15 +167,14 @@ impl PrivacyConfig {
     }
 
     fn check(&self) -> Result<(), String> {
-        for (key, v) in [
-            ("annual_rho", self.annual_rho),
-            ("categories_rho", self.categories_rho),
-            ("crossings_rho", self.crossings_rho),
-        ] {
-            if !(v.is_finite() && v > 0.0 && v <= 100.0) {
-                return Err(format!("privacy.{key} = {v} must lie in (0, 100]"));
-            }
+        if !(self.annual_rho.is_finite() && self.annual_rho > 0.0 && self.annual_rho <= 100.0) {
+            return Err(format!(
+                "privacy.annual_rho = {} must lie in (0, 100]",
+                self.annual_rho
+            ));
         }
+        self.categories.check("categories")?;
+        self.crossings.check("crossings")?;
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(format!("privacy.delta = {} must lie in (0, 1)", self.delta));
         }
@@ -308,4 +379,84 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), PipelineError> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(rho: Option<f64>, sigma: Option<f64>, moe: Option<f64>) -> TableNoise {
+        TableNoise {
+            rho,
+            sigma,
+            margin_of_error: moe,
+        }
+    }
+
+    #[test]
+    fn a_tables_noise_is_set_by_rho_sigma_or_margin_of_error_exactly() {
+        let r = |s: &str| Ratio::from_fraction(s).unwrap();
+        assert_eq!(noise(None, None, None).rho(1), r("1/10"));
+        assert_eq!(noise(Some(0.05), None, None).rho(4), r("1/20"));
+        // ρ = Δ²/(2σ²): σ = 2 with Δ² = 1 → 1/8; σ = 5 with Δ² = 4 → 4/50.
+        assert_eq!(noise(None, Some(2.0), None).rho(1), r("1/8"));
+        assert_eq!(noise(None, Some(5.0), None).rho(4), r("2/25"));
+        // A margin of ±3.92 is σ = 3.92/1.96 = 2.
+        assert_eq!(noise(None, None, Some(3.92)).rho(1), r("1/8"));
+        assert_eq!(
+            noise(Some(0.1), Some(2.0), None).check("crossings"),
+            Err(
+                "privacy.crossings: set one of rho, sigma and margin_of_error, not rho and sigma"
+                    .into()
+            )
+        );
+        assert_eq!(
+            noise(None, None, Some(-1.0)).check("categories"),
+            Err("privacy.categories.margin_of_error = -1 must be above 0".into())
+        );
+    }
+
+    #[test]
+    fn table_noise_is_read_from_the_pipeline_file_and_set() {
+        let text = r#"
+            dataset = "d"
+            measuring_country = "KEN"
+            operator_plmns = ["63902"]
+            state_dir = "s"
+            release_dir = "r"
+            [key]
+            env = "K"
+            [input]
+            paths = ["x.csv"]
+            [privacy.crossings]
+            sigma = 4
+        "#;
+        let p = Pipeline::parse(
+            "p.toml",
+            text,
+            &["privacy.categories.margin_of_error=9.8".into()],
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            p.privacy.crossings.rho(4),
+            Ratio::from_fraction("1/8").unwrap()
+        );
+        // σ = 9.8/1.96 = 5: ρ = 1/50.
+        assert_eq!(
+            p.privacy.categories.rho(1),
+            Ratio::from_fraction("1/50").unwrap()
+        );
+        let err = Pipeline::parse(
+            "p.toml",
+            text,
+            &["privacy.crossings.rho=0.1".into()],
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "p.toml: privacy.crossings: set one of rho, sigma and margin_of_error, not rho and sigma"
+        );
+    }
 }

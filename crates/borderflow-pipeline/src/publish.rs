@@ -103,10 +103,41 @@ pub fn release_dir(p: &Pipeline, period: Period) -> PathBuf {
     p.release_dir.join(&p.dataset).join(period.to_string())
 }
 
-struct TableSpec {
-    name: &'static str,
-    rho: Ratio,
-    delta2: u32,
+/// One noised table of a release and its privacy parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSpec {
+    /// The table's name.
+    pub name: &'static str,
+    /// Its exact cost per release.
+    pub rho: Ratio,
+    /// Its squared L2 sensitivity Δ²: how much one SIM can move the table.
+    pub delta_sq: u32,
+}
+
+impl TableSpec {
+    /// The standard deviation of each cell's noise, σ = Δ/√(2ρ).
+    pub fn sigma(&self) -> f64 {
+        sigma2_for(&self.rho, self.delta_sq).map_or(f64::INFINITY, |s2| s2.to_f64().sqrt())
+    }
+}
+
+/// The noised tables of a release, with the pipeline's noise settings. A SIM is in one
+/// `categories` cell (Δ² = 1) and in up to `classify.max_crossing_pairs` `crossings` cells, by
+/// one each (Δ² = max_crossing_pairs: 4 by default, Δ = 2).
+pub fn table_specs(p: &Pipeline) -> [TableSpec; 2] {
+    let max_pairs = u32::try_from(p.classify.max_crossing_pairs).unwrap_or(u32::MAX);
+    [
+        TableSpec {
+            name: "categories",
+            rho: p.privacy.categories.rho(1),
+            delta_sq: 1,
+        },
+        TableSpec {
+            name: "crossings",
+            rho: p.privacy.crossings.rho(max_pairs),
+            delta_sq: max_pairs,
+        },
+    ]
 }
 
 /// Publishes `period` of the pipeline's dataset. `noise` is the OS source in production; a
@@ -130,18 +161,7 @@ pub fn run(
     let privacy = &p.privacy;
     let year = period.last().year();
     let budget = ledger.budget(&p.dataset, year, &PrivacyConfig::exact(privacy.annual_rho))?;
-    let specs = [
-        TableSpec {
-            name: "categories",
-            rho: PrivacyConfig::exact(privacy.categories_rho),
-            delta2: 1,
-        },
-        TableSpec {
-            name: "crossings",
-            rho: PrivacyConfig::exact(privacy.crossings_rho),
-            delta2: 2,
-        },
-    ];
+    let specs = table_specs(p);
     let inputs_digest =
         digest_files(&[facts.join("sims.parquet"), facts.join("crossings.parquet")])?;
     let period_text = period.to_string();
@@ -310,7 +330,7 @@ fn read_facts(
 struct TableManifest {
     rho: f64,
     rho_exact: String,
-    l2_sensitivity: u32,
+    l2_sensitivity: f64,
     sigma: f64,
     cells: usize,
     published: usize,
@@ -366,7 +386,7 @@ fn write_release(
         let mut cells = Vec::new();
         let mut manifest_tables = std::collections::BTreeMap::new();
         for spec in specs {
-            let sigma2 = sigma2_for(&spec.rho, spec.delta2)?;
+            let sigma2 = sigma2_for(&spec.rho, spec.delta_sq)?;
             let (counts, dims): (&[u64], Vec<[Option<String>; 2]>) = if spec.name == "categories" {
                 (
                     &tables.categories,
@@ -417,7 +437,7 @@ fn write_release(
                 TableManifest {
                     rho: spec.rho.to_f64(),
                     rho_exact: spec.rho.to_fraction(),
-                    l2_sensitivity: spec.delta2,
+                    l2_sensitivity: f64::from(spec.delta_sq).sqrt(),
                     sigma: sigma2.to_f64().sqrt(),
                     cells: protected.len(),
                     published,

@@ -9,28 +9,30 @@
 
 use crate::sampler::{Ratio, SamplerError};
 
-/// σ² = Δ²/(2ρ) for a table of L2 sensitivity `delta2` (Δ) released at cost `rho`.
-pub fn sigma2_for(rho: &Ratio, delta2: u32) -> Result<Ratio, SamplerError> {
+/// σ² = Δ²/(2ρ) for a table whose squared L2 sensitivity is `delta_sq` (Δ²), released at
+/// cost `rho`. Squared, so that Δ = √k of a SIM in up to k cells stays exact.
+pub fn sigma2_for(rho: &Ratio, delta_sq: u32) -> Result<Ratio, SamplerError> {
     if rho.is_zero() {
         return Err(SamplerError::BadScale(
             "a release needs ρ above 0 (ρ = 0 would mean infinite noise)".into(),
         ));
     }
-    let d2 = u64::from(delta2) * u64::from(delta2);
+    let d2 = u64::from(delta_sq);
     Ratio::new(
         rho.den() * num_bigint::BigUint::from(d2),
         rho.num() * num_bigint::BigUint::from(2u32),
     )
 }
 
-/// ρ = Δ²/(2σ²) for a table of L2 sensitivity `delta2` released with noise σ² = `sigma2`.
-pub fn rho_for(sigma2: &Ratio, delta2: u32) -> Result<Ratio, SamplerError> {
+/// ρ = Δ²/(2σ²) for a table of squared L2 sensitivity `delta_sq` (Δ²) released with noise
+/// σ² = `sigma2`.
+pub fn rho_for(sigma2: &Ratio, delta_sq: u32) -> Result<Ratio, SamplerError> {
     if sigma2.is_zero() {
         return Err(SamplerError::BadScale(
             "σ = 0 is no noise at all: its privacy cost is unbounded".into(),
         ));
     }
-    let d2 = u64::from(delta2) * u64::from(delta2);
+    let d2 = u64::from(delta_sq);
     Ratio::new(
         sigma2.den() * num_bigint::BigUint::from(d2),
         sigma2.num() * num_bigint::BigUint::from(2u32),

@@ -192,3 +192,63 @@ fn concurrent_reservations_never_overspend() {
     assert_eq!((won, refused), (2, 6), "{results:?}");
     assert_eq!(open(dir.path()).spent("ken", 2025).unwrap(), r("0.2"));
 }
+
+/// Environment variable that turns [`reserve_in_a_child_process`] into a ledger writer.
+const CHILD: &str = "BORDERFLOW_LEDGER_TEST_CHILD";
+
+/// A helper, not a test of its own: run by [`separate_processes_never_overspend`] as a child
+/// process (this test binary, filtered to this test), it reserves one release and prints the
+/// outcome. Run without the variable, it does nothing.
+#[test]
+fn reserve_in_a_child_process() {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return;
+    };
+    let (dir, period) = spec.split_once('|').unwrap();
+    let dir = Path::new(dir);
+    let mut l = open(dir);
+    // Start together: wait for the parent's signal.
+    while !dir.join("go").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let rho = r("0.1");
+    match l.reserve(&request("categories", period, &rho), &r("0.25")) {
+        Ok(Reservation::Reserved(_)) => println!("outcome: reserved"),
+        Err(LedgerError::OverBudget { .. }) => println!("outcome: refused"),
+        other => println!("outcome: {other:?}"),
+    }
+}
+
+#[test]
+fn separate_processes_never_overspend() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path()).budget("ken", 2025, &r("0.25")).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "reserve_in_a_child_process", "--nocapture"])
+                .env(CHILD, format!("{}|2025-{:02}", dir.path().display(), i + 1))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::write(dir.path().join("go"), b"").unwrap();
+    let mut outcomes: Vec<String> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let text = String::from_utf8(out.stdout).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("outcome: "))
+                .unwrap_or("none")
+                .to_string()
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes, ["refused", "refused", "reserved", "reserved"]);
+    assert_eq!(open(dir.path()).spent("ken", 2025).unwrap(), r("0.2"));
+}

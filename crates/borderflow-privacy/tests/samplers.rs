@@ -189,14 +189,14 @@ fn accounting_matches_the_formulas() {
     // σ² = Δ²/(2ρ): crossings (Δ = 2) at ρ = 0.1 → σ² = 20; categories (Δ = 1) → 5.
     let rho = Ratio::from_decimal("0.1").unwrap();
     assert_eq!(
-        sigma2_for(&rho, 2).unwrap(),
+        sigma2_for(&rho, 4).unwrap(),
         Ratio::new(20u32, 1u32).unwrap()
     );
     assert_eq!(
         sigma2_for(&rho, 1).unwrap(),
         Ratio::new(5u32, 1u32).unwrap()
     );
-    assert_eq!(rho_for(&Ratio::new(20u32, 1u32).unwrap(), 2).unwrap(), rho);
+    assert_eq!(rho_for(&Ratio::new(20u32, 1u32).unwrap(), 4).unwrap(), rho);
     assert!(sigma2_for(&Ratio::new(0u32, 1u32).unwrap(), 1).is_err());
     // Composition is exact: 0.1 + 0.05 + 0.1 = 0.25, not 0.25000000000000006.
     let total = rho.add(&Ratio::from_decimal("0.05").unwrap()).add(&rho);
