@@ -17,7 +17,8 @@ use borderflow_core::{Category, CountryCode};
 use borderflow_presence::{PresenceStore, StoreError};
 use chrono::{Datelike, Days, NaiveDate};
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch, StringBuilder,
+    ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch,
+    StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::DataFusionError;
@@ -97,12 +98,52 @@ pub struct ClassifyReport {
     pub categories: BTreeMap<String, u64>,
     /// (SIM, directed pair) crossings recorded.
     pub crossing_pairs: u64,
+    /// Events per day of the period (all SIMs; a data-quality indicator of the record flow).
+    pub events_per_day: BTreeMap<NaiveDate, u64>,
     /// The thresholds used.
     pub rules: Rules,
     /// Where the facts are.
     pub dir: PathBuf,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+/// Events per day of `period` in the presence store (registered as `presence` by the plan).
+async fn events_per_day(
+    ctx: &datafusion::prelude::SessionContext,
+    period: Period,
+) -> Result<BTreeMap<NaiveDate, u64>, ClassifyError> {
+    let sql = format!(
+        "SELECT CAST(local_date AS INT) AS day, CAST(sum(events) AS BIGINT) AS events
+         FROM presence WHERE local_date BETWEEN DATE '{}' AND DATE '{}'
+         GROUP BY local_date",
+        period.first(),
+        period.last()
+    );
+    let engine = |e: DataFusionError| ClassifyError::from(PlanError::Engine(e));
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(engine)?
+        .collect()
+        .await
+        .map_err(engine)?;
+    let mut out = BTreeMap::new();
+    for b in batches {
+        let days = b
+            .column(0)
+            .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+        let events = b
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for i in 0..b.num_rows() {
+            let day = NaiveDate::from_epoch_days(days.value(i));
+            if let Some(day) = day {
+                out.insert(day, u64::try_from(events.value(i)).unwrap_or(0));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The directory of a period's facts under the state directory.
@@ -200,9 +241,10 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
             |pseudonym, facts| out.push(pseudonym, facts).map_err(|e| e.to_string()),
         ))?;
         let tally = out.finish()?;
-        Ok::<_, ClassifyError>((sims, tally))
+        let daily = runtime.block_on(events_per_day(&ctx, period))?;
+        Ok::<_, ClassifyError>((sims, tally, daily))
     })();
-    let (sims, tally) = match result {
+    let (sims, tally, events_per_day) = match result {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
@@ -222,6 +264,7 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         open_spells: tally.open_spells,
         categories: tally.categories,
         crossing_pairs: tally.crossing_pairs,
+        events_per_day,
         rules: p.classify.clone(),
         dir: dir.clone(),
         seconds: started.elapsed().as_secs_f64(),

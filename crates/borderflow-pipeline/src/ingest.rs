@@ -86,6 +86,8 @@ pub struct IngestReport {
     pub period: Option<String>,
     /// Rows per input file: read = accepted + quarantined by reason.
     pub files: BTreeMap<String, FileCounts>,
+    /// Size and SHA-256 of each input file, for the release manifest.
+    pub inputs: BTreeMap<String, InputDigest>,
     /// The sum over files.
     pub totals: FileCounts,
     /// Presence rows (SIM-days) written.
@@ -96,6 +98,59 @@ pub struct IngestReport {
     pub dates_removed: Vec<NaiveDate>,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+/// An input file's size and content digest.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InputDigest {
+    /// Bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// Digests every input file, several at a time.
+fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, IngestError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let digest = |f: &InputFile| -> Result<(String, InputDigest), IngestError> {
+        let mut file = std::fs::File::open(&f.path).map_err(|e| io(&f.path, e))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        loop {
+            let n = file.read(&mut buf).map_err(|e| io(&f.path, e))?;
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            h.update(&buf[..n]);
+        }
+        let sha256 = hex::encode(h.finalize());
+        Ok((f.path.display().to_string(), InputDigest { bytes, sha256 }))
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    let r = digest(f);
+                    results.lock().expect("not poisoned").push(r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("not poisoned")
+        .into_iter()
+        .collect()
 }
 
 /// What every partition of one run shares.
@@ -221,6 +276,7 @@ pub fn run(
     };
     let key = p.key.load()?;
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let inputs = digest_inputs(&files)?;
     // Under the lock, any staging directory is a crashed run's leftover.
     for entry in std::fs::read_dir(&p.state_dir)
         .map_err(|e| io(&p.state_dir, e))?
@@ -258,6 +314,7 @@ pub fn run(
         &staging,
         &run_id,
         &fingerprint,
+        inputs,
     );
     let _ = std::fs::remove_dir_all(&staging);
     let mut report = result?;
@@ -278,6 +335,7 @@ fn run_staged(
     staging: &Path,
     run_id: &str,
     fingerprint: &str,
+    inputs: BTreeMap<String, InputDigest>,
 ) -> Result<IngestReport, IngestError> {
     let quarantine_dir = staging.join("quarantine");
     let presence_dir = staging.join("presence");
@@ -393,6 +451,7 @@ fn run_staged(
         key_fingerprint: fingerprint.to_string(),
         period: period.map(|x| x.to_string()),
         files: counts.into_iter().map(|(k, (c, _))| (k, c)).collect(),
+        inputs,
         totals,
         presence_rows,
         dates_written: Vec::new(),

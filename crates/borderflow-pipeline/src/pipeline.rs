@@ -74,6 +74,9 @@ pub struct PrivacyConfig {
     pub categories: TableNoise,
     /// The noise of the `crossings` table (`[privacy.crossings]`).
     pub crossings: TableNoise,
+    /// The noise of the release's SIM totals in quality.json and the manifest (SIMs seen, too
+    /// sparse to classify, on open spells), `[privacy.quality]`; default ρ = 0.01.
+    pub quality: TableNoise,
 }
 
 /// How much noise one table gets, set in one of three equivalent ways: its cost ρ, the
@@ -100,6 +103,11 @@ impl TableNoise {
     /// The exact ρ this setting costs for a table of squared L2 sensitivity `delta_sq`:
     /// ρ as written, or Δ²/(2σ²) with σ as written or σ = margin/1.96 = margin·25/49.
     pub fn rho(&self, delta_sq: u32) -> Ratio {
+        self.rho_or(delta_sq, Self::DEFAULT_RHO)
+    }
+
+    /// As [`TableNoise::rho`], with `default` (a decimal) when nothing is set.
+    pub fn rho_or(&self, delta_sq: u32, default: &str) -> Ratio {
         let decimal = PrivacyConfig::exact;
         let from_sigma = |sigma: Ratio| {
             let sigma2 = Ratio::new(sigma.num() * sigma.num(), sigma.den() * sigma.den())
@@ -115,7 +123,7 @@ impl TableNoise {
                     Ratio::new(moe.num() * 25u32, moe.den() * 49u32).expect("a checked margin"),
                 )
             }
-            _ => Ratio::from_decimal(Self::DEFAULT_RHO).expect("a decimal"),
+            _ => Ratio::from_decimal(default).expect("a decimal"),
         }
     }
 
@@ -155,6 +163,7 @@ impl Default for PrivacyConfig {
             k: 16,
             categories: TableNoise::default(),
             crossings: TableNoise::default(),
+            quality: TableNoise::default(),
         }
     }
 }
@@ -175,6 +184,7 @@ impl PrivacyConfig {
         }
         self.categories.check("categories")?;
         self.crossings.check("crossings")?;
+        self.quality.check("quality")?;
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(format!("privacy.delta = {} must lie in (0, 1)", self.delta));
         }

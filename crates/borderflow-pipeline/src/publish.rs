@@ -10,28 +10,23 @@
 //! 3. The tables are noised, thresholded and written to a staging directory with fsync, the
 //!    manifest last; the directory is renamed into place; the ledger records the outputs digest.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use borderflow_core::{Category, CountryCode};
-use borderflow_privacy::accountant::{epsilon, sigma2_for};
+use borderflow_privacy::accountant::{epsilon, margin_of_error_95, sigma2_for};
 use borderflow_privacy::{
     Ledger, LedgerError, NoiseSource, ProtectedCell, Ratio, Request, Reservation, SamplerError,
     protect,
 };
 use borderflow_refdata::{RefData, RefDataError};
-use borderflow_release::{Domain, Tables, TabulateError};
-use chrono::Datelike;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
+use borderflow_release::report::{self, PeriodCrossings, ReportInput};
+use borderflow_release::{Domain, ReleasedTable, Tables, TabulateError, WriteError};
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -62,6 +57,9 @@ pub enum PublishError {
     /// Another run holds the state directory.
     #[error(transparent)]
     Lock(#[from] crate::LockError),
+    /// A release file could not be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
     /// A file operation failed.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
@@ -123,8 +121,10 @@ impl TableSpec {
 
 /// The noised tables of a release, with the pipeline's noise settings. A SIM is in one
 /// `categories` cell (Δ² = 1) and in up to `classify.max_crossing_pairs` `crossings` cells, by
-/// one each (Δ² = max_crossing_pairs: 4 by default, Δ = 2).
-pub fn table_specs(p: &Pipeline) -> [TableSpec; 2] {
+/// one each (Δ² = max_crossing_pairs: 4 by default, Δ = 2). `quality` holds three totals —
+/// SIMs seen, too sparse to classify, on open spells — and a SIM adds one to the first and to
+/// at most one of the others (Δ² = 2).
+pub fn table_specs(p: &Pipeline) -> [TableSpec; 3] {
     let max_pairs = u32::try_from(p.classify.max_crossing_pairs).unwrap_or(u32::MAX);
     [
         TableSpec {
@@ -137,8 +137,16 @@ pub fn table_specs(p: &Pipeline) -> [TableSpec; 2] {
             rho: p.privacy.crossings.rho(max_pairs),
             delta_sq: max_pairs,
         },
+        TableSpec {
+            name: "quality",
+            rho: p.privacy.quality.rho_or(2, QUALITY_RHO),
+            delta_sq: 2,
+        },
     ]
 }
+
+/// ρ of the `quality` totals when the pipeline does not set it.
+pub const QUALITY_RHO: &str = "0.01";
 
 /// Publishes `period` of the pipeline's dataset. `noise` is the OS source in production; a
 /// seeded test source marks the release NOT FOR PUBLICATION.
@@ -147,6 +155,7 @@ pub fn run(
     period: Period,
     mut noise: NoiseSource,
 ) -> Result<PublishReport, PublishError> {
+    let started = std::time::Instant::now();
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
     let facts = facts_dir(&p.state_dir, period);
     if !facts.join("sims.parquet").is_file() {
@@ -197,7 +206,16 @@ pub fn run(
             }
         }
     }
-    match write_release(p, period, &facts, &specs, &mut noise, &inputs_digest, year) {
+    let job = Job {
+        p,
+        period,
+        facts: &facts,
+        specs: &specs,
+        inputs_digest: &inputs_digest,
+        year,
+        started,
+    };
+    match job.write_release(&mut noise) {
         Ok((cells, outputs)) => {
             for id in ids {
                 ledger.commit(id, &outputs)?;
@@ -259,11 +277,14 @@ fn digest_release(dir: &Path) -> Result<String, PublishError> {
     digest_files(&files)
 }
 
-fn read_facts(
-    facts: &Path,
-    domain: &Domain,
-    max_pairs: usize,
-) -> Result<(Tables, u64), PublishError> {
+/// Exact tables and the SIM totals of a period's facts.
+struct Facts {
+    tables: Tables,
+    sims: u64,
+    open_spells: u64,
+}
+
+fn read_facts(facts: &Path, domain: &Domain, max_pairs: usize) -> Result<Facts, PublishError> {
     let read = |name: &str| -> Result<Vec<RecordBatch>, PublishError> {
         let path = facts.join(name);
         let f = File::open(&path).map_err(|e| io(&path, e))?;
@@ -276,8 +297,7 @@ fn read_facts(
     let bad = |what: &str| io(&facts.join("sims.parquet"), format!("unreadable {what}"));
     let country = |s: &str| s.parse::<CountryCode>().map_err(|_| bad("country code"));
     // Crossings by pseudonym.
-    let mut pairs: std::collections::HashMap<Vec<u8>, Vec<(CountryCode, CountryCode)>> =
-        std::collections::HashMap::new();
+    let mut pairs: HashMap<Vec<u8>, Vec<(CountryCode, CountryCode)>> = HashMap::new();
     for b in read("crossings.parquet")? {
         let ps = b.column(0).as_fixed_size_binary();
         let (from, to) = (
@@ -291,20 +311,20 @@ fn read_facts(
                 .push((country(from.value(i))?, country(to.value(i))?));
         }
     }
-    let mut tables = Tables::new(domain);
-    let mut sims = 0;
+    let mut out = Facts {
+        tables: Tables::new(domain),
+        sims: 0,
+        open_spells: 0,
+    };
     for b in read("sims.parquet")? {
         let ps = b.column(0).as_fixed_size_binary();
-        let cat = b
-            .column_by_name("category")
-            .ok_or_else(|| bad("category"))?
-            .as_string::<i32>();
-        let partner = b
-            .column_by_name("partner_country")
-            .ok_or_else(|| bad("partner_country"))?
-            .as_string::<i32>();
+        let column = |name: &str| b.column_by_name(name).ok_or_else(|| bad(name));
+        let cat = column("category")?.as_string::<i32>();
+        let partner = column("partner_country")?.as_string::<i32>();
+        let open = column("open_spell")?.as_boolean();
         for i in 0..b.num_rows() {
-            sims += 1;
+            out.sims += 1;
+            out.open_spells += u64::from(open.is_valid(i) && open.value(i));
             let category = if cat.is_valid(i) {
                 Some(
                     cat.value(i)
@@ -320,10 +340,18 @@ fn read_facts(
                 None
             };
             let crossed = pairs.get(ps.value(i)).map_or(&[][..], |v| v.as_slice());
-            tables.add(domain, category, partner, crossed, max_pairs)?;
+            out.tables
+                .add(domain, category, partner, crossed, max_pairs)?;
         }
     }
-    Ok((tables, sims))
+    Ok(out)
+}
+
+/// A noisy total with its noise's standard deviation.
+#[derive(Serialize)]
+struct NoisyTotal {
+    value: i64,
+    noise_sd: f64,
 }
 
 #[derive(Serialize)]
@@ -332,154 +360,491 @@ struct TableManifest {
     rho_exact: String,
     l2_sensitivity: f64,
     sigma: f64,
+    margin_of_error_95: f64,
     cells: usize,
     published: usize,
     suppressed: usize,
 }
 
 #[derive(Serialize)]
-struct Manifest<'a> {
-    software: String,
-    dataset: &'a str,
-    period: String,
-    measuring_country: String,
-    for_publication: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notice: Option<&'static str>,
-    inputs_digest: &'a str,
-    outputs_digest: String,
-    k: u32,
-    delta: f64,
-    budget_year: i32,
-    annual_rho: f64,
-    epsilon_of_this_release: f64,
-    tables: std::collections::BTreeMap<&'static str, TableManifest>,
-    sims: u64,
-    sims_too_sparse: u64,
+struct InputManifest {
+    name: String,
+    bytes: Option<u64>,
+    sha256: Option<String>,
+    read: u64,
+    accepted: u64,
+    quarantined: BTreeMap<String, u64>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_release(
-    p: &Pipeline,
+#[derive(Serialize, Default)]
+struct RowTotals {
+    read: u64,
+    accepted: u64,
+    quarantined: BTreeMap<String, u64>,
+}
+
+/// What one publish run needs to know.
+struct Job<'a> {
+    p: &'a Pipeline,
     period: Period,
-    facts: &Path,
-    specs: &[TableSpec],
-    noise: &mut NoiseSource,
-    inputs_digest: &str,
+    facts: &'a Path,
+    specs: &'a [TableSpec],
+    inputs_digest: &'a str,
     year: i32,
-) -> Result<(Vec<TableCells>, String), PublishError> {
-    let rd = RefData::load(&p.refdata)?;
-    let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
-    let domain = Domain::new(p.measuring_country, &countries);
-    let (tables, sims) = read_facts(facts, &domain, p.classify.max_crossing_pairs)?;
-    let dir = release_dir(p, period);
-    let parent = dir.parent().expect("release dir has a parent");
-    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let staging = parent.join(format!(".staging-{period}-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    started: std::time::Instant,
+}
+
+/// The classify summary's fields the release may show (never its exact category counts).
+struct ClassifySummary {
+    json: serde_json::Value,
+}
+
+impl ClassifySummary {
+    fn read(facts: &Path) -> Result<Self, PublishError> {
+        let path = facts.join("summary.json");
+        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        let json = serde_json::from_slice(&bytes).map_err(|e| io(&path, e))?;
+        Ok(Self { json })
     }
-    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
-    let result = (|| {
-        let period_text = period.to_string();
-        let m = p.measuring_country.to_string();
-        let mut cells = Vec::new();
-        let mut manifest_tables = std::collections::BTreeMap::new();
-        for spec in specs {
-            let sigma2 = sigma2_for(&spec.rho, spec.delta_sq)?;
-            let (counts, dims): (&[u64], Vec<[Option<String>; 2]>) = if spec.name == "categories" {
-                (
-                    &tables.categories,
-                    domain
-                        .categories
-                        .iter()
-                        .map(|c| {
-                            [
-                                Some(c.category.as_str().to_string()),
-                                c.partner.map(|p| p.to_string()),
-                            ]
-                        })
-                        .collect(),
-                )
-            } else {
-                (
-                    &tables.crossings,
-                    domain
-                        .crossings
-                        .iter()
-                        .map(|(a, b)| [Some(a.to_string()), Some(b.to_string())])
-                        .collect(),
-                )
-            };
-            let protected = protect(counts, &sigma2, p.privacy.k, noise)?;
-            let names = if spec.name == "categories" {
-                ["category", "partner_country"]
-            } else {
-                ["from_country", "to_country"]
-            };
-            write_table(
-                &staging,
-                spec.name,
-                &period_text,
-                &m,
-                names,
-                &dims,
-                &protected,
-            )?;
-            let published = protected.iter().filter(|c| !c.suppressed).count();
-            cells.push(TableCells {
-                table: spec.name.to_string(),
-                published,
-                suppressed: protected.len() - published,
+
+    fn get(&self, key: &str) -> serde_json::Value {
+        self.json
+            .get(key)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn date(&self, key: &str) -> Option<NaiveDate> {
+        self.json.get(key)?.as_str()?.parse().ok()
+    }
+}
+
+/// The ingest runs that wrote days of the look-back, from `state/ingest/*.json`.
+fn ingest_runs(state: &Path, first: NaiveDate, last: NaiveDate) -> Vec<serde_json::Value> {
+    let Ok(dir) = std::fs::read_dir(state.join("ingest")) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<(String, serde_json::Value)> = dir
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            let touches = v["dates_written"].as_array()?.iter().any(|d| {
+                d.as_str()
+                    .and_then(|d| d.parse::<NaiveDate>().ok())
+                    .is_some_and(|d| d >= first && d <= last)
             });
-            manifest_tables.insert(
-                spec.name,
-                TableManifest {
-                    rho: spec.rho.to_f64(),
-                    rho_exact: spec.rho.to_fraction(),
-                    l2_sensitivity: f64::from(spec.delta_sq).sqrt(),
-                    sigma: sigma2.to_f64().sqrt(),
-                    cells: protected.len(),
-                    published,
-                    suppressed: protected.len() - published,
-                },
-            );
-        }
-        let outputs_digest = digest_release(&staging)?;
-        let rho_total: f64 = specs.iter().map(|s| s.rho.to_f64()).sum();
-        let manifest = Manifest {
-            software: format!("borderflow {}", env!("CARGO_PKG_VERSION")),
-            dataset: &p.dataset,
-            period: period_text.clone(),
-            measuring_country: m.clone(),
-            for_publication: noise.for_publication(),
-            notice: (!noise.for_publication())
-                .then_some("NOT FOR PUBLICATION: noise from a fixed test seed"),
-            inputs_digest,
-            outputs_digest: outputs_digest.clone(),
-            k: p.privacy.k,
-            delta: p.privacy.delta,
-            budget_year: year,
-            annual_rho: p.privacy.annual_rho,
-            epsilon_of_this_release: epsilon(rho_total, p.privacy.delta),
-            tables: manifest_tables,
-            sims,
-            sims_too_sparse: tables.unclassified,
+            touches.then(|| (v["run_id"].as_str().unwrap_or("").to_string(), v))
+        })
+        .collect();
+    runs.sort_by(|a, b| a.0.cmp(&b.0));
+    runs.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Inputs of the ingest runs, by file name (directories are the operator's business), with
+/// their row counts; and the totals, which reconcile: read = accepted + quarantined.
+fn inputs_of(runs: &[serde_json::Value]) -> (Vec<InputManifest>, RowTotals) {
+    let mut inputs = Vec::new();
+    let mut totals = RowTotals::default();
+    for run in runs {
+        let Some(files) = run["files"].as_object() else {
+            continue;
         };
-        let path = staging.join("manifest.json");
-        write_synced(
-            &path,
-            &serde_json::to_vec_pretty(&manifest).expect("serialises"),
-        )?;
-        sync_dir(&staging)?;
-        std::fs::rename(&staging, &dir).map_err(|e| io(&dir, e))?;
-        sync_dir(parent)?;
-        Ok((cells, outputs_digest))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
+        for (path, counts) in files {
+            let digest = &run["inputs"][path];
+            let quarantined: BTreeMap<String, u64> = counts["quarantined"]
+                .as_object()
+                .map(|q| {
+                    q.iter()
+                        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let input = InputManifest {
+                name: Path::new(path)
+                    .file_name()
+                    .map_or(path.clone(), |n| n.to_string_lossy().into_owned()),
+                bytes: digest["bytes"].as_u64(),
+                sha256: digest["sha256"].as_str().map(str::to_string),
+                read: counts["read"].as_u64().unwrap_or(0),
+                accepted: counts["accepted"].as_u64().unwrap_or(0),
+                quarantined,
+            };
+            totals.read += input.read;
+            totals.accepted += input.accepted;
+            for (k, v) in &input.quarantined {
+                *totals.quarantined.entry(k.clone()).or_default() += v;
+            }
+            inputs.push(input);
+        }
     }
-    result
+    (inputs, totals)
+}
+
+/// Published crossings of every other period of the dataset already released, oldest first.
+fn crossings_history(dataset_dir: &Path, period: &str) -> Vec<PeriodCrossings> {
+    let Ok(dir) = std::fs::read_dir(dataset_dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PeriodCrossings> = dir
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == period || name.parse::<Period>().is_err() {
+                return None;
+            }
+            let text = std::fs::read_to_string(e.path().join("crossings.csv")).ok()?;
+            let mut lines = text.lines();
+            let header: Vec<&str> = lines.next()?.split(',').collect();
+            let col = |n: &str| header.iter().position(|h| *h == n);
+            let (f, t, v) = (
+                col("from_country")?,
+                col("to_country")?,
+                col("subscribers")?,
+            );
+            let cells = lines
+                .filter_map(|l| {
+                    let x: Vec<&str> = l.split(',').collect();
+                    Some((
+                        x.get(f)?.to_string(),
+                        x.get(t)?.to_string(),
+                        x.get(v)?.parse().ok()?,
+                    ))
+                })
+                .collect();
+            Some(PeriodCrossings {
+                period: name,
+                cells,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.period.cmp(&b.period));
+    out
+}
+
+fn published_crossings(t: &ReleasedTable) -> PeriodCrossings {
+    let (f, to) = (&t.dimensions[0].values, &t.dimensions[1].values);
+    PeriodCrossings {
+        period: t.period.clone(),
+        cells: t
+            .cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((f[i].clone()?, to[i].clone()?, c.subscribers?)))
+            .collect(),
+    }
+}
+
+impl Job<'_> {
+    fn spec(&self, name: &str) -> &TableSpec {
+        self.specs
+            .iter()
+            .find(|s| s.name == name)
+            .expect("every table has a spec")
+    }
+
+    fn protect(
+        &self,
+        name: &str,
+        counts: &[u64],
+        k: u32,
+        noise: &mut NoiseSource,
+    ) -> Result<Vec<ProtectedCell>, PublishError> {
+        let spec = self.spec(name);
+        Ok(protect(
+            counts,
+            &sigma2_for(&spec.rho, spec.delta_sq)?,
+            k,
+            noise,
+        )?)
+    }
+
+    /// Noises, writes and renames the release into place; returns the cells per table and
+    /// the outputs digest.
+    fn write_release(
+        &self,
+        noise: &mut NoiseSource,
+    ) -> Result<(Vec<TableCells>, String), PublishError> {
+        let p = self.p;
+        let rd = RefData::load(&p.refdata)?;
+        let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
+        let domain = Domain::new(p.measuring_country, &countries);
+        let facts = read_facts(self.facts, &domain, p.classify.max_crossing_pairs)?;
+        let summary = ClassifySummary::read(self.facts)?;
+        let period = self.period.to_string();
+        let m = p.measuring_country;
+        let k = p.privacy.k;
+
+        let cat = self.protect("categories", &facts.tables.categories, k, noise)?;
+        let cross = self.protect("crossings", &facts.tables.crossings, k, noise)?;
+        let totals = [facts.sims, facts.tables.unclassified, facts.open_spells];
+        let quality = self.protect("quality", &totals, 1, noise)?;
+        let categories = ReleasedTable::categories(&domain, &cat, m, &period);
+        let crossings = ReleasedTable::crossings(&domain, &cross, m, &period);
+        let corridors = borderflow_release::corridors(&domain, &cat, k, &rd, m, &period);
+        let noisy = |i: usize| NoisyTotal {
+            value: quality[i].noisy.max(0),
+            noise_sd: quality[i].noise_sd,
+        };
+
+        let dir = release_dir(p, self.period);
+        let parent = dir.parent().expect("release dir has a parent");
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        let staging = parent.join(format!(".staging-{period}-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(|e| io(&staging, e))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+        let result = (|| {
+            for t in [&categories, &crossings, &corridors] {
+                borderflow_release::write_all(t, &staging)?;
+            }
+            let (sims, sparse) = (noisy(0), noisy(1));
+            let share_too_sparse = if sims.value > 0 {
+                (sparse.value as f64 / sims.value as f64).min(1.0)
+            } else {
+                0.0
+            };
+            let rho_total: f64 = self.specs.iter().map(|s| s.rho.to_f64()).sum();
+            let epsilon_total = epsilon(rho_total, p.privacy.delta);
+            let mut history = crossings_history(parent, &period);
+            history.push(published_crossings(&crossings));
+            let html = report::render(&ReportInput {
+                dataset: &p.dataset,
+                period: &period,
+                measuring_country: m,
+                for_publication: noise.for_publication(),
+                k,
+                rho: rho_total,
+                epsilon: epsilon_total,
+                delta: p.privacy.delta,
+                categories: &categories,
+                crossings: &crossings,
+                corridors: &corridors,
+                crossings_history: &history,
+                share_too_sparse,
+                refdata: &rd,
+            });
+            write_synced(&staging.join("report.html"), html.as_bytes())?;
+
+            let first = summary
+                .date("lookback_first")
+                .unwrap_or(self.period.first());
+            let last = summary.date("lookback_last").unwrap_or(self.period.last());
+            let runs = ingest_runs(&p.state_dir, first, last);
+            let (inputs, rows) = inputs_of(&runs);
+            let quality_json = self.quality_json(
+                &summary,
+                &rows,
+                &runs,
+                noisy(0),
+                noisy(1),
+                noisy(2),
+                share_too_sparse,
+            );
+            write_synced(
+                &staging.join("quality.json"),
+                &serde_json::to_vec_pretty(&quality_json).expect("serialises"),
+            )?;
+
+            let outputs_digest = digest_release(&staging)?;
+            let tables: BTreeMap<&str, TableManifest> = [&categories, &crossings]
+                .into_iter()
+                .map(|t| {
+                    (
+                        t.name,
+                        self.table_manifest(self.spec(t.name), t.cells.len(), t.published()),
+                    )
+                })
+                .chain(std::iter::once((
+                    "quality",
+                    self.table_manifest(self.spec("quality"), 3, 3),
+                )))
+                .collect();
+            let cells: BTreeMap<&str, TableCells> = [&categories, &crossings, &corridors]
+                .into_iter()
+                .map(|t| {
+                    (
+                        t.name,
+                        TableCells {
+                            table: t.name.to_string(),
+                            published: t.published(),
+                            suppressed: t.cells.len() - t.published(),
+                        },
+                    )
+                })
+                .collect();
+            let manifest = serde_json::json!({
+                "software": {
+                    "name": "borderflow",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "git_commit": option_env!("BORDERFLOW_GIT_COMMIT").unwrap_or("unknown"),
+                },
+                "dataset": p.dataset,
+                "period": period,
+                "measuring_country": m.to_string(),
+                "for_publication": noise.for_publication(),
+                "notice": (!noise.for_publication())
+                    .then_some("NOT FOR PUBLICATION: noise from a fixed test seed"),
+                "config_digest": config_digest(p),
+                "key_fingerprint": summary.get("key_fingerprint"),
+                "inputs": inputs,
+                "rows": rows,
+                "facts_digest": self.inputs_digest,
+                "outputs_digest": outputs_digest,
+                "privacy": {
+                    "unit": "one SIM (pseudonym)",
+                    "mechanism": "exact discrete Gaussian (Canonne, Kamath, Steinke 2020), rho-zCDP",
+                    "k": k,
+                    "delta": p.privacy.delta,
+                    "budget_year": self.year,
+                    "annual_rho": p.privacy.annual_rho,
+                    "rho_of_this_release": rho_total,
+                    "epsilon_of_this_release": epsilon_total,
+                    "tables": tables,
+                    "corridors": "sums of the noisy categories cells (post-processing, no cost); noise_sd per row",
+                },
+                "cells": cells.values().map(|c| (c.table.clone(), serde_json::json!({
+                    "published": c.published, "suppressed": c.suppressed
+                }))).collect::<serde_json::Map<_, _>>(),
+                "classification": {
+                    "lookback_first": first.to_string(),
+                    "lookback_last": last.to_string(),
+                    "missing_days": summary.get("missing_days"),
+                    "return_migrants": summary.get("return_migrants"),
+                    "open_spells": noisy(2),
+                    "rules": summary.get("rules"),
+                },
+                "timings_seconds": {
+                    "ingest": runs.iter().filter_map(|r| r["seconds"].as_f64()).sum::<f64>(),
+                    "classify": summary.get("seconds"),
+                    "publish": self.started.elapsed().as_secs_f64(),
+                },
+                "published_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            });
+            write_synced(
+                &staging.join("manifest.json"),
+                &serde_json::to_vec_pretty(&manifest).expect("serialises"),
+            )?;
+            sync_dir(&staging)?;
+            self.keep_noisy(&domain, &cat, &cross)?;
+            std::fs::rename(&staging, &dir).map_err(|e| io(&dir, e))?;
+            sync_dir(parent)?;
+            Ok((cells.into_values().collect(), outputs_digest))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn table_manifest(&self, spec: &TableSpec, cells: usize, published: usize) -> TableManifest {
+        let sigma = spec.sigma();
+        TableManifest {
+            rho: spec.rho.to_f64(),
+            rho_exact: spec.rho.to_fraction(),
+            l2_sensitivity: f64::from(spec.delta_sq).sqrt(),
+            sigma,
+            margin_of_error_95: margin_of_error_95(sigma),
+            cells,
+            published,
+            suppressed: cells - published,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn quality_json(
+        &self,
+        summary: &ClassifySummary,
+        rows: &RowTotals,
+        runs: &[serde_json::Value],
+        sims: NoisyTotal,
+        too_sparse: NoisyTotal,
+        open_spells: NoisyTotal,
+        share_too_sparse: f64,
+    ) -> serde_json::Value {
+        let share = |n: u64| {
+            if rows.read > 0 {
+                n as f64 / rows.read as f64
+            } else {
+                0.0
+            }
+        };
+        let presence_rows: u64 = runs
+            .iter()
+            .filter_map(|r| r["presence_rows"].as_u64())
+            .sum();
+        let unknown = rows.quarantined.get("unknown_plmn").copied().unwrap_or(0);
+        let quarantined: u64 = rows.quarantined.values().sum();
+        serde_json::json!({
+            "period": self.period.to_string(),
+            "measuring_country": self.p.measuring_country.to_string(),
+            "note": "Counts of SIMs here are noisy (differential privacy, ρ of the quality table in manifest.json); counts of records (rows, events) describe the operator's data flow and are exact.",
+            "sims_seen": sims,
+            "sims_too_sparse_to_classify": too_sparse,
+            "share_too_sparse_to_classify": share_too_sparse,
+            "sims_on_open_spells": open_spells,
+            "observation_density_events_per_sim_day": if presence_rows > 0 {
+                rows.accepted as f64 / presence_rows as f64
+            } else {
+                0.0
+            },
+            "rows_read": rows.read,
+            "share_rows_quarantined": share(quarantined),
+            "share_rows_unknown_plmn": share(unknown),
+            "lookback_days_without_data": summary.get("missing_days"),
+            "events_per_day": summary.get("events_per_day"),
+        })
+    }
+
+    /// Keeps every noisy value — suppressed ones too — under `state/noisy/<dataset>/<period>/`,
+    /// operator-side: new roll-ups can be drawn from them later at no privacy cost, without
+    /// noising the data again.
+    fn keep_noisy(
+        &self,
+        domain: &Domain,
+        cat: &[ProtectedCell],
+        cross: &[ProtectedCell],
+    ) -> Result<(), PublishError> {
+        let dir = noisy_dir(self.p, self.period);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let unsuppressed = |cells: &[ProtectedCell]| -> Vec<ProtectedCell> {
+            cells
+                .iter()
+                .map(|c| ProtectedCell {
+                    subscribers: Some(c.noisy),
+                    suppressed: false,
+                    ..*c
+                })
+                .collect()
+        };
+        let period = self.period.to_string();
+        let m = self.p.measuring_country;
+        let tables = [
+            ReleasedTable::categories(domain, &unsuppressed(cat), m, &period),
+            ReleasedTable::crossings(domain, &unsuppressed(cross), m, &period),
+        ];
+        for t in &tables {
+            borderflow_release::write::write_parquet(t, &dir.join(format!("{}.parquet", t.name)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the noisy values of a release are kept, operator-side.
+pub fn noisy_dir(p: &Pipeline, period: Period) -> PathBuf {
+    p.state_dir
+        .join("noisy")
+        .join(&p.dataset)
+        .join(period.to_string())
+}
+
+/// SHA-256 of the effective configuration (after `--set`), as JSON.
+fn config_digest(p: &Pipeline) -> String {
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(p).expect("the pipeline serialises"),
+    ))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
@@ -492,69 +857,4 @@ fn sync_dir(dir: &Path) -> Result<(), PublishError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io(dir, e))
-}
-
-/// Writes `<name>.parquet` and `<name>.csv`: period, measuring_country, the two dimension
-/// columns, subscribers (null when suppressed), noise_sd, suppressed.
-fn write_table(
-    dir: &Path,
-    name: &str,
-    period: &str,
-    m: &str,
-    dim_names: [&str; 2],
-    dims: &[[Option<String>; 2]],
-    cells: &[ProtectedCell],
-) -> Result<(), PublishError> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("period", DataType::Utf8, false),
-        Field::new("measuring_country", DataType::Utf8, false),
-        Field::new(dim_names[0], DataType::Utf8, false),
-        Field::new(dim_names[1], DataType::Utf8, true),
-        Field::new("subscribers", DataType::Int64, true),
-        Field::new("noise_sd", DataType::Float64, false),
-        Field::new("suppressed", DataType::Boolean, false),
-    ]));
-    let n = cells.len();
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from(vec![period; n])) as ArrayRef,
-            Arc::new(StringArray::from(vec![m; n])),
-            Arc::new(StringArray::from_iter(dims.iter().map(|d| d[0].as_deref()))),
-            Arc::new(StringArray::from_iter(dims.iter().map(|d| d[1].as_deref()))),
-            Arc::new(Int64Array::from_iter(cells.iter().map(|c| c.subscribers))),
-            Arc::new(Float64Array::from_iter_values(
-                cells.iter().map(|c| c.noise_sd),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                cells.iter().map(|c| Some(c.suppressed)),
-            )),
-        ],
-    )
-    .expect("batch matches schema");
-    let path = dir.join(format!("{name}.parquet"));
-    let f = File::create(&path).map_err(|e| io(&path, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut w = ArrowWriter::try_new(f, schema, Some(props)).map_err(|e| io(&path, e))?;
-    w.write(&batch).map_err(|e| io(&path, e))?;
-    let f = w.into_inner().map_err(|e| io(&path, e))?;
-    f.sync_all().map_err(|e| io(&path, e))?;
-
-    let mut csv = format!(
-        "period,measuring_country,{},{},subscribers,noise_sd,suppressed\n",
-        dim_names[0], dim_names[1]
-    );
-    for (d, c) in dims.iter().zip(cells) {
-        csv.push_str(&format!(
-            "{period},{m},{},{},{},{},{}\n",
-            d[0].as_deref().unwrap_or(""),
-            d[1].as_deref().unwrap_or(""),
-            c.subscribers.map_or(String::new(), |v| v.to_string()),
-            c.noise_sd,
-            c.suppressed
-        ));
-    }
-    write_synced(&dir.join(format!("{name}.csv")), csv.as_bytes())
 }

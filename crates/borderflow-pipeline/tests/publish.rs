@@ -89,9 +89,16 @@ fn a_release_is_published_once_and_returned_as_it_is() {
         [
             "categories.csv",
             "categories.parquet",
+            "categories.sdmx.csv",
+            "corridors.csv",
+            "corridors.parquet",
+            "corridors.sdmx.csv",
             "crossings.csv",
             "crossings.parquet",
-            "manifest.json"
+            "crossings.sdmx.csv",
+            "manifest.json",
+            "quality.json",
+            "report.html"
         ]
     );
     let manifest = std::fs::read_to_string(r.dir.join("manifest.json")).unwrap();
@@ -121,10 +128,11 @@ fn a_release_is_published_once_and_returned_as_it_is() {
         assert_eq!(files(&again.dir), before);
     }
     let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    assert_eq!(ledger.releases("t").unwrap().len(), 2);
+    // categories, crossings and the quality totals: 0.1 + 0.1 + 0.01.
+    assert_eq!(ledger.releases("t").unwrap().len(), 3);
     assert_eq!(
         ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.2").unwrap()
+        Ratio::from_decimal("0.21").unwrap()
     );
 
     // No raw id and no pseudonym (binary or hex) in any released byte.
@@ -152,7 +160,7 @@ fn a_release_over_budget_is_refused_and_nothing_is_written() {
     assert!(matches!(err, PublishError::Ledger(_)));
     assert!(
         err.to_string().starts_with(
-            "privacy budget exceeded for dataset t, 2025: this release needs ρ = 0.1, 0.3 of ρ = 0.3 is spent"
+            "privacy budget exceeded for dataset t, 2025: this release needs ρ = 0.1, 0.21 of ρ = 0.3 is spent, 0.09 remains"
         ),
         "{err}"
     );
@@ -167,7 +175,7 @@ fn a_release_over_budget_is_refused_and_nothing_is_written() {
     let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
     assert_eq!(
         ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.2").unwrap()
+        Ratio::from_decimal("0.21").unwrap()
     );
 }
 
@@ -213,6 +221,6 @@ fn a_crash_after_reserving_is_settled_by_the_next_run() {
     assert!(ledger.pending("t").unwrap().is_empty());
     assert_eq!(
         ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.2").unwrap()
+        Ratio::from_decimal("0.21").unwrap()
     );
 }

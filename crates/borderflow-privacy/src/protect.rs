@@ -15,6 +15,10 @@ pub struct ProtectedCell {
     pub noise_sd: f64,
     /// Whether the cell was suppressed.
     pub suppressed: bool,
+    /// The noisy count whether published or not. Differentially private like every noisy
+    /// value, so sums of it (roll-ups) are free post-processing; but below k it is kept
+    /// operator-side and never written to a release.
+    pub noisy: i64,
 }
 
 /// Noises every cell of `counts` (the whole public domain, zeros included) with a discrete
@@ -46,6 +50,7 @@ pub fn protect<R: RngCore + CryptoRng>(
                 subscribers: (!suppressed).then_some(noisy),
                 noise_sd,
                 suppressed,
+                noisy,
             })
         })
         .collect()
