@@ -8,11 +8,14 @@
 
 mod budget;
 mod classify;
+mod demo;
 mod generate;
 mod ingest;
 mod keygen;
 mod publish;
 mod refdata;
+mod run;
+mod summary;
 
 use std::process::ExitCode;
 
@@ -34,6 +37,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole product on a synthetic world into ./demo-out (needs nothing else).
+    Demo(demo::Args),
+    /// One scheduled run: ingest → classify → protect → publish for one period.
+    Run(run::Args),
     /// Generate a synthetic world (events in CSV and Parquet, plus ground truth).
     Generate(generate::Args),
     /// Read operator files into the pseudonymised daily presence store.
@@ -53,6 +60,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Classify(args) => classify::run(args),

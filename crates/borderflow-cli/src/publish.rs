@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use borderflow_pipeline::{Period, Pipeline, publish};
-use borderflow_privacy::NoiseSource;
 
 /// Arguments of `borderflow publish`.
 #[derive(Debug, clap::Args)]
@@ -27,11 +26,7 @@ pub struct Args {
 /// Publishes the period, or reports the release already there.
 pub fn run(args: Args) -> Result<()> {
     let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-    let noise = match args.test_seed {
-        Some(seed) => NoiseSource::seeded_for_tests(seed),
-        None => NoiseSource::from_os().context("no entropy from the operating system")?,
-    };
-    let r = publish::run(&pipeline, args.period, noise)?;
+    let r = publish::run(&pipeline, args.period, crate::run::noise(args.test_seed)?)?;
     if r.settled != (0, 0) {
         println!(
             "settled an interrupted run: {} release(s) committed, {} aborted (budget returned)",

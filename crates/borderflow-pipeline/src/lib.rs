@@ -13,6 +13,7 @@
 //!   partner, crossings) under `state/classified/<period>/`, never published.
 //! - [`publish`]: classified facts → tables over the public domain → noise and threshold →
 //!   `release/<dataset>/<period>/`, reserved in and committed to the privacy ledger.
+//! - [`run`]: the three stages for one period, as a scheduled job runs them.
 //! - [`StateLock`]: one run at a time per state directory, safe to start from cron.
 
 pub mod classify;
@@ -22,6 +23,7 @@ mod lock;
 mod period;
 mod pipeline;
 pub mod publish;
+pub mod run;
 
 pub use classify::{ClassifyError, ClassifyReport};
 pub use ingest::{IngestError, IngestReport};
@@ -32,3 +34,4 @@ pub use pipeline::{
     PrivacyConfig,
 };
 pub use publish::{PublishError, PublishReport};
+pub use run::{RunError, RunReport};

@@ -40,6 +40,22 @@ impl Period {
         }
     }
 
+    /// The period a run means by `text` on `today`: `previous_month` and `previous_year` (the
+    /// last complete calendar month or year, what a scheduled job releases), or a period as
+    /// written (`2025`, `2025-07`).
+    pub fn resolve(text: &str, today: NaiveDate) -> Result<Period, PeriodError> {
+        use chrono::Datelike;
+        match text {
+            "previous_year" => Ok(Period::Year(today.year() - 1)),
+            "previous_month" => Ok(if today.month() == 1 {
+                Period::Month(today.year() - 1, 12)
+            } else {
+                Period::Month(today.year(), today.month() - 1)
+            }),
+            other => other.parse(),
+        }
+    }
+
     /// The period's dates as days since 1970-01-01, both ends included.
     pub fn day_range(&self) -> (i32, i32) {
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");

@@ -228,6 +228,10 @@ pub struct Pipeline {
     pub state_dir: PathBuf,
     /// Where releases are published.
     pub release_dir: PathBuf,
+    /// The period `borderflow run` releases when no `--period` is given: `previous_month`,
+    /// `previous_year`, or a period (`2025`, `2025-07`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
     /// The pseudonymisation key.
     pub key: KeySource,
     /// The operator's files.
@@ -344,6 +348,16 @@ impl Pipeline {
             location: name.to_string(),
             message,
         })?;
+        if let Some(text) = &p.period
+            && crate::Period::resolve(text, chrono::Utc::now().date_naive()).is_err()
+        {
+            return Err(PipelineError::File {
+                location: name.to_string(),
+                message: format!(
+                    "period = {text:?} must be previous_month, previous_year, a year (2025) or a month (2025-07)"
+                ),
+            });
+        }
         if p.presence.lookback_days < CLASSIFY_LOOKBACK_DAYS {
             return Err(PipelineError::File {
                 location: name.to_string(),

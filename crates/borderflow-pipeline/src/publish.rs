@@ -157,6 +157,19 @@ pub fn run(
 ) -> Result<PublishReport, PublishError> {
     let started = std::time::Instant::now();
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let mut ledger = Ledger::open(&p.state_dir.join(LEDGER_FILE))?;
+    let settled = settle(p, &mut ledger)?;
+    let dir = release_dir(p, period);
+    // A release directory is complete or absent, and settled above: if it is there, it is
+    // published, and it is returned as it is.
+    if dir.join("manifest.json").is_file() {
+        return Ok(PublishReport {
+            dir,
+            new: false,
+            cells: Vec::new(),
+            settled,
+        });
+    }
     let facts = facts_dir(&p.state_dir, period);
     if !facts.join("sims.parquet").is_file() {
         return Err(PublishError::NotClassified {
@@ -164,9 +177,6 @@ pub fn run(
             dir: facts.display().to_string(),
         });
     }
-    let mut ledger = Ledger::open(&p.state_dir.join(LEDGER_FILE))?;
-    let settled = settle(p, &mut ledger)?;
-    let dir = release_dir(p, period);
     let privacy = &p.privacy;
     let year = period.last().year();
     let budget = ledger.budget(&p.dataset, year, &PrivacyConfig::exact(privacy.annual_rho))?;
@@ -576,7 +586,25 @@ impl Job<'_> {
         let m = p.measuring_country;
         let k = p.privacy.k;
 
-        let cat = self.protect("categories", &facts.tables.categories, k, noise)?;
+        let mut cat = self.protect("categories", &facts.tables.categories, k, noise)?;
+        // Without 24 months of presence nobody can be a return migrant: those cells are zero
+        // by construction, not by measurement, and are released as not measured (null,
+        // suppressed), never as noise around zero.
+        let return_migrants_measured = summary.json["return_migrants"]["available"]
+            .as_bool()
+            .unwrap_or(false);
+        if !return_migrants_measured {
+            for (cell, c) in domain.categories.iter().zip(cat.iter_mut()) {
+                if cell.category == Category::ReturnMigrant {
+                    *c = ProtectedCell {
+                        subscribers: None,
+                        suppressed: true,
+                        noisy: 0,
+                        ..*c
+                    };
+                }
+            }
+        }
         let cross = self.protect("crossings", &facts.tables.crossings, k, noise)?;
         let totals = [facts.sims, facts.tables.unclassified, facts.open_spells];
         let quality = self.protect("quality", &totals, 1, noise)?;
@@ -606,7 +634,11 @@ impl Job<'_> {
             } else {
                 0.0
             };
-            let rho_total: f64 = self.specs.iter().map(|s| s.rho.to_f64()).sum();
+            let rho_total = self
+                .specs
+                .iter()
+                .fold(Ratio::new(0u32, 1u32).expect("zero"), |a, s| a.add(&s.rho))
+                .to_f64();
             let epsilon_total = epsilon(rho_total, p.privacy.delta);
             let mut history = crossings_history(parent, &period);
             history.push(published_crossings(&crossings));
@@ -624,6 +656,7 @@ impl Job<'_> {
                 corridors: &corridors,
                 crossings_history: &history,
                 share_too_sparse,
+                return_migrants_measured,
                 refdata: &rd,
             });
             write_synced(&staging.join("report.html"), html.as_bytes())?;

@@ -51,6 +51,8 @@ pub struct ReportInput<'a> {
     pub crossings_history: &'a [PeriodCrossings],
     /// Share of SIMs too sparse to classify (a quality indicator, not per person).
     pub share_too_sparse: f64,
+    /// False when the store holds less than 24 months: return migrants were not measured.
+    pub return_migrants_measured: bool,
     /// Country names.
     pub refdata: &'a RefData,
 }
@@ -130,14 +132,14 @@ fn bar_chart(
     series: &[(String, &str)],
     unit: &str,
 ) -> String {
-    let (left, width, row_h, top) = (210.0, 460.0, 22.0, 28.0);
+    let (left, width, row_h, top) = (250.0, 420.0, 22.0, 28.0);
     let max = rows
         .iter()
         .map(|(_, s)| s.iter().map(|x| x.1.max(0)).sum::<i64>())
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let legend_rows = series.len().div_ceil(3);
+    let legend_rows = series.len().div_ceil(2);
     let height = top + rows.len() as f64 * row_h + 30.0 + legend_rows as f64 * 18.0;
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 720 {height}" width="720" height="{height}" aria-label="{t}"><text x="0" y="16" font-size="14" font-weight="bold">{t}</text>"##,
@@ -150,7 +152,7 @@ fn bar_chart(
             r##"<text x="{x}" y="{ty}" font-size="12" text-anchor="end">{n}</text>"##,
             x = left - 6.0,
             ty = y + 14.0,
-            n = esc(name)
+            n = esc(&short(name, 38))
         );
         let mut x = left;
         let mut total = 0;
@@ -179,7 +181,10 @@ fn bar_chart(
     }
     let ly = top + rows.len() as f64 * row_h + 14.0;
     for (i, (name, colour)) in series.iter().enumerate() {
-        let (lx, lyy) = (left + (i % 3) as f64 * 170.0, ly + (i / 3) as f64 * 18.0);
+        let (lx, lyy) = (
+            left - 40.0 + (i % 2) as f64 * 240.0,
+            ly + (i / 2) as f64 * 18.0,
+        );
         let _ = write!(
             svg,
             r##"<rect x="{lx}" y="{ry}" width="10" height="10" fill="{colour}"/><text x="{tx}" y="{lyy}" font-size="11">{n}</text>"##,
@@ -190,6 +195,16 @@ fn bar_chart(
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// `name` cut to `max` characters with an ellipsis.
+fn short(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        let cut: String = name.chars().take(max - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
 }
 
 fn country_name(rd: &RefData, code: &str) -> String {
@@ -226,6 +241,14 @@ fn headline(input: &ReportInput) -> String {
         );
     }
     for c in INBOUND.iter().chain(OUTBOUND.iter()) {
+        if *c == Category::ReturnMigrant && !input.return_migrants_measured {
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td class=n>not measured (needs 24 months of data)</td></tr>",
+                label(*c)
+            );
+            continue;
+        }
         if let Some(i) =
             (0..cor.cells.len()).find(|&i| cat[i] == c.as_str() && grouping[i] == "all")
         {

@@ -1,0 +1,61 @@
+//! A release's headline numbers, read back from its published files (nothing else is shown).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Reads `file` as CSV records keyed by header name.
+fn records(file: &Path) -> Result<Vec<BTreeMap<String, String>>> {
+    let mut r = csv::Reader::from_path(file).with_context(|| format!("{}", file.display()))?;
+    let header = r.headers()?.clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.with_context(|| format!("{}", file.display()))?;
+            Ok(header
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect())
+        })
+        .collect()
+}
+
+fn line(name: &str, value: &str, sd: &str) {
+    let margin = sd
+        .parse::<f64>()
+        .map_or(String::new(), |s| format!("±{:.0}", 1.96 * s));
+    let value = if value.is_empty() {
+        "suppressed"
+    } else {
+        value
+    };
+    println!("  {name:<22} {value:>12} {margin:>8}");
+}
+
+/// Prints each category's total (resident from `categories`, the others from the `all`
+/// rows of `corridors`) with its 95% margin of error.
+pub fn print(release: &Path) -> Result<()> {
+    println!("  {:<22} {:>12} {:>8}", "category", "SIMs", "95% ±");
+    for r in records(&release.join("categories.csv"))? {
+        if r["category"] == "resident" {
+            line("resident", &r["subscribers"], &r["noise_sd"]);
+        }
+    }
+    let manifest = std::fs::read_to_string(release.join("manifest.json"))?;
+    let measured = !manifest.contains("\"available\": false");
+    for r in records(&release.join("corridors.csv"))? {
+        if r["grouping"] != "all" {
+            continue;
+        }
+        if r["category"] == "return_migrant" && !measured {
+            println!(
+                "  {:<22} {:>21}",
+                "return_migrant", "not measured (< 24 months)"
+            );
+        } else {
+            line(&r["category"], &r["subscribers"], &r["noise_sd"]);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! One scheduled run for one period: ingest → classify → publish.
+//!
+//! A release already published is returned at once, before any input is read: nothing is
+//! ingested, classified or noised again, and the run succeeds (a cron job that fires twice
+//! does no harm). Each stage keeps its own guarantees — ingest stages and swaps the store's
+//! partitions, classify swaps the facts in whole, publish reserves, writes and commits — so a
+//! run that fails leaves every earlier release and the ledger as they were.
+
+use borderflow_privacy::NoiseSource;
+
+use crate::{
+    ClassifyError, ClassifyReport, IngestError, IngestReport, Period, Pipeline, PublishError,
+    PublishReport, classify, ingest, publish,
+};
+
+/// Why a run failed, by stage.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Reading the operator's files failed.
+    #[error("ingest: {0}")]
+    Ingest(#[from] IngestError),
+    /// Classification failed.
+    #[error("classify: {0}")]
+    Classify(#[from] ClassifyError),
+    /// Protecting or publishing failed (over budget, say).
+    #[error("publish: {0}")]
+    Publish(#[from] PublishError),
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The period released.
+    pub period: Period,
+    /// The ingest stage, unless the release already existed.
+    pub ingest: Option<IngestReport>,
+    /// The classify stage, unless the release already existed.
+    pub classify: Option<ClassifyReport>,
+    /// The release.
+    pub publish: PublishReport,
+}
+
+/// Runs the pipeline for `period`, reading the pipeline's inputs and `extra_inputs`.
+pub fn run(
+    p: &Pipeline,
+    period: Period,
+    extra_inputs: &[String],
+    noise: NoiseSource,
+) -> Result<RunReport, RunError> {
+    if publish::release_dir(p, period)
+        .join("manifest.json")
+        .is_file()
+    {
+        return Ok(RunReport {
+            period,
+            ingest: None,
+            classify: None,
+            publish: publish::run(p, period, noise)?,
+        });
+    }
+    let ingest = ingest::run(p, None, extra_inputs)?;
+    let classify = classify::run(p, period)?;
+    let publish = publish::run(p, period, noise)?;
+    Ok(RunReport {
+        period,
+        ingest: Some(ingest),
+        classify: Some(classify),
+        publish,
+    })
+}
