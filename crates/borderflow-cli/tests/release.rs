@@ -1,0 +1,428 @@
+//! A release through `borderflow run pipelines/annual.toml --input …` on generated CSV files
+//! with the operator's column names, checked as a statistics office and an auditor would:
+//! every file there, the three formats agreeing cell by cell, SDMX-CSV valid, corridors equal
+//! to the sums of their cells, the manifest reconciling, no identifier in any released byte,
+//! a second run returning the release as it is, and a release over budget refused.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use borderflow_refdata::RefData;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn borderflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_borderflow"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Operator names for the canonical columns, as the annual template maps them.
+const OPERATOR_NAMES: [(&str, &str); 7] = [
+    ("subscriber_id", "IMSI"),
+    ("event_time", "EVENT_TS"),
+    ("home_plmn", "HPLMN"),
+    ("serving_plmn", "VPLMN"),
+    ("cell_id", "CELL_ID"),
+    ("event_type", "EVENT_TYPE"),
+    ("counterpart_number", "B_NUMBER"),
+];
+
+struct World {
+    root: PathBuf,
+    input: PathBuf,
+    pipeline: PathBuf,
+    raw_ids: Vec<Vec<u8>>,
+}
+
+fn world(dir: &Path) -> World {
+    let root = dir.to_path_buf();
+    let generated = root.join("gen");
+    ok(&borderflow(&[
+        "generate",
+        "--out",
+        generated.to_str().unwrap(),
+        "--subscribers",
+        "600",
+        "--seed",
+        "5",
+        "--format",
+        "csv",
+    ]));
+    // The operator's export: same rows, the operator's column names.
+    let text = std::fs::read_to_string(generated.join("events.csv")).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let renamed: Vec<&str> = header
+        .split(',')
+        .map(|c| {
+            OPERATOR_NAMES
+                .iter()
+                .find(|(canon, _)| *canon == c)
+                .map_or(c, |(_, op)| *op)
+        })
+        .collect();
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    let input = root.join("data/cdr-2025.csv");
+    std::fs::write(&input, format!("{}\n{body}", renamed.join(","))).unwrap();
+    let mut raw_ids: HashSet<Vec<u8>> = HashSet::new();
+    for line in body.lines() {
+        let mut f = line.split(',');
+        raw_ids.insert(f.next().unwrap().as_bytes().to_vec());
+        let counterpart = f.nth(5).unwrap_or("");
+        if !counterpart.is_empty() {
+            raw_ids.insert(counterpart.as_bytes().to_vec());
+        }
+    }
+    std::fs::remove_dir_all(&generated).unwrap();
+    // The shipped template, as a user copies it: ../state, ../release, ../keys.
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/annual.toml");
+    let pipeline = root.join("pipelines/annual.toml");
+    std::fs::copy(template, &pipeline).unwrap();
+    std::fs::create_dir_all(root.join("keys")).unwrap();
+    ok(&borderflow(&[
+        "keygen",
+        root.join("keys/pseudonym.key").to_str().unwrap(),
+    ]));
+    World {
+        root,
+        input,
+        pipeline,
+        raw_ids: raw_ids.into_iter().collect(),
+    }
+}
+
+fn run(w: &World, period: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        w.pipeline.to_str().unwrap(),
+        "--period",
+        period,
+        "--input",
+        w.input.to_str().unwrap(),
+        "--set",
+        "input.paths=[]",
+        "--test-seed",
+        "11",
+    ];
+    args.extend_from_slice(extra);
+    borderflow(&args)
+}
+
+/// A table as text rows keyed by column, from Parquet (nulls as empty text).
+fn parquet_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for b in reader {
+        let b: RecordBatch = b.unwrap();
+        for i in 0..b.num_rows() {
+            let mut row = BTreeMap::new();
+            for (f, col) in b.schema().fields().iter().zip(b.columns()) {
+                let v = if col.is_null(i) {
+                    String::new()
+                } else {
+                    match f.data_type() {
+                        DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
+                        DataType::Int64 => col
+                            .as_primitive::<arrow::datatypes::Int64Type>()
+                            .value(i)
+                            .to_string(),
+                        DataType::Float64 => col
+                            .as_primitive::<arrow::datatypes::Float64Type>()
+                            .value(i)
+                            .to_string(),
+                        DataType::Boolean => col.as_boolean().value(i).to_string(),
+                        t => panic!("unexpected column type {t}"),
+                    }
+                };
+                row.insert(f.name().clone(), v);
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn sdmx_code_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[test]
+fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let out = ok(&run(&w, "2025", &[]));
+    assert!(out.contains("publish:"), "{out}");
+    let rel = w.root.join("release/ken-operator-annual/2025");
+    let mut names: Vec<String> = std::fs::read_dir(&rel)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected = vec![
+        "manifest.json".to_string(),
+        "quality.json".into(),
+        "report.html".into(),
+    ];
+    for t in ["categories", "corridors", "crossings"] {
+        for ext in ["csv", "parquet", "sdmx.csv"] {
+            expected.push(format!("{t}.{ext}"));
+        }
+    }
+    expected.sort();
+    assert_eq!(names, expected);
+
+    let rd = RefData::embedded();
+    let alpha3: HashSet<String> = rd.countries.iter().map(|c| c.alpha3.to_string()).collect();
+    let dims: [(&str, &[(&str, &str)]); 3] = [
+        (
+            "categories",
+            &[
+                ("category", "MOB_CATEGORY"),
+                ("partner_country", "COUNTERPART_AREA"),
+            ],
+        ),
+        (
+            "crossings",
+            &[
+                ("from_country", "ORIGIN_AREA"),
+                ("to_country", "DESTINATION_AREA"),
+            ],
+        ),
+        (
+            "corridors",
+            &[
+                ("category", "MOB_CATEGORY"),
+                ("grouping", "GROUPING"),
+                ("partner_group", "COUNTERPART_GROUP"),
+            ],
+        ),
+    ];
+    let mut tables = HashMap::new();
+    for (table, keys) in dims {
+        // Parquet and CSV agree cell by cell.
+        let pq = parquet_rows(&rel.join(format!("{table}.parquet")));
+        let (_, csv) = csv_rows(&rel.join(format!("{table}.csv")));
+        assert_eq!(pq, csv, "{table}: Parquet and CSV differ");
+        // SDMX-CSV: the header, valid codes, and the same cells.
+        let (header, sdmx) = csv_rows(&rel.join(format!("{table}.sdmx.csv")));
+        let mut want = vec!["STRUCTURE", "STRUCTURE_ID", "ACTION", "FREQ", "REF_AREA"];
+        want.extend(keys.iter().map(|k| k.1));
+        want.extend([
+            "TIME_PERIOD",
+            "OBS_VALUE",
+            "OBS_STATUS",
+            "CONF_STATUS",
+            "NOISE_SD",
+        ]);
+        assert_eq!(&header[..want.len()], &want[..], "{table}");
+        assert_eq!(sdmx.len(), csv.len());
+        let flow = format!("BORDERFLOW:DF_BORDERFLOW_{}(1.0.0)", table.to_uppercase());
+        for (s, c) in sdmx.iter().zip(&csv) {
+            assert_eq!(s["STRUCTURE"], "dataflow");
+            assert_eq!(s["STRUCTURE_ID"], flow);
+            assert_eq!(s["ACTION"], "I");
+            assert_eq!(s["FREQ"], "A");
+            assert_eq!(s["REF_AREA"], "KEN");
+            assert_eq!(s["TIME_PERIOD"], "2025");
+            assert_eq!(s["OBS_VALUE"], c["subscribers"]);
+            assert_eq!(s["NOISE_SD"], c["noise_sd"]);
+            let suppressed = c["suppressed"] == "true";
+            assert_eq!(s["OBS_STATUS"], if suppressed { "Q" } else { "A" });
+            assert_eq!(s["CONF_STATUS"], if suppressed { "C" } else { "F" });
+            assert_eq!(suppressed, c["subscribers"].is_empty());
+            if !suppressed {
+                assert!(c["subscribers"].parse::<i64>().unwrap() >= 16);
+            }
+            for (col, concept) in keys.iter() {
+                let code = &s[*concept];
+                assert!(sdmx_code_ok(code), "{table} {concept} {code:?}");
+                if concept.ends_with("_AREA") {
+                    assert!(code == "_Z" || alpha3.contains(code), "{code}");
+                    assert_eq!(code, if c[*col].is_empty() { "_Z" } else { &c[*col] });
+                }
+            }
+        }
+        tables.insert(table, csv);
+    }
+    // Every cell of the domain: 1 + 10·249 categories, 250·249 crossings.
+    assert_eq!(tables["categories"].len(), 2491);
+    assert_eq!(tables["crossings"].len(), 62250);
+
+    // Corridors are the sums of their cells' noisy values (kept operator-side), σ√n.
+    let noisy = parquet_rows(
+        &w.root
+            .join("state/noisy/ken-operator-annual/2025/categories.parquet"),
+    );
+    for (n, c) in noisy.iter().zip(&tables["categories"]) {
+        assert_eq!(n["category"], c["category"]);
+        if c["suppressed"] == "false" {
+            assert_eq!(n["subscribers"], c["subscribers"]);
+        }
+    }
+    for row in &tables["corridors"] {
+        let (mut sum, mut n) = (0i64, 0usize);
+        for cell in &noisy {
+            if cell["category"] != row["category"] || cell["partner_country"].is_empty() {
+                continue;
+            }
+            let partner = cell["partner_country"].parse().unwrap();
+            if borderflow_release::corridors::group_of(&rd, &row["grouping"], partner)
+                == row["partner_group"]
+            {
+                sum += cell["subscribers"].parse::<i64>().unwrap();
+                n += 1;
+            }
+        }
+        assert_eq!(row["partner_cells"], n.to_string(), "{row:?}");
+        let sd: f64 = row["noise_sd"].parse().unwrap();
+        assert!(
+            (sd - 5f64.sqrt() * (n as f64).sqrt()).abs() < 1e-9,
+            "{row:?}"
+        );
+        if row["suppressed"] == "true" {
+            assert!(sum < 16, "{row:?}: {sum}");
+        } else {
+            assert_eq!(row["subscribers"], sum.to_string(), "{row:?}");
+        }
+    }
+    // Under each grouping, a category's groups add up to its `all` total.
+    let mut by: HashMap<(String, String), i64> = HashMap::new();
+    for row in &tables["corridors"] {
+        *by.entry((row["category"].clone(), row["grouping"].clone()))
+            .or_default() += row["partner_cells"].parse::<i64>().unwrap();
+    }
+    for ((cat, _), n) in &by {
+        assert_eq!(*n, by[&(cat.clone(), "all".to_string())]);
+    }
+
+    // The manifest's rows reconcile with the input, which it names with size and digest.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rel.join("manifest.json")).unwrap()).unwrap();
+    let rows = &manifest["rows"];
+    let quarantined: u64 = rows["quarantined"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let input_rows = std::fs::read_to_string(&w.input).unwrap().lines().count() as u64 - 1;
+    assert_eq!(rows["read"].as_u64().unwrap(), input_rows);
+    assert_eq!(
+        rows["read"].as_u64().unwrap(),
+        rows["accepted"].as_u64().unwrap() + quarantined
+    );
+    let input = &manifest["inputs"][0];
+    assert_eq!(input["name"], "cdr-2025.csv");
+    assert_eq!(
+        input["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&w.input).unwrap().len()
+    );
+    assert_eq!(input["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(manifest["for_publication"], false);
+    assert_eq!(manifest["privacy"]["k"], 16);
+    assert_eq!(
+        manifest["privacy"]["tables"]["categories"]["rho_exact"],
+        "1/10"
+    );
+    assert_eq!(
+        manifest["cells"]["categories"]["published"]
+            .as_u64()
+            .unwrap()
+            + manifest["cells"]["categories"]["suppressed"]
+                .as_u64()
+                .unwrap(),
+        2491
+    );
+
+    // The report is one self-contained page with charts, marked as a test release.
+    let html = std::fs::read_to_string(rel.join("report.html")).unwrap();
+    assert!(html.contains("<svg"));
+    assert!(html.contains("NOT FOR PUBLICATION"));
+    assert!(!html.contains("<script"));
+    assert!(
+        html.replace("http://www.w3.org/2000/svg", "")
+            .find("http")
+            .is_none(),
+        "the report must not reach the network"
+    );
+
+    // No raw id or counterpart number in any released byte.
+    let released: Vec<(PathBuf, Vec<u8>)> = expected
+        .iter()
+        .map(|n| (rel.join(n), std::fs::read(rel.join(n)).unwrap()))
+        .collect();
+    let mut by_len: HashMap<usize, HashSet<&[u8]>> = HashMap::new();
+    for id in &w.raw_ids {
+        by_len.entry(id.len()).or_default().insert(id);
+    }
+    for (path, bytes) in &released {
+        for (len, set) in &by_len {
+            assert!(
+                !bytes.windows(*len).any(|win| set.contains(win)),
+                "{} holds a raw identifier",
+                path.display()
+            );
+        }
+    }
+
+    // A second run returns the release as it is: nothing read, nothing re-noised or spent.
+    let again = ok(&run(&w, "2025", &[]));
+    assert!(again.contains("already published"), "{again}");
+    assert!(!again.contains("ingest:"), "{again}");
+    for (path, bytes) in &released {
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
+    }
+
+    // A month of the same year does not fit what is left of the budget: refused in one line,
+    // nothing published.
+    let refused = run(&w, "2025-06", &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(
+            "error: publish: privacy budget exceeded for dataset ken-operator-annual, 2025"
+        ),
+        "{err}"
+    );
+    assert!(!w.root.join("release/ken-operator-annual/2025-06").exists());
+    let budget = ok(&borderflow(&["budget", w.pipeline.to_str().unwrap()]));
+    assert!(budget.contains("0.2100"), "{budget}");
+}
