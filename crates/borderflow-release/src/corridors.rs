@@ -7,7 +7,9 @@
 //! included — so it is unbiased (summing only published cells would drop every small partner
 //! country, exactly the South-South neighbours the table is for). Its noise standard deviation
 //! is √(Σ σ²) = σ√n. Sums of noisy values are post-processing: they cost no budget. A corridor
-//! whose sum is below k is suppressed like any cell.
+//! is suppressed when its sum is below k, as any cell, or below 1.96 σ√n: its 95% interval
+//! would include zero, so it could be noise alone (with 249 cells and σ ≈ 2.24, noise alone
+//! exceeds k = 16 a third of the time).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,9 @@ use borderflow_refdata::{GlobalSouth, RefData, South};
 
 use crate::table::{Cell, Dimension, ReleasedTable, Role};
 use crate::tabulate::Domain;
+
+/// A corridor is published only when its sum is at least this many noise standard deviations.
+pub const RELIABILITY_Z: f64 = 1.96;
 
 /// Label of partner countries a grouping does not classify.
 pub const UNCLASSIFIED: &str = "unclassified";
@@ -149,10 +154,13 @@ pub fn corridors(
         dir.push(direction(rd, GROUPINGS[gi], m, c, &g));
         group.push(Some(g));
         cells_in.push(Some(n.to_string()));
-        let suppressed = sum < i64::from(k);
+        // Below k, or not distinguishable from zero: a sum of many cells carries noise of
+        // σ√n, which alone would clear k for a third of empty corridors.
+        let noise_sd = var.sqrt();
+        let suppressed = sum < i64::from(k) || (sum as f64) < RELIABILITY_Z * noise_sd;
         cells.push(Cell {
             subscribers: (!suppressed).then_some(sum),
-            noise_sd: var.sqrt(),
+            noise_sd,
             suppressed,
         });
     }

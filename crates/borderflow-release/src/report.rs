@@ -444,7 +444,7 @@ svg{{max-width:100%;height:auto;font-family:inherit}}
 <h2>Crossings over time</h2>
 {crossings}
 <h2>Noise and suppression</h2>
-<p>To protect every person, random noise was added to every cell before release (an exact discrete Gaussian, differential privacy at ρ = {rho} for this release, that is ε = {eps:.2} at δ = {delta:e}). A cell's noise has a standard deviation of about {sd_cat:.1} SIMs in <code>categories</code> and {sd_cross:.1} in <code>crossings</code>: a published 100 means “between about {lo} and {hi}” (95%). Sums such as corridors add noise: their margin is given with each one.</p>
+<p>To protect every person, random noise was added to every cell before release (an exact discrete Gaussian, differential privacy at ρ = {rho} for this release, that is ε = {eps:.2} at δ = {delta:e}). A cell's noise has a standard deviation of about {sd_cat:.1} SIMs in <code>categories</code> and {sd_cross:.1} in <code>crossings</code>: a published 100 means “between about {lo} and {hi}” (95%). Sums such as corridors add up the noise of their cells: their margin is given with each one, and a sum is shown only when its 95% interval excludes zero.</p>
 <p>Cells whose noisy value is below k = {k} are suppressed — shown as empty, with OBS_STATUS Q in SDMX — in {sc} of {nc} <code>categories</code> cells and {sx} of {nx} <code>crossings</code> cells. Every cell of every country pair is listed, zeros included, so that the presence of a row reveals nothing.</p>
 <p>{sparse:.1}% of SIMs were seen too rarely to classify and are counted nowhere.</p>
 <h2 id="methodology">Methodology</h2>
