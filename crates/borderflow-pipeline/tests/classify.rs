@@ -78,24 +78,11 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn classification_matches_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    PseudonymKey::from_bytes(KEY)
-        .write_new(&root.join("key"))
-        .unwrap();
-    let scenario = Scenario {
-        subscribers: 5000,
-        seed: 7,
-        ..Scenario::default()
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
     };
-    generate(
-        &scenario,
-        &RefData::embedded(),
-        &root.join("world"),
-        OutputFormats {
-            csv: false,
-            parquet: true,
-        },
-    )
-    .unwrap();
+    common::key_and_world(root, KEY, 5000, 7, parquet);
     let p = pipeline(root, "world/events.parquet");
     ingest::run(&p, None, &[]).unwrap();
     let before: Vec<PathBuf> = files_under(root)

@@ -9,30 +9,16 @@ use std::path::{Path, PathBuf};
 use borderflow_pipeline::{Period, Pipeline, PublishError, classify, ingest, publish};
 use borderflow_privacy::{Ledger, NoiseSource, Ratio, Request, Reservation};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
-use borderflow_refdata::RefData;
-use borderflow_synth::{OutputFormats, Scenario, generate};
+use borderflow_synth::OutputFormats;
 
 const KEY: [u8; 32] = [3; 32];
 
 fn setup(root: &Path, sets: &[&str]) -> (Pipeline, std::collections::BTreeSet<String>) {
-    PseudonymKey::from_bytes(KEY)
-        .write_new(&root.join("key"))
-        .unwrap();
-    let scenario = Scenario {
-        subscribers: 600,
-        seed: 4,
-        ..Scenario::default()
+    let csv = OutputFormats {
+        csv: true,
+        parquet: false,
     };
-    generate(
-        &scenario,
-        &RefData::embedded(),
-        &root.join("world"),
-        OutputFormats {
-            csv: true,
-            parquet: false,
-        },
-    )
-    .unwrap();
+    common::key_and_world(root, KEY, 600, 4, csv);
     let text = r#"
         dataset = "t"
         measuring_country = "KEN"

@@ -17,3 +17,28 @@ pub fn find_any<'a>(bytes: &[u8], needles: &'a [Vec<u8>]) -> Option<&'a [u8]> {
     }
     None
 }
+
+/// Writes the key file `root/key` and a generated world under `root/world`.
+pub fn key_and_world(
+    root: &std::path::Path,
+    key: [u8; 32],
+    subscribers: u32,
+    seed: u64,
+    formats: borderflow_synth::OutputFormats,
+) {
+    borderflow_pseudo::PseudonymKey::from_bytes(key)
+        .write_new(&root.join("key"))
+        .unwrap();
+    let scenario = borderflow_synth::Scenario {
+        subscribers,
+        seed,
+        ..borderflow_synth::Scenario::default()
+    };
+    borderflow_synth::generate(
+        &scenario,
+        &borderflow_refdata::RefData::embedded(),
+        &root.join("world"),
+        formats,
+    )
+    .unwrap();
+}
