@@ -315,6 +315,7 @@ pub fn run(
         &run_id,
         &fingerprint,
         inputs,
+        started,
     );
     let _ = std::fs::remove_dir_all(&staging);
     let mut report = result?;
@@ -336,6 +337,7 @@ fn run_staged(
     run_id: &str,
     fingerprint: &str,
     inputs: BTreeMap<String, InputDigest>,
+    started: Instant,
 ) -> Result<IngestReport, IngestError> {
     let quarantine_dir = staging.join("quarantine");
     let presence_dir = staging.join("presence");
@@ -466,6 +468,7 @@ fn run_staged(
         report.dates_written = store.replace_from(&presence_dir)?;
     }
     report.dates_removed = store.retain(p.presence.lookback_days)?;
+    report.seconds = started.elapsed().as_secs_f64();
     let runs = p.state_dir.join("ingest");
     std::fs::create_dir_all(&runs).map_err(|e| io(&runs, e))?;
     let path = runs.join(format!("{run_id}.json"));
