@@ -36,11 +36,12 @@ fn event_time_field(nullable: bool) -> Field {
     )
 }
 
-/// Schema of accepted events: pseudonymised, countries resolved, local time derived.
+/// Schema of accepted events: pseudonymised, countries resolved, local time derived — only
+/// what daily presence needs. The event time, type and cell are read (they identify duplicates
+/// and pick the time zone) but not carried on: copying them cost time and memory for nothing.
 pub fn accepted_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
-        event_time_field(false),
         Field::new("sim_country", DataType::Utf8, false),
         Field::new("serving_country", DataType::Utf8, false),
         // The functional local date (the day that began at 04:00 local).
@@ -49,9 +50,7 @@ pub fn accepted_schema() -> SchemaRef {
         Field::new("fday_minute", DataType::UInt16, false),
         // Day of the week of the functional date, 0 = Monday.
         Field::new("weekday", DataType::UInt8, false),
-        Field::new("event_type", DataType::Utf8, true),
         Field::new("counterpart_country", DataType::Utf8, true),
-        Field::new("cell_id", DataType::Utf8, true),
     ]))
 }
 
@@ -149,22 +148,19 @@ impl<'a> Validator<'a> {
             let time = self.time_of(&raw.event_time, i);
             let verdict = self.check(raw, i, time);
             match verdict {
-                Ok((pseudonym, time, sim, serving, local)) => {
+                Ok((pseudonym, sim, serving, local)) => {
                     let days = local.div_euclid(86_400);
                     acc.pseudonym.append_value(pseudonym.0).expect("16 bytes");
-                    acc.time.append_value(time);
                     acc.sim.append_value(sim.as_str());
                     acc.serving.append_value(serving.as_str());
                     acc.date.append_value(days as i32);
                     acc.minute
                         .append_value((local.rem_euclid(86_400) / 60) as u16);
                     acc.weekday.append_value((days + 3).rem_euclid(7) as u8);
-                    acc.event_type.append_option(opt(&raw.event_type, i));
                     let cp = opt(&raw.counterpart_number, i)
                         .and_then(|num| self.rd.calling_codes.country_of(num));
                     acc.counterpart
                         .append_option(cp.as_ref().map(CountryCode::as_str));
-                    acc.cell.append_option(opt(&raw.cell_id, i));
                     counts.accepted += 1;
                 }
                 Err(reason) => {
@@ -193,7 +189,7 @@ impl<'a> Validator<'a> {
         raw: &RawBatch,
         i: usize,
         time: Option<i64>,
-    ) -> Result<(Pseudonym, i64, CountryCode, CountryCode, i64), Reason> {
+    ) -> Result<(Pseudonym, CountryCode, CountryCode, i64), Reason> {
         let id = if raw.subscriber_id.is_null(i) {
             ""
         } else {
@@ -220,7 +216,7 @@ impl<'a> Validator<'a> {
             return Err(Reason::Duplicate);
         }
         let pseudonym = self.pseudonym(id).ok_or(Reason::EmptyId)?;
-        Ok((pseudonym, time, sim, serving, local))
+        Ok((pseudonym, sim, serving, local))
     }
 
     /// Pseudonymises each distinct id once while it stays in the cache.
@@ -355,45 +351,36 @@ fn token_shaped(s: &str) -> bool {
 
 struct Accepted {
     pseudonym: FixedSizeBinaryBuilder,
-    time: TimestampSecondBuilder,
     sim: StringBuilder,
     serving: StringBuilder,
     date: Date32Builder,
     minute: UInt16Builder,
     weekday: UInt8Builder,
-    event_type: StringBuilder,
     counterpart: StringBuilder,
-    cell: StringBuilder,
 }
 
 impl Accepted {
     fn with_capacity(n: usize) -> Self {
         Self {
             pseudonym: FixedSizeBinaryBuilder::with_capacity(n, 16),
-            time: TimestampSecondBuilder::with_capacity(n).with_timezone("UTC"),
             sim: StringBuilder::with_capacity(n, n * 3),
             serving: StringBuilder::with_capacity(n, n * 3),
             date: Date32Builder::with_capacity(n),
             minute: UInt16Builder::with_capacity(n),
             weekday: UInt8Builder::with_capacity(n),
-            event_type: StringBuilder::new(),
-            counterpart: StringBuilder::new(),
-            cell: StringBuilder::new(),
+            counterpart: StringBuilder::with_capacity(n, n * 3),
         }
     }
 
     fn finish(mut self) -> RecordBatch {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.pseudonym.finish()),
-            Arc::new(self.time.finish()),
             Arc::new(self.sim.finish()),
             Arc::new(self.serving.finish()),
             Arc::new(self.date.finish()),
             Arc::new(self.minute.finish()),
             Arc::new(self.weekday.finish()),
-            Arc::new(self.event_type.finish()),
             Arc::new(self.counterpart.finish()),
-            Arc::new(self.cell.finish()),
         ];
         RecordBatch::try_new(accepted_schema(), columns).expect("columns match schema")
     }

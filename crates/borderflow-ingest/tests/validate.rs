@@ -131,17 +131,31 @@ fn each_bad_row_gets_its_reason_and_row_number() {
     assert_eq!(col(&acc, "sim_country"), ["KEN", "UGA"]);
     assert_eq!(col(&acc, "serving_country"), ["KEN", "KEN"]);
     assert_eq!(col(&acc, "counterpart_country"), ["UGA", "KEN"]);
-    assert_eq!(col(&acc, "event_type"), ["call_out", "sms_in"]);
+    // Only what daily presence needs travels on: no time, event type or cell.
+    assert_eq!(
+        acc[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
+        [
+            "pseudonym",
+            "sim_country",
+            "serving_country",
+            "local_date",
+            "fday_minute",
+            "weekday",
+            "counterpart_country"
+        ]
+    );
 
     // No raw id and no counterpart number in anything either output holds.
     let everything: String = [
         "pseudonym",
-        "event_time",
         "sim_country",
         "serving_country",
-        "event_type",
         "counterpart_country",
-        "cell_id",
     ]
     .iter()
     .flat_map(|c| col(&acc, c))
@@ -246,7 +260,9 @@ fn epoch_and_pattern_times_and_gzip() {
     c.time_format = TimeFormat::EpochMillis;
     let (acc, _, counts) = ingest(&c);
     assert_eq!(counts.accepted, 1);
-    assert_eq!(col(&acc, "event_time"), ["2025-03-03T11:06:40Z"]);
+    // 11:06:40 UTC is 14:06 in Nairobi: 606 minutes into the functional day of 3 March.
+    assert_eq!(col(&acc, "local_date"), ["2025-03-03"]);
+    assert_eq!(col(&acc, "fday_minute"), ["606"]);
     // A local-time pattern read in the source zone.
     let p = write(
         dir.path(),
@@ -256,7 +272,8 @@ fn epoch_and_pattern_times_and_gzip() {
     let mut c = cfg(vec![p]);
     c.time_format = TimeFormat::Pattern("%Y-%m-%d %H:%M:%S".into());
     let (acc, _, _) = ingest(&c);
-    assert_eq!(col(&acc, "event_time"), ["2025-03-03T11:06:40Z"]);
+    assert_eq!(col(&acc, "local_date"), ["2025-03-03"]);
+    assert_eq!(col(&acc, "fday_minute"), ["606"]);
 }
 
 #[test]
