@@ -6,6 +6,7 @@
 //! Exit status: 0 on success, 1 with a one-line `error: …` on stderr otherwise. Nothing in
 //! an error names a raw subscriber id or the key.
 
+mod bench;
 mod budget;
 mod classify;
 mod demo;
@@ -45,6 +46,8 @@ enum Command {
     Generate(generate::Args),
     /// Read operator files into the pseudonymised daily presence store.
     Ingest(ingest::Args),
+    /// Measure ingest and classify throughput (records/s, peak memory) on a generated world.
+    Bench(bench::Args),
     /// Show the privacy budget: spent and remaining per year, in ρ and (ε, δ), and releases.
     Budget(budget::Args),
     /// Classify every SIM in the presence store for a reference period (kept operator-side).
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Budget(args) => budget::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Publish(args) => publish::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),

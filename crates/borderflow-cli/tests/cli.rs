@@ -429,3 +429,36 @@ fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = borderflow(&[
+        "bench",
+        "--subscribers",
+        "200",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |stage: &str| {
+        text.lines()
+            .find(|l| l.starts_with(stage))
+            .unwrap_or_else(|| panic!("no {stage} line in {text}"))
+            .to_string()
+    };
+    assert!(line("ingest").contains(" events/s  peak "), "{text}");
+    assert!(line("classify").contains(" SIM-days/s  peak "), "{text}");
+    assert!(line("input").contains("events.parquet"), "{text}");
+    // The world is kept and reused: a second run does not generate again.
+    let again = borderflow(&[
+        "bench",
+        "--subscribers",
+        "200",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("generated"));
+}

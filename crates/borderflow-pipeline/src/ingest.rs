@@ -276,7 +276,6 @@ pub fn run(
     };
     let key = p.key.load()?;
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
-    let inputs = digest_inputs(&files)?;
     // Under the lock, any staging directory is a crashed run's leftover.
     for entry in std::fs::read_dir(&p.state_dir)
         .map_err(|e| io(&p.state_dir, e))?
@@ -302,21 +301,32 @@ pub fn run(
         std::process::id()
     );
     let staging = p.state_dir.join(format!(".staging-ingest-{run_id}"));
-    let result = run_staged(
-        p,
-        period,
-        rd,
-        files,
-        cells,
-        &key,
-        source_tz,
-        &store,
-        &staging,
-        &run_id,
-        &fingerprint,
-        inputs,
-        started,
-    );
+    // The input digests (for the manifest) are computed beside the ingest, on their own
+    // thread: a second pass over the files that would otherwise come first and alone.
+    let to_digest = files.clone();
+    let result = std::thread::scope(|s| {
+        let digests = s.spawn(move || digest_inputs(&to_digest));
+        let inputs = || {
+            digests
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        run_staged(
+            p,
+            period,
+            rd,
+            files,
+            cells,
+            &key,
+            source_tz,
+            &store,
+            &staging,
+            &run_id,
+            &fingerprint,
+            inputs,
+            started,
+        )
+    });
     let _ = std::fs::remove_dir_all(&staging);
     let mut report = result?;
     report.seconds = started.elapsed().as_secs_f64();
@@ -336,7 +346,7 @@ fn run_staged(
     staging: &Path,
     run_id: &str,
     fingerprint: &str,
-    inputs: BTreeMap<String, InputDigest>,
+    inputs: impl FnOnce() -> Result<BTreeMap<String, InputDigest>, IngestError>,
     started: Instant,
 ) -> Result<IngestReport, IngestError> {
     let quarantine_dir = staging.join("quarantine");
@@ -452,7 +462,7 @@ fn run_staged(
         key_fingerprint: fingerprint.to_string(),
         period: period.map(|x| x.to_string()),
         files: counts.into_iter().map(|(k, (c, _))| (k, c)).collect(),
-        inputs,
+        inputs: inputs()?,
         totals,
         presence_rows,
         dates_written: Vec::new(),

@@ -1,0 +1,142 @@
+//! `borderflow bench`: throughput of ingest and classify on a generated world, in records per
+//! second and peak memory — how performance is measured (never by timed tests).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use borderflow_pipeline::{Period, Pipeline, classify, ingest};
+use borderflow_pseudo::PseudonymKey;
+use borderflow_refdata::RefData;
+use borderflow_synth::{OutputFormats, Scenario, generate};
+
+/// Arguments of `borderflow bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// SIMs in the generated world (50,000 is about 51 M events).
+    #[arg(long, default_value_t = 50_000)]
+    subscribers: u32,
+    /// Input format to ingest.
+    #[arg(long, value_enum, default_value = "parquet")]
+    format: Format,
+    /// Working directory; the generated world is kept there and reused.
+    #[arg(long, default_value = "bench-out")]
+    dir: PathBuf,
+    /// DataFusion memory limit in MiB.
+    #[arg(long, default_value_t = 4096)]
+    memory_limit_mb: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Csv,
+    Parquet,
+}
+
+/// Peak resident memory since the last reset, in MiB (Linux), and a reset.
+fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn reset_peak() {
+    // Writing 5 to clear_refs resets the peak resident set size (Linux ≥ 4.0).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn world(dir: &Path, subscribers: u32, format: Format) -> Result<PathBuf> {
+    let name = match format {
+        Format::Csv => "events.csv",
+        Format::Parquet => "events.parquet",
+    };
+    let world = dir.join(format!("world-{subscribers}"));
+    let file = world.join(name);
+    if !file.exists() {
+        let scenario = Scenario {
+            subscribers,
+            ..Scenario::default()
+        };
+        let formats = OutputFormats {
+            csv: format == Format::Csv,
+            parquet: format == Format::Parquet,
+        };
+        if world.exists() {
+            std::fs::remove_dir_all(&world)?;
+        }
+        let started = Instant::now();
+        let s = generate(&scenario, &RefData::embedded(), &world, formats)
+            .context("generating the world")?;
+        println!(
+            "generated {} events in {:.1} s",
+            s.events,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(file)
+}
+
+/// Generates (or reuses) the world, then times ingest and classify on a fresh state.
+pub fn run(args: Args) -> Result<()> {
+    std::fs::create_dir_all(&args.dir)?;
+    let dir = args.dir.canonicalize()?;
+    let input = world(&dir, args.subscribers, args.format)?;
+    let state = dir.join("state");
+    if state.exists() {
+        std::fs::remove_dir_all(&state)?;
+    }
+    let key = dir.join("bench.key");
+    if !key.exists() {
+        PseudonymKey::generate()?.write_new(&key)?;
+    }
+    let text = format!(
+        "dataset = \"bench\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
+         state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"bench.key\"\n\
+         [input]\npaths = [{:?}]\n[engine]\nmemory_limit_mb = {}\n",
+        input.display().to_string(),
+        args.memory_limit_mb
+    );
+    let pipeline = Pipeline::parse("bench.toml", &text, &[], &dir)?;
+    let bytes = std::fs::metadata(&input)?.len();
+
+    reset_peak();
+    let started = Instant::now();
+    let r = ingest::run(&pipeline, None, &[])?;
+    let secs = started.elapsed().as_secs_f64();
+    let ingest_peak = peak_mib();
+    reset_peak();
+    let started = Instant::now();
+    let c = classify::run(&pipeline, "2025".parse::<Period>()?)?;
+    let csecs = started.elapsed().as_secs_f64();
+    let classify_peak = peak_mib();
+
+    let mib = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0} MiB"));
+    println!(
+        "input     {} ({:.0} MiB, {} events), memory limit {} MiB, {} cores",
+        input.display(),
+        bytes as f64 / 1048576.0,
+        r.totals.read,
+        args.memory_limit_mb,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "ingest    {secs:>7.1} s  {:>10.0} events/s  peak {}  ({} SIM-days)",
+        r.totals.read as f64 / secs,
+        mib(ingest_peak),
+        r.presence_rows
+    );
+    println!(
+        "classify  {csecs:>7.1} s  {:>10.0} SIM-days/s  peak {}  ({} SIMs)",
+        r.presence_rows as f64 / csecs,
+        mib(classify_peak),
+        c.sims
+    );
+    Ok(())
+}
