@@ -17,6 +17,7 @@ mod publish;
 mod refdata;
 mod run;
 mod summary;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,8 @@ enum Command {
     Classify(classify::Args),
     /// Protect a classified period (noise, threshold, budget) and publish its tables.
     Publish(publish::Args),
+    /// Check a pipeline, its inputs, key and state before scheduling it (writes nothing).
+    Validate(validate::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Budget(args) => budget::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Publish(args) => publish::run(args),
+        Command::Validate(args) => validate::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
     };

@@ -427,3 +427,49 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     let budget = ok(&borderflow(&["budget", w.pipeline.to_str().unwrap()]));
     assert!(budget.contains("0.2100"), "{budget}");
 }
+
+#[test]
+fn validate_checks_a_pipeline_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let pipeline = w.pipeline.to_str().unwrap();
+    let input = w.input.to_str().unwrap();
+    let validate = |extra: &[&str]| {
+        let mut args = vec![
+            "validate",
+            pipeline,
+            "--input",
+            input,
+            "--set",
+            "input.paths=[]",
+        ];
+        args.extend_from_slice(extra);
+        borderflow(&args)
+    };
+    let out = ok(&validate(&[]));
+    assert!(out.contains("inputs    1 file(s)"), "{out}");
+    assert!(out.contains("store     none yet"), "{out}");
+    assert!(out.contains("period    previous_year → "), "{out}");
+    assert!(out.ends_with("ok: a run can start\n"), "{out}");
+    assert!(!w.root.join("state").exists(), "validate wrote state");
+
+    // A column the file does not have, named in one line.
+    let bad = validate(&["--set", "input.columns.subscriber_id=MSISDN"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cdr-2025.csv: missing column \"MSISDN\""),
+        "{err}"
+    );
+
+    // A key others can read is refused.
+    use std::os::unix::fs::PermissionsExt;
+    let key = w.root.join("keys/pseudonym.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let bad = validate(&[]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr).into_owned();
+    assert!(err.contains("pseudonym.key"), "{err}");
+    assert!(!w.root.join("state").exists());
+}

@@ -100,6 +100,54 @@ pub struct IngestReport {
     pub seconds: f64,
 }
 
+/// What can be checked before a byte is written, checked: the code lists load, the files exist
+/// and have the mapped columns, the cell catalogue reads, the key loads (owner-only file) and,
+/// where a presence store exists, matches the store's key.
+pub struct Preflight {
+    /// The code lists with the pipeline's overrides.
+    pub rd: RefData,
+    /// The input files found.
+    pub files: Vec<InputFile>,
+    /// The cell catalogue's time zones.
+    pub cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
+    /// The pseudonymisation key.
+    pub key: borderflow_pseudo::PseudonymKey,
+}
+
+/// Runs every check a run makes before it writes anything (`borderflow validate` runs only
+/// these).
+pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, IngestError> {
+    let rd = RefData::load(&p.refdata)?;
+    let mut paths = p.input.paths.clone();
+    paths.extend(extra_inputs.iter().cloned());
+    if paths.is_empty() {
+        return Err(IngestError::NoInput);
+    }
+    let files = discover(&paths)?;
+    for f in &files {
+        f.open(&p.input)?;
+    }
+    let cells = match &p.input.cell_catalogue {
+        Some(c) => read_cell_catalogue(Path::new(c))?,
+        None => Default::default(),
+    };
+    let key = p.key.load()?;
+    let store = p.state_dir.join("presence");
+    if store.exists() {
+        let (_, fingerprint) = PresenceStore::existing(&store)?;
+        if fingerprint != key.fingerprint().to_string() {
+            // Opening with the run's key reports the mismatch in the store's own words.
+            PresenceStore::open(&store, &key.fingerprint().to_string())?;
+        }
+    }
+    Ok(Preflight {
+        rd,
+        files,
+        cells,
+        key,
+    })
+}
+
 /// An input file's size and content digest.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct InputDigest {
@@ -258,23 +306,12 @@ pub fn run(
     extra_inputs: &[String],
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
-    let rd = RefData::load(&p.refdata)?;
-    let mut paths = p.input.paths.clone();
-    paths.extend(extra_inputs.iter().cloned());
-    if paths.is_empty() {
-        return Err(IngestError::NoInput);
-    }
-    // Everything that can be checked before a byte is written is checked first: the files
-    // exist and have the mapped columns, the key loads and matches the store.
-    let files = discover(&paths)?;
-    for f in &files {
-        f.open(&p.input)?;
-    }
-    let cells = match &p.input.cell_catalogue {
-        Some(c) => read_cell_catalogue(Path::new(c))?,
-        None => Default::default(),
-    };
-    let key = p.key.load()?;
+    let Preflight {
+        rd,
+        files,
+        cells,
+        key,
+    } = preflight(p, extra_inputs)?;
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
     // Under the lock, any staging directory is a crashed run's leftover.
     for entry in std::fs::read_dir(&p.state_dir)
