@@ -24,12 +24,13 @@ use crate::sim::{CountryDay, SimDays, Window};
 /// Why classification over the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// The query engine failed (reading the store, spilling, …).
+    /// The query engine failed (reading the store, spilling, …). The engine's message is part
+    /// of this one, not a separate source, so an error chain says it once.
     #[error("classification query: {0}")]
-    Engine(#[from] DataFusionError),
+    Engine(DataFusionError),
     /// A column of the query came back in a type that cannot be read.
     #[error("classification query: {0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    Arrow(datafusion::arrow::error::ArrowError),
     /// A row of the store does not hold what ingest writes.
     #[error("presence store row for {field}: {message}")]
     BadRow {
@@ -41,6 +42,18 @@ pub enum PlanError {
     /// The consumer of the facts failed (writing them out).
     #[error("{0}")]
     Sink(String),
+}
+
+impl From<DataFusionError> for PlanError {
+    fn from(e: DataFusionError) -> Self {
+        PlanError::Engine(e)
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for PlanError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        PlanError::Arrow(e)
+    }
 }
 
 /// The SQL that reads the window's presence rows as [`CountryDay`]s, SIM by SIM.

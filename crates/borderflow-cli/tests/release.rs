@@ -423,6 +423,11 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         ),
         "{err}"
     );
+    assert_eq!(
+        err.matches("privacy budget exceeded").count(),
+        1,
+        "said once: {err}"
+    );
     assert!(!w.root.join("release/ken-operator-annual/2025-06").exists());
     let budget = ok(&borderflow(&["budget", w.pipeline.to_str().unwrap()]));
     assert!(budget.contains("0.2100"), "{budget}");

@@ -13,18 +13,38 @@ use crate::{
     PublishReport, classify, ingest, publish,
 };
 
-/// Why a run failed, by stage.
+/// Why a run failed: the stage, then its own error, in one message (`publish: privacy budget
+/// exceeded …`). The stage's error is part of the message, not a separate source, so an error
+/// chain never says it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Reading the operator's files failed.
     #[error("ingest: {0}")]
-    Ingest(#[from] IngestError),
+    Ingest(IngestError),
     /// Classification failed.
     #[error("classify: {0}")]
-    Classify(#[from] ClassifyError),
+    Classify(ClassifyError),
     /// Protecting or publishing failed (over budget, say).
     #[error("publish: {0}")]
-    Publish(#[from] PublishError),
+    Publish(PublishError),
+}
+
+impl From<IngestError> for RunError {
+    fn from(e: IngestError) -> Self {
+        RunError::Ingest(e)
+    }
+}
+
+impl From<ClassifyError> for RunError {
+    fn from(e: ClassifyError) -> Self {
+        RunError::Classify(e)
+    }
+}
+
+impl From<PublishError> for RunError {
+    fn from(e: PublishError) -> Self {
+        RunError::Publish(e)
+    }
 }
 
 /// What a run did.
