@@ -19,6 +19,14 @@ const MAX_PREFIX: usize = 7;
 #[derive(Debug, Clone)]
 pub struct CallingCodes {
     prefixes: HashMap<String, Option<CountryCode>>,
+    /// The same prefixes keyed by [`prefix_key`], for the per-event lookup.
+    by_key: HashMap<u64, Option<CountryCode>>,
+}
+
+/// A prefix of `len` digits with numeric value `value`, as one integer: no string to build or
+/// hash for each of the up to seven lengths tried per number.
+fn prefix_key(value: u64, len: usize) -> u64 {
+    (value << 3) | len as u64
 }
 
 impl CallingCodes {
@@ -45,9 +53,15 @@ impl CallingCodes {
             };
             Ok((prefix.to_string(), alpha3))
         })?;
-        Ok(Self {
-            prefixes: table.into_iter().collect(),
-        })
+        let prefixes: HashMap<String, Option<CountryCode>> = table.into_iter().collect();
+        let by_key = prefixes
+            .iter()
+            .map(|(p, c)| {
+                let value = p.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+                (prefix_key(value, p.len()), *c)
+            })
+            .collect();
+        Ok(Self { prefixes, by_key })
     }
 
     /// The country of an international number (`+254…`, `00254…` or bare `254…`; spaces,
@@ -77,11 +91,15 @@ impl CallingCodes {
         if n == 0 || n > 15 || digits[0] == b'0' {
             return None;
         }
-        for len in (1..=n.min(MAX_PREFIX)).rev() {
-            let prefix = std::str::from_utf8(&digits[..len]).expect("digits");
-            if let Some(hit) = self.prefixes.get(prefix) {
+        let longest = n.min(MAX_PREFIX);
+        let mut value = digits[..longest]
+            .iter()
+            .fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+        for len in (1..=longest).rev() {
+            if let Some(hit) = self.by_key.get(&prefix_key(value, len)) {
                 return *hit;
             }
+            value /= 10;
         }
         None
     }
