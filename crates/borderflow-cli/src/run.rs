@@ -25,6 +25,19 @@ pub struct Args {
     /// Override a pipeline setting, e.g. --set privacy.k=20 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// `text` for a terminal; `json` for a scheduler's log: one JSON object per stage on
+    /// standard output (errors stay one line on standard error).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// How `run` reports its stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for a person.
+    Text,
+    /// JSON lines for a log collector.
+    Json,
 }
 
 /// The noise source: the operating system's, or a test seed.
@@ -51,8 +64,65 @@ pub fn run(args: Args) -> Result<()> {
     let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
     let period = period_of(&pipeline, args.period.as_deref(), &args.pipeline)?;
     let r = run::run(&pipeline, period, &args.inputs, noise(args.test_seed)?)?;
-    print_run(&r);
+    match args.log_format {
+        LogFormat::Text => print_run(&r),
+        LogFormat::Json => log_run(&pipeline.dataset, &r),
+    }
     Ok(())
+}
+
+/// Logs a run's stages as JSON lines (tracing events with their fields).
+fn log_run(dataset: &str, r: &RunReport) {
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_target(false)
+        .with_writer(std::io::stdout)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let period = r.period.to_string();
+        if let Some(i) = &r.ingest {
+            tracing::info!(
+                dataset,
+                period,
+                stage = "ingest",
+                rows_read = i.totals.read,
+                rows_accepted = i.totals.accepted,
+                rows_quarantined = i.totals.quarantined_total(),
+                presence_rows = i.presence_rows,
+                seconds = i.seconds,
+                "ingested"
+            );
+        }
+        if let Some(c) = &r.classify {
+            tracing::info!(
+                dataset,
+                period,
+                stage = "classify",
+                lookback_first = %c.lookback_first,
+                lookback_last = %c.lookback_last,
+                seconds = c.seconds,
+                "classified"
+            );
+        }
+        let p = &r.publish;
+        let cells = |name: &str| p.cells.iter().find(|c| c.table == name);
+        tracing::info!(
+            dataset,
+            period,
+            stage = "publish",
+            release = %p.dir.display(),
+            new = p.new,
+            settled_committed = p.settled.0,
+            settled_aborted = p.settled.1,
+            categories_published = cells("categories").map(|c| c.published),
+            crossings_published = cells("crossings").map(|c| c.published),
+            corridors_published = cells("corridors").map(|c| c.published),
+            "{}",
+            if p.new { "published" } else { "already published" }
+        );
+    });
 }
 
 /// Prints a run's stages, one line each.

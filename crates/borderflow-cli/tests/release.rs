@@ -404,9 +404,17 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     }
 
     // A second run returns the release as it is: nothing read, nothing re-noised or spent.
-    let again = ok(&run(&w, "2025", &[]));
-    assert!(again.contains("already published"), "{again}");
-    assert!(!again.contains("ingest:"), "{again}");
+    // (Logged as JSON lines, as a scheduler would collect them.)
+    let again = ok(&run(&w, "2025", &["--log-format", "json"]));
+    let lines: Vec<serde_json::Value> = again
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{again}");
+    assert_eq!(lines[0]["stage"], "publish");
+    assert_eq!(lines[0]["message"], "already published");
+    assert_eq!(lines[0]["new"], false);
+    assert_eq!(lines[0]["period"], "2025");
     for (path, bytes) in &released {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
     }
