@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use borderflow_core::{Category, CountryCode};
@@ -23,6 +22,7 @@ use borderflow_privacy::{
 };
 use borderflow_refdata::{RefData, RefDataError};
 use borderflow_release::report::{self, PeriodCrossings, ReportInput};
+use borderflow_release::write::write_file;
 use borderflow_release::{Domain, ReleasedTable, Tables, TabulateError, WriteError};
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -96,6 +96,12 @@ pub struct TableCells {
     pub suppressed: usize,
 }
 
+/// Whether the period's release is there. A release directory is complete or absent (renamed
+/// into place whole, manifest last), so its manifest is the mark.
+pub fn published(p: &Pipeline, period: Period) -> bool {
+    release_dir(p, period).join("manifest.json").is_file()
+}
+
 /// The release directory of a period.
 pub fn release_dir(p: &Pipeline, period: Period) -> PathBuf {
     p.release_dir.join(&p.dataset).join(period.to_string())
@@ -162,7 +168,7 @@ pub fn run(
     let dir = release_dir(p, period);
     // A release directory is complete or absent, and settled above: if it is there, it is
     // published, and it is returned as it is.
-    if dir.join("manifest.json").is_file() {
+    if published(p, period) {
         return Ok(PublishReport {
             dir,
             new: false,
@@ -659,7 +665,7 @@ impl Job<'_> {
                 return_migrants_measured,
                 refdata: &rd,
             });
-            write_synced(&staging.join("report.html"), html.as_bytes())?;
+            write_file(&staging.join("report.html"), html.as_bytes())?;
 
             let first = summary
                 .date("lookback_first")
@@ -676,7 +682,7 @@ impl Job<'_> {
                 noisy(2),
                 share_too_sparse,
             );
-            write_synced(
+            write_file(
                 &staging.join("quality.json"),
                 &serde_json::to_vec_pretty(&quality_json).expect("serialises"),
             )?;
@@ -756,7 +762,7 @@ impl Job<'_> {
                 },
                 "published_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             });
-            write_synced(
+            write_file(
                 &staging.join("manifest.json"),
                 &serde_json::to_vec_pretty(&manifest).expect("serialises"),
             )?;
@@ -878,12 +884,6 @@ fn config_digest(p: &Pipeline) -> String {
     hex::encode(Sha256::digest(
         serde_json::to_vec(p).expect("the pipeline serialises"),
     ))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
-    let mut f = File::create(path).map_err(|e| io(path, e))?;
-    f.write_all(bytes).map_err(|e| io(path, e))?;
-    f.sync_all().map_err(|e| io(path, e))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), PublishError> {

@@ -67,10 +67,7 @@ pub fn run(
     extra_inputs: &[String],
     noise: NoiseSource,
 ) -> Result<RunReport, RunError> {
-    if publish::release_dir(p, period)
-        .join("manifest.json")
-        .is_file()
-    {
+    if publish::published(p, period) {
         return Ok(RunReport {
             period,
             ingest: None,

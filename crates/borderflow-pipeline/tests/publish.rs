@@ -210,3 +210,46 @@ fn a_crash_after_reserving_is_settled_by_the_next_run() {
         Ratio::from_decimal("0.21").unwrap()
     );
 }
+
+#[test]
+fn a_release_that_fails_while_being_written_is_absent_and_costs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (p, _) = setup(root, &[]);
+    // Something in the way of the final rename: the staged release cannot be put in place.
+    let blocked = root.join("release/t/2025");
+    std::fs::create_dir_all(&blocked).unwrap();
+    std::fs::write(blocked.join("stray.txt"), b"not a release").unwrap();
+    let err = publish::run(&p, year(), NoiseSource::seeded_for_tests(1)).unwrap_err();
+    assert!(matches!(err, PublishError::Io { .. }), "{err}");
+    // Nothing staged is left, nothing was put in place, the reservation was returned.
+    let mut left: Vec<String> = std::fs::read_dir(root.join("release/t"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["2025"]);
+    assert_eq!(
+        std::fs::read_dir(&blocked).unwrap().count(),
+        1,
+        "only the stray file"
+    );
+    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
+    assert!(ledger.pending("t").unwrap().is_empty());
+    assert_eq!(
+        ledger.spent("t", 2025).unwrap(),
+        Ratio::from_decimal("0").unwrap()
+    );
+    // Once the way is clear the release is made, and paid for once.
+    std::fs::remove_dir_all(&blocked).unwrap();
+    assert!(
+        publish::run(&p, year(), NoiseSource::seeded_for_tests(1))
+            .unwrap()
+            .new
+    );
+    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
+    assert_eq!(
+        ledger.spent("t", 2025).unwrap(),
+        Ratio::from_decimal("0.21").unwrap()
+    );
+}

@@ -110,6 +110,14 @@ fn field(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Writes `bytes` to a new file at `path` and syncs it to disk (the report, quality.json and
+/// the manifest of a release go through here too).
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let mut f = File::create(path).map_err(|e| fail(path, e))?;
+    f.write_all(bytes).map_err(|e| fail(path, e))?;
+    f.sync_all().map_err(|e| fail(path, e))
+}
+
 fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<(), WriteError> {
     let f = File::create(path).map_err(|e| fail(path, e))?;
     let mut w = BufWriter::new(f);
