@@ -127,10 +127,11 @@ pub fn run(args: Args) -> Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "ingest    {secs:>7.1} s  {:>10.0} events/s  peak {}  ({} SIM-days)",
+        "ingest    {secs:>7.1} s  {:>10.0} events/s  peak {}  ({} SIM-days, {:.0} MiB spilled)",
         r.totals.read as f64 / secs,
         mib(ingest_peak),
-        r.presence_rows
+        r.presence_rows,
+        r.spilled_bytes as f64 / 1048576.0
     );
     println!(
         "classify  {csecs:>7.1} s  {:>10.0} SIM-days/s  peak {}  ({} SIMs)",

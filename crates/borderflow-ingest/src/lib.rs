@@ -13,11 +13,16 @@
 //! ([`FileCounts`]).
 
 pub mod config;
+pub mod local_time;
 pub mod reason;
+pub mod sims;
 pub mod source;
 pub mod validate;
 
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use reason::{FileCounts, Reason};
+pub use sims::{PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use source::{InputFile, SourceError, discover, read_cell_catalogue};
-pub use validate::{Validated, Validator, accepted_schema, quarantine_schema};
+pub use validate::{
+    AcceptedEvent, Validated, Validator, accepted_batch, accepted_schema, quarantine_schema,
+};

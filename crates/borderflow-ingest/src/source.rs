@@ -5,13 +5,17 @@ use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampSecondArray};
+use arrow::array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringViewArray, TimestampSecondArray,
+};
 use arrow::compute::cast;
 use arrow::csv::ReaderBuilder;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use borderflow_core::schema::event;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 
 use crate::config::InputConfig;
 
@@ -194,7 +198,7 @@ impl InputFile {
 #[derive(Debug, Clone)]
 pub enum TimeColumn {
     /// Text to parse with the configured format.
-    Text(StringArray),
+    Text(StringViewArray),
     /// Integers (epoch seconds or milliseconds, per the configured format).
     Integer(Int64Array),
     /// Instants already typed (Parquet timestamps), in seconds UTC.
@@ -207,19 +211,19 @@ pub struct RawBatch {
     /// Row number (1-based, header excluded) of the first row in the file.
     pub first_row: u64,
     /// Subscriber ids.
-    pub subscriber_id: StringArray,
+    pub subscriber_id: StringViewArray,
     /// Event times.
     pub event_time: TimeColumn,
     /// Home PLMNs.
-    pub home_plmn: StringArray,
+    pub home_plmn: StringViewArray,
     /// Serving PLMNs.
-    pub serving_plmn: StringArray,
+    pub serving_plmn: StringViewArray,
     /// Cells, where the file has them.
-    pub cell_id: Option<StringArray>,
+    pub cell_id: Option<StringViewArray>,
     /// Event types, where the file has them.
-    pub event_type: Option<StringArray>,
+    pub event_type: Option<StringViewArray>,
     /// Counterpart numbers, where the file has them.
-    pub counterpart_number: Option<StringArray>,
+    pub counterpart_number: Option<StringViewArray>,
 }
 
 impl RawBatch {
@@ -264,8 +268,29 @@ impl InputFile {
         let (names, batches): (Vec<String>, Box<dyn Iterator<Item = _> + Send>) = match self.format
         {
             Format::Parquet => {
-                let builder =
-                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(&e))?;
+                // Text columns are read as string views: a dictionary-encoded column's values
+                // are then referenced, not copied row by row.
+                let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+                    .map_err(|e| read_err(&e))?;
+                let viewed = Arc::new(Schema::new(
+                    metadata
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| match f.data_type() {
+                            DataType::Utf8 | DataType::LargeUtf8 => {
+                                f.as_ref().clone().with_data_type(DataType::Utf8View)
+                            }
+                            _ => f.as_ref().clone(),
+                        })
+                        .collect::<Vec<_>>(),
+                ));
+                let metadata = ArrowReaderMetadata::try_new(
+                    metadata.metadata().clone(),
+                    ArrowReaderOptions::new().with_schema(viewed),
+                )
+                .map_err(|e| read_err(&e))?;
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
                 let schema = builder.schema().clone();
                 let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
                 let wanted: Vec<usize> = REQUIRED
@@ -310,7 +335,7 @@ impl InputFile {
                 let schema = Arc::new(Schema::new(
                     names
                         .iter()
-                        .map(|n| Field::new(n, DataType::Utf8, true))
+                        .map(|n| Field::new(n, DataType::Utf8View, true))
                         .collect::<Vec<_>>(),
                 ));
                 let reader = ReaderBuilder::new(schema)
@@ -405,13 +430,13 @@ impl FileReader {
             file: self.name.clone(),
             message: e.to_string(),
         };
-        let text = |k: usize| -> Result<Option<StringArray>, SourceError> {
+        let text = |k: usize| -> Result<Option<StringViewArray>, SourceError> {
             self.columns[k]
                 .map(|i| {
-                    let c = cast(batch.column(i), &DataType::Utf8).map_err(err)?;
+                    let c = cast(batch.column(i), &DataType::Utf8View).map_err(err)?;
                     Ok(c.as_any()
-                        .downcast_ref::<StringArray>()
-                        .expect("cast to Utf8")
+                        .downcast_ref::<StringViewArray>()
+                        .expect("cast to Utf8View")
                         .clone())
                 })
                 .transpose()

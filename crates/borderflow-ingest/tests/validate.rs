@@ -6,7 +6,9 @@ use std::io::Write;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, UInt8Type, UInt16Type};
 use arrow::util::display::array_value_to_string;
-use borderflow_ingest::{FileCounts, InputConfig, Reason, TimeFormat, Validator, discover};
+use borderflow_ingest::{
+    FileCounts, InputConfig, Reason, SimRegistry, TimeFormat, Validator, accepted_batch, discover,
+};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use borderflow_refdata::RefData;
 
@@ -36,6 +38,7 @@ fn ingest(cfg: &InputConfig) -> (Vec<RecordBatch>, Vec<RecordBatch>, FileCounts)
     // Functional local dates 2025-01-01 to 2025-12-31 (days since 1970-01-01).
     let window = (20_089, 20_453);
     let key = PseudonymKey::from_bytes([9; 32]);
+    let sims = SimRegistry::new();
     let mut v = Validator::new(
         &rd,
         "KEN".parse().unwrap(),
@@ -43,18 +46,19 @@ fn ingest(cfg: &InputConfig) -> (Vec<RecordBatch>, Vec<RecordBatch>, FileCounts)
         cfg.time_format.clone(),
         chrono_tz::UTC,
         Pseudonymiser::new(&key),
+        &sims,
     );
     let (mut acc, mut q, mut counts) = (Vec::new(), Vec::new(), FileCounts::default());
     for f in discover(&cfg.paths).unwrap() {
         let mut r = f.open(cfg).unwrap();
         while let Some(b) = r.next_batch() {
-            let out = v.validate(r.name(), &b.unwrap());
+            let out = v.validate(r.name(), &b.unwrap()).unwrap();
             counts.add(&out.counts);
-            acc.push(out.accepted);
+            acc.extend(out.accepted);
             q.push(out.quarantine);
         }
     }
-    (acc, q, counts)
+    (vec![accepted_batch(&acc, &sims.snapshot())], q, counts)
 }
 
 fn col(batches: &[RecordBatch], name: &str) -> Vec<String> {

@@ -1,37 +1,30 @@
 //! The ingest stage: operator files → validated, pseudonymised events → daily presence.
 //!
-//! Each DataFusion partition reads its share of the files front to back on a thread of its
-//! own (so every quarantined row keeps its row number), validates and pseudonymises each
-//! batch, writes quarantined rows to its quarantine file and streams accepted events into the
-//! presence reduction ([`borderflow_presence::REDUCE_SQL`]). DataFusion runs the reduction
-//! under the configured memory limit, spilling to disk when it must. The presence partitions,
+//! The files are dealt into one share per core (large Parquet files split by row groups). Each
+//! share is read front to back on a thread of its own (so every quarantined row keeps its row
+//! number), validated and pseudonymised batch by batch; quarantined rows go to the thread's
+//! quarantine file and accepted events into its shard of the presence reduction
+//! ([`borderflow_presence::Reduction`]: bucketed by date, then aggregated date by date, under
+//! the configured memory limit, spilling to disk when it must). The presence partitions,
 //! the quarantine and the run report are written to a staging directory and moved into the
 //! state directory only after the whole run succeeded and every row is accounted for.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use borderflow_core::CountryCode;
 use borderflow_ingest::{
-    FileCounts, InputConfig, InputFile, SourceError, Validator, accepted_schema, discover,
+    FileCounts, InputConfig, InputFile, SimRegistry, SourceError, Validator, discover,
     quarantine_schema, read_cell_catalogue,
 };
-use borderflow_presence::{PresenceStore, REDUCE_SQL, StoreError};
+use borderflow_presence::{PresenceShard, PresenceStore, ReduceError, Reduction, StoreError};
 use borderflow_pseudo::{KeyError, Pseudonymiser};
 use borderflow_refdata::{RefData, RefDataError};
 use chrono::NaiveDate;
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{SchemaRef, UInt64Type};
-use datafusion::catalog::streaming::StreamingTable;
-use datafusion::common::config::TableParquetOptions;
-use datafusion::dataframe::DataFrameWriteOptions;
-use datafusion::error::DataFusionError;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
 use parquet::arrow::ArrowWriter;
 use serde::Serialize;
 
@@ -61,9 +54,12 @@ pub enum IngestError {
     /// A file-system operation on the state directory failed.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
-    /// The engine failed (out of disk for spilling, say).
-    #[error("ingest engine: {0}")]
+    /// The rows of a file do not add up (a defect, never expected).
+    #[error("ingest: {0}")]
     Engine(String),
+    /// The presence reduction could not write or read its files.
+    #[error(transparent)]
+    Reduce(#[from] ReduceError),
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> IngestError {
@@ -92,6 +88,9 @@ pub struct IngestReport {
     pub totals: FileCounts,
     /// Presence rows (SIM-days) written.
     pub presence_rows: u64,
+    /// Bytes of events the presence reduction spilled to disk (0 when the memory limit was
+    /// never reached).
+    pub spilled_bytes: u64,
     /// Dates whose partitions this run wrote (replacing any before).
     pub dates_written: Vec<NaiveDate>,
     /// Dates removed by retention (older than the look-back window).
@@ -201,7 +200,7 @@ fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, I
         .collect()
 }
 
-/// What every partition of one run shares.
+/// What every reading thread of one run shares.
 #[derive(Debug)]
 struct Shared {
     input: InputConfig,
@@ -211,48 +210,22 @@ struct Shared {
     source_tz: chrono_tz::Tz,
     cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
     pseudonymiser: Pseudonymiser,
+    sims: SimRegistry,
     quarantine_dir: PathBuf,
     /// Per file: its counts so far and how many of its shares were read to their end.
     counts: Mutex<BTreeMap<String, (FileCounts, usize)>>,
-    /// The first error a reader met; it explains the engine's failure better than the engine.
-    failure: Mutex<Option<IngestError>>,
+    /// Set when a thread fails, so the others stop early.
+    failed: AtomicBool,
 }
 
-/// One partition: a share of the input files, read in order on a thread.
-#[derive(Debug)]
-struct FilesPartition {
-    schema: SchemaRef,
-    files: Vec<InputFile>,
-    index: usize,
-    shared: Arc<Shared>,
-}
-
-impl PartitionStream for FilesPartition {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
-        let (shared, files, index) = (self.shared.clone(), self.files.clone(), self.index);
-        std::thread::spawn(move || {
-            if let Err(e) = read_partition(&shared, &files, index, &tx) {
-                let message = e.to_string();
-                shared.failure.lock().expect("lock").get_or_insert(e);
-                let _ = tx.blocking_send(Err(DataFusionError::Execution(message)));
-            }
-        });
-        let stream =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
-        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
-    }
-}
-
-fn read_partition(
+/// Reads one thread's share of the input files in order, validating each batch, writing
+/// quarantined rows to the thread's quarantine file and accepted events into its presence
+/// shard.
+fn read_share(
     shared: &Shared,
     files: &[InputFile],
     index: usize,
-    tx: &tokio::sync::mpsc::Sender<Result<RecordBatch, DataFusionError>>,
+    shard: &mut PresenceShard<'_>,
 ) -> Result<(), IngestError> {
     let mut v = Validator::new(
         &shared.rd,
@@ -261,6 +234,7 @@ fn read_partition(
         shared.input.time_format.clone(),
         shared.source_tz,
         shared.pseudonymiser.clone(),
+        &shared.sims,
     )
     .with_cells(shared.cells.clone());
     let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
@@ -269,7 +243,12 @@ fn read_partition(
         let mut reader = f.open(&shared.input)?;
         let mut counts = FileCounts::default();
         while let Some(batch) = reader.next_batch() {
-            let out = v.validate(reader.name(), &batch?);
+            if shared.failed.load(Ordering::Relaxed) {
+                return Ok(()); // another thread failed; its error is the run's
+            }
+            let out = v
+                .validate(reader.name(), &batch?)
+                .map_err(|e| IngestError::Engine(e.to_string()))?;
             counts.add(&out.counts);
             if out.quarantine.num_rows() > 0 {
                 if quarantine.is_none() {
@@ -282,9 +261,7 @@ fn read_partition(
                 let w = quarantine.as_mut().expect("created above");
                 w.write(&out.quarantine).map_err(|e| io(&qpath, e))?;
             }
-            if out.accepted.num_rows() > 0 && tx.blocking_send(Ok(out.accepted)).is_err() {
-                return Ok(()); // the query stopped reading: it failed elsewhere
-            }
+            shard.push_all(&out.accepted)?;
         }
         // A file read in several shares adds up its shares' counts.
         let mut all = shared.counts.lock().expect("lock");
@@ -390,7 +367,7 @@ fn run_staged(
     let presence_dir = staging.join("presence");
     std::fs::create_dir_all(&quarantine_dir).map_err(|e| io(&quarantine_dir, e))?;
     let partitions = crate::engine::partitions(&p.engine);
-    let shared = Arc::new(Shared {
+    let shared = Shared {
         input: p.input.clone(),
         rd,
         m: p.measuring_country,
@@ -398,10 +375,11 @@ fn run_staged(
         source_tz,
         cells,
         pseudonymiser: Pseudonymiser::new(key),
+        sims: SimRegistry::new(),
         quarantine_dir: quarantine_dir.clone(),
         counts: Mutex::new(BTreeMap::new()),
-        failure: Mutex::new(None),
-    });
+        failed: AtomicBool::new(false),
+    };
     // Large Parquet files are split by row groups so that one file keeps every core busy;
     // shares are dealt out largest first to the least-loaded partition.
     let mut by_size = Vec::new();
@@ -421,53 +399,43 @@ fn run_staged(
         share.0 += f.size;
         share.1.push(f);
     }
-    let streams: Vec<Arc<dyn PartitionStream>> = shares
-        .into_iter()
-        .enumerate()
-        .filter(|(_, s)| !s.1.is_empty())
-        .map(|(index, (_, files))| {
-            Arc::new(FilesPartition {
-                schema: accepted_schema(),
-                files,
-                index,
-                shared: shared.clone(),
-            }) as Arc<dyn PartitionStream>
-        })
-        .collect();
-
-    let engine = |e: DataFusionError| IngestError::Engine(e.to_string());
-    let (runtime, ctx) = crate::engine::session(&p.engine, partitions).map_err(engine)?;
-    let presence_rows = runtime.block_on(async {
-        let table = StreamingTable::try_new(accepted_schema(), streams).map_err(engine)?;
-        ctx.register_table("events", Arc::new(table))
-            .map_err(engine)?;
-        let df = ctx.sql(REDUCE_SQL).await.map_err(engine)?;
-        // Measured on 10 M events into 366 date partitions: encoding each small file's
-        // columns in parallel tasks cost more than it saved (7.8 s → 5.6 s without, and
-        // 1.5 → 0.9 GB peak), and dictionaries (pseudonyms are random bytes, countries three
-        // letters) cost time for 6% of space.
-        let mut parquet = TableParquetOptions::default();
-        parquet.global.allow_single_file_parallelism = false;
-        parquet.global.dictionary_enabled = Some(false);
-        parquet.global.compression = Some("zstd(1)".into());
-        let written = df
-            .write_parquet(
-                &presence_dir.display().to_string(),
-                DataFrameWriteOptions::new().with_partition_by(vec!["local_date".into()]),
-                Some(parquet),
-            )
-            .await
-            .map_err(engine)?;
-        Ok::<u64, IngestError>(
-            written
-                .first()
-                .map_or(0, |b| b.column(0).as_primitive::<UInt64Type>().value(0)),
-        )
-    });
-    if let Some(e) = shared.failure.lock().expect("lock").take() {
-        return Err(e);
-    }
-    let presence_rows = presence_rows?;
+    // Each share is read on a thread of its own into its own presence shard; the shards are
+    // then reduced date by date (see borderflow_presence::Reduction).
+    let budget =
+        usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    let reduction = Reduction::new(budget, &staging.join("spill"));
+    let shards = std::thread::scope(|s| {
+        let readers: Vec<_> = shares
+            .into_iter()
+            .filter(|share| !share.1.is_empty())
+            .enumerate()
+            .map(|(index, (_, files))| {
+                let (shared, reduction) = (&shared, &reduction);
+                s.spawn(move || {
+                    let mut shard = reduction.shard(index);
+                    let read = read_share(shared, &files, index, &mut shard);
+                    if read.is_err() {
+                        shared.failed.store(true, Ordering::Relaxed);
+                    }
+                    read?;
+                    Ok::<_, IngestError>(shard.into_parts()?)
+                })
+            })
+            .collect();
+        let mut parts = Vec::new();
+        let mut first_error = None;
+        for r in readers {
+            match r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                Ok(p) => parts.push(p),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(parts), Err)
+    })?;
+    let reduced = reduction.finish(shards, &shared.sims.snapshot(), &presence_dir, partitions)?;
+    let presence_rows = reduced.rows;
 
     // Every file read to its end, every row accounted for.
     let counts = std::mem::take(&mut *shared.counts.lock().expect("lock"));
@@ -502,6 +470,7 @@ fn run_staged(
         inputs: inputs()?,
         totals,
         presence_rows,
+        spilled_bytes: reduced.spilled_bytes,
         dates_written: Vec::new(),
         dates_removed: Vec::new(),
         seconds: 0.0,

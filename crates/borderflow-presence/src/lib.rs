@@ -29,8 +29,12 @@
 //! | `first_minute`, `last_minute` | first and last event, minutes after 04:00 local |
 //! | `local_date` | the functional local date (partition column, in the directory name) |
 
+mod reduce;
 mod store;
 
+pub use reduce::{
+    PresenceShard, ReduceError, ReduceSummary, Reduction, ShardParts, presence_schema,
+};
 pub use store::{PresenceStore, StoreError};
 
 /// The reduction from accepted events (a table named `events` with the ingest's accepted

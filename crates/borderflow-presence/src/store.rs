@@ -43,7 +43,7 @@ struct StoreMeta {
 }
 
 const FORMAT: u32 = 1;
-const PARTITION_PREFIX: &str = "local_date=";
+pub(crate) const PARTITION_PREFIX: &str = "local_date=";
 
 /// The partitioned presence store under `state/presence/`.
 #[derive(Debug, Clone)]

@@ -21,6 +21,10 @@ pub struct CallingCodes {
     prefixes: HashMap<String, Option<CountryCode>>,
     /// The same prefixes keyed by [`prefix_key`], for the per-event lookup.
     by_key: HashMap<u64, Option<CountryCode>>,
+    /// By a number's first three digits: the length of the longest listed prefix that starts
+    /// with them (0 if none is longer than three digits), so a lookup tries only lengths that
+    /// can match — one or two probes for most numbers instead of seven.
+    deepest: Vec<u8>,
 }
 
 /// A prefix of `len` digits with numeric value `value`, as one integer: no string to build or
@@ -61,7 +65,16 @@ impl CallingCodes {
                 (prefix_key(value, p.len()), *c)
             })
             .collect();
-        Ok(Self { prefixes, by_key })
+        let mut deepest = vec![0u8; 1000];
+        for p in prefixes.keys().filter(|p| p.len() > 3) {
+            let head: usize = p[..3].parse().expect("digits");
+            deepest[head] = deepest[head].max(p.len() as u8);
+        }
+        Ok(Self {
+            prefixes,
+            by_key,
+            deepest,
+        })
     }
 
     /// The country of an international number (`+254…`, `00254…` or bare `254…`; spaces,
@@ -91,7 +104,13 @@ impl CallingCodes {
         if n == 0 || n > 15 || digits[0] == b'0' {
             return None;
         }
-        let longest = n.min(MAX_PREFIX);
+        let mut longest = n.min(MAX_PREFIX);
+        if longest > 3 {
+            let head = digits[..3]
+                .iter()
+                .fold(0usize, |v, b| v * 10 + usize::from(b - b'0'));
+            longest = longest.min(usize::from(self.deepest[head]).max(3));
+        }
         let mut value = digits[..longest]
             .iter()
             .fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));

@@ -1,0 +1,694 @@
+//! The daily-presence reduction of the local engine: accepted events in, one Parquet file of
+//! presence rows per functional date out.
+//!
+//! The reduction groups events by SIM, date, SIM country, serving country and counterpart
+//! country. As one hash aggregation over a year that is almost a shuffle (51.7 M generated
+//! events make 16.6 M groups: three events a group, every probe a cache miss). The grouping
+//! key contains the date, so it is done in two steps instead:
+//!
+//! 1. **Bucket by date.** Each reading thread owns a [`PresenceShard`] and appends every event
+//!    (12 bytes: the SIM's run-local number, the minute and three countries) to its date's
+//!    bucket: sequential writes, no locks, no hashing of the SIM.
+//! 2. **Aggregate date by date.** [`Reduction::finish`] hands the dates out to worker threads;
+//!    each date's events (from every shard) are aggregated in a hash table that fits in the
+//!    processor's cache and written as that date's Parquet file, the layout of the presence
+//!    store (`local_date=YYYY-MM-DD/part-0.parquet`).
+//!
+//! Memory is bounded by a budget: the bytes held in buckets by all shards are counted, and a
+//! shard that would pass the budget first spills its buckets to its own spill file (one run per
+//! date) and starts afresh. A date whose events would need a larger hash table than a worker's
+//! share of the budget is aggregated in several passes, each over the SIMs of one hash class.
+//! The output is the same whatever the budget; only the time changes.
+//!
+//! The same reduction as a DataFusion plan is [`crate::REDUCE_SQL`]; tests check that both give
+//! the same rows.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{
+    ArrayRef, FixedSizeBinaryArray, Int32Array, RecordBatch, StringBuilder, UInt16Array,
+};
+use arrow::buffer::Buffer;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use borderflow_core::CountryCode;
+use borderflow_ingest::{AcceptedEvent, PseudonymsByNumber, SimNumber};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::store::PARTITION_PREFIX;
+
+/// The reduction failed: a spill or output file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[error("presence reduction: {path}: {message}")]
+pub struct ReduceError {
+    path: String,
+    message: String,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> ReduceError {
+    ReduceError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Schema of the presence store's files (the date is in the directory name).
+pub fn presence_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
+        Field::new("sim_country", DataType::Utf8, false),
+        Field::new("country", DataType::Utf8, false),
+        Field::new("counterpart_country", DataType::Utf8, true),
+        Field::new("events", DataType::Int32, false),
+        Field::new("night_events", DataType::Int32, true),
+        Field::new("weekday_day_events", DataType::Int32, true),
+        Field::new("first_minute", DataType::UInt16, true),
+        Field::new("last_minute", DataType::UInt16, true),
+    ]))
+}
+
+/// A country in 15 bits (three letters A–Z in base 26), so an event fits in 12 bytes.
+fn pack(c: CountryCode) -> u16 {
+    let [a, b, c] = c.bytes().map(|x| u16::from(x - b'A'));
+    a * 676 + b * 26 + c
+}
+
+fn unpack(v: u16) -> CountryCode {
+    let letter = |x: u16| b'A' + (x % 26) as u8;
+    CountryCode::from_bytes([letter(v / 676), letter(v / 26), letter(v)]).expect("A–Z")
+}
+
+/// No counterpart country.
+const NONE: u16 = u16::MAX;
+
+/// One event in a date bucket (the date is the bucket's).
+#[derive(Debug, Clone, Copy)]
+struct Rec {
+    sim: u32,
+    minute: u16,
+    sim_country: u16,
+    serving: u16,
+    counterpart: u16,
+}
+
+const REC_BYTES: usize = 12;
+
+impl Rec {
+    fn of(e: &AcceptedEvent) -> Self {
+        Self {
+            sim: e.sim.0,
+            minute: e.fday_minute,
+            sim_country: pack(e.sim_country),
+            serving: pack(e.serving_country),
+            counterpart: e.counterpart_country.map_or(NONE, pack),
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.sim.to_le_bytes());
+        for v in [
+            self.minute,
+            self.sim_country,
+            self.serving,
+            self.counterpart,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        let u = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        Self {
+            sim: u32::from_le_bytes(b[..4].try_into().expect("4 bytes")),
+            minute: u(4),
+            sim_country: u(6),
+            serving: u(8),
+            counterpart: u(10),
+        }
+    }
+
+    fn key(&self) -> GroupKey {
+        GroupKey {
+            sim: self.sim,
+            countries: [self.sim_country, self.serving, self.counterpart],
+        }
+    }
+}
+
+/// A presence row's grouping key within one date.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct GroupKey {
+    sim: u32,
+    countries: [u16; 3],
+}
+
+impl Hash for GroupKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // One word: the SIM and the serving and counterpart countries. The SIM country is left
+        // out (a SIM's home network rarely varies); equality still compares it.
+        let [_, serving, counterpart] = self.countries.map(u64::from);
+        state.write_u64(u64::from(self.sim) | serving << 32 | counterpart << 48);
+    }
+}
+
+/// A presence row's measures.
+#[derive(Clone, Copy)]
+struct Measures {
+    events: u32,
+    night: u32,
+    weekday_day: u32,
+    first: u16,
+    last: u16,
+}
+
+/// Night: 18:00–08:00 local; weekday daytime: Monday–Friday 08:00–17:00 local. On the
+/// functional day's minute (0 = 04:00): 18:00 = 840, 08:00 = 240, 17:00 = 780.
+fn is_night(minute: u16) -> bool {
+    !(240..840).contains(&minute)
+}
+
+fn is_daytime(minute: u16) -> bool {
+    (240..780).contains(&minute)
+}
+
+/// Deterministic hashing: the same input gives the same files from run to run.
+type Table = std::collections::HashMap<GroupKey, Measures, foldhash::fast::FixedState>;
+
+fn table() -> Table {
+    Table::with_hasher(foldhash::fast::FixedState::with_seed(0x7072_6573_656e_6365))
+}
+
+/// Smallest and largest chunk of a bucket, in events: small dates stay small, large ones grow
+/// without copying (a bucket is a list of chunks, never reallocated).
+const MIN_CHUNK: usize = 512;
+const MAX_CHUNK: usize = 32 * 1024;
+
+/// Approximate bytes of hash table per presence row (key, measures, control byte, headroom).
+const TABLE_BYTES_PER_ROW: usize = 40;
+
+/// A date's events held by one shard.
+#[derive(Debug)]
+struct Bucket {
+    date: i32,
+    events: usize,
+    chunks: Vec<Vec<Rec>>,
+}
+
+/// A date's events written to a spill file.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    date: i32,
+    offset: u64,
+    events: u64,
+}
+
+#[derive(Debug)]
+struct Spill {
+    path: PathBuf,
+    out: BufWriter<File>,
+    written: u64,
+    runs: Vec<Run>,
+}
+
+/// One run of the reduction: its memory budget, its spill directory, the bytes the shards
+/// hold.
+#[derive(Debug)]
+pub struct Reduction {
+    budget: usize,
+    spill_dir: PathBuf,
+    held: AtomicUsize,
+    spilled: AtomicUsize,
+}
+
+/// What a reduction wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReduceSummary {
+    /// Presence rows (SIM-days by serving and counterpart country) written.
+    pub rows: u64,
+    /// The dates written, oldest first, in days since 1970-01-01.
+    pub dates: Vec<i32>,
+    /// Bytes spilled to disk because the budget was reached.
+    pub spilled_bytes: u64,
+    /// Dates too large for one hash table, aggregated in several passes.
+    pub multi_pass_dates: u64,
+}
+
+impl Reduction {
+    /// A reduction holding at most about `budget_bytes` of events in memory, spilling into
+    /// `spill_dir` (created when first needed) beyond that.
+    pub fn new(budget_bytes: usize, spill_dir: &Path) -> Self {
+        Self {
+            budget: budget_bytes,
+            spill_dir: spill_dir.to_path_buf(),
+            held: AtomicUsize::new(0),
+            spilled: AtomicUsize::new(0),
+        }
+    }
+
+    /// A shard for one reading thread; `index` names its spill file.
+    pub fn shard(&self, index: usize) -> PresenceShard<'_> {
+        PresenceShard {
+            reduction: self,
+            index,
+            slots: foldhash::HashMap::default(),
+            buckets: Vec::new(),
+            last: None,
+            held: 0,
+            spill: None,
+        }
+    }
+
+    /// Aggregates every date of `shards` on `threads` threads and writes each date as
+    /// `out_dir/local_date=YYYY-MM-DD/part-0.parquet`, with the pseudonyms `sims` numbered.
+    pub fn finish(
+        &self,
+        shards: Vec<ShardParts>,
+        sims: &PseudonymsByNumber,
+        out_dir: &Path,
+        threads: usize,
+    ) -> Result<ReduceSummary, ReduceError> {
+        let mut dates: BTreeMap<i32, DateWork> = BTreeMap::new();
+        let mut spills = Vec::new();
+        for parts in shards {
+            for b in parts.buckets {
+                let w = dates.entry(b.date).or_default();
+                w.events += b.events;
+                w.chunks.extend(b.chunks);
+            }
+            if let Some((path, runs)) = parts.spill {
+                for r in runs {
+                    let w = dates.entry(r.date).or_default();
+                    w.events += r.events as usize;
+                    w.runs.push((spills.len(), r.offset, r.events));
+                }
+                spills.push(path);
+            }
+        }
+        let written: Vec<i32> = dates.keys().copied().collect();
+        // Largest dates first, so no thread is left with a big one at the end.
+        let mut queue: Vec<(i32, DateWork)> = dates.into_iter().collect();
+        queue.sort_by_key(|(d, w)| (w.events, std::cmp::Reverse(*d)));
+        let queue = Mutex::new(queue);
+        let threads = threads.max(1);
+        // Half the budget for the workers' tables (the buckets hold the rest); a floor keeps
+        // a tiny budget from making every date a many-pass one.
+        let table_budget = (self.budget / (2 * threads)).max(4 << 10);
+        let multi_pass = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let rows = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut worker = Worker {
+                            out_dir,
+                            sims,
+                            spills: &spills,
+                            files: spills.iter().map(|_| None).collect(),
+                            table: table(),
+                            table_budget,
+                            multi_pass: &multi_pass,
+                        };
+                        let mut rows = 0u64;
+                        while !failed.load(Ordering::Relaxed) {
+                            let next = queue.lock().expect("not poisoned").pop();
+                            let Some((date, work)) = next else { break };
+                            match worker.reduce_date(date, work) {
+                                Ok(n) => rows += n,
+                                Err(e) => {
+                                    failed.store(true, Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Ok(rows)
+                    })
+                })
+                .collect();
+            let mut total = 0u64;
+            let mut first_error = None;
+            for w in workers {
+                match w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                    Ok(n) => total += n,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            first_error.map_or(Ok(total), Err)
+        })?;
+        for path in &spills {
+            std::fs::remove_file(path).map_err(|e| io(path, e))?;
+        }
+        Ok(ReduceSummary {
+            rows,
+            dates: written,
+            spilled_bytes: self.spilled.load(Ordering::Relaxed) as u64,
+            multi_pass_dates: multi_pass.load(Ordering::Relaxed) as u64,
+        })
+    }
+}
+
+/// One date's events across shards: chunks in memory and runs in spill files.
+#[derive(Debug, Default)]
+struct DateWork {
+    events: usize,
+    chunks: Vec<Vec<Rec>>,
+    /// (spill file, byte offset, events).
+    runs: Vec<(usize, u64, u64)>,
+}
+
+/// A reading thread's buckets. Push every accepted event, then hand [`Self::into_parts`] to
+/// [`Reduction::finish`].
+#[derive(Debug)]
+pub struct PresenceShard<'a> {
+    reduction: &'a Reduction,
+    index: usize,
+    slots: foldhash::HashMap<i32, usize>,
+    buckets: Vec<Bucket>,
+    /// The bucket of the last event: events come in runs of one date.
+    last: Option<(i32, usize)>,
+    held: usize,
+    spill: Option<Spill>,
+}
+
+/// What a shard hands to [`Reduction::finish`].
+#[derive(Debug)]
+pub struct ShardParts {
+    buckets: Vec<Bucket>,
+    spill: Option<(PathBuf, Vec<Run>)>,
+}
+
+impl PresenceShard<'_> {
+    /// Adds one accepted event.
+    pub fn push(&mut self, e: &AcceptedEvent) -> Result<(), ReduceError> {
+        let slot = self.slot(e.local_date);
+        let bucket = &self.buckets[slot];
+        let full = bucket.chunks.last().is_none_or(|c| c.len() == c.capacity());
+        let slot = if full { self.grow(slot)? } else { slot };
+        let bucket = &mut self.buckets[slot];
+        bucket.events += 1;
+        bucket
+            .chunks
+            .last_mut()
+            .expect("a chunk with room")
+            .push(Rec::of(e));
+        Ok(())
+    }
+
+    /// Adds a batch of accepted events.
+    pub fn push_all(&mut self, events: &[AcceptedEvent]) -> Result<(), ReduceError> {
+        events.iter().try_for_each(|e| self.push(e))
+    }
+
+    fn slot(&mut self, date: i32) -> usize {
+        if let Some((d, s)) = self.last
+            && d == date
+        {
+            return s;
+        }
+        let next = self.buckets.len();
+        let s = *self.slots.entry(date).or_insert(next);
+        if s == next {
+            self.buckets.push(Bucket {
+                date,
+                events: 0,
+                chunks: Vec::new(),
+            });
+        }
+        self.last = Some((date, s));
+        s
+    }
+
+    /// Gives the bucket in `slot` a new chunk, spilling everything first if the budget would be
+    /// passed. Returns the bucket's slot afterwards.
+    fn grow(&mut self, slot: usize) -> Result<usize, ReduceError> {
+        let date = self.buckets[slot].date;
+        let events = self.buckets[slot].events;
+        let capacity = events.clamp(MIN_CHUNK, MAX_CHUNK);
+        let bytes = capacity * std::mem::size_of::<Rec>();
+        let r = self.reduction;
+        let slot = if self.held > 0 && r.held.load(Ordering::Relaxed) + bytes > r.budget {
+            self.spill_all()?;
+            self.slot(date)
+        } else {
+            slot
+        };
+        r.held.fetch_add(bytes, Ordering::Relaxed);
+        self.held += bytes;
+        self.buckets[slot].chunks.push(Vec::with_capacity(capacity));
+        Ok(slot)
+    }
+
+    /// Writes every bucket to this shard's spill file, one run per date, and empties them.
+    fn spill_all(&mut self) -> Result<(), ReduceError> {
+        if self.spill.is_none() {
+            let r = self.reduction;
+            std::fs::create_dir_all(&r.spill_dir).map_err(|e| io(&r.spill_dir, e))?;
+            let path = r.spill_dir.join(format!("shard-{}.spill", self.index));
+            let file = File::create(&path).map_err(|e| io(&path, e))?;
+            self.spill = Some(Spill {
+                path,
+                out: BufWriter::with_capacity(1 << 20, file),
+                written: 0,
+                runs: Vec::new(),
+            });
+        }
+        let spill = self.spill.as_mut().expect("created above");
+        let r = self.reduction;
+        let mut bytes = Vec::with_capacity(MAX_CHUNK * REC_BYTES);
+        for b in self.buckets.drain(..).filter(|b| b.events > 0) {
+            spill.runs.push(Run {
+                date: b.date,
+                offset: spill.written,
+                events: b.events as u64,
+            });
+            for chunk in b.chunks {
+                bytes.clear();
+                chunk.iter().for_each(|r| r.encode(&mut bytes));
+                spill
+                    .out
+                    .write_all(&bytes)
+                    .map_err(|e| io(&spill.path, e))?;
+            }
+            spill.written += (b.events * REC_BYTES) as u64;
+            r.spilled.fetch_add(b.events * REC_BYTES, Ordering::Relaxed);
+        }
+        self.slots.clear();
+        self.last = None;
+        r.held.fetch_sub(self.held, Ordering::Relaxed);
+        self.held = 0;
+        Ok(())
+    }
+
+    /// The shard's buckets and spill runs, for [`Reduction::finish`].
+    pub fn into_parts(self) -> Result<ShardParts, ReduceError> {
+        let spill = match self.spill {
+            None => None,
+            Some(mut s) => {
+                s.out.flush().map_err(|e| io(&s.path, e))?;
+                Some((s.path, s.runs))
+            }
+        };
+        Ok(ShardParts {
+            buckets: self.buckets,
+            spill,
+        })
+    }
+}
+
+/// A thread of [`Reduction::finish`].
+struct Worker<'a> {
+    out_dir: &'a Path,
+    sims: &'a PseudonymsByNumber,
+    spills: &'a [PathBuf],
+    files: Vec<Option<File>>,
+    table: Table,
+    table_budget: usize,
+    multi_pass: &'a AtomicUsize,
+}
+
+impl Worker<'_> {
+    /// Aggregates and writes one date; returns its presence rows.
+    fn reduce_date(&mut self, date: i32, work: DateWork) -> Result<u64, ReduceError> {
+        let day = chrono::NaiveDate::from_num_days_from_ce_opt(date + 719_163)
+            .expect("accepted dates are calendar dates");
+        let dir = self.out_dir.join(format!("{PARTITION_PREFIX}{day}"));
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let path = dir.join("part-0.parquet");
+        let file = File::create(&path).map_err(|e| io(&path, e))?;
+        // Pseudonyms are random bytes: compressing them costs time and saves nothing.
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
+            .set_column_compression(ColumnPath::from("pseudonym"), Compression::UNCOMPRESSED)
+            .set_dictionary_enabled(false)
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(file, presence_schema(), Some(props)).map_err(|e| io(&path, e))?;
+        // A date too large for one table is done in passes, each over one hash class of SIMs.
+        let passes = (work.events * TABLE_BYTES_PER_ROW)
+            .div_ceil(self.table_budget)
+            .max(1);
+        if passes > 1 {
+            self.multi_pass.fetch_add(1, Ordering::Relaxed);
+        }
+        let weekday = (i64::from(date) + 3).rem_euclid(7) < 5;
+        let mut rows = 0u64;
+        for pass in 0..passes {
+            self.table.clear();
+            self.table.reserve(work.events.div_ceil(passes) / 2);
+            let table = &mut self.table;
+            let mut add = |r: &Rec| {
+                if passes > 1 && class(r.sim, passes) != pass {
+                    return;
+                }
+                let night = u32::from(is_night(r.minute));
+                let daytime = u32::from(weekday && is_daytime(r.minute));
+                table
+                    .entry(r.key())
+                    .and_modify(|m| {
+                        m.events += 1;
+                        m.night += night;
+                        m.weekday_day += daytime;
+                        m.first = m.first.min(r.minute);
+                        m.last = m.last.max(r.minute);
+                    })
+                    .or_insert(Measures {
+                        events: 1,
+                        night,
+                        weekday_day: daytime,
+                        first: r.minute,
+                        last: r.minute,
+                    });
+            };
+            for chunk in &work.chunks {
+                chunk.iter().for_each(&mut add);
+            }
+            for &(spill, offset, events) in &work.runs {
+                let path = &self.spills[spill];
+                let file = match &mut self.files[spill] {
+                    Some(f) => f,
+                    slot => slot.insert(File::open(path).map_err(|e| io(path, e))?),
+                };
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| io(path, e))?;
+                let mut left = events as usize;
+                let mut buf = vec![0u8; MAX_CHUNK.min(left) * REC_BYTES];
+                while left > 0 {
+                    let n = left.min(MAX_CHUNK);
+                    let bytes = &mut buf[..n * REC_BYTES];
+                    file.read_exact(bytes).map_err(|e| io(path, e))?;
+                    bytes
+                        .chunks_exact(REC_BYTES)
+                        .for_each(|b| add(&Rec::decode(b)));
+                    left -= n;
+                }
+            }
+            if self.table.is_empty() {
+                continue;
+            }
+            rows += self.table.len() as u64;
+            writer
+                .write(&rows_batch(&self.table, self.sims))
+                .map_err(|e| io(&path, e))?;
+        }
+        writer.close().map_err(|e| io(&path, e))?;
+        Ok(rows)
+    }
+}
+
+/// Which of `passes` hash classes a SIM belongs to (Fibonacci hashing of its number).
+fn class(sim: u32, passes: usize) -> usize {
+    let mixed = u64::from(sim).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    (mixed % passes as u64) as usize
+}
+
+/// The table's rows as a batch of [`presence_schema`].
+fn rows_batch(table: &Table, sims: &PseudonymsByNumber) -> RecordBatch {
+    let n = table.len();
+    let mut pseudonyms = Vec::with_capacity(n * 16);
+    let mut sim = StringBuilder::with_capacity(n, n * 3);
+    let mut country = StringBuilder::with_capacity(n, n * 3);
+    let mut counterpart = StringBuilder::with_capacity(n, n * 3);
+    let (mut events, mut night, mut daytime) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut first, mut last) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for (k, m) in table {
+        pseudonyms.extend_from_slice(&sims.get(SimNumber(k.sim)).0);
+        let [s, c, cp] = k.countries;
+        sim.append_value(unpack(s).as_str());
+        country.append_value(unpack(c).as_str());
+        if cp == NONE {
+            counterpart.append_null();
+        } else {
+            counterpart.append_value(unpack(cp).as_str());
+        }
+        events.push(m.events as i32);
+        night.push(m.night as i32);
+        daytime.push(m.weekday_day as i32);
+        first.push(m.first);
+        last.push(m.last);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            FixedSizeBinaryArray::try_new(16, Buffer::from_vec(pseudonyms), None)
+                .expect("16 bytes each"),
+        ),
+        Arc::new(sim.finish()),
+        Arc::new(country.finish()),
+        Arc::new(counterpart.finish()),
+        Arc::new(Int32Array::from(events)),
+        Arc::new(Int32Array::from(night)),
+        Arc::new(Int32Array::from(daytime)),
+        Arc::new(UInt16Array::from(first)),
+        Arc::new(UInt16Array::from(last)),
+    ];
+    RecordBatch::try_new(presence_schema(), columns).expect("columns match the schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countries_pack_into_15_bits_and_back() {
+        for code in ["AAA", "KEN", "UGA", "XKX", "ZZZ"] {
+            let c: CountryCode = code.parse().unwrap();
+            assert!(pack(c) < 1 << 15);
+            assert_eq!(unpack(pack(c)), c);
+        }
+        assert_eq!(pack("AAA".parse().unwrap()), 0);
+        assert_eq!(pack("ZZZ".parse().unwrap()), 17_575);
+    }
+
+    #[test]
+    fn events_survive_a_spill_byte_for_byte() {
+        let r = Rec {
+            sim: 0xdead_beef,
+            minute: 1439,
+            sim_country: 17_575,
+            serving: 3,
+            counterpart: NONE,
+        };
+        let mut b = Vec::new();
+        r.encode(&mut b);
+        assert_eq!(b.len(), REC_BYTES);
+        let back = Rec::decode(&b);
+        assert_eq!(
+            (back.sim, back.minute, back.sim_country, back.serving),
+            (0xdead_beef, 1439, 17_575, 3)
+        );
+        assert_eq!(back.counterpart, NONE);
+        assert_eq!(std::mem::size_of::<Rec>(), REC_BYTES);
+    }
+}

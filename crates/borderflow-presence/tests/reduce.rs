@@ -1,0 +1,162 @@
+//! The local engine's reduction gives exactly the rows of its definition as a DataFusion plan
+//! (`REDUCE_SQL`), whatever its memory budget: in memory, spilling, or in several passes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use borderflow_ingest::{
+    AcceptedEvent, InputConfig, SimRegistry, Validator, accepted_batch, discover,
+};
+use borderflow_presence::{REDUCE_SQL, ReduceSummary, Reduction};
+use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
+use borderflow_refdata::RefData;
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+/// A generated world's events, validated as ingest validates them.
+fn accepted(dir: &Path, sims: &SimRegistry) -> Vec<AcceptedEvent> {
+    let scenario = borderflow_synth::Scenario {
+        subscribers: 120,
+        seed: 11,
+        ..borderflow_synth::Scenario::default()
+    };
+    let rd = RefData::embedded();
+    let formats = borderflow_synth::OutputFormats {
+        csv: false,
+        parquet: true,
+    };
+    borderflow_synth::generate(&scenario, &rd, dir, formats).unwrap();
+    let input: InputConfig = toml::from_str(&format!(
+        "paths = [{:?}]",
+        dir.join("events.parquet").display().to_string()
+    ))
+    .unwrap();
+    let key = PseudonymKey::from_bytes([5; 32]);
+    let mut v = Validator::new(
+        &rd,
+        scenario.measuring_country,
+        (i32::MIN, i32::MAX),
+        input.time_format.clone(),
+        chrono_tz::UTC,
+        Pseudonymiser::new(&key),
+        sims,
+    );
+    let mut events = Vec::new();
+    for f in discover(&input.paths).unwrap() {
+        let mut r = f.open(&input).unwrap();
+        while let Some(b) = r.next_batch() {
+            events.extend(v.validate(r.name(), &b.unwrap()).unwrap().accepted);
+        }
+    }
+    events
+}
+
+/// Every row of `batches` as text, with `date` appended when given; sorted.
+fn lines(batches: &[RecordBatch], date: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let mut cells: Vec<String> = (0..b.num_columns())
+                .map(|c| {
+                    let col = b.column(c);
+                    if col.is_null(i) {
+                        "∅".into()
+                    } else {
+                        array_value_to_string(col, i).unwrap()
+                    }
+                })
+                .collect();
+            cells.extend(date.map(str::to_string));
+            out.push(cells.join(","));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The presence rows written under `dir`, as text lines with their date.
+fn written(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let date = name.strip_prefix("local_date=").unwrap().to_string();
+        let files: Vec<_> = std::fs::read_dir(entry.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "one file per date");
+        let file = std::fs::File::open(entry.path().join("part-0.parquet")).unwrap();
+        let batches: Vec<RecordBatch> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        out.extend(lines(&batches, Some(&date)));
+    }
+    out.sort();
+    out
+}
+
+/// Runs the reduction with `budget` bytes, the events dealt to two shards in turns of 1,000.
+fn reduce(
+    events: &[AcceptedEvent],
+    sims: &SimRegistry,
+    budget: usize,
+    out: &Path,
+) -> ReduceSummary {
+    let spill = out.with_extension("spill");
+    let r = Reduction::new(budget, &spill);
+    let mut shards = [r.shard(0), r.shard(1)];
+    for (i, chunk) in events.chunks(1000).enumerate() {
+        shards[i % 2].push_all(chunk).unwrap();
+    }
+    let parts = shards
+        .map(|s| s.into_parts().unwrap())
+        .into_iter()
+        .collect();
+    let summary = r.finish(parts, &sims.snapshot(), out, 2).unwrap();
+    // Spill files are removed once read.
+    if spill.exists() {
+        assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
+    }
+    summary
+}
+
+#[test]
+fn the_reduction_equals_its_sql_definition_at_any_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let sims = SimRegistry::new();
+    let events = accepted(&dir.path().join("world"), &sims);
+    assert!(events.len() > 100_000, "{} events", events.len());
+
+    // The definition, run by DataFusion on the same events.
+    let batch = accepted_batch(&events, &sims.snapshot());
+    let expected = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("events", Arc::new(table)).unwrap();
+        let rows = ctx.sql(REDUCE_SQL).await.unwrap().collect().await.unwrap();
+        lines(&rows, None)
+    });
+    // REDUCE_SQL ends with the date; the files hold it in their directory name.
+    assert!(expected[0].matches(',').count() == 9);
+
+    // In memory.
+    let roomy = reduce(&events, &sims, 1 << 30, &dir.path().join("roomy"));
+    assert_eq!(roomy.spilled_bytes, 0);
+    assert_eq!(roomy.multi_pass_dates, 0);
+    assert_eq!(roomy.rows, expected.len() as u64);
+    assert_eq!(written(&dir.path().join("roomy")), expected);
+
+    // A budget of 16 KiB: buckets spill again and again, and every date is aggregated in
+    // several passes over hash classes of SIMs.
+    let tight = reduce(&events, &sims, 16 << 10, &dir.path().join("tight"));
+    assert!(
+        tight.spilled_bytes > 12 * events.len() as u64 / 2,
+        "{tight:?}"
+    );
+    assert!(tight.multi_pass_dates > 300, "{tight:?}");
+    assert_eq!(tight.rows, roomy.rows);
+    assert_eq!(tight.dates, roomy.dates);
+    assert_eq!(written(&dir.path().join("tight")), expected);
+}
