@@ -461,4 +461,31 @@ fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
     ]);
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stdout).contains("generated"));
+    // The same world as CSV in event-time order: the order of rows changes nothing in the
+    // presence rows.
+    let sim_days = |text: &str| -> String {
+        let l = text.lines().find(|l| l.starts_with("ingest")).unwrap();
+        l[l.find('(').unwrap() + 1..l.find(" SIM-days").unwrap()].to_string()
+    };
+    let by_time = borderflow(&[
+        "bench",
+        "--subscribers",
+        "200",
+        "--format",
+        "csv",
+        "--order",
+        "time",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(by_time.status.success(), "{}", stderr(&by_time));
+    let by_time = String::from_utf8_lossy(&by_time.stdout);
+    assert!(by_time.contains("sorted by event time"), "{by_time}");
+    assert!(
+        line("input").contains("subscriber order")
+            && by_time.contains("by-time-events.csv")
+            && by_time.contains("time order"),
+        "{by_time}"
+    );
+    assert_eq!(sim_days(&by_time), sim_days(&text));
 }
