@@ -7,8 +7,9 @@
 //!   and paths resolved against the file's directory.
 //! - [`Period`]: a reference period (`2025` or `2025-07`) and the dates it spans.
 //! - [`ingest`]: operator files → validated, pseudonymised events → daily presence in the
-//!   store, as one DataFusion plan with a memory limit (it spills rather than dies). Everything
-//!   is staged and moved into the state directory only when the whole run succeeded.
+//!   store, a thread per share of the files and the date-bucketed presence reduction under the
+//!   memory limit (it spills rather than dies). Everything is staged and moved into the state
+//!   directory only when the whole run succeeded.
 //! - [`classify`]: the presence store's look-back for a period → per-SIM facts (category,
 //!   partner, crossings) under `state/classified/<period>/`, never published.
 //! - [`publish`]: classified facts → tables over the public domain → noise and threshold →

@@ -3,8 +3,11 @@
 //! Daily presence: one row per (pseudonym, functional local date) with the facts classification
 //! needs, and the store that keeps those rows between runs.
 //!
-//! - [`REDUCE_SQL`] is the reduction from accepted events to daily presence, a DataFusion SQL
-//!   plan so the same reduction runs on one machine (with spilling) or on a cluster.
+//! - [`Reduction`] is the reduction from accepted events to daily presence on one machine:
+//!   events bucketed by date, then each date aggregated in a cache-sized table and written as
+//!   its own file, under a memory budget (spilling, and several passes for a date too large).
+//! - [`REDUCE_SQL`] is the same reduction as a DataFusion plan: its definition, the form a
+//!   cluster engine runs, and what tests hold [`Reduction`] to, row for row.
 //! - [`PresenceStore`] is the on-disk store under the state directory: Parquet partitioned by
 //!   date (`local_date=YYYY-MM-DD/`), stamped with the fingerprint of the key that made its
 //!   pseudonyms. A run whose key differs is refused, a re-ingested date replaces its partition
@@ -12,10 +15,9 @@
 //!
 //! Presence rows are long: one row per SIM, functional local date, serving country and
 //! counterpart country (null for data sessions and unknown numbers). A SIM-day is the group of
-//! its rows. The long form needs only primitive aggregates, which DataFusion's hash
-//! aggregation runs without allocating per group: on 56 k SIM-days it took 18 ms where the
-//! nested form (one row per SIM-day with `array_agg` of structs) took 2.5 s and gigabytes of
-//! memory (see docs/architecture.md).
+//! its rows. The long form needs only primitive aggregates: in DataFusion, on 56 k SIM-days it
+//! took 18 ms where the nested form (one row per SIM-day with `array_agg` of structs) took
+//! 2.5 s and gigabytes of memory (see docs/architecture.md).
 //!
 //! | column | meaning |
 //! |---|---|
@@ -37,11 +39,11 @@ pub use reduce::{
 };
 pub use store::{PresenceStore, StoreError};
 
-/// The reduction from accepted events (a table named `events` with the ingest's accepted
-/// schema) to presence rows, ordered by date: the date-partitioned writer then receives each
-/// date's rows together instead of 366 slivers of every batch (17% faster on 10 M events,
-/// and less memory at 50 M). Night and weekday-daytime windows are counted on the functional
-/// day's minute (0 = 04:00 local): 18:00 = 840, 08:00 = 240, 17:00 = 780.
+/// The reduction from accepted events (a table named `events` of
+/// [`borderflow_ingest::accepted_schema`]) to presence rows, ordered by date, as a DataFusion
+/// plan: the definition [`Reduction`] is tested against. Night and weekday-daytime windows are
+/// counted on the functional day's minute (0 = 04:00 local): 18:00 = 840, 08:00 = 240,
+/// 17:00 = 780.
 pub const REDUCE_SQL: &str = "
 SELECT pseudonym,
        sim_country,
