@@ -251,6 +251,36 @@ fn a_world_into_the_store_without_a_trace_of_raw_ids() {
 }
 
 #[test]
+fn a_small_memory_limit_spills_and_changes_no_presence_row() {
+    let f = Fixture::new();
+    world(&f, 150);
+    let all = "SELECT * FROM presence ORDER BY local_date, pseudonym, country, counterpart_country";
+    let roomy = f.pipeline(&["data/*.csv"], &["engine.target_partitions=2"]);
+    let r = ingest::run(&roomy, None, &[]).unwrap();
+    assert_eq!(r.spilled_bytes, 0);
+    // 1 MiB: half of it for events, which a year of 150 SIMs exceeds several times over.
+    let tight = f.pipeline(
+        &["data/*.csv"],
+        &[
+            "engine.target_partitions=2",
+            "engine.memory_limit_mb=1",
+            "state_dir=\"state-tight\"",
+        ],
+    );
+    let t = ingest::run(&tight, None, &[]).unwrap();
+    assert!(t.spilled_bytes > 1 << 20, "{}", t.spilled_bytes);
+    assert_eq!(t.presence_rows, r.presence_rows);
+    assert_eq!(presence(&tight, all), presence(&roomy, all));
+    // Nothing of the spill is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(f.root.join("state-tight"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".staging"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
 fn hand_built_sims_have_exact_presence_facts() {
     let f = Fixture::new();
     // SIM A (Kenyan): Monday 3 March 2025, an evening call to Uganda in Kenya (20:00 local),
