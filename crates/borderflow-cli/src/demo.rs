@@ -83,7 +83,10 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("cannot write {}", pipeline_file.display()))?;
     let pipeline = Pipeline::load(&pipeline_file, &[])?;
     let period = crate::run::period_of(&pipeline, None, &pipeline_file)?;
-    let r = run::run(&pipeline, period, &[], crate::run::noise(None)?)?;
+    let noise = crate::run::noise(None)?;
+    let r = crate::progress::with_ingest_bar(true, |progress| {
+        run::run_with_progress(&pipeline, period, &[], noise, progress)
+    })?;
     crate::run::print_run(&r);
     println!();
     crate::summary::print(&r.publish.dir)?;

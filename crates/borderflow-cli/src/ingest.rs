@@ -25,7 +25,9 @@ pub struct Args {
 /// Runs the ingest stage and prints its accounting.
 pub fn run(args: Args) -> Result<()> {
     let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-    let r = ingest::run(&pipeline, args.period, &args.inputs)?;
+    let r = crate::progress::with_ingest_bar(true, |progress| {
+        ingest::run_with_progress(&pipeline, args.period, &args.inputs, progress)
+    })?;
     let t = &r.totals;
     println!(
         "ingested {} files: {} rows read, {} accepted, {} quarantined; {} presence rows into {} dates in {:.1} s ({:.0} rows/s)",

@@ -13,6 +13,7 @@ mod demo;
 mod generate;
 mod ingest;
 mod keygen;
+mod progress;
 mod publish;
 mod refdata;
 mod run;

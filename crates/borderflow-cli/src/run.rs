@@ -63,7 +63,10 @@ pub fn period_of(pipeline: &Pipeline, given: Option<&str>, file: &Path) -> Resul
 pub fn run(args: Args) -> Result<()> {
     let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
     let period = period_of(&pipeline, args.period.as_deref(), &args.pipeline)?;
-    let r = run::run(&pipeline, period, &args.inputs, noise(args.test_seed)?)?;
+    let noise = noise(args.test_seed)?;
+    let r = crate::progress::with_ingest_bar(args.log_format == LogFormat::Text, |progress| {
+        run::run_with_progress(&pipeline, period, &args.inputs, noise, progress)
+    })?;
     match args.log_format {
         LogFormat::Text => print_run(&r),
         LogFormat::Json => log_run(&pipeline.dataset, &r),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use borderflow_core::CountryCode;
@@ -147,6 +147,21 @@ pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, Ing
     })
 }
 
+/// How far a running ingest has got, for a progress display: the reading threads update it as
+/// they go, a display thread may read it at any time.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes of input in all (set once the files are found).
+    pub bytes_total: AtomicU64,
+    /// Bytes of input read so far (compressed bytes for CSV.gz; estimated from rows within a
+    /// Parquet file).
+    pub bytes_read: AtomicU64,
+    /// Rows read so far.
+    pub rows: AtomicU64,
+    /// Set once every file is read, while the dates are aggregated and written.
+    pub writing: AtomicBool,
+}
+
 /// An input file's size and content digest.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct InputDigest {
@@ -202,7 +217,7 @@ fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, I
 
 /// What every reading thread of one run shares.
 #[derive(Debug)]
-struct Shared {
+struct Shared<'a> {
     input: InputConfig,
     rd: RefData,
     m: CountryCode,
@@ -216,13 +231,14 @@ struct Shared {
     counts: Mutex<BTreeMap<String, (FileCounts, usize)>>,
     /// Set when a thread fails, so the others stop early.
     failed: AtomicBool,
+    progress: &'a Progress,
 }
 
 /// Reads one thread's share of the input files in order, validating each batch, writing
 /// quarantined rows to the thread's quarantine file and accepted events into its presence
 /// shard.
 fn read_share(
-    shared: &Shared,
+    shared: &Shared<'_>,
     files: &[InputFile],
     index: usize,
     shard: &mut PresenceShard<'_>,
@@ -242,10 +258,17 @@ fn read_share(
     for f in files {
         let mut reader = f.open(&shared.input)?;
         let mut counts = FileCounts::default();
+        let mut reported = 0;
         while let Some(batch) = reader.next_batch() {
             if shared.failed.load(Ordering::Relaxed) {
                 return Ok(()); // another thread failed; its error is the run's
             }
+            let read = reader.bytes_read();
+            let progress = shared.progress;
+            progress
+                .bytes_read
+                .fetch_add(read.saturating_sub(reported), Ordering::Relaxed);
+            reported = read.max(reported);
             let out = v
                 .validate(reader.name(), &batch?)
                 .map_err(|e| IngestError::Engine(e.to_string()))?;
@@ -262,7 +285,12 @@ fn read_share(
                 w.write(&out.quarantine).map_err(|e| io(&qpath, e))?;
             }
             shard.push_all(&out.accepted)?;
+            progress.rows.fetch_add(out.counts.read, Ordering::Relaxed);
         }
+        shared
+            .progress
+            .bytes_read
+            .fetch_add(f.size.saturating_sub(reported), Ordering::Relaxed);
         // A file read in several shares adds up its shares' counts.
         let mut all = shared.counts.lock().expect("lock");
         let entry = all.entry(reader.name().to_string()).or_default();
@@ -281,6 +309,16 @@ pub fn run(
     p: &Pipeline,
     period: Option<Period>,
     extra_inputs: &[String],
+) -> Result<IngestReport, IngestError> {
+    run_with_progress(p, period, extra_inputs, &Progress::default())
+}
+
+/// [`run`], reporting how far it has got in `progress`.
+pub fn run_with_progress(
+    p: &Pipeline,
+    period: Option<Period>,
+    extra_inputs: &[String],
+    progress: &Progress,
 ) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let Preflight {
@@ -339,6 +377,7 @@ pub fn run(
             &fingerprint,
             inputs,
             started,
+            progress,
         )
     });
     let _ = std::fs::remove_dir_all(&staging);
@@ -362,7 +401,11 @@ fn run_staged(
     fingerprint: &str,
     inputs: impl FnOnce() -> Result<BTreeMap<String, InputDigest>, IngestError>,
     started: Instant,
+    progress: &Progress,
 ) -> Result<IngestReport, IngestError> {
+    progress
+        .bytes_total
+        .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
     let quarantine_dir = staging.join("quarantine");
     let presence_dir = staging.join("presence");
     std::fs::create_dir_all(&quarantine_dir).map_err(|e| io(&quarantine_dir, e))?;
@@ -379,6 +422,7 @@ fn run_staged(
         quarantine_dir: quarantine_dir.clone(),
         counts: Mutex::new(BTreeMap::new()),
         failed: AtomicBool::new(false),
+        progress,
     };
     // Large Parquet files are split by row groups so that one file keeps every core busy;
     // shares are dealt out largest first to the least-loaded partition.
@@ -437,6 +481,7 @@ fn run_staged(
         }
         first_error.map_or(Ok(parts), Err)
     })?;
+    progress.writing.store(true, Ordering::Relaxed);
     let reduced = reduction.finish(shards, &shared.sims.snapshot(), &presence_dir, partitions)?;
     let presence_rows = reduced.rows;
 

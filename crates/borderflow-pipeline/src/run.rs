@@ -67,6 +67,17 @@ pub fn run(
     extra_inputs: &[String],
     noise: NoiseSource,
 ) -> Result<RunReport, RunError> {
+    run_with_progress(p, period, extra_inputs, noise, &ingest::Progress::default())
+}
+
+/// [`run`], reporting the ingest stage's progress in `progress`.
+pub fn run_with_progress(
+    p: &Pipeline,
+    period: Period,
+    extra_inputs: &[String],
+    noise: NoiseSource,
+    progress: &ingest::Progress,
+) -> Result<RunReport, RunError> {
     if publish::published(p, period) {
         return Ok(RunReport {
             period,
@@ -75,7 +86,7 @@ pub fn run(
             publish: publish::run(p, period, noise)?,
         });
     }
-    let ingest = ingest::run(p, None, extra_inputs)?;
+    let ingest = ingest::run_with_progress(p, None, extra_inputs, progress)?;
     let classify = classify::run(p, period)?;
     let publish = publish::run(p, period, noise)?;
     Ok(RunReport {

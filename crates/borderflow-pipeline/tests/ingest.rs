@@ -3,6 +3,7 @@
 //! failure, and no mixing of keys.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use borderflow_pipeline::{Pipeline, ingest};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
@@ -267,8 +268,15 @@ fn a_small_memory_limit_spills_and_changes_no_presence_row() {
             "state_dir=\"state-tight\"",
         ],
     );
-    let t = ingest::run(&tight, None, &[]).unwrap();
+    let progress = ingest::Progress::default();
+    let t = ingest::run_with_progress(&tight, None, &[], &progress).unwrap();
     assert!(t.spilled_bytes > 1 << 20, "{}", t.spilled_bytes);
+    // The progress counters end where a progress bar ends: every byte and row read.
+    let input_bytes: u64 = t.inputs.values().map(|i| i.bytes).sum();
+    assert_eq!(progress.bytes_total.load(Ordering::Relaxed), input_bytes);
+    assert_eq!(progress.bytes_read.load(Ordering::Relaxed), input_bytes);
+    assert_eq!(progress.rows.load(Ordering::Relaxed), t.totals.read);
+    assert!(progress.writing.load(Ordering::Relaxed));
     assert_eq!(t.presence_rows, r.presence_rows);
     assert_eq!(presence(&tight, all), presence(&roomy, all));
     // Nothing of the spill is left behind.
