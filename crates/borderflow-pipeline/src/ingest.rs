@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use borderflow_core::CountryCode;
 use borderflow_ingest::{
-    FileCounts, InputConfig, InputFile, SimRegistry, SourceError, Validator, discover,
+    FileCounts, InputConfig, InputFile, SimRegistry, SourceError, TooManySims, Validator, discover,
     quarantine_schema, read_cell_catalogue,
 };
 use borderflow_presence::{PresenceShard, PresenceStore, ReduceError, Reduction, StoreError};
@@ -57,6 +57,9 @@ pub enum IngestError {
     /// The rows of a file do not add up (a defect, never expected).
     #[error("ingest: {0}")]
     Engine(String),
+    /// More distinct SIMs than one run can number.
+    #[error(transparent)]
+    TooManySims(#[from] TooManySims),
     /// The presence reduction could not write or read its files.
     #[error(transparent)]
     Reduce(#[from] ReduceError),
@@ -264,14 +267,12 @@ fn read_share(
                 return Ok(()); // another thread failed; its error is the run's
             }
             let read = reader.bytes_read();
-            let progress = shared.progress;
-            progress
+            shared
+                .progress
                 .bytes_read
                 .fetch_add(read.saturating_sub(reported), Ordering::Relaxed);
             reported = read.max(reported);
-            let out = v
-                .validate(reader.name(), &batch?)
-                .map_err(|e| IngestError::Engine(e.to_string()))?;
+            let out = v.validate(reader.name(), &batch?)?;
             counts.add(&out.counts);
             if out.quarantine.num_rows() > 0 {
                 if quarantine.is_none() {
@@ -285,7 +286,10 @@ fn read_share(
                 w.write(&out.quarantine).map_err(|e| io(&qpath, e))?;
             }
             shard.push_all(&out.accepted)?;
-            progress.rows.fetch_add(out.counts.read, Ordering::Relaxed);
+            shared
+                .progress
+                .rows
+                .fetch_add(out.counts.read, Ordering::Relaxed);
         }
         shared
             .progress
