@@ -74,6 +74,13 @@ fn main() -> ExitCode {
     // reuse within a run and still returns it when a long job idles; peak memory is unchanged.
     // SAFETY: sets a process-wide option of the allocator before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10_000) };
+    // Output piped into `head` or `grep -q` ends quietly when the reader leaves, as Unix tools
+    // do, instead of a panic about a broken pipe (Rust ignores SIGPIPE by default).
+    // SAFETY: restores the default action of one signal before any other thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL)
+    };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
