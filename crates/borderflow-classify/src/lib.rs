@@ -19,6 +19,30 @@
 //! Everything but [`plan`] is pure: no I/O, no clock, one SIM at a time. docs/methodology.md
 //! states each rule, its default and its source, and what phones cannot show: every category
 //! is a labelled proxy.
+//!
+//! ```
+//! use borderflow_classify::{CountryDay, Rules, SimDays, Window, classify};
+//! use borderflow_core::{Category, CountryCode};
+//!
+//! let ken: CountryCode = "KEN".parse().unwrap();
+//! // A Kenyan SIM seen every evening of the year at home, 20:00–22:00 local.
+//! let rows = (0..365)
+//!     .map(|day| CountryDay {
+//!         day,
+//!         country: ken,
+//!         events: 3,
+//!         night_events: 3,
+//!         weekday_day_events: 0,
+//!         first_minute: 960,
+//!         last_minute: 1080,
+//!     })
+//!     .collect();
+//! let sim = SimDays { sim_country: ken, rows };
+//! let window = Window { history: 0, lookback: 365, period: 365, first_weekday: 2 };
+//! let facts = classify(&sim, ken, window, &Rules::default());
+//! assert_eq!(facts.category, Some(Category::Resident));
+//! assert_eq!(facts.residence, ken);
+//! ```
 
 mod classify;
 mod crossings;

@@ -56,24 +56,30 @@ impl From<datafusion::arrow::error::ArrowError> for PlanError {
     }
 }
 
-/// The SQL that reads the window's presence rows as [`CountryDay`]s, SIM by SIM.
+/// The column of [`window_sql`] holding the day's index in the window (0 = its first day).
+const DAY: &str = "day";
+
+/// The SQL that reads the window's presence rows as [`CountryDay`]s, SIM by SIM, from a
+/// table named `presence` of [`borderflow_core::schema::presence_schema`] partitioned by
+/// `local_date`.
 pub fn window_sql(first: NaiveDate, last: NaiveDate) -> String {
+    use borderflow_core::schema::presence::*;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let first_day = (first - epoch).num_days();
     format!(
-        "SELECT pseudonym,
-                sim_country,
-                country,
-                CAST(sum(events) AS INT) AS events,
-                CAST(sum(night_events) AS INT) AS night_events,
-                CAST(sum(weekday_day_events) AS INT) AS weekday_day_events,
-                CAST(min(first_minute) AS INT) AS first_minute,
-                CAST(max(last_minute) AS INT) AS last_minute,
-                CAST(local_date AS INT) - {first_day} AS day
+        "SELECT {PSEUDONYM},
+                {SIM_COUNTRY},
+                {COUNTRY},
+                CAST(sum({EVENTS}) AS INT) AS {EVENTS},
+                CAST(sum({NIGHT_EVENTS}) AS INT) AS {NIGHT_EVENTS},
+                CAST(sum({WEEKDAY_DAY_EVENTS}) AS INT) AS {WEEKDAY_DAY_EVENTS},
+                CAST(min({FIRST_MINUTE}) AS INT) AS {FIRST_MINUTE},
+                CAST(max({LAST_MINUTE}) AS INT) AS {LAST_MINUTE},
+                CAST({LOCAL_DATE} AS INT) - {first_day} AS {DAY}
          FROM presence
-         WHERE local_date BETWEEN DATE '{first}' AND DATE '{last}'
-         GROUP BY pseudonym, sim_country, country, local_date
-         ORDER BY pseudonym, day, country"
+         WHERE {LOCAL_DATE} BETWEEN DATE '{first}' AND DATE '{last}'
+         GROUP BY {PSEUDONYM}, {SIM_COUNTRY}, {COUNTRY}, {LOCAL_DATE}
+         ORDER BY {PSEUDONYM}, {DAY}, {COUNTRY}"
     )
 }
 
@@ -89,8 +95,10 @@ pub async fn classify_store(
     mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
 ) -> Result<u64, PlanError> {
     let last = first + chrono::Days::new(window.len() as u64 - 1);
-    let options = ParquetReadOptions::default()
-        .table_partition_cols(vec![("local_date".to_string(), DataType::Date32)]);
+    let options = ParquetReadOptions::default().table_partition_cols(vec![(
+        borderflow_core::schema::presence::LOCAL_DATE.to_string(),
+        DataType::Date32,
+    )]);
     ctx.register_parquet("presence", &format!("{}/", store_dir.display()), options)
         .await?;
     let mut stream = ctx
@@ -148,24 +156,36 @@ struct Columns {
 
 impl Columns {
     fn of(batch: &RecordBatch) -> Result<Self, PlanError> {
-        let typed = |i: usize, to: &DataType| -> Result<ArrayRef, PlanError> {
-            Ok(cast(batch.column(i), to)?)
+        use borderflow_core::schema::presence::*;
+        let typed = |name: &'static str, to: &DataType| -> Result<ArrayRef, PlanError> {
+            let column = batch.column_by_name(name).ok_or(PlanError::BadRow {
+                field: name,
+                message: "missing from the query's output".into(),
+            })?;
+            Ok(cast(column, to)?)
         };
-        let string = |i| -> Result<StringArray, PlanError> {
-            Ok(typed(i, &DataType::Utf8)?.as_string::<i32>().clone())
+        let string = |name| -> Result<StringArray, PlanError> {
+            Ok(typed(name, &DataType::Utf8)?.as_string::<i32>().clone())
         };
-        let int = |i| -> Result<Int32Array, PlanError> {
-            Ok(typed(i, &DataType::Int32)?
+        let int = |name| -> Result<Int32Array, PlanError> {
+            Ok(typed(name, &DataType::Int32)?
                 .as_primitive::<Int32Type>()
                 .clone())
         };
         Ok(Self {
-            pseudonym: typed(0, &DataType::FixedSizeBinary(16))?
+            pseudonym: typed(PSEUDONYM, &DataType::FixedSizeBinary(16))?
                 .as_fixed_size_binary()
                 .clone(),
-            sim_country: string(1)?,
-            country: string(2)?,
-            ints: [int(3)?, int(4)?, int(5)?, int(6)?, int(7)?, int(8)?],
+            sim_country: string(SIM_COUNTRY)?,
+            country: string(COUNTRY)?,
+            ints: [
+                int(EVENTS)?,
+                int(NIGHT_EVENTS)?,
+                int(WEEKDAY_DAY_EVENTS)?,
+                int(FIRST_MINUTE)?,
+                int(LAST_MINUTE)?,
+                int(DAY)?,
+            ],
         })
     }
 

@@ -2,12 +2,17 @@
 //! with its default. The pipeline file's `[classify]` table sets them; docs/methodology.md
 //! gives each one's source.
 
+use borderflow_core::FunctionalDay;
 use serde::{Deserialize, Serialize};
 
 /// Every threshold the rules use. `Rules::default()` holds the defaults of DESIGN §6.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rules {
+    /// The functional day and its night and working-daytime windows (`[classify.day]`): ingest
+    /// dates events by it and the presence reduction counts night and daytime events by it,
+    /// so changing it needs the look-back re-ingested.
+    pub day: FunctionalDay,
     /// Nights in one country, within the 365-day look-back, that make it the usual residence
     /// (UN 1998 recommendations: more than half a year).
     pub residence_nights: u32,
@@ -48,6 +53,7 @@ pub struct Rules {
 impl Default for Rules {
     fn default() -> Self {
         Self {
+            day: FunctionalDay::default(),
             residence_nights: 183,
             max_gap_days: 3,
             gap_chance: 0.01,

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use borderflow_pipeline::{Pipeline, publish};
+use borderflow_core::StateLayout;
+use borderflow_pipeline::Pipeline;
 use borderflow_privacy::Ledger;
+use borderflow_privacy::ReleasePlan;
 use borderflow_privacy::accountant::{epsilon, margin_of_error_95};
 
 /// Arguments of `borderflow budget`.
@@ -30,7 +32,7 @@ pub fn run(args: Args) -> Result<()> {
         epsilon(privacy.annual_rho, delta),
         privacy.k
     );
-    for t in publish::table_specs(&p) {
+    for t in &ReleasePlan::new(&p.privacy, p.classify.max_crossing_pairs).tables {
         let sigma = t.sigma();
         println!(
             "  each release's {:<10} ρ = {:<8} noise σ = {sigma:.2}, 95% margin of error ±{:.1}",
@@ -39,7 +41,7 @@ pub fn run(args: Args) -> Result<()> {
             margin_of_error_95(sigma)
         );
     }
-    let path = p.state_dir.join(publish::LEDGER_FILE);
+    let path = StateLayout::new(&p.state_dir).ledger();
     if !path.exists() {
         println!(
             "no release yet: the ledger {} does not exist",

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use borderflow_core::StateLayout;
 use borderflow_pipeline::{Period, Pipeline, ingest};
 
 /// Arguments of `borderflow ingest`.
@@ -52,10 +53,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!(
         "  run report {}",
-        pipeline
-            .state_dir
-            .join("ingest")
-            .join(format!("{}.json", r.run_id))
+        StateLayout::new(&pipeline.state_dir)
+            .ingest_report(&r.run_id)
             .display()
     );
     Ok(())

@@ -98,13 +98,20 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the context chain joined, never a backtrace.
-            let msg: Vec<String> = e.chain().map(ToString::to_string).collect();
-            let line = msg
-                .join(": ")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
+            // One line: the context chain joined, never a backtrace. A cause whose words its
+            // context already says (an I/O error kept as the source of "path: message") is
+            // not said twice.
+            let mut joined = String::new();
+            for m in e.chain().map(ToString::to_string) {
+                if joined.contains(&m) {
+                    continue;
+                }
+                if !joined.is_empty() {
+                    joined.push_str(": ");
+                }
+                joined.push_str(&m);
+            }
+            let line = joined.split_whitespace().collect::<Vec<_>>().join(" ");
             eprintln!("error: {line}");
             ExitCode::FAILURE
         }

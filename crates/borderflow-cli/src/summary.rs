@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use borderflow_privacy::accountant::margin_of_error_95;
+use borderflow_release::Manifest;
 
 /// Reads `file` as CSV records keyed by header name.
 fn records(file: &Path) -> Result<Vec<BTreeMap<String, String>>> {
@@ -24,7 +26,7 @@ fn records(file: &Path) -> Result<Vec<BTreeMap<String, String>>> {
 fn line(name: &str, value: &str, sd: &str) {
     let margin = sd
         .parse::<f64>()
-        .map_or(String::new(), |s| format!("±{:.0}", 1.96 * s));
+        .map_or(String::new(), |s| format!("±{:.0}", margin_of_error_95(s)));
     let value = if value.is_empty() {
         "suppressed"
     } else {
@@ -42,8 +44,8 @@ pub fn print(release: &Path) -> Result<()> {
             line("resident", &r["subscribers"], &r["noise_sd"]);
         }
     }
-    let manifest = std::fs::read_to_string(release.join("manifest.json"))?;
-    let measured = !manifest.contains("\"available\": false");
+    let manifest = Manifest::read(release)?;
+    let measured = manifest.classification.return_migrants.available;
     for r in records(&release.join("corridors.csv"))? {
         if r["grouping"] != "all" {
             continue;

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use borderflow_pipeline::{Pipeline, ingest, publish};
+use borderflow_core::StateLayout;
+use borderflow_pipeline::{Pipeline, ingest};
 use borderflow_presence::PresenceStore;
 use borderflow_privacy::Ledger;
 
@@ -42,7 +43,8 @@ pub fn run(args: Args) -> Result<()> {
         "key       fingerprint {} (loaded; never printed)",
         checked.key.fingerprint()
     );
-    let store = p.state_dir.join("presence");
+    let layout = StateLayout::new(&p.state_dir);
+    let store = layout.presence();
     match PresenceStore::existing(&store) {
         Ok((s, _)) => {
             let dates = s.dates()?;
@@ -55,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         Err(_) => println!("store     none yet: the first run creates it"),
     }
-    let ledger = p.state_dir.join(publish::LEDGER_FILE);
+    let ledger = layout.ledger();
     if ledger.exists() {
         let l = Ledger::open(&ledger)?;
         for (year, budget) in l.budgets(&p.dataset)? {

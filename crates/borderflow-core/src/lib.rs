@@ -1,16 +1,49 @@
 //! # borderflow-core
 //!
-//! The vocabulary every other borderflow crate speaks: ISO 3166-1 alpha-3 [`CountryCode`]s, the
-//! mobility [`Category`] of DESIGN §6, and the canonical Arrow schemas of the events that enter the
-//! pipeline and of the synthetic ground truth ([`schema`]).
+//! The vocabulary every other borderflow crate speaks, and the contracts between stages:
 //!
-//! It owns no I/O and no policy: code lists live in `borderflow-refdata`, rules in
-//! `borderflow-classify`. Keeping this crate small lets every stage depend on it without pulling
-//! in the others, so the data path stays one-directional.
+//! - [`CountryCode`] (ISO 3166-1 alpha-3) and the mobility [`Category`] of DESIGN §6;
+//! - [`Pseudonym`], the only identity a SIM has after ingest, and the run-local [`SimNumber`]s
+//!   of [`sims`];
+//! - [`AcceptedEvent`], the hand-off from ingest to the presence reduction ([`accepted`]);
+//! - the [`FunctionalDay`] and its night and working-daytime windows ([`day`]), defined once
+//!   and fed to ingest, the reduction and classification;
+//! - the Arrow schemas that cross stage boundaries, their column names as constants
+//!   ([`schema`]: events, presence, facts, ground truth);
+//! - [`StateLayout`], every path under the state directory, and [`StagedDir`], the one way a
+//!   stage writes a directory (staged beside its target, fsynced, renamed into place).
+//!
+//! It owns no policy: code lists live in `borderflow-refdata`, rules in `borderflow-classify`,
+//! noise in `borderflow-privacy`. Every stage depends on it and on no other stage for a type it
+//! only consumes, so the data path stays one-directional.
+//!
+//! ```
+//! use borderflow_core::{FunctionalDay, StateLayout};
+//!
+//! let day = FunctionalDay::default();
+//! // Functional minute 0 is 04:00 local; 22:00 (minute 1080) is in the night window.
+//! assert!(day.is_night(1080) && !day.is_night(600));
+//! let state = StateLayout::new("state");
+//! assert_eq!(state.facts("2025"), std::path::Path::new("state/classified/2025"));
+//! ```
 
+pub mod accepted;
 pub mod category;
 pub mod country;
+pub mod day;
+pub mod layout;
+pub mod pseudonym;
 pub mod schema;
+pub mod sims;
+pub mod staged;
 
+pub use accepted::{AcceptedEvent, accepted_batch, accepted_schema};
 pub use category::{Category, Side};
 pub use country::{CountryCode, CountryCodeError};
+pub use day::{ClockTime, ClockWindow, FunctionalDay, Weekdays};
+pub use layout::StateLayout;
+pub use pseudonym::Pseudonym;
+pub use sims::{PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
+pub use staged::{
+    PathError, ScratchDir, StagedDir, WithPath, sync_dir, write_file_atomic, write_file_synced,
+};

@@ -1,4 +1,7 @@
-//! Canonical Arrow schemas (DESIGN §4) shared by ingest, the synthetic world and tests.
+//! The Arrow schemas that cross stage boundaries, with their column names as constants: the
+//! canonical events (DESIGN §4), the presence store, the classified facts and the synthetic
+//! ground truth. A stage that reads another's output names its columns through these
+//! constants, so a rename breaks the build, not a manifest.
 
 use std::sync::Arc;
 
@@ -69,6 +72,107 @@ pub fn truth_schema() -> SchemaRef {
         Field::new(truth::SIM_COUNTRY, DataType::Utf8, false),
         Field::new(truth::RESIDENCE_COUNTRY, DataType::Utf8, false),
         Field::new(truth::NIGHTS_IN_M, DataType::UInt16, false),
+    ]))
+}
+
+/// The presence store: one row per SIM, functional local date, serving country and
+/// counterpart country; the date is the partition (`local_date=YYYY-MM-DD/`).
+pub mod presence {
+    /// 16-byte keyed pseudonym of the SIM.
+    pub const PSEUDONYM: &str = "pseudonym";
+    /// Alpha-3 country of the SIM's home network.
+    pub const SIM_COUNTRY: &str = "sim_country";
+    /// Alpha-3 country of the network that carried the events.
+    pub const COUNTRY: &str = "country";
+    /// Country of the other party of calls and SMS; null otherwise.
+    pub const COUNTERPART_COUNTRY: &str = "counterpart_country";
+    /// Events.
+    pub const EVENTS: &str = "events";
+    /// Of which in the night window.
+    pub const NIGHT_EVENTS: &str = "night_events";
+    /// Of which in working daytime.
+    pub const WEEKDAY_DAY_EVENTS: &str = "weekday_day_events";
+    /// First event, minutes after the functional day's start.
+    pub const FIRST_MINUTE: &str = "first_minute";
+    /// Last event, minutes after the functional day's start.
+    pub const LAST_MINUTE: &str = "last_minute";
+    /// The functional local date: the partition column, in the directory name.
+    pub const LOCAL_DATE: &str = "local_date";
+    /// Directory name of a date's partition: this prefix, then the date (`YYYY-MM-DD`).
+    pub const PARTITION_PREFIX: &str = "local_date=";
+    /// The file of a partition.
+    pub const PART_FILE: &str = "part-0.parquet";
+}
+
+/// Schema of the presence store's files (the date is in the directory name).
+pub fn presence_schema() -> SchemaRef {
+    use presence::*;
+    Arc::new(Schema::new(vec![
+        Field::new(PSEUDONYM, DataType::FixedSizeBinary(16), false),
+        Field::new(SIM_COUNTRY, DataType::Utf8, false),
+        Field::new(COUNTRY, DataType::Utf8, false),
+        Field::new(COUNTERPART_COUNTRY, DataType::Utf8, true),
+        Field::new(EVENTS, DataType::Int32, false),
+        Field::new(NIGHT_EVENTS, DataType::Int32, true),
+        Field::new(WEEKDAY_DAY_EVENTS, DataType::Int32, true),
+        Field::new(FIRST_MINUTE, DataType::UInt16, true),
+        Field::new(LAST_MINUTE, DataType::UInt16, true),
+    ]))
+}
+
+/// The classified facts of a period (`state/classified/<period>/`): `sims.parquet`, one row
+/// per SIM, and `crossings.parquet`, one row per SIM and directed pair. Operator-side only.
+pub mod facts {
+    /// The per-SIM file.
+    pub const SIMS_FILE: &str = "sims.parquet";
+    /// The per-crossing file.
+    pub const CROSSINGS_FILE: &str = "crossings.parquet";
+    /// The classify run's report.
+    pub const SUMMARY_FILE: &str = "summary.json";
+    /// 16-byte keyed pseudonym of the SIM (both files).
+    pub const PSEUDONYM: &str = "pseudonym";
+    /// Alpha-3 country of the SIM's home network.
+    pub const SIM_COUNTRY: &str = "sim_country";
+    /// Alpha-3 country of usual residence.
+    pub const RESIDENCE: &str = "residence";
+    /// Category code; null when too sparse to classify.
+    pub const CATEGORY: &str = "category";
+    /// Alpha-3 partner country; null for residents and the unclassified.
+    pub const PARTNER_COUNTRY: &str = "partner_country";
+    /// Nights placed in the measuring country in the look-back.
+    pub const NIGHTS_IN_M: &str = "nights_in_m";
+    /// Days with any event in the look-back.
+    pub const DAYS_SEEN: &str = "days_seen";
+    /// Whether the category rests on a spell still open at the period's end.
+    pub const OPEN_SPELL: &str = "open_spell";
+    /// Country the crossing left (crossings file).
+    pub const FROM_COUNTRY: &str = "from_country";
+    /// Country the crossing entered (crossings file).
+    pub const TO_COUNTRY: &str = "to_country";
+}
+
+/// Schema of `sims.parquet`.
+pub fn facts_sims_schema() -> SchemaRef {
+    use facts::*;
+    Arc::new(Schema::new(vec![
+        Field::new(PSEUDONYM, DataType::FixedSizeBinary(16), false),
+        Field::new(SIM_COUNTRY, DataType::Utf8, false),
+        Field::new(RESIDENCE, DataType::Utf8, false),
+        Field::new(CATEGORY, DataType::Utf8, true),
+        Field::new(PARTNER_COUNTRY, DataType::Utf8, true),
+        Field::new(NIGHTS_IN_M, DataType::Int32, false),
+        Field::new(DAYS_SEEN, DataType::Int32, false),
+        Field::new(OPEN_SPELL, DataType::Boolean, false),
+    ]))
+}
+
+/// Schema of `crossings.parquet`.
+pub fn facts_crossings_schema() -> SchemaRef {
+    use facts::*;
+    Arc::new(Schema::new(vec![
+        Field::new(PSEUDONYM, DataType::FixedSizeBinary(16), false),
+        Field::new(FROM_COUNTRY, DataType::Utf8, false),
+        Field::new(TO_COUNTRY, DataType::Utf8, false),
     ]))
 }
 

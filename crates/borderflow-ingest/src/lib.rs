@@ -11,18 +11,23 @@
 //!
 //! Every row read is accounted for: read = accepted + quarantined, per file and per reason
 //! ([`FileCounts`]).
+//!
+//! ```
+//! use borderflow_ingest::{FileCounts, Reason};
+//!
+//! let mut counts = FileCounts { read: 10, accepted: 8, ..FileCounts::default() };
+//! counts.quarantined.insert(Reason::BadTime, 2);
+//! assert!(counts.reconciles());
+//! assert_eq!(Reason::BadTime.code(), "bad_time");
+//! ```
 
 pub mod config;
 pub mod local_time;
 pub mod reason;
-pub mod sims;
 pub mod source;
 pub mod validate;
 
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use reason::{FileCounts, Reason};
-pub use sims::{PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use source::{InputFile, SourceError, discover, read_cell_catalogue};
-pub use validate::{
-    AcceptedEvent, Validated, Validator, accepted_batch, accepted_schema, quarantine_schema,
-};
+pub use validate::{Validated, Validator, quarantine_schema};

@@ -31,20 +31,34 @@ pub enum SourceError {
     NoMatch(String),
     /// A glob pattern is malformed.
     #[error("input pattern {pattern}: {message}")]
-    Pattern { pattern: String, message: String },
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What the glob parser said.
+        message: String,
+    },
     /// A required column is missing.
     #[error(
         "{file}: missing column {column:?} (mapped from canonical {canonical:?}); the file has columns {found}"
     )]
     MissingColumn {
+        /// The file.
         file: String,
+        /// The operator's column name looked for.
         column: String,
+        /// The canonical column it is mapped to.
         canonical: String,
+        /// The columns the file has.
         found: String,
     },
     /// The file is unreadable (truncated, corrupt, not the format its name says).
     #[error("{file}: cannot read: {message}")]
-    Read { file: String, message: String },
+    Read {
+        /// The file (with the row where one is known).
+        file: String,
+        /// What the reader said.
+        message: String,
+    },
 }
 
 /// The formats borderflow reads.

@@ -7,8 +7,8 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Date32Builder, FixedSizeBinaryBuilder, RecordBatch, StringBuilder,
-    StringViewArray, TimestampSecondBuilder, UInt8Builder, UInt16Builder, UInt64Builder,
+    Array, ArrayRef, RecordBatch, StringBuilder, StringViewArray, TimestampSecondBuilder,
+    UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use borderflow_core::CountryCode;
@@ -20,11 +20,8 @@ use chrono_tz::Tz;
 use crate::config::TimeFormat;
 use crate::local_time::UtcOffsets;
 use crate::reason::{FileCounts, Reason};
-use crate::sims::{PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 use crate::source::{RawBatch, TimeColumn};
-
-/// The functional day starts at 04:00 local time (DESIGN §6).
-pub const FUNCTIONAL_DAY_START_SECS: i64 = 4 * 3600;
+use borderflow_core::{AcceptedEvent, FunctionalDay, SimNumber, SimRegistry, TooManySims};
 
 /// 1000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the instants an event time may have.
 const EARLIEST_TIME: i64 = -30_610_224_000;
@@ -40,70 +37,6 @@ fn event_time_field(nullable: bool) -> Field {
         DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
         nullable,
     )
-}
-
-/// One accepted event, reduced to what daily presence needs: pseudonymised, countries
-/// resolved, local time derived. 20 bytes, `Copy`, no allocation per event. The event time,
-/// type and cell are read (they identify duplicates and pick the time zone) but not carried
-/// on: copying them cost time and memory for nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AcceptedEvent {
-    /// The SIM's number in this run ([`SimRegistry`]); its pseudonym is the registry's.
-    pub sim: SimNumber,
-    /// The functional local date (the day that began at 04:00 local), days since 1970-01-01.
-    pub local_date: i32,
-    /// Minutes since the functional day began (0 = 04:00 local).
-    pub fday_minute: u16,
-    /// Country of the SIM's home network.
-    pub sim_country: CountryCode,
-    /// Country of the network that carried the event.
-    pub serving_country: CountryCode,
-    /// Country of the other party of a call or SMS; `None` for data and unknown numbers.
-    pub counterpart_country: Option<CountryCode>,
-}
-
-impl AcceptedEvent {
-    /// Day of the week of the functional date, 0 = Monday (1970-01-01 was a Thursday).
-    pub fn weekday(&self) -> u8 {
-        (i64::from(self.local_date) + 3).rem_euclid(7) as u8
-    }
-}
-
-/// Accepted events as an Arrow batch of [`accepted_schema`] — the `events` table of the
-/// reference reduction [`borderflow_presence::REDUCE_SQL`](../borderflow_presence) and a
-/// convenient form to inspect.
-pub fn accepted_batch(events: &[AcceptedEvent], sims: &PseudonymsByNumber) -> RecordBatch {
-    let n = events.len();
-    let mut acc = Accepted::with_capacity(n);
-    for e in events {
-        acc.pseudonym
-            .append_value(sims.get(e.sim).0)
-            .expect("16 bytes");
-        acc.sim.append_value(e.sim_country.as_str());
-        acc.serving.append_value(e.serving_country.as_str());
-        acc.date.append_value(e.local_date);
-        acc.minute.append_value(e.fday_minute);
-        acc.weekday.append_value(e.weekday());
-        acc.counterpart
-            .append_option(e.counterpart_country.as_ref().map(CountryCode::as_str));
-    }
-    acc.finish()
-}
-
-/// Schema of [`accepted_batch`].
-pub fn accepted_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
-        Field::new("sim_country", DataType::Utf8, false),
-        Field::new("serving_country", DataType::Utf8, false),
-        // The functional local date (the day that began at 04:00 local).
-        Field::new("local_date", DataType::Date32, false),
-        // Minutes since the functional day began (0 = 04:00 local).
-        Field::new("fday_minute", DataType::UInt16, false),
-        // Day of the week of the functional date, 0 = Monday.
-        Field::new("weekday", DataType::UInt8, false),
-        Field::new("counterpart_country", DataType::Utf8, true),
-    ]))
 }
 
 /// Schema of quarantined rows: where the row was, why, and non-identifying fields only. PLMN
@@ -181,6 +114,8 @@ pub struct Validator<'a> {
     /// them is a duplicate. Two batches bound the memory; duplicates further apart pass.
     seen: HashSet<u64>,
     seen_before: HashSet<u64>,
+    /// Seconds from local midnight to the start of the functional day.
+    day_start: i64,
 }
 
 impl<'a> Validator<'a> {
@@ -214,12 +149,19 @@ impl<'a> Validator<'a> {
             cells: HashMap::new(),
             seen: HashSet::new(),
             seen_before: HashSet::new(),
+            day_start: FunctionalDay::default().start_seconds(),
         }
     }
 
     /// Uses a cell catalogue (cell id → time zone) for events on the operator's network.
     pub fn with_cells(mut self, cells: HashMap<Box<str>, Tz>) -> Self {
         self.cells = cells;
+        self
+    }
+
+    /// Dates and minutes events by `day` (the default is [`FunctionalDay::default`]).
+    pub fn with_day(mut self, day: &FunctionalDay) -> Self {
+        self.day_start = day.start_seconds();
         self
     }
 
@@ -305,9 +247,10 @@ impl<'a> Validator<'a> {
         if sim != self.m && serving != self.m {
             return Ok(Err(Reason::ForeignOnForeign));
         }
-        // Seconds since the epoch on the local clock, shifted so days start at 04:00.
+        // Seconds since the epoch on the local clock, shifted so days start at the functional
+        // day's start.
         let tz = self.zone_of(serving, raw, i);
-        let local = time + self.offsets.at(tz, time) - FUNCTIONAL_DAY_START_SECS;
+        let local = time + self.offsets.at(tz, time) - self.day_start;
         let date = local.div_euclid(86_400);
         if date < i64::from(self.window.0) || date > i64::from(self.window.1) {
             return Ok(Err(Reason::OutsideWindow));
@@ -555,43 +498,6 @@ fn token_shaped(s: &str) -> bool {
     (1..=24).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-')
-}
-
-struct Accepted {
-    pseudonym: FixedSizeBinaryBuilder,
-    sim: StringBuilder,
-    serving: StringBuilder,
-    date: Date32Builder,
-    minute: UInt16Builder,
-    weekday: UInt8Builder,
-    counterpart: StringBuilder,
-}
-
-impl Accepted {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            pseudonym: FixedSizeBinaryBuilder::with_capacity(n, 16),
-            sim: StringBuilder::with_capacity(n, n * 3),
-            serving: StringBuilder::with_capacity(n, n * 3),
-            date: Date32Builder::with_capacity(n),
-            minute: UInt16Builder::with_capacity(n),
-            weekday: UInt8Builder::with_capacity(n),
-            counterpart: StringBuilder::with_capacity(n, n * 3),
-        }
-    }
-
-    fn finish(mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.pseudonym.finish()),
-            Arc::new(self.sim.finish()),
-            Arc::new(self.serving.finish()),
-            Arc::new(self.date.finish()),
-            Arc::new(self.minute.finish()),
-            Arc::new(self.weekday.finish()),
-            Arc::new(self.counterpart.finish()),
-        ];
-        RecordBatch::try_new(accepted_schema(), columns).expect("columns match schema")
-    }
 }
 
 #[derive(Default)]

@@ -6,9 +6,8 @@ use std::io::Write;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, UInt8Type, UInt16Type};
 use arrow::util::display::array_value_to_string;
-use borderflow_ingest::{
-    FileCounts, InputConfig, Reason, SimRegistry, TimeFormat, Validator, accepted_batch, discover,
-};
+use borderflow_core::{SimRegistry, accepted_batch};
+use borderflow_ingest::{FileCounts, InputConfig, Reason, TimeFormat, Validator, discover};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use borderflow_refdata::RefData;
 

@@ -12,22 +12,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use borderflow_classify::plan::{PlanError, classify_store};
-use borderflow_classify::{Rules, SimFacts, Window};
-use borderflow_core::{Category, CountryCode};
+use borderflow_classify::{SimFacts, Window};
+use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
+use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
+use borderflow_core::{Category, CountryCode, PathError, StagedDir, StateLayout, WithPath};
 use borderflow_presence::{PresenceStore, StoreError};
 use chrono::{Datelike, Days, NaiveDate};
 use datafusion::arrow::array::{
     ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch,
     StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use serde::Serialize;
 
 use crate::pipeline::CLASSIFY_LOOKBACK_DAYS;
+use crate::reports::{ClassifyReport, ReportError, ReturnMigrants};
 use crate::{Period, Pipeline};
 
 /// Why a classify run failed. Nothing changed in the state directory.
@@ -44,68 +46,38 @@ pub enum ClassifyError {
         "the presence store holds no date from {first} to {last} (the look-back of period {period}); ingest that period's files first"
     )]
     NoPresence {
+        /// The period.
         period: String,
+        /// First day of its look-back.
         first: NaiveDate,
+        /// Last day of its look-back.
         last: NaiveDate,
     },
     /// The engine failed or a stored row is malformed.
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// A file-system operation on the state directory failed.
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// A facts file could not be written.
+    #[error("{}: {source}", path.display())]
+    Facts {
+        /// The facts file.
+        path: PathBuf,
+        /// What the Parquet writer said.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// The run report could not be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> ClassifyError {
-    ClassifyError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
+fn facts_error(path: &Path, source: parquet::errors::ParquetError) -> ClassifyError {
+    ClassifyError::Facts {
+        path: path.to_path_buf(),
+        source,
     }
-}
-
-/// Whether return migrants could be classified, and why not.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReturnMigrants {
-    /// True when the store reaches back over the previous 365-day window.
-    pub available: bool,
-    /// Why not, when not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-/// What a classify run did, as written to `state/classified/<period>/summary.json`. Counts
-/// here are exact and stay operator-side; only noisy counts are ever released.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClassifyReport {
-    /// The reference period.
-    pub period: String,
-    /// First and last day of the look-back.
-    pub lookback_first: NaiveDate,
-    pub lookback_last: NaiveDate,
-    /// Days of the look-back with no presence partition in the store (no data that day).
-    pub missing_days: u32,
-    /// Return-migrant availability.
-    pub return_migrants: ReturnMigrants,
-    /// Fingerprint of the key that made the store's pseudonyms.
-    pub key_fingerprint: String,
-    /// SIMs with presence in the look-back.
-    pub sims: u64,
-    /// Of which too sparse to classify.
-    pub insufficient: u64,
-    /// SIMs whose category rests on a spell still open at the period's end.
-    pub open_spells: u64,
-    /// SIMs per category.
-    pub categories: BTreeMap<String, u64>,
-    /// (SIM, directed pair) crossings recorded.
-    pub crossing_pairs: u64,
-    /// Events per day of the period (all SIMs; a data-quality indicator of the record flow).
-    pub events_per_day: BTreeMap<NaiveDate, u64>,
-    /// The thresholds used.
-    pub rules: Rules,
-    /// Where the facts are.
-    pub dir: PathBuf,
-    /// Wall-clock seconds.
-    pub seconds: f64,
 }
 
 /// Events per day of `period` in the presence store (registered as `presence` by the plan).
@@ -148,30 +120,7 @@ async fn events_per_day(
 
 /// The directory of a period's facts under the state directory.
 pub fn facts_dir(state_dir: &Path, period: Period) -> PathBuf {
-    state_dir.join("classified").join(period.to_string())
-}
-
-/// Schema of `sims.parquet`: one row per SIM.
-pub fn sims_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
-        Field::new("sim_country", DataType::Utf8, false),
-        Field::new("residence", DataType::Utf8, false),
-        Field::new("category", DataType::Utf8, true),
-        Field::new("partner_country", DataType::Utf8, true),
-        Field::new("nights_in_m", DataType::Int32, false),
-        Field::new("days_seen", DataType::Int32, false),
-        Field::new("open_spell", DataType::Boolean, false),
-    ]))
-}
-
-/// Schema of `crossings.parquet`: one row per SIM and directed pair crossed in the period.
-pub fn crossings_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
-        Field::new("from_country", DataType::Utf8, false),
-        Field::new("to_country", DataType::Utf8, false),
-    ]))
+    StateLayout::new(state_dir).facts(&period.to_string())
 }
 
 /// Classifies every SIM in the store for `period` into `state/classified/<period>/`,
@@ -179,7 +128,8 @@ pub fn crossings_schema() -> SchemaRef {
 pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError> {
     let started = Instant::now();
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
-    let (store, key_fingerprint) = PresenceStore::existing(&p.state_dir.join("presence"))?;
+    let layout = StateLayout::new(&p.state_dir);
+    let (store, key_fingerprint) = PresenceStore::existing(&layout.presence())?;
     let dates = store.dates()?;
     let last = period.last();
     let lookback = CLASSIFY_LOOKBACK_DAYS as u64;
@@ -219,15 +169,12 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         first_weekday: window_first.weekday().num_days_from_monday() as u8,
     };
 
-    let staging = p
-        .state_dir
-        .join(format!(".staging-classify-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| io(&staging, e))?;
-    }
-    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+    let dir = facts_dir(&p.state_dir, period);
+    let run = std::process::id().to_string();
+    let staged = StagedDir::create_at(layout.staging("classify", &run), &dir)?;
+    let staging = staged.path();
     let result = (|| {
-        let mut out = FactsWriter::create(&staging)?;
+        let mut out = FactsWriter::create(staging)?;
         let partitions = crate::engine::partitions(&p.engine);
         let (runtime, ctx) = crate::engine::session(&p.engine, partitions)
             .map_err(|e: DataFusionError| PlanError::Engine(e))?;
@@ -244,14 +191,7 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         let daily = runtime.block_on(events_per_day(&ctx, period))?;
         Ok::<_, ClassifyError>((sims, tally, daily))
     })();
-    let (sims, tally, events_per_day) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
-    let dir = facts_dir(&p.state_dir, period);
+    let (sims, tally, events_per_day) = result?;
     let report = ClassifyReport {
         period: period.to_string(),
         lookback_first: first,
@@ -269,23 +209,9 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         dir: dir.clone(),
         seconds: started.elapsed().as_secs_f64(),
     };
-    let summary = staging.join("summary.json");
-    std::fs::write(
-        &summary,
-        serde_json::to_vec_pretty(&report).expect("report serialises"),
-    )
-    .map_err(|e| io(&summary, e))?;
-    // Swap the staged facts in: the old directory is moved aside first, then removed.
-    let parent = dir.parent().expect("facts dir has a parent");
-    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let old = parent.join(format!(".old-{}", period));
-    if dir.exists() {
-        std::fs::rename(&dir, &old).map_err(|e| io(&dir, e))?;
-    }
-    std::fs::rename(&staging, &dir).map_err(|e| io(&dir, e))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
-    }
+    report.write(staging)?;
+    // The staged facts replace the old ones whole: a reader sees the old facts or the new.
+    staged.commit()?;
     Ok(report)
 }
 
@@ -299,8 +225,8 @@ struct Tally {
 
 /// Writes facts in batches of [`BATCH`] SIMs to `sims.parquet` and `crossings.parquet`.
 struct FactsWriter {
-    sims: ArrowWriter<File>,
-    crossings: ArrowWriter<File>,
+    sims: (ArrowWriter<File>, PathBuf),
+    crossings: (ArrowWriter<File>, PathBuf),
     pending: Vec<([u8; 16], SimFacts)>,
     tally: Tally,
 }
@@ -311,16 +237,18 @@ impl FactsWriter {
     fn create(dir: &Path) -> Result<Self, ClassifyError> {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_column_dictionary_enabled("pseudonym".into(), false)
+            .set_column_dictionary_enabled(PSEUDONYM.into(), false)
             .build();
         let open = |name: &str, schema: SchemaRef| {
             let path = dir.join(name);
-            let f = File::create(&path).map_err(|e| io(&path, e))?;
-            ArrowWriter::try_new(f, schema, Some(props.clone())).map_err(|e| io(&path, e))
+            let f = File::create(&path).with_path(&path)?;
+            let w = ArrowWriter::try_new(f, schema, Some(props.clone()))
+                .map_err(|e| facts_error(&path, e))?;
+            Ok::<_, ClassifyError>((w, path))
         };
         Ok(Self {
-            sims: open("sims.parquet", sims_schema())?,
-            crossings: open("crossings.parquet", crossings_schema())?,
+            sims: open(SIMS_FILE, facts_sims_schema())?,
+            crossings: open(CROSSINGS_FILE, facts_crossings_schema())?,
             pending: Vec::with_capacity(BATCH),
             tally: Tally::default(),
         })
@@ -373,7 +301,7 @@ impl FactsWriter {
             }
         }
         let sims = RecordBatch::try_new(
-            sims_schema(),
+            facts_sims_schema(),
             vec![
                 Arc::new(pseudonym.finish()) as ArrayRef,
                 Arc::new(sim_country.finish()),
@@ -387,7 +315,7 @@ impl FactsWriter {
         )
         .expect("sims batch matches its schema");
         let crossings = RecordBatch::try_new(
-            crossings_schema(),
+            facts_crossings_schema(),
             vec![
                 Arc::new(x_pseudonym.finish()) as ArrayRef,
                 Arc::new(x_from.finish()),
@@ -395,24 +323,18 @@ impl FactsWriter {
             ],
         )
         .expect("crossings batch matches its schema");
-        let write_err = |e: parquet::errors::ParquetError| ClassifyError::Io {
-            path: "classified facts".into(),
-            message: e.to_string(),
-        };
-        self.sims.write(&sims).map_err(write_err)?;
-        self.crossings.write(&crossings).map_err(write_err)?;
+        for ((w, path), batch) in [(&mut self.sims, &sims), (&mut self.crossings, &crossings)] {
+            w.write(batch).map_err(|e| facts_error(path, e))?;
+        }
         self.pending.clear();
         Ok(())
     }
 
     fn finish(mut self) -> Result<Tally, ClassifyError> {
         self.flush()?;
-        let close_err = |e: parquet::errors::ParquetError| ClassifyError::Io {
-            path: "classified facts".into(),
-            message: e.to_string(),
-        };
-        self.sims.close().map_err(close_err)?;
-        self.crossings.close().map_err(close_err)?;
+        for (w, path) in [self.sims, self.crossings] {
+            w.close().map_err(|e| facts_error(&path, e))?;
+        }
         Ok(self.tally)
     }
 }

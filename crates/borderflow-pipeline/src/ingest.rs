@@ -16,18 +16,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use borderflow_core::CountryCode;
+use borderflow_core::layout::STAGING_PREFIX;
+use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath};
+use borderflow_core::{SimRegistry, TooManySims};
 use borderflow_ingest::{
-    FileCounts, InputConfig, InputFile, SimRegistry, SourceError, TooManySims, Validator, discover,
-    quarantine_schema, read_cell_catalogue,
+    FileCounts, InputConfig, InputFile, SourceError, Validator, discover, quarantine_schema,
+    read_cell_catalogue,
 };
 use borderflow_presence::{PresenceShard, PresenceStore, ReduceError, Reduction, StoreError};
 use borderflow_pseudo::{KeyError, Pseudonymiser};
 use borderflow_refdata::{RefData, RefDataError};
-use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
-use serde::Serialize;
 
+use crate::reports::{IngestReport, InputDigest, ReportError};
 use crate::{Period, Pipeline};
 
 /// Why an ingest run failed. Nothing was written to the state directory.
@@ -51,9 +52,24 @@ pub enum IngestError {
     /// The pipeline names no input.
     #[error("no input: the pipeline's input.paths is empty and no --input was given")]
     NoInput,
-    /// A file-system operation on the state directory failed.
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
+    /// A file-system operation on the state directory or an input failed.
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// A quarantine file could not be written.
+    #[error("{}: {source}", path.display())]
+    Quarantine {
+        /// The quarantine file.
+        path: PathBuf,
+        /// What the Parquet writer said.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// The run report could not be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// `input.source_time_zone` names no IANA time zone.
+    #[error("input.source_time_zone: unknown IANA time zone {0:?}")]
+    SourceTimeZone(String),
     /// The rows of a file do not add up (a defect, never expected).
     #[error("ingest: {0}")]
     Engine(String),
@@ -65,41 +81,11 @@ pub enum IngestError {
     Reduce(#[from] ReduceError),
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> IngestError {
-    IngestError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
+fn quarantine_error(path: &Path, source: parquet::errors::ParquetError) -> IngestError {
+    IngestError::Quarantine {
+        path: path.to_path_buf(),
+        source,
     }
-}
-
-/// What an ingest run did, as recorded in `state/ingest/<run_id>.json` for the manifest.
-#[derive(Debug, Clone, Serialize)]
-pub struct IngestReport {
-    /// Identifier of the run (UTC start time).
-    pub run_id: String,
-    /// The dataset.
-    pub dataset: String,
-    /// Fingerprint of the key the pseudonyms were made with.
-    pub key_fingerprint: String,
-    /// The period the run was limited to, if any.
-    pub period: Option<String>,
-    /// Rows per input file: read = accepted + quarantined by reason.
-    pub files: BTreeMap<String, FileCounts>,
-    /// Size and SHA-256 of each input file, for the release manifest.
-    pub inputs: BTreeMap<String, InputDigest>,
-    /// The sum over files.
-    pub totals: FileCounts,
-    /// Presence rows (SIM-days) written.
-    pub presence_rows: u64,
-    /// Bytes of events the presence reduction spilled to disk (0 when the memory limit was
-    /// never reached).
-    pub spilled_bytes: u64,
-    /// Dates whose partitions this run wrote (replacing any before).
-    pub dates_written: Vec<NaiveDate>,
-    /// Dates removed by retention (older than the look-back window).
-    pub dates_removed: Vec<NaiveDate>,
-    /// Wall-clock seconds.
-    pub seconds: f64,
 }
 
 /// What can be checked before a byte is written, checked: the code lists load, the files exist
@@ -134,7 +120,7 @@ pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, Ing
         None => Default::default(),
     };
     let key = p.key.load()?;
-    let store = p.state_dir.join("presence");
+    let store = StateLayout::new(&p.state_dir).presence();
     if store.exists() {
         let (_, fingerprint) = PresenceStore::existing(&store)?;
         if fingerprint != key.fingerprint().to_string() {
@@ -165,26 +151,17 @@ pub struct Progress {
     pub writing: AtomicBool,
 }
 
-/// An input file's size and content digest.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct InputDigest {
-    /// Bytes.
-    pub bytes: u64,
-    /// SHA-256 of the file's bytes, hex.
-    pub sha256: String,
-}
-
 /// Digests every input file, several at a time.
 fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, IngestError> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let digest = |f: &InputFile| -> Result<(String, InputDigest), IngestError> {
-        let mut file = std::fs::File::open(&f.path).map_err(|e| io(&f.path, e))?;
+        let mut file = std::fs::File::open(&f.path).with_path(&f.path)?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut bytes = 0u64;
         loop {
-            let n = file.read(&mut buf).map_err(|e| io(&f.path, e))?;
+            let n = file.read(&mut buf).with_path(&f.path)?;
             if n == 0 {
                 break;
             }
@@ -222,6 +199,7 @@ fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, I
 #[derive(Debug)]
 struct Shared<'a> {
     input: InputConfig,
+    day: borderflow_core::FunctionalDay,
     rd: RefData,
     m: CountryCode,
     window: (i32, i32),
@@ -255,7 +233,8 @@ fn read_share(
         shared.pseudonymiser.clone(),
         &shared.sims,
     )
-    .with_cells(shared.cells.clone());
+    .with_cells(shared.cells.clone())
+    .with_day(&shared.day);
     let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
     let mut quarantine: Option<ArrowWriter<File>> = None;
     for f in files {
@@ -276,14 +255,15 @@ fn read_share(
             counts.add(&out.counts);
             if out.quarantine.num_rows() > 0 {
                 if quarantine.is_none() {
-                    let file = File::create(&qpath).map_err(|e| io(&qpath, e))?;
+                    let file = File::create(&qpath).with_path(&qpath)?;
                     quarantine = Some(
                         ArrowWriter::try_new(file, quarantine_schema(), None)
-                            .map_err(|e| io(&qpath, e))?,
+                            .map_err(|e| quarantine_error(&qpath, e))?,
                     );
                 }
                 let w = quarantine.as_mut().expect("created above");
-                w.write(&out.quarantine).map_err(|e| io(&qpath, e))?;
+                w.write(&out.quarantine)
+                    .map_err(|e| quarantine_error(&qpath, e))?;
             }
             shard.push_all(&out.accepted)?;
             shared
@@ -302,7 +282,7 @@ fn read_share(
         entry.1 += 1;
     }
     if let Some(w) = quarantine {
-        w.close().map_err(|e| io(&qpath, e))?;
+        w.close().map_err(|e| quarantine_error(&qpath, e))?;
     }
     Ok(())
 }
@@ -332,31 +312,35 @@ pub fn run_with_progress(
         key,
     } = preflight(p, extra_inputs)?;
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let layout = StateLayout::new(&p.state_dir);
     // Under the lock, any staging directory is a crashed run's leftover.
-    for entry in std::fs::read_dir(&p.state_dir)
-        .map_err(|e| io(&p.state_dir, e))?
+    for entry in std::fs::read_dir(layout.root())
+        .with_path(layout.root())?
         .flatten()
     {
-        if entry.file_name().to_string_lossy().starts_with(".staging-") {
-            std::fs::remove_dir_all(entry.path()).map_err(|e| io(&entry.path(), e))?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_PREFIX)
+        {
+            std::fs::remove_dir_all(entry.path()).with_path(&entry.path())?;
         }
     }
     let fingerprint = key.fingerprint().to_string();
     let source_tz = match &p.input.source_time_zone {
         None => chrono_tz::UTC,
-        Some(z) => z.parse().map_err(|_| IngestError::Io {
-            path: "input.source_time_zone".into(),
-            message: format!("unknown IANA time zone {z:?}"),
-        })?,
+        Some(z) => z
+            .parse()
+            .map_err(|_| IngestError::SourceTimeZone(z.clone()))?,
     };
-    let store = PresenceStore::open(&p.state_dir.join("presence"), &fingerprint)?;
+    let store = PresenceStore::open(&layout.presence(), &fingerprint)?;
 
     let run_id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
         std::process::id()
     );
-    let staging = p.state_dir.join(format!(".staging-ingest-{run_id}"));
+    let scratch = ScratchDir::create(layout.staging("ingest", &run_id))?;
     // The input digests (for the manifest) are computed beside the ingest, on their own
     // thread: a second pass over the files that would otherwise come first and alone.
     let to_digest = files.clone();
@@ -376,7 +360,8 @@ pub fn run_with_progress(
             &key,
             source_tz,
             &store,
-            &staging,
+            &layout,
+            scratch.path(),
             &run_id,
             &fingerprint,
             inputs,
@@ -384,7 +369,7 @@ pub fn run_with_progress(
             progress,
         )
     });
-    let _ = std::fs::remove_dir_all(&staging);
+    drop(scratch);
     let mut report = result?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -400,6 +385,7 @@ fn run_staged(
     key: &borderflow_pseudo::PseudonymKey,
     source_tz: chrono_tz::Tz,
     store: &PresenceStore,
+    layout: &StateLayout,
     staging: &Path,
     run_id: &str,
     fingerprint: &str,
@@ -410,12 +396,13 @@ fn run_staged(
     progress
         .bytes_total
         .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
-    let quarantine_dir = staging.join("quarantine");
+    let quarantine = StagedDir::create_at(staging.join("quarantine"), &layout.quarantine(run_id))?;
+    let quarantine_dir = quarantine.path().to_path_buf();
     let presence_dir = staging.join("presence");
-    std::fs::create_dir_all(&quarantine_dir).map_err(|e| io(&quarantine_dir, e))?;
     let partitions = crate::engine::partitions(&p.engine);
     let shared = Shared {
         input: p.input.clone(),
+        day: p.classify.day,
         rd,
         m: p.measuring_country,
         window: period.map_or((i32::MIN, i32::MAX), |x| x.day_range()),
@@ -454,7 +441,7 @@ fn run_staged(
     // stage's peak stays near the limit (measured: docs/ingest.md, Performance).
     let budget =
         usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 19)).unwrap_or(usize::MAX);
-    let reduction = Reduction::new(budget, &staging.join("spill"));
+    let reduction = Reduction::new(budget, &staging.join("spill")).with_day(p.classify.day);
     let shards = std::thread::scope(|s| {
         let readers: Vec<_> = shares
             .into_iter()
@@ -527,24 +514,12 @@ fn run_staged(
         dates_removed: Vec::new(),
         seconds: 0.0,
     };
-    let q_target = p.state_dir.join("quarantine").join(run_id);
-    std::fs::create_dir_all(q_target.parent().expect("has parent"))
-        .map_err(|e| io(&q_target, e))?;
-    std::fs::rename(&quarantine_dir, &q_target).map_err(|e| io(&q_target, e))?;
+    quarantine.commit()?;
     if presence_dir.exists() {
         report.dates_written = store.replace_from(&presence_dir)?;
     }
     report.dates_removed = store.retain(p.presence.lookback_days)?;
     report.seconds = started.elapsed().as_secs_f64();
-    let runs = p.state_dir.join("ingest");
-    std::fs::create_dir_all(&runs).map_err(|e| io(&runs, e))?;
-    let path = runs.join(format!("{run_id}.json"));
-    let tmp = runs.join(format!(".{run_id}.json.tmp"));
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(&report).expect("serialises"),
-    )
-    .map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    report.write(layout)?;
     Ok(report)
 }

@@ -12,11 +12,23 @@
 //!   directory only when the whole run succeeded.
 //! - [`classify`]: the presence store's look-back for a period → per-SIM facts (category,
 //!   partner, crossings) under `state/classified/<period>/`, never published.
+//! - [`reports`]: the run reports ingest and classify leave in the state directory, as types
+//!   written and read back.
 //! - [`publish`]: classified facts → tables over the public domain → noise and threshold →
 //!   `release/<dataset>/<period>/`, reserved in and committed to the privacy ledger.
 //! - [`run`]: the three stages for one period, as a scheduled job runs them.
 //! - [`StateLock`]: one run at a time per state directory, safe to start from cron.
+//!
+//! ```
+//! use borderflow_pipeline::Period;
+//!
+//! let july: Period = "2025-07".parse().unwrap();
+//! assert_eq!(july.first().to_string(), "2025-07-01");
+//! assert_eq!(july.last().to_string(), "2025-07-31");
+//! assert!("2025-13".parse::<Period>().is_err());
+//! ```
 
+mod assemble;
 pub mod classify;
 mod engine;
 pub mod ingest;
@@ -24,15 +36,17 @@ mod lock;
 mod period;
 mod pipeline;
 pub mod publish;
+pub mod reports;
 pub mod run;
 
-pub use classify::{ClassifyError, ClassifyReport};
-pub use ingest::{IngestError, IngestReport};
+pub use classify::ClassifyError;
+pub use ingest::IngestError;
 pub use lock::{LockError, StateLock};
 pub use period::Period;
 pub use pipeline::{
     CLASSIFY_LOOKBACK_DAYS, EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig,
-    PrivacyConfig,
+    PrivacyConfig, TableNoise,
 };
 pub use publish::{PublishError, PublishReport};
+pub use reports::{ClassifyReport, IngestReport, InputDigest, ReportError, ReturnMigrants};
 pub use run::{RunError, RunReport};

@@ -19,23 +19,29 @@ pub enum LockError {
     )]
     Busy(String),
     /// The lock file could not be opened.
-    #[error("{path}: cannot lock: {message}")]
-    Io { path: String, message: String },
+    #[error("{}: cannot lock: {source}", path.display())]
+    Io {
+        /// The state directory.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StateLock {
     /// Takes the lock of `state_dir` (created if missing) without waiting.
     pub fn acquire(state_dir: &Path) -> Result<Self, LockError> {
-        let io = |e: std::io::Error| LockError::Io {
-            path: state_dir.display().to_string(),
-            message: e.to_string(),
+        let io = |source: std::io::Error| LockError::Io {
+            path: state_dir.to_path_buf(),
+            source,
         };
         std::fs::create_dir_all(state_dir).map_err(io)?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(state_dir.join(".lock"))
+            .open(borderflow_core::StateLayout::new(state_dir).lock())
             .map_err(io)?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),

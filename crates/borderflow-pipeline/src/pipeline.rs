@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use borderflow_classify::Rules;
 use borderflow_core::CountryCode;
 use borderflow_ingest::InputConfig;
-use borderflow_privacy::Ratio;
-use borderflow_privacy::accountant::rho_for;
+pub use borderflow_privacy::{PrivacyConfig, TableNoise};
 use borderflow_pseudo::{KeyError, PseudonymKey};
 use borderflow_refdata::Overrides;
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,12 @@ use serde::{Deserialize, Serialize};
 pub enum PipelineError {
     /// The file cannot be read or parsed.
     #[error("{location}: {message}")]
-    File { location: String, message: String },
+    File {
+        /// The file, with `:line` where the TOML is malformed, or the `--set` at fault.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A `--set KEY=VALUE` override is malformed.
     #[error("--set {0}: expected KEY=VALUE with a dotted KEY such as privacy.k")]
     Set(String),
@@ -57,141 +61,6 @@ pub struct PresenceConfig {
 impl Default for PresenceConfig {
     fn default() -> Self {
         Self { lookback_days: 365 }
-    }
-}
-
-/// The `[privacy]` section (DESIGN §7; docs/privacy.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PrivacyConfig {
-    /// Budget per dataset and calendar year, in ρ (zCDP); fixed in the ledger once used.
-    pub annual_rho: f64,
-    /// δ at which ε is shown.
-    pub delta: f64,
-    /// Smallest noisy value published; below it a cell is suppressed.
-    pub k: u32,
-    /// The noise of the `categories` table (`[privacy.categories]`).
-    pub categories: TableNoise,
-    /// The noise of the `crossings` table (`[privacy.crossings]`).
-    pub crossings: TableNoise,
-    /// The noise of the release's SIM totals in quality.json and the manifest (SIMs seen, too
-    /// sparse to classify, on open spells), `[privacy.quality]`; default ρ = 0.01.
-    pub quality: TableNoise,
-}
-
-/// How much noise one table gets, set in one of three equivalent ways: its cost ρ, the
-/// standard deviation σ of the noise on each cell, or the half-width of a cell's 95% margin of
-/// error (1.96 σ). With none set, ρ = [`TableNoise::DEFAULT_RHO`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TableNoise {
-    /// ρ spent on the table in one release.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rho: Option<f64>,
-    /// Target standard deviation of each cell's noise, in subscribers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sigma: Option<f64>,
-    /// Target half-width of each cell's 95% margin of error, in subscribers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub margin_of_error: Option<f64>,
-}
-
-impl TableNoise {
-    /// ρ of a table whose noise is not set.
-    pub const DEFAULT_RHO: &'static str = "0.1";
-
-    /// The exact ρ this setting costs for a table of squared L2 sensitivity `delta_sq`:
-    /// ρ as written, or Δ²/(2σ²) with σ as written or σ = margin/1.96 = margin·25/49.
-    pub fn rho(&self, delta_sq: u32) -> Ratio {
-        self.rho_or(delta_sq, Self::DEFAULT_RHO)
-    }
-
-    /// As [`TableNoise::rho`], with `default` (a decimal) when nothing is set.
-    pub fn rho_or(&self, delta_sq: u32, default: &str) -> Ratio {
-        let decimal = PrivacyConfig::exact;
-        let from_sigma = |sigma: Ratio| {
-            let sigma2 = Ratio::new(sigma.num() * sigma.num(), sigma.den() * sigma.den())
-                .expect("a checked positive σ");
-            rho_for(&sigma2, delta_sq).expect("a checked positive σ")
-        };
-        match (self.rho, self.sigma, self.margin_of_error) {
-            (Some(rho), _, _) => decimal(rho),
-            (_, Some(sigma), _) => from_sigma(decimal(sigma)),
-            (_, _, Some(moe)) => {
-                let moe = decimal(moe);
-                from_sigma(
-                    Ratio::new(moe.num() * 25u32, moe.den() * 49u32).expect("a checked margin"),
-                )
-            }
-            _ => Ratio::from_decimal(default).expect("a decimal"),
-        }
-    }
-
-    fn check(&self, table: &str) -> Result<(), String> {
-        let set = [
-            ("rho", self.rho),
-            ("sigma", self.sigma),
-            ("margin_of_error", self.margin_of_error),
-        ];
-        let given: Vec<&str> = set
-            .iter()
-            .filter(|(_, v)| v.is_some())
-            .map(|(k, _)| *k)
-            .collect();
-        if given.len() > 1 {
-            return Err(format!(
-                "privacy.{table}: set one of rho, sigma and margin_of_error, not {}",
-                given.join(" and ")
-            ));
-        }
-        for (key, v) in set {
-            if let Some(v) = v
-                && !(v.is_finite() && v > 0.0 && v <= 1e6)
-            {
-                return Err(format!("privacy.{table}.{key} = {v} must be above 0"));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        Self {
-            annual_rho: 0.25,
-            delta: 1e-9,
-            k: 16,
-            categories: TableNoise::default(),
-            crossings: TableNoise::default(),
-            quality: TableNoise::default(),
-        }
-    }
-}
-
-impl PrivacyConfig {
-    /// An exact rational for a ρ given as a decimal in the pipeline file.
-    pub fn exact(value: f64) -> Ratio {
-        // The shortest decimal that reads back as `value` is what the user wrote.
-        Ratio::from_decimal(&format!("{value}")).expect("a finite non-negative decimal")
-    }
-
-    fn check(&self) -> Result<(), String> {
-        if !(self.annual_rho.is_finite() && self.annual_rho > 0.0 && self.annual_rho <= 100.0) {
-            return Err(format!(
-                "privacy.annual_rho = {} must lie in (0, 100]",
-                self.annual_rho
-            ));
-        }
-        self.categories.check("categories")?;
-        self.crossings.check("crossings")?;
-        self.quality.check("quality")?;
-        if !(self.delta > 0.0 && self.delta < 1.0) {
-            return Err(format!("privacy.delta = {} must lie in (0, 1)", self.delta));
-        }
-        if self.k == 0 {
-            return Err("privacy.k must be at least 1".into());
-        }
-        Ok(())
     }
 }
 
@@ -408,37 +277,7 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(rho: Option<f64>, sigma: Option<f64>, moe: Option<f64>) -> TableNoise {
-        TableNoise {
-            rho,
-            sigma,
-            margin_of_error: moe,
-        }
-    }
-
-    #[test]
-    fn a_tables_noise_is_set_by_rho_sigma_or_margin_of_error_exactly() {
-        let r = |s: &str| Ratio::from_fraction(s).unwrap();
-        assert_eq!(noise(None, None, None).rho(1), r("1/10"));
-        assert_eq!(noise(Some(0.05), None, None).rho(4), r("1/20"));
-        // ρ = Δ²/(2σ²): σ = 2 with Δ² = 1 → 1/8; σ = 5 with Δ² = 4 → 4/50.
-        assert_eq!(noise(None, Some(2.0), None).rho(1), r("1/8"));
-        assert_eq!(noise(None, Some(5.0), None).rho(4), r("2/25"));
-        // A margin of ±3.92 is σ = 3.92/1.96 = 2.
-        assert_eq!(noise(None, None, Some(3.92)).rho(1), r("1/8"));
-        assert_eq!(
-            noise(Some(0.1), Some(2.0), None).check("crossings"),
-            Err(
-                "privacy.crossings: set one of rho, sigma and margin_of_error, not rho and sigma"
-                    .into()
-            )
-        );
-        assert_eq!(
-            noise(None, None, Some(-1.0)).check("categories"),
-            Err("privacy.categories.margin_of_error = -1 must be above 0".into())
-        );
-    }
+    use borderflow_privacy::Ratio;
 
     #[test]
     fn table_noise_is_read_from_the_pipeline_file_and_set() {

@@ -6,7 +6,7 @@
 //! - [`Reduction`] is the reduction from accepted events to daily presence on one machine:
 //!   events bucketed by date, then each date aggregated in a cache-sized table and written as
 //!   its own file, under a memory budget (spilling, and several passes for a date too large).
-//! - [`REDUCE_SQL`] is the same reduction as a DataFusion plan: its definition, the form a
+//! - [`reduce_sql`] is the same reduction as a DataFusion plan: its definition, the form a
 //!   cluster engine runs, and what tests hold [`Reduction`] to, row for row.
 //! - [`PresenceStore`] is the on-disk store under the state directory: Parquet partitioned by
 //!   date (`local_date=YYYY-MM-DD/`), stamped with the fingerprint of the key that made its
@@ -26,38 +26,69 @@
 //! | `country` | alpha-3 country of the network that carried the events |
 //! | `counterpart_country` | country of the other party of calls and SMS; null otherwise |
 //! | `events` | events |
-//! | `night_events` | of which 18:00–08:00 local |
-//! | `weekday_day_events` | of which Monday–Friday 08:00–17:00 local |
-//! | `first_minute`, `last_minute` | first and last event, minutes after 04:00 local |
+//! | `night_events` | of which in the night window (18:00–08:00 local by default) |
+//! | `weekday_day_events` | of which in working daytime (Monday–Friday 08:00–17:00 local by default) |
+//! | `first_minute`, `last_minute` | first and last event, minutes after the functional day's start (04:00 local by default) |
 //! | `local_date` | the functional local date (partition column, in the directory name) |
+//!
+//! ```
+//! use borderflow_core::FunctionalDay;
+//!
+//! // The reduction's definition counts the night window of the functional day it is given.
+//! let sql = borderflow_presence::reduce_sql(&FunctionalDay::default());
+//! assert!(sql.contains("(fday_minute >= 840 OR fday_minute < 240)"));
+//! ```
 
 mod reduce;
 mod store;
 
-pub use reduce::{
-    PresenceShard, ReduceError, ReduceSummary, Reduction, ShardParts, presence_schema,
-};
+use borderflow_core::FunctionalDay;
+pub use borderflow_core::schema::presence_schema;
+pub use reduce::{PresenceShard, ReduceError, ReduceSummary, Reduction, ShardParts};
 pub use store::{PresenceStore, StoreError};
 
 /// The reduction from accepted events (a table named `events` of
-/// [`borderflow_ingest::accepted_schema`]) to presence rows, ordered by date, as a DataFusion
-/// plan: the definition [`Reduction`] is tested against. Night and weekday-daytime windows are
-/// counted on the functional day's minute (0 = 04:00 local): 18:00 = 840, 08:00 = 240,
-/// 17:00 = 780.
-pub const REDUCE_SQL: &str = "
-SELECT pseudonym,
-       sim_country,
-       serving_country AS country,
-       counterpart_country,
-       CAST(count(*) AS INT) AS events,
-       CAST(sum(CASE WHEN fday_minute >= 840 OR fday_minute < 240 THEN 1 ELSE 0 END) AS INT)
-           AS night_events,
-       CAST(sum(CASE WHEN weekday < 5 AND fday_minute >= 240 AND fday_minute < 780
-                     THEN 1 ELSE 0 END) AS INT) AS weekday_day_events,
-       min(fday_minute) AS first_minute,
-       max(fday_minute) AS last_minute,
-       local_date
+/// [`borderflow_core::accepted_schema`]) to presence rows, ordered by date, as a DataFusion
+/// plan: the definition [`Reduction`] is tested against, and the form a cluster engine runs.
+/// Night and working-daytime events are counted by `day`'s windows on the functional day's
+/// minute (0 = the day's start; by default 04:00 local, so 18:00 = 840, 08:00 = 240,
+/// 17:00 = 780).
+pub fn reduce_sql(day: &FunctionalDay) -> String {
+    use borderflow_core::accepted::column as e;
+    use borderflow_core::schema::presence as p;
+    format!(
+        "
+SELECT {pseudonym} AS {p_pseudonym},
+       {sim_country} AS {p_sim_country},
+       {serving} AS {p_country},
+       {counterpart} AS {p_counterpart},
+       CAST(count(*) AS INT) AS {p_events},
+       CAST(sum(CASE WHEN {night} THEN 1 ELSE 0 END) AS INT) AS {p_night},
+       CAST(sum(CASE WHEN {daytime} THEN 1 ELSE 0 END) AS INT) AS {p_daytime},
+       min({minute}) AS {p_first},
+       max({minute}) AS {p_last},
+       {date} AS {p_date}
 FROM events
-GROUP BY pseudonym, local_date, sim_country, serving_country, counterpart_country
-ORDER BY local_date
-";
+GROUP BY {pseudonym}, {date}, {sim_country}, {serving}, {counterpart}
+ORDER BY {date}
+",
+        pseudonym = e::PSEUDONYM,
+        sim_country = e::SIM_COUNTRY,
+        serving = e::SERVING_COUNTRY,
+        counterpart = e::COUNTERPART_COUNTRY,
+        minute = e::FDAY_MINUTE,
+        date = e::LOCAL_DATE,
+        night = day.night_sql(e::FDAY_MINUTE),
+        daytime = day.working_daytime_sql(e::WEEKDAY, e::FDAY_MINUTE),
+        p_pseudonym = p::PSEUDONYM,
+        p_sim_country = p::SIM_COUNTRY,
+        p_country = p::COUNTRY,
+        p_counterpart = p::COUNTERPART_COUNTRY,
+        p_events = p::EVENTS,
+        p_night = p::NIGHT_EVENTS,
+        p_daytime = p::WEEKDAY_DAY_EVENTS,
+        p_first = p::FIRST_MINUTE,
+        p_last = p::LAST_MINUTE,
+        p_date = p::LOCAL_DATE,
+    )
+}

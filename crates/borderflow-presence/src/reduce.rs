@@ -20,7 +20,7 @@
 //! share of the budget is aggregated in several passes, each over the SIMs of one hash class.
 //! The output is the same whatever the budget; only the time changes.
 //!
-//! The same reduction as a DataFusion plan is [`crate::REDUCE_SQL`]; tests check that both give
+//! The same reduction as a DataFusion plan is [`crate::reduce_sql`]; tests check that both give
 //! the same rows.
 
 use std::collections::BTreeMap;
@@ -35,44 +35,43 @@ use arrow::array::{
     ArrayRef, FixedSizeBinaryArray, Int32Array, RecordBatch, StringBuilder, UInt16Array,
 };
 use arrow::buffer::Buffer;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use borderflow_core::CountryCode;
-use borderflow_ingest::{AcceptedEvent, PseudonymsByNumber, SimNumber};
+use borderflow_core::schema::presence::{PART_FILE, PARTITION_PREFIX, PSEUDONYM};
+use borderflow_core::{
+    AcceptedEvent, FunctionalDay, PathError, PseudonymsByNumber, SimNumber, schema::presence_schema,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use crate::store::PARTITION_PREFIX;
-
 /// The reduction failed: a spill or output file could not be written or read.
 #[derive(Debug, thiserror::Error)]
-#[error("presence reduction: {path}: {message}")]
-pub struct ReduceError {
-    path: String,
-    message: String,
+pub enum ReduceError {
+    /// A spill or output file could not be created, written or read.
+    #[error("presence reduction: {0}")]
+    Io(#[from] PathError),
+    /// A presence file could not be encoded.
+    #[error("presence reduction: {}: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What the Parquet writer said.
+        #[source]
+        source: ParquetError,
+    },
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> ReduceError {
-    ReduceError {
-        path: path.display().to_string(),
-        message: e.to_string(),
+fn io(path: &Path, e: std::io::Error) -> ReduceError {
+    PathError::new(path, e).into()
+}
+
+fn pq(path: &Path, source: ParquetError) -> ReduceError {
+    ReduceError::Parquet {
+        path: path.to_path_buf(),
+        source,
     }
-}
-
-/// Schema of the presence store's files (the date is in the directory name).
-pub fn presence_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("pseudonym", DataType::FixedSizeBinary(16), false),
-        Field::new("sim_country", DataType::Utf8, false),
-        Field::new("country", DataType::Utf8, false),
-        Field::new("counterpart_country", DataType::Utf8, true),
-        Field::new("events", DataType::Int32, false),
-        Field::new("night_events", DataType::Int32, true),
-        Field::new("weekday_day_events", DataType::Int32, true),
-        Field::new("first_minute", DataType::UInt16, true),
-        Field::new("last_minute", DataType::UInt16, true),
-    ]))
 }
 
 /// A country in 15 bits (three letters A–Z in base 26), so an event fits in 12 bytes.
@@ -169,16 +168,6 @@ struct Measures {
     last: u16,
 }
 
-/// Night: 18:00–08:00 local; weekday daytime: Monday–Friday 08:00–17:00 local. On the
-/// functional day's minute (0 = 04:00): 18:00 = 840, 08:00 = 240, 17:00 = 780.
-fn is_night(minute: u16) -> bool {
-    !(240..840).contains(&minute)
-}
-
-fn is_daytime(minute: u16) -> bool {
-    (240..780).contains(&minute)
-}
-
 /// Deterministic hashing: the same input gives the same files from run to run.
 type Table = std::collections::HashMap<GroupKey, Measures, foldhash::fast::FixedState>;
 
@@ -223,6 +212,7 @@ struct Spill {
 #[derive(Debug)]
 pub struct Reduction {
     budget: usize,
+    day: FunctionalDay,
     spill_dir: PathBuf,
     held: AtomicUsize,
     spilled: AtomicUsize,
@@ -247,10 +237,18 @@ impl Reduction {
     pub fn new(budget_bytes: usize, spill_dir: &Path) -> Self {
         Self {
             budget: budget_bytes,
+            day: FunctionalDay::default(),
             spill_dir: spill_dir.to_path_buf(),
             held: AtomicUsize::new(0),
             spilled: AtomicUsize::new(0),
         }
+    }
+
+    /// Counts night and working-daytime events by `day`'s windows (the default is
+    /// [`FunctionalDay::default`]).
+    pub fn with_day(mut self, day: FunctionalDay) -> Self {
+        self.day = day;
+        self
     }
 
     /// A shard for one reading thread; `index` names its spill file.
@@ -308,6 +306,7 @@ impl Reduction {
                 .map(|_| {
                     s.spawn(|| {
                         let mut worker = Worker {
+                            day: self.day,
                             out_dir,
                             sims,
                             spills: &spills,
@@ -506,6 +505,7 @@ impl PresenceShard<'_> {
 
 /// A thread of [`Reduction::finish`].
 struct Worker<'a> {
+    day: FunctionalDay,
     out_dir: &'a Path,
     sims: &'a PseudonymsByNumber,
     spills: &'a [PathBuf],
@@ -522,16 +522,16 @@ impl Worker<'_> {
             .expect("accepted dates are calendar dates");
         let dir = self.out_dir.join(format!("{PARTITION_PREFIX}{day}"));
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let path = dir.join("part-0.parquet");
+        let path = dir.join(PART_FILE);
         let file = File::create(&path).map_err(|e| io(&path, e))?;
         // Pseudonyms are random bytes: compressing them costs time and saves nothing.
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
-            .set_column_compression(ColumnPath::from("pseudonym"), Compression::UNCOMPRESSED)
+            .set_column_compression(ColumnPath::from(PSEUDONYM), Compression::UNCOMPRESSED)
             .set_dictionary_enabled(false)
             .build();
         let mut writer =
-            ArrowWriter::try_new(file, presence_schema(), Some(props)).map_err(|e| io(&path, e))?;
+            ArrowWriter::try_new(file, presence_schema(), Some(props)).map_err(|e| pq(&path, e))?;
         // A date too large for one table is done in passes, each over one hash class of SIMs.
         let passes = (work.events * TABLE_BYTES_PER_ROW)
             .div_ceil(self.table_budget)
@@ -539,7 +539,8 @@ impl Worker<'_> {
         if passes > 1 {
             self.multi_pass.fetch_add(1, Ordering::Relaxed);
         }
-        let weekday = (i64::from(date) + 3).rem_euclid(7) < 5;
+        let weekday = FunctionalDay::weekday_of(date);
+        let day = self.day;
         let mut rows = 0u64;
         for pass in 0..passes {
             self.table.clear();
@@ -549,8 +550,8 @@ impl Worker<'_> {
                 if passes > 1 && class(r.sim, passes) != pass {
                     return;
                 }
-                let night = u32::from(is_night(r.minute));
-                let daytime = u32::from(weekday && is_daytime(r.minute));
+                let night = u32::from(day.is_night(r.minute));
+                let daytime = u32::from(day.is_working_daytime(weekday, r.minute));
                 table
                     .entry(r.key())
                     .and_modify(|m| {
@@ -597,9 +598,9 @@ impl Worker<'_> {
             rows += self.table.len() as u64;
             writer
                 .write(&rows_batch(&self.table, self.sims))
-                .map_err(|e| io(&path, e))?;
+                .map_err(|e| pq(&path, e))?;
         }
-        writer.close().map_err(|e| io(&path, e))?;
+        writer.close().map_err(|e| pq(&path, e))?;
         Ok(rows)
     }
 }

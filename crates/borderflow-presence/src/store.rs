@@ -3,6 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use borderflow_core::schema::presence::PARTITION_PREFIX;
+use borderflow_core::{PathError, write_file_atomic};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -14,22 +16,47 @@ pub enum StoreError {
         "presence store {path} holds pseudonyms made with key fingerprint {store}, but this run's key has fingerprint {run}; refusing to mix pseudonyms (use the store's key, or a new state directory)"
     )]
     KeyMismatch {
+        /// The store.
         path: String,
+        /// The fingerprint of the store's key.
         store: String,
+        /// The fingerprint of this run's key.
         run: String,
     },
     /// There is no store yet.
     #[error("no presence store at {path}: run `borderflow ingest` first")]
-    Missing { path: String },
+    Missing {
+        /// Where the store would be.
+        path: String,
+    },
     /// A file-system operation failed.
-    #[error("presence store {path}: {message}")]
-    Io { path: String, message: String },
+    #[error("presence store {0}")]
+    Io(#[from] PathError),
+    /// `store.json` is not what a store writes.
+    #[error("presence store {}: {source}", path.display())]
+    Meta {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON reader said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A directory in the store is named like a date partition but holds no date.
+    #[error("presence store {}: not a date partition", path.display())]
+    BadPartition {
+        /// The directory.
+        path: PathBuf,
+    },
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
+fn io(path: &Path, e: std::io::Error) -> StoreError {
+    PathError::new(path, e).into()
+}
+
+fn meta(path: &Path, source: serde_json::Error) -> StoreError {
+    StoreError::Meta {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -43,7 +70,8 @@ struct StoreMeta {
 }
 
 const FORMAT: u32 = 1;
-pub(crate) const PARTITION_PREFIX: &str = "local_date=";
+/// The store's own description, beside its partitions.
+const META_FILE: &str = "store.json";
 
 /// The partitioned presence store under `state/presence/`.
 #[derive(Debug, Clone)]
@@ -56,11 +84,11 @@ impl PresenceStore {
     /// with another key.
     pub fn open(dir: &Path, fingerprint: &str) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let meta_path = dir.join("store.json");
+        let meta_path = dir.join(META_FILE);
         match fs::read(&meta_path) {
             Ok(bytes) => {
                 let meta: StoreMeta =
-                    serde_json::from_slice(&bytes).map_err(|e| io(&meta_path, e))?;
+                    serde_json::from_slice(&bytes).map_err(|e| meta(&meta_path, e))?;
                 if meta.key_fingerprint != fingerprint {
                     return Err(StoreError::KeyMismatch {
                         path: dir.display().to_string(),
@@ -74,10 +102,10 @@ impl PresenceStore {
                     format: FORMAT,
                     key_fingerprint: fingerprint.to_string(),
                 };
-                let tmp = dir.join("store.json.tmp");
-                fs::write(&tmp, serde_json::to_vec_pretty(&meta).expect("serialises"))
-                    .map_err(|e| io(&tmp, e))?;
-                fs::rename(&tmp, &meta_path).map_err(|e| io(&meta_path, e))?;
+                write_file_atomic(
+                    &meta_path,
+                    &serde_json::to_vec_pretty(&meta).expect("serialises"),
+                )?;
             }
             Err(e) => return Err(io(&meta_path, e)),
         }
@@ -89,7 +117,7 @@ impl PresenceStore {
     /// Opens a store that ingest has already made, for reading; returns it with the
     /// fingerprint of the key that made its pseudonyms. No key is needed to read it.
     pub fn existing(dir: &Path) -> Result<(Self, String), StoreError> {
-        let meta_path = dir.join("store.json");
+        let meta_path = dir.join(META_FILE);
         let bytes = fs::read(&meta_path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 StoreError::Missing {
@@ -99,7 +127,7 @@ impl PresenceStore {
                 io(&meta_path, e)
             }
         })?;
-        let meta: StoreMeta = serde_json::from_slice(&bytes).map_err(|e| io(&meta_path, e))?;
+        let meta: StoreMeta = serde_json::from_slice(&bytes).map_err(|e| meta(&meta_path, e))?;
         Ok((
             Self {
                 dir: dir.to_path_buf(),
@@ -140,9 +168,12 @@ impl PresenceStore {
             .collect();
         names.sort();
         for name in names {
-            let date: NaiveDate = name[PARTITION_PREFIX.len()..]
-                .parse()
-                .map_err(|e| io(&staging.join(&name), e))?;
+            let date: NaiveDate =
+                name[PARTITION_PREFIX.len()..]
+                    .parse()
+                    .map_err(|_| StoreError::BadPartition {
+                        path: staging.join(&name),
+                    })?;
             let target = self.dir.join(&name);
             let old = self.dir.join(format!(".replaced-{name}"));
             if target.exists() {

@@ -1,13 +1,12 @@
 //! The local engine's reduction gives exactly the rows of its definition as a DataFusion plan
-//! (`REDUCE_SQL`), whatever its memory budget: in memory, spilling, or in several passes.
+//! (`reduce_sql`), whatever its memory budget: in memory, spilling, or in several passes.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use borderflow_ingest::{
-    AcceptedEvent, InputConfig, SimRegistry, Validator, accepted_batch, discover,
-};
-use borderflow_presence::{REDUCE_SQL, ReduceSummary, Reduction};
+use borderflow_core::{AcceptedEvent, FunctionalDay, SimRegistry, accepted_batch};
+use borderflow_ingest::{InputConfig, Validator, discover};
+use borderflow_presence::{ReduceSummary, Reduction, reduce_sql};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use borderflow_refdata::RefData;
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -135,10 +134,16 @@ fn the_reduction_equals_its_sql_definition_at_any_budget() {
         let ctx = SessionContext::new();
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
         ctx.register_table("events", Arc::new(table)).unwrap();
-        let rows = ctx.sql(REDUCE_SQL).await.unwrap().collect().await.unwrap();
+        let rows = ctx
+            .sql(&reduce_sql(&FunctionalDay::default()))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         lines(&rows, None)
     });
-    // REDUCE_SQL ends with the date; the files hold it in their directory name.
+    // The plan ends with the date; the files hold it in their directory name.
     assert!(expected[0].matches(',').count() == 9);
 
     // In memory.

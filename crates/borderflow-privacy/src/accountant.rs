@@ -62,7 +62,15 @@ pub fn epsilon(rho: f64, delta: f64) -> f64 {
     at((lo + hi) / 2.0).min(classic)
 }
 
+/// The normal quantile of a two-sided 95% interval, as statistical offices round it: 1.96,
+/// exactly [`Z_95_NUM`]/[`Z_95_DEN`]. Every margin of error and reliability test uses it.
+pub const Z_95: f64 = 1.96;
+/// Numerator of [`Z_95`] as an exact fraction (49/25).
+pub const Z_95_NUM: u32 = 49;
+/// Denominator of [`Z_95`] as an exact fraction (49/25).
+pub const Z_95_DEN: u32 = 25;
+
 /// Half-width of the 95% margin of error of a noisy count with noise standard deviation σ.
 pub fn margin_of_error_95(sigma: f64) -> f64 {
-    1.959_964 * sigma
+    Z_95 * sigma
 }

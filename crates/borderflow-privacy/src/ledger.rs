@@ -24,11 +24,17 @@ pub enum LedgerError {
         "privacy budget exceeded for dataset {dataset}, {year}: this release needs ρ = {requested}, {spent} of ρ = {budget} is spent, {remaining} remains; nothing was published (raise privacy.annual_rho, lower the release's ρ, or wait for next year)"
     )]
     OverBudget {
+        /// The dataset.
         dataset: String,
+        /// The budget's calendar year.
         year: i32,
+        /// ρ the release needs.
         requested: f64,
+        /// ρ already spent that year.
         spent: f64,
+        /// The year's budget.
         budget: f64,
+        /// What is left of it.
         remaining: f64,
     },
     /// The pipeline's budget differs from the one the ledger already holds for that year.
@@ -36,9 +42,13 @@ pub enum LedgerError {
         "the ledger holds a budget of ρ = {ledger} for dataset {dataset}, {year}, but the pipeline says ρ = {pipeline}; a year's budget is fixed once set"
     )]
     BudgetChanged {
+        /// The dataset.
         dataset: String,
+        /// The budget's calendar year.
         year: i32,
+        /// The budget the ledger holds.
         ledger: String,
+        /// The budget the pipeline asks for.
         pipeline: String,
     },
     /// A release of this (dataset, period, table) was reserved and not settled.
@@ -46,13 +56,21 @@ pub enum LedgerError {
         "release {dataset}/{period}/{table} is reserved by an earlier run that did not finish; it is settled at the start of the next run"
     )]
     Pending {
+        /// The dataset.
         dataset: String,
+        /// The period.
         period: String,
+        /// The table.
         table: String,
     },
     /// The database failed or holds something unreadable.
     #[error("ledger {path}: {message}")]
-    Database { path: String, message: String },
+    Database {
+        /// The ledger file.
+        path: String,
+        /// What SQLite said, or what is unreadable.
+        message: String,
+    },
 }
 
 /// One row of the ledger.
@@ -92,12 +110,19 @@ pub enum Reservation {
 /// A request to spend budget on one table of one release.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
+    /// The dataset.
     pub dataset: &'a str,
+    /// The calendar year whose budget pays.
     pub year: i32,
+    /// The reference period (`2025`, `2025-07`).
     pub period: &'a str,
+    /// The table.
     pub table: &'a str,
+    /// Its exact cost.
     pub rho: &'a Ratio,
+    /// Digest of the facts it is computed from.
     pub inputs_digest: &'a str,
+    /// False for a test release (seeded noise).
     pub for_publication: bool,
 }
 

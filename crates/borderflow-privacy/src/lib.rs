@@ -8,6 +8,8 @@
 //! - [`accountant`]: ρ-zCDP costs (σ² = Δ²/2ρ, exact), composition, and (ε, δ) for display.
 //! - [`ledger`]: the SQLite release ledger: budgets per dataset and year, reserve → write →
 //!   commit, refusal over budget, releases never noised twice, crash reconciliation.
+//! - [`plan`]: the `[privacy]` settings and the [`ReleasePlan`] drawn from them: each table's
+//!   sensitivity Δ², exact cost ρ, noise σ and threshold k.
 //! - [`protect`]: the mechanism on a table: noise on every cell, then the threshold k on
 //!   noisy values.
 //! - [`NoiseSource`]: a ChaCha20 CSPRNG seeded from the operating system. A fixed seed exists
@@ -15,13 +17,29 @@
 //!   so a release made with it can be marked NOT FOR PUBLICATION.
 //!
 //! Why these are written here rather than taken from a crate is in docs/privacy.md.
+//!
+//! ```
+//! use borderflow_privacy::{DiscreteGaussian, NoiseSource, Ratio};
+//!
+//! // σ² = 5 (ρ = 0.1 for a table of sensitivity 1), from a test seed: never for publication.
+//! let mut noise = NoiseSource::seeded_for_tests(1);
+//! assert!(!noise.for_publication());
+//! let gaussian = DiscreteGaussian::new(&Ratio::from_decimal("5").unwrap()).unwrap();
+//! let draws: Vec<i64> = (0..2000)
+//!     .map(|_| i64::try_from(gaussian.sample(&mut noise)).unwrap())
+//!     .collect();
+//! let mean = draws.iter().sum::<i64>() as f64 / 2000.0;
+//! assert!(mean.abs() < 0.5, "centred on zero: {mean}");
+//! ```
 
 pub mod accountant;
 pub mod ledger;
+pub mod plan;
 pub mod protect;
 pub mod sampler;
 
 pub use ledger::{Ledger, LedgerError, ReleaseRecord, Request, Reservation};
+pub use plan::{PrivacyConfig, ReleasePlan, TableNoise, TablePlan};
 pub use protect::{ProtectedCell, protect};
 pub use sampler::{DiscreteGaussian, DiscreteLaplace, Ratio, SamplerError};
 

@@ -20,26 +20,49 @@ const KEY_LEN: usize = 32;
 pub enum KeyError {
     /// No key file at the path.
     #[error("key file {path} does not exist; create one with `borderflow keygen {path}`")]
-    Missing { path: String },
+    Missing {
+        /// The key file.
+        path: String,
+    },
     /// The key file is readable or writable by group or others.
     #[error(
         "key file {path} is accessible to group or others (mode {mode:03o}); run `chmod 600 {path}`"
     )]
-    Permissions { path: String, mode: u32 },
+    Permissions {
+        /// The key file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The file or variable does not hold a 32-byte key.
     #[error("{source_name} does not hold a 32-byte key (expected 32 raw bytes or 64 hex digits)")]
-    Malformed { source_name: String },
+    Malformed {
+        /// The key file or variable, as named in the message.
+        source_name: String,
+    },
     /// `keygen` would overwrite an existing file.
     #[error(
         "key file {path} already exists; refusing to overwrite a key (pseudonyms made with it would become unlinkable)"
     )]
-    Exists { path: String },
+    Exists {
+        /// The key file.
+        path: String,
+    },
     /// The variable named for the key is not set.
     #[error("environment variable {var} is not set; set it to 64 hex digits or use a key file")]
-    EnvMissing { var: String },
+    EnvMissing {
+        /// The variable.
+        var: String,
+    },
     /// An I/O error on the key file.
-    #[error("key file {path}: {message}")]
-    Io { path: String, message: String },
+    #[error("key file {}: {source}", path.display())]
+    Io {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The operating system's random source failed.
     #[error("cannot draw a key from the operating system's random source: {0}")]
     Random(String),
@@ -94,9 +117,9 @@ impl PseudonymKey {
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
         use std::os::unix::fs::OpenOptionsExt;
         let name = path.display().to_string();
-        let io = |e: std::io::Error| KeyError::Io {
-            path: name.clone(),
-            message: e.to_string(),
+        let io = |source: std::io::Error| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
         };
         let mut file = fs::OpenOptions::new()
             .write(true)
@@ -130,8 +153,8 @@ impl PseudonymKey {
                 KeyError::Missing { path: name.clone() }
             } else {
                 KeyError::Io {
-                    path: name.clone(),
-                    message: e.to_string(),
+                    path: path.to_path_buf(),
+                    source: e,
                 }
             }
         })?;
@@ -139,9 +162,9 @@ impl PseudonymKey {
         if mode & 0o077 != 0 {
             return Err(KeyError::Permissions { path: name, mode });
         }
-        let content = Zeroizing::new(fs::read(path).map_err(|e| KeyError::Io {
-            path: name.clone(),
-            message: e.to_string(),
+        let content = Zeroizing::new(fs::read(path).map_err(|source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
         })?);
         Self::decode(&content).ok_or(KeyError::Malformed {
             source_name: format!("key file {name}"),

@@ -11,15 +11,7 @@ use crate::PseudonymKey;
 /// schemes never collide silently.
 const DOMAIN: &[u8] = b"borderflow/v1/";
 
-/// The first 16 bytes of HMAC-SHA256(key, "borderflow/v1/" ‖ normalised id).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Pseudonym(pub [u8; 16]);
-
-impl fmt::Debug for Pseudonym {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pseudonym({})", hex::encode(self.0))
-    }
-}
+pub use borderflow_core::Pseudonym;
 
 /// The normal form of a subscriber id, so that one SIM written two ways gets one pseudonym:
 /// surrounding whitespace, a leading `+`, and the separators space, `-` and `.` removed;

@@ -7,12 +7,20 @@ use std::collections::BTreeMap;
 pub enum RefDataError {
     /// The file could not be read at all.
     #[error("{file}: cannot read code list: {message}")]
-    Read { file: String, message: String },
+    Read {
+        /// The file.
+        file: String,
+        /// What failed.
+        message: String,
+    },
     /// A row of the file is malformed.
     #[error("{file}:{line}: {message}")]
     Row {
+        /// The file.
         file: String,
+        /// The line (1 = the header).
         line: u64,
+        /// What is wrong with the row.
         message: String,
     },
 }

@@ -17,6 +17,15 @@
 //!
 //! Codes that cannot be placed (MCC 901, shared calling codes such as +590) resolve to an
 //! explicit unknown, never a guess.
+//!
+//! ```
+//! use borderflow_refdata::{PlmnCountry, RefData};
+//!
+//! let rd = RefData::embedded();
+//! // 639 is Kenya's mobile country code; 901 is for networks of no country.
+//! assert_eq!(rd.plmn.country_of_str("63902").unwrap(), PlmnCountry::Country("KEN".parse().unwrap()));
+//! assert_eq!(rd.plmn.country_of_str("90101").unwrap(), PlmnCountry::NonGeographic);
+//! ```
 
 mod countries;
 mod csvload;

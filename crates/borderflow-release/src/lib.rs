@@ -6,20 +6,48 @@
 //!   every (category × partner) and (from × to) cell the code lists allow, zeros included —
 //!   with each SIM's contribution bounded, ready for the privacy mechanism
 //!   (`borderflow-privacy`). These counts are never published as they are.
+//! - [`facts`]: a period's classified facts read into those exact tables, columns by the
+//!   facts schema's names.
 //! - [`table`]: a released table — dimension columns and protected cells (noisy value or
 //!   suppressed, with the noise's standard deviation).
 //! - [`corridors`]: roll-ups of the noisy `categories` cells by region, income group and the
 //!   three Global-South definitions, with the flow's direction (free post-processing).
 //! - [`write`]: Parquet, CSV and SDMX-CSV 2.0 writers.
-//! - [`report`]: the self-contained `report.html` with inline SVG charts.
+//! - [`report`]: the self-contained `report.html` with inline SVG charts; [`history`] reads
+//!   earlier releases of the dataset back for its crossings over time.
+//! - [`manifest`]: `manifest.json` and `quality.json` as types, written and read back.
+//!
+//! ```
+//! use borderflow_core::CountryCode;
+//! use borderflow_privacy::ProtectedCell;
+//! use borderflow_release::{Domain, ReleasedTable, write::write_csv};
+//!
+//! let (ken, uga): (CountryCode, CountryCode) = ("KEN".parse().unwrap(), "UGA".parse().unwrap());
+//! let domain = Domain::new(ken, &[ken, uga]);
+//! // Two ordered pairs: KEN → UGA published at 40, UGA → KEN suppressed (noisy value below k).
+//! let cells = [
+//!     ProtectedCell { subscribers: Some(40), noise_sd: 2.2, suppressed: false, noisy: 40 },
+//!     ProtectedCell { subscribers: None, noise_sd: 2.2, suppressed: true, noisy: 3 },
+//! ];
+//! let table = ReleasedTable::crossings(&domain, &cells, ken, "2025");
+//! let dir = tempfile::tempdir().unwrap();
+//! write_csv(&table, &dir.path().join("crossings.csv")).unwrap();
+//! let csv = std::fs::read_to_string(dir.path().join("crossings.csv")).unwrap();
+//! assert!(csv.lines().count() == 3 && !csv.contains(",3,"), "{csv}");
+//! ```
 
 pub mod corridors;
+pub mod facts;
+pub mod history;
+pub mod manifest;
 pub mod report;
 pub mod table;
 pub mod tabulate;
 pub mod write;
 
 pub use corridors::corridors;
+pub use facts::{FactTotals, FactsError, read_facts};
+pub use manifest::{Manifest, Quality};
 pub use table::{Cell, Dimension, ReleasedTable, Role};
 pub use tabulate::{CategoryCell, Domain, Tables, TabulateError};
 pub use write::{WriteError, write_all};

@@ -12,14 +12,26 @@ pub enum TabulateError {
     /// A partner or crossing country outside the code lists (a code list changed between
     /// classification and tabulation).
     #[error("{what} {country} is not in the code lists the release is tabulated over")]
-    UnknownCountry { what: &'static str, country: String },
+    UnknownCountry {
+        /// Which country of the SIM's facts (partner or crossing).
+        what: &'static str,
+        /// Its code.
+        country: String,
+    },
     /// A SIM with more crossing pairs than the bound the privacy analysis relies on.
     #[error("a SIM has {pairs} crossing pairs, above the bound of {max}")]
-    TooManyPairs { pairs: usize, max: usize },
+    TooManyPairs {
+        /// Pairs the SIM has.
+        pairs: usize,
+        /// The bound.
+        max: usize,
+    },
     /// A resident with a partner country, or another category without one.
     #[error("category {category} with partner {partner:?} does not fit the domain")]
     BadPartner {
+        /// The category.
         category: &'static str,
+        /// The partner it came with.
         partner: Option<String>,
     },
 }
@@ -27,7 +39,9 @@ pub enum TabulateError {
 /// A cell of `categories`: a category and its partner country (none for `resident`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CategoryCell {
+    /// The category.
     pub category: Category,
+    /// Its partner country; `None` for `resident`.
     pub partner: Option<CountryCode>,
 }
 
@@ -165,5 +179,22 @@ impl Tables {
             None => self.unclassified += 1,
         }
         Ok(())
+    }
+}
+
+/// Marks every `categories` cell of `category` as not measured: no value, suppressed. Used for
+/// return migrants when the store does not reach back over the previous window: those cells
+/// are zero by construction, not by measurement, and are never released as noise around zero.
+pub fn mark_not_measured(
+    domain: &Domain,
+    cells: &mut [borderflow_privacy::ProtectedCell],
+    category: Category,
+) {
+    for (cell, c) in domain.categories.iter().zip(cells.iter_mut()) {
+        if cell.category == category {
+            c.subscribers = None;
+            c.suppressed = true;
+            c.noisy = 0;
+        }
     }
 }

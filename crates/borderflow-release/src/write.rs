@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
@@ -26,20 +26,46 @@ pub const SDMX_VERSION: &str = "1.0.0";
 /// SDMX code for "not applicable" (the partner of `resident`).
 pub const SDMX_NOT_APPLICABLE: &str = "_Z";
 
-/// A file could not be written.
+/// A release file could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: cannot write: {message}")]
-pub struct WriteError {
-    /// The file.
-    pub path: String,
-    /// What failed.
-    pub message: String,
+pub enum WriteError {
+    /// The file system refused.
+    #[error("{}: cannot write: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Parquet encoder failed.
+    #[error("{}: cannot write: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What the Parquet writer said.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
 }
 
-fn fail(path: &Path, e: impl std::fmt::Display) -> WriteError {
-    WriteError {
-        path: path.display().to_string(),
-        message: e.to_string(),
+fn fail(path: &Path, source: std::io::Error) -> WriteError {
+    WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn fail_pq(path: &Path, source: parquet::errors::ParquetError) -> WriteError {
+    WriteError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl From<borderflow_core::PathError> for WriteError {
+    fn from(e: borderflow_core::PathError) -> Self {
+        fail(&e.path, e.source)
     }
 }
 
@@ -95,9 +121,10 @@ pub fn write_parquet(table: &ReleasedTable, path: &Path) -> Result<(), WriteErro
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_created_by(format!("borderflow {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let mut w = ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail(path, e))?;
-    w.write(&batch).map_err(|e| fail(path, e))?;
-    let f = w.into_inner().map_err(|e| fail(path, e))?;
+    let mut w =
+        ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail_pq(path, e))?;
+    w.write(&batch).map_err(|e| fail_pq(path, e))?;
+    let f = w.into_inner().map_err(|e| fail_pq(path, e))?;
     f.sync_all().map_err(|e| fail(path, e))
 }
 
@@ -113,9 +140,7 @@ fn field(s: &str) -> std::borrow::Cow<'_, str> {
 /// Writes `bytes` to a new file at `path` and syncs it to disk (the report, quality.json and
 /// the manifest of a release go through here too).
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let mut f = File::create(path).map_err(|e| fail(path, e))?;
-    f.write_all(bytes).map_err(|e| fail(path, e))?;
-    f.sync_all().map_err(|e| fail(path, e))
+    Ok(borderflow_core::write_file_synced(path, bytes)?)
 }
 
 fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<(), WriteError> {
@@ -125,7 +150,7 @@ fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> Result<(), W
         w.write_all(line.as_bytes()).map_err(|e| fail(path, e))?;
         w.write_all(b"\n").map_err(|e| fail(path, e))?;
     }
-    let f = w.into_inner().map_err(|e| fail(path, e.error()))?;
+    let f = w.into_inner().map_err(|e| fail(path, e.into_error()))?;
     f.sync_all().map_err(|e| fail(path, e))
 }
 

@@ -14,6 +14,18 @@
 //! world of 100 M events never sits in memory, and writes the ground truth (each SIM's
 //! category and partner country for the reference period, the last 365 days). The same
 //! scenario always gives byte-identical files: each SIM draws from its own ChaCha8 stream.
+//!
+//! ```
+//! use borderflow_refdata::RefData;
+//! use borderflow_synth::{OutputFormats, Scenario, generate};
+//!
+//! let scenario = Scenario { subscribers: 20, days: 365, seed: 3, ..Scenario::default() };
+//! let dir = tempfile::tempdir().unwrap();
+//! let formats = OutputFormats { csv: true, parquet: false };
+//! let world = generate(&scenario, &RefData::embedded(), dir.path(), formats).unwrap();
+//! assert_eq!(world.subscribers, 20);
+//! assert!(dir.path().join("events.csv").is_file() && dir.path().join("truth.csv").is_file());
+//! ```
 
 mod persona;
 mod phone;
@@ -30,6 +42,8 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use borderflow_core::layout::STAGING_PREFIX;
+use borderflow_core::{PathError, ScratchDir, WithPath};
 pub use persona::{DayLocation, Itinerary, Persona};
 pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario};
 pub use writer::OutputFormats;
@@ -43,13 +57,26 @@ use crate::writer::{EventWriter, TruthRow, TruthWriter};
 pub enum SynthError {
     /// The scenario file is unreadable or malformed; `location` is `file` or `file:line`.
     #[error("{location}: {message}")]
-    Scenario { location: String, message: String },
+    Scenario {
+        /// `file` or `file:line`.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The scenario is well-formed but inconsistent.
     #[error("invalid scenario: {0}")]
     Invalid(String),
     /// Writing an output file failed.
     #[error("{path}: {message}")]
-    Write { path: String, message: String },
+    Write {
+        /// The file.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// Creating, flushing or moving an output file failed.
+    #[error(transparent)]
+    Io(#[from] PathError),
 }
 
 /// What a generated world holds.
@@ -77,22 +104,13 @@ pub fn generate(
     formats: OutputFormats,
 ) -> Result<Summary, SynthError> {
     scenario.validate(rd)?;
-    let io = |path: &Path, e: std::io::Error| SynthError::Write {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
-    let staging = out_dir.join(format!(".generate-{}.partial", std::process::id()));
-    std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
-    let result = generate_into(scenario, rd, &staging, formats).and_then(|summary| {
-        for f in &summary.files {
-            let target = out_dir.join(f);
-            std::fs::rename(staging.join(f), &target).map_err(|e| io(&target, e))?;
-        }
-        Ok(summary)
-    });
-    let _ = std::fs::remove_dir_all(&staging);
-    result
+    std::fs::create_dir_all(out_dir).with_path(out_dir)?;
+    let staging = ScratchDir::create(
+        out_dir.join(format!("{STAGING_PREFIX}generate-{}", std::process::id())),
+    )?;
+    let summary = generate_into(scenario, rd, staging.path(), formats)?;
+    staging.move_files_into(&summary.files, out_dir)?;
+    Ok(summary)
 }
 
 fn generate_into(

@@ -42,3 +42,29 @@ pub fn key_and_world(
     )
     .unwrap();
 }
+
+/// A file's bytes, followed — for Parquet — by every decoded value of every column, each
+/// ended by `|`: what a search for a raw id must look through, since compressed pages hide
+/// plain text from a byte search.
+#[allow(dead_code)] // each test file uses its own share of the helpers
+pub fn bytes_and_decoded_values(path: &std::path::Path) -> Vec<u8> {
+    let mut out = std::fs::read(path).unwrap();
+    if path.extension().is_some_and(|e| e == "parquet") {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            std::fs::File::open(path).unwrap(),
+            1024,
+        )
+        .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            for c in b.columns() {
+                for i in 0..c.len() {
+                    let v = datafusion::arrow::util::display::array_value_to_string(c, i).unwrap();
+                    out.extend_from_slice(v.as_bytes());
+                    out.push(b'|');
+                }
+            }
+        }
+    }
+    out
+}

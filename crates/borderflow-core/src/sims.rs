@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use borderflow_pseudo::Pseudonym;
+use crate::Pseudonym;
 use foldhash::HashMap;
 
 /// Lock shards: threads that meet new SIMs at the same moment rarely wait for each other.

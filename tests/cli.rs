@@ -1,41 +1,10 @@
 //! The `borderflow` binary as a user calls it: exit status, one-line errors, files written.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Output};
 
-fn borderflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_borderflow"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn one_line_error(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "stdout: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let err = stderr(o);
-    assert_eq!(err.lines().count(), 1, "{err:?}");
-    assert!(err.starts_with("error: "), "{err:?}");
-    err
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use common::{borderflow, listing, one_line_error, stderr};
 
 #[test]
 fn generate_writes_a_reproducible_world() {

@@ -7,29 +7,16 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use borderflow_refdata::RefData;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-fn borderflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_borderflow"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
 
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{borderflow, ok};
 
 /// Operator names for the canonical columns, as the annual template maps them.
 const OPERATOR_NAMES: [(&str, &str); 7] = [

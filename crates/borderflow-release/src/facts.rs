@@ -1,0 +1,151 @@
+//! A period's classified facts (`sims.parquet`, `crossings.parquet` of
+//! [`borderflow_core::schema::facts`]) read into exact tables over the public domain. Columns
+//! are found by name; the contract is the schema's constants.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use borderflow_core::schema::facts::*;
+use borderflow_core::{Category, CountryCode, PathError, Pseudonym, WithPath};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::tabulate::{Domain, Tables, TabulateError};
+
+/// The facts could not be read or do not fit the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// A facts file could not be opened.
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// A facts file is not Parquet the classify stage wrote.
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What the Parquet reader said.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A column is missing or holds a value that is not of its kind.
+    #[error("{}: unreadable {column}", path.display())]
+    Column {
+        /// The file.
+        path: PathBuf,
+        /// The column at fault.
+        column: &'static str,
+    },
+    /// A SIM's facts do not fit the public domain.
+    #[error(transparent)]
+    Tabulate(#[from] TabulateError),
+}
+
+/// The exact tables of a period and its SIM totals. Never published as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactTotals {
+    /// Exact counts over the domain.
+    pub tables: Tables,
+    /// SIMs classified or too sparse to classify.
+    pub sims: u64,
+    /// SIMs whose category rests on a spell still open at the period's end.
+    pub open_spells: u64,
+}
+
+fn batches(path: &Path) -> Result<Vec<RecordBatch>, FactsError> {
+    let pq = |source| FactsError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = File::open(path).with_path(path)?;
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.build())
+        .map_err(pq)?
+        .map(|b| b.map_err(|e| pq(e.into())))
+        .collect()
+}
+
+/// Reads the facts in `dir` into tables over `domain`, each SIM in at most `max_pairs`
+/// crossings cells.
+pub fn read_facts(dir: &Path, domain: &Domain, max_pairs: usize) -> Result<FactTotals, FactsError> {
+    let crossings_path = dir.join(CROSSINGS_FILE);
+    let sims_path = dir.join(SIMS_FILE);
+    let bad = |path: &Path, column| FactsError::Column {
+        path: path.to_path_buf(),
+        column,
+    };
+    let country =
+        |path: &Path, column, s: &str| s.parse::<CountryCode>().map_err(|_| bad(path, column));
+    // Crossings by pseudonym.
+    let mut pairs: HashMap<Pseudonym, Vec<(CountryCode, CountryCode)>> = HashMap::new();
+    for b in batches(&crossings_path)? {
+        let p = &crossings_path;
+        let col = |name| b.column_by_name(name).ok_or_else(|| bad(p, name));
+        let ps = col(PSEUDONYM)?
+            .as_fixed_size_binary_opt()
+            .ok_or(bad(p, PSEUDONYM))?;
+        let from = col(FROM_COUNTRY)?
+            .as_string_opt::<i32>()
+            .ok_or(bad(p, FROM_COUNTRY))?;
+        let to = col(TO_COUNTRY)?
+            .as_string_opt::<i32>()
+            .ok_or(bad(p, TO_COUNTRY))?;
+        for i in 0..b.num_rows() {
+            pairs
+                .entry(pseudonym(ps.value(i)).ok_or(bad(p, PSEUDONYM))?)
+                .or_default()
+                .push((
+                    country(p, FROM_COUNTRY, from.value(i))?,
+                    country(p, TO_COUNTRY, to.value(i))?,
+                ));
+        }
+    }
+    let mut out = FactTotals {
+        tables: Tables::new(domain),
+        sims: 0,
+        open_spells: 0,
+    };
+    for b in batches(&sims_path)? {
+        let p = &sims_path;
+        let col = |name| b.column_by_name(name).ok_or_else(|| bad(p, name));
+        let ps = col(PSEUDONYM)?
+            .as_fixed_size_binary_opt()
+            .ok_or(bad(p, PSEUDONYM))?;
+        let cat = col(CATEGORY)?
+            .as_string_opt::<i32>()
+            .ok_or(bad(p, CATEGORY))?;
+        let partner = col(PARTNER_COUNTRY)?
+            .as_string_opt::<i32>()
+            .ok_or(bad(p, PARTNER_COUNTRY))?;
+        let open = col(OPEN_SPELL)?
+            .as_boolean_opt()
+            .ok_or(bad(p, OPEN_SPELL))?;
+        for i in 0..b.num_rows() {
+            out.sims += 1;
+            out.open_spells += u64::from(open.is_valid(i) && open.value(i));
+            let category = if cat.is_valid(i) {
+                Some(
+                    cat.value(i)
+                        .parse::<Category>()
+                        .map_err(|_| bad(p, CATEGORY))?,
+                )
+            } else {
+                None
+            };
+            let partner = if partner.is_valid(i) {
+                Some(country(p, PARTNER_COUNTRY, partner.value(i))?)
+            } else {
+                None
+            };
+            let sim = pseudonym(ps.value(i)).ok_or(bad(p, PSEUDONYM))?;
+            let crossed = pairs.get(&sim).map_or(&[][..], |v| v.as_slice());
+            out.tables
+                .add(domain, category, partner, crossed, max_pairs)?;
+        }
+    }
+    Ok(out)
+}
+
+fn pseudonym(bytes: &[u8]) -> Option<Pseudonym> {
+    Some(Pseudonym(bytes.try_into().ok()?))
+}

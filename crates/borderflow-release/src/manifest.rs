@@ -1,0 +1,334 @@
+//! The two JSON documents of a release, as types written and read back: `manifest.json` (what
+//! was released, from what, at what privacy cost) and `quality.json` (indicators of the data's
+//! quality). Readers of a release — `borderflow`'s own summary, the report, tests, an NSO's
+//! scripts — read these types, never JSON paths by string.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the manifest, the last file written into a release.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// File name of the quality indicators.
+pub const QUALITY_FILE: &str = "quality.json";
+/// File name of the report.
+pub const REPORT_FILE: &str = "report.html";
+
+/// A noisy total with its noise's standard deviation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NoisyTotal {
+    /// The noisy value, never below 0.
+    pub value: i64,
+    /// Standard deviation of its noise.
+    pub noise_sd: f64,
+}
+
+/// The software that made a release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Software {
+    /// `borderflow`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The commit it was built from, or `unknown`.
+    pub git_commit: String,
+}
+
+impl Software {
+    /// This build of borderflow.
+    pub fn this() -> Self {
+        Self {
+            name: "borderflow".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: option_env!("BORDERFLOW_GIT_COMMIT")
+                .unwrap_or("unknown")
+                .into(),
+        }
+    }
+}
+
+/// One input file of the release's look-back and its rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputManifest {
+    /// The file's name (directories are the operator's business).
+    pub name: String,
+    /// Its size, when recorded.
+    pub bytes: Option<u64>,
+    /// SHA-256 of its bytes, when recorded.
+    pub sha256: Option<String>,
+    /// Rows read.
+    pub read: u64,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// Rows quarantined, by reason code.
+    pub quarantined: BTreeMap<String, u64>,
+}
+
+/// Rows over every input: read = accepted + quarantined.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowTotals {
+    /// Rows read.
+    pub read: u64,
+    /// Rows accepted.
+    pub accepted: u64,
+    /// Rows quarantined, by reason code.
+    pub quarantined: BTreeMap<String, u64>,
+}
+
+impl RowTotals {
+    /// The totals of `inputs`.
+    pub fn of(inputs: &[InputManifest]) -> Self {
+        let mut t = RowTotals::default();
+        for i in inputs {
+            t.read += i.read;
+            t.accepted += i.accepted;
+            for (k, v) in &i.quarantined {
+                *t.quarantined.entry(k.clone()).or_default() += v;
+            }
+        }
+        t
+    }
+}
+
+/// One noised table's privacy parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableManifest {
+    /// ρ spent on it, as a decimal.
+    pub rho: f64,
+    /// ρ exactly, as a fraction.
+    pub rho_exact: String,
+    /// Its L2 sensitivity Δ.
+    pub l2_sensitivity: f64,
+    /// Standard deviation of each cell's noise.
+    pub sigma: f64,
+    /// Half-width of each cell's 95% margin of error.
+    pub margin_of_error_95: f64,
+    /// Cells in the table.
+    pub cells: usize,
+    /// Of which published.
+    pub published: usize,
+    /// Of which suppressed.
+    pub suppressed: usize,
+}
+
+/// The privacy section of the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyManifest {
+    /// The unit of privacy.
+    pub unit: String,
+    /// The mechanism.
+    pub mechanism: String,
+    /// Smallest published value.
+    pub k: u32,
+    /// δ at which ε is stated.
+    pub delta: f64,
+    /// The calendar year whose budget paid.
+    pub budget_year: i32,
+    /// That year's budget in ρ.
+    pub annual_rho: f64,
+    /// ρ of this release.
+    pub rho_of_this_release: f64,
+    /// ε of this release at δ.
+    pub epsilon_of_this_release: f64,
+    /// Each noised table.
+    pub tables: BTreeMap<String, TableManifest>,
+    /// How corridors are made.
+    pub corridors: String,
+}
+
+/// Cells of a released table, published and suppressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellCounts {
+    /// Published.
+    pub published: usize,
+    /// Suppressed.
+    pub suppressed: usize,
+}
+
+/// Whether return migrants were measured, and why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnMigrantsStatus {
+    /// True when the store reaches back over the previous window.
+    pub available: bool,
+    /// Why not, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The classification section of the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationManifest {
+    /// First day of the look-back.
+    pub lookback_first: String,
+    /// Last day of the look-back.
+    pub lookback_last: String,
+    /// Days of the look-back without data.
+    pub missing_days: u32,
+    /// Return-migrant availability.
+    pub return_migrants: ReturnMigrantsStatus,
+    /// SIMs whose category rests on a spell still open (noisy).
+    pub open_spells: NoisyTotal,
+    /// The classification rules used, as configured.
+    pub rules: serde_json::Value,
+}
+
+/// Wall-clock seconds per stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Ingest runs of the look-back, summed.
+    pub ingest: f64,
+    /// The classify run.
+    pub classify: f64,
+    /// This publish run.
+    pub publish: f64,
+}
+
+/// `manifest.json`: written last into a release directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The software.
+    pub software: Software,
+    /// The dataset.
+    pub dataset: String,
+    /// The reference period.
+    pub period: String,
+    /// The measuring country (alpha-3).
+    pub measuring_country: String,
+    /// False for a release noised from a test seed.
+    pub for_publication: bool,
+    /// Set on a test release: NOT FOR PUBLICATION.
+    pub notice: Option<String>,
+    /// SHA-256 of the effective configuration.
+    pub config_digest: String,
+    /// Fingerprint of the pseudonymisation key.
+    pub key_fingerprint: String,
+    /// The input files.
+    pub inputs: Vec<InputManifest>,
+    /// Rows over every input.
+    pub rows: RowTotals,
+    /// SHA-256 of the classified facts.
+    pub facts_digest: String,
+    /// SHA-256 of the release's other files.
+    pub outputs_digest: String,
+    /// Privacy parameters and costs.
+    pub privacy: PrivacyManifest,
+    /// Cells per released table.
+    pub cells: BTreeMap<String, CellCounts>,
+    /// The classification.
+    pub classification: ClassificationManifest,
+    /// Seconds per stage.
+    pub timings_seconds: Timings,
+    /// When it was published (RFC 3339, UTC).
+    pub published_at: String,
+}
+
+/// A release's JSON document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Io(#[from] borderflow_core::PathError),
+    /// The file is not a document of this version.
+    #[error("{}: {source}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What the JSON reader said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ReadError> {
+    use borderflow_core::WithPath;
+    let bytes = std::fs::read(path).with_path(path)?;
+    serde_json::from_slice(&bytes).map_err(|source| ReadError::Format {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl Manifest {
+    /// Reads the manifest of the release in `dir`.
+    pub fn read(dir: &Path) -> Result<Self, ReadError> {
+        read_json(&dir.join(MANIFEST_FILE))
+    }
+
+    /// The manifest as the bytes written.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a manifest serialises")
+    }
+}
+
+/// `quality.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// The reference period.
+    pub period: String,
+    /// The measuring country (alpha-3).
+    pub measuring_country: String,
+    /// What is noisy and what is not.
+    pub note: String,
+    /// SIMs seen in the look-back (noisy).
+    pub sims_seen: NoisyTotal,
+    /// SIMs too sparse to classify (noisy).
+    pub sims_too_sparse_to_classify: NoisyTotal,
+    /// Their share of SIMs seen (from the noisy totals).
+    pub share_too_sparse_to_classify: f64,
+    /// SIMs on open spells (noisy).
+    pub sims_on_open_spells: NoisyTotal,
+    /// Accepted events per presence row.
+    pub observation_density_events_per_sim_day: f64,
+    /// Rows read.
+    pub rows_read: u64,
+    /// Share of rows quarantined.
+    pub share_rows_quarantined: f64,
+    /// Share of rows with an unknown PLMN.
+    pub share_rows_unknown_plmn: f64,
+    /// Days of the look-back without data.
+    pub lookback_days_without_data: u32,
+    /// Events per day of the period.
+    pub events_per_day: BTreeMap<String, u64>,
+}
+
+impl Quality {
+    /// Reads the quality indicators of the release in `dir`.
+    pub fn read(dir: &Path) -> Result<Self, ReadError> {
+        read_json(&dir.join(QUALITY_FILE))
+    }
+
+    /// The document as the bytes written.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("quality indicators serialise")
+    }
+}
+
+/// SHA-256 over the named files' names and bytes, in order: the digest of a set of files the
+/// ledger records (a period's facts, a release's outputs).
+pub fn digest_files(files: &[PathBuf]) -> Result<String, borderflow_core::PathError> {
+    use borderflow_core::WithPath;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_path(f)?;
+        h.update(f.file_name().map_or(b"" as &[u8], |n| n.as_encoded_bytes()));
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// The outputs digest of a release directory: its files, sorted, the manifest excluded (it
+/// records the digest).
+pub fn digest_release(dir: &Path) -> Result<String, borderflow_core::PathError> {
+    use borderflow_core::WithPath;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_path(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n != MANIFEST_FILE))
+        .collect();
+    files.sort();
+    digest_files(&files)
+}
