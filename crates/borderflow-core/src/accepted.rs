@@ -21,7 +21,7 @@ use crate::{CountryCode, FunctionalDay};
 pub struct AcceptedEvent {
     /// The SIM's number in this run ([`crate::SimRegistry`]); its pseudonym is the registry's.
     pub sim: SimNumber,
-    /// The functional local date (the day that began at [`FunctionalDay::start_minute`] local),
+    /// The functional local date (the day that began at [`FunctionalDay::start`] local),
     /// days since 1970-01-01.
     pub local_date: i32,
     /// Minutes since the functional day began (0 = the day's start).

@@ -131,6 +131,16 @@ impl StagedDir {
         })
     }
 
+    /// Takes over a directory already written at `staging` (on the same file system as
+    /// `target`): committed like one made by [`StagedDir::create`], removed if dropped.
+    pub fn adopt(staging: PathBuf, target: &Path) -> Self {
+        Self {
+            staging,
+            target: target.to_path_buf(),
+            committed: false,
+        }
+    }
+
     /// Where to write the content.
     pub fn path(&self) -> &Path {
         &self.staging

@@ -6,7 +6,7 @@
 //!    aborted otherwise.
 //! 2. **Already published?** Then it is returned as it is, never noised again.
 //! 3. **Reserve** every table's cost of the [`ReleasePlan`]; over budget, nothing is written.
-//! 4. **Noise and write** ([`crate::assemble`]): staged, fsynced, renamed into place, manifest
+//! 4. **Noise and write** (the private `assemble` module): staged, fsynced, renamed into place, manifest
 //!    last.
 //! 5. **Commit** the reservations with the outputs digest, or abort them if writing failed.
 

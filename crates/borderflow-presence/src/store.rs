@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use borderflow_core::schema::presence::PARTITION_PREFIX;
-use borderflow_core::{PathError, write_file_atomic};
+use borderflow_core::{PathError, StagedDir, write_file_atomic};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -174,16 +174,8 @@ impl PresenceStore {
                     .map_err(|_| StoreError::BadPartition {
                         path: staging.join(&name),
                     })?;
-            let target = self.dir.join(&name);
-            let old = self.dir.join(format!(".replaced-{name}"));
-            if target.exists() {
-                let _ = fs::remove_dir_all(&old);
-                fs::rename(&target, &old).map_err(|e| io(&target, e))?;
-            }
-            fs::rename(staging.join(&name), &target).map_err(|e| io(&target, e))?;
-            if old.exists() {
-                fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
-            }
+            // Flushed to disk, then swapped in whole: the old day is moved aside first.
+            StagedDir::adopt(staging.join(&name), &self.dir.join(&name)).commit()?;
             moved.push(date);
         }
         Ok(moved)

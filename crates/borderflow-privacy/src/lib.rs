@@ -10,7 +10,7 @@
 //!   commit, refusal over budget, releases never noised twice, crash reconciliation.
 //! - [`plan`]: the `[privacy]` settings and the [`ReleasePlan`] drawn from them: each table's
 //!   sensitivity Δ², exact cost ρ, noise σ and threshold k.
-//! - [`protect`]: the mechanism on a table: noise on every cell, then the threshold k on
+//! - [`protect`](mod@protect): the mechanism on a table: noise on every cell, then the threshold k on
 //!   noisy values.
 //! - [`NoiseSource`]: a ChaCha20 CSPRNG seeded from the operating system. A fixed seed exists
 //!   only as an explicit test mode, and a source made that way says it is not for publication,

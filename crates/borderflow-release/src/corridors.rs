@@ -21,7 +21,7 @@ use crate::table::{Cell, Dimension, ReleasedTable, Role};
 use crate::tabulate::Domain;
 
 /// A corridor is published only when its sum is at least this many noise standard deviations.
-pub const RELIABILITY_Z: f64 = 1.96;
+pub const RELIABILITY_Z: f64 = borderflow_privacy::accountant::Z_95;
 
 /// Label of partner countries a grouping does not classify.
 pub const UNCLASSIFIED: &str = "unclassified";

@@ -10,9 +10,9 @@
 //!   facts schema's names.
 //! - [`table`]: a released table — dimension columns and protected cells (noisy value or
 //!   suppressed, with the noise's standard deviation).
-//! - [`corridors`]: roll-ups of the noisy `categories` cells by region, income group and the
+//! - [`corridors`](mod@corridors): roll-ups of the noisy `categories` cells by region, income group and the
 //!   three Global-South definitions, with the flow's direction (free post-processing).
-//! - [`write`]: Parquet, CSV and SDMX-CSV 2.0 writers.
+//! - [`write`](mod@write): Parquet, CSV and SDMX-CSV 2.0 writers.
 //! - [`report`]: the self-contained `report.html` with inline SVG charts; [`history`] reads
 //!   earlier releases of the dataset back for its crossings over time.
 //! - [`manifest`]: `manifest.json` and `quality.json` as types, written and read back.

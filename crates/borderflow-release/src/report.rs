@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use borderflow_core::{Category, CountryCode};
+use borderflow_privacy::accountant::margin_of_error_95;
 use borderflow_refdata::RefData;
 
 use crate::table::ReleasedTable;
@@ -117,7 +118,11 @@ fn fmt_int(v: i64) -> String {
 /// A value with its 95% margin of error, or "suppressed".
 fn estimate(v: Option<i64>, sd: f64) -> String {
     match v {
-        Some(v) => format!("{} ± {}", fmt_int(v), fmt_int((1.96 * sd).round() as i64)),
+        Some(v) => format!(
+            "{} ± {}",
+            fmt_int(v),
+            fmt_int(margin_of_error_95(sd).round() as i64)
+        ),
         None => "suppressed".into(),
     }
 }
@@ -469,8 +474,8 @@ svg{{max-width:100%;height:auto;font-family:inherit}}
         delta = input.delta,
         sd_cat = sd(input.categories),
         sd_cross = sd(input.crossings),
-        lo = (100.0 - 1.96 * sd(input.categories)).round(),
-        hi = (100.0 + 1.96 * sd(input.categories)).round(),
+        lo = (100.0 - margin_of_error_95(sd(input.categories))).round(),
+        hi = (100.0 + margin_of_error_95(sd(input.categories))).round(),
         k = input.k,
         sc = fmt_int(suppressed(input.categories) as i64),
         nc = fmt_int(input.categories.cells.len() as i64),

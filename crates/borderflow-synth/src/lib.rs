@@ -3,7 +3,7 @@
 //! Synthetic mobile-operator worlds with ground truth, for tests, benchmarks and the demo.
 //!
 //! A [`Scenario`] names a measuring country M, one operator's network in it, partner countries
-//! and a mix of [`Persona`]s. Each SIM gets a true day-by-day [itinerary](persona::itinerary)
+//! and a mix of [`Persona`]s. Each SIM gets a true day-by-day itinerary
 //! (where its holder sleeps, where they work) and a phone whose use is heterogeneous: some SIMs
 //! are silent on most days, activity follows a diurnal rhythm in local time, roaming is dearer
 //! (so rarer), some SIMs have data roaming off, border dwellers' phones catch a neighbour's network
