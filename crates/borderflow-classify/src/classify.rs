@@ -3,7 +3,7 @@
 use borderflow_core::{Category, CountryCode};
 
 use crate::crossings::crossings;
-use crate::nights::{NightCountry, median, reconstruct};
+use crate::nights::{BorderGuard, NightCountry, commuting_pattern, median, reconstruct};
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
 
@@ -34,7 +34,8 @@ pub struct SimFacts {
 pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) -> SimFacts {
     let all_days = sim.by_day(window.len());
     let own_sim = sim.sim_country == m;
-    let all_nights = reconstruct(&all_days, own_sim.then_some(m), window.first_weekday, rules);
+    let guard = BorderGuard::of(&all_days, window.first_weekday, rules);
+    let all_nights = reconstruct(&all_days, own_sim.then_some(m), &guard, rules);
     let h = usize::from(window.history);
     let (days, nights) = (&all_days[h..], &all_nights[h..]);
     let tally = NightTally::of(nights);
@@ -46,6 +47,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
         &all_nights,
         all_days.len() - period_days,
         sim.sim_country,
+        &guard,
         rules,
     );
     let mut facts = SimFacts {
@@ -70,7 +72,11 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     } else if nights_in_m >= rules.residence_nights {
         facts.residence = m;
     }
-    if !has_enough_data(days, rules) {
+    // A foreign SIM never seen in M at night is a day visitor or a commuter, whatever its
+    // silences: absence from M is what the operator sees of it abroad. Only SIMs that could
+    // be living in M or abroad are held to the density test.
+    let day_visits_only = !own_sim && !nights.iter().any(|n| matches!(n, NightCountry::Seen(_)));
+    if !day_visits_only && !has_enough_data(days, rules) {
         return facts;
     }
     let (category, partner, spell) = if own_sim {
@@ -217,10 +223,10 @@ fn spell_category(nights: u32, rules: &Rules) -> Option<Stay> {
     }
 }
 
-/// The frontier rule: weekday-daytime presence across the border (countries `across`
-/// accepts) on at least `frontier_days_per_week` days in at least `frontier_weeks` weeks (or,
-/// for a phone seen on fewer of its commuting days, across in at least `frontier_weeks`
-/// weeks and on `frontier_days_per_week × frontier_weeks` days in all),
+/// The frontier rule: working-daytime presence across the border (countries `across`
+/// accepts) in a [`commuting_pattern`] — at least `frontier_days_per_week` days in at least
+/// `frontier_weeks` weeks, or its sparse-phone form that a one-day-a-week visitor cannot
+/// pass —
 /// with nights seen there at most `frontier_max_night_share` of the days present there. Returns
 /// the country across the border with most days present. Brief contacts count here: the
 /// repetition over weeks is this rule's own guard.
@@ -251,18 +257,7 @@ pub fn frontier(
             week_days[window.week(offset + i)] += 1;
         }
     }
-    let full_weeks = week_days
-        .iter()
-        .filter(|&&n| n >= rules.frontier_days_per_week)
-        .count() as u32;
-    // A phone used once or twice a day misses some commuting days: its weeks may show one
-    // day where there were three. It passes when it was across in as many weeks and on as
-    // many days in all as the rule asks for.
-    let any_weeks = week_days.iter().filter(|&&n| n > 0).count() as u32;
-    let total_days: u32 = week_days.iter().sum();
-    let sparse_pass = any_weeks >= rules.frontier_weeks
-        && total_days >= rules.frontier_days_per_week * rules.frontier_weeks;
-    if full_weeks < rules.frontier_weeks && !sparse_pass {
+    if !commuting_pattern(&week_days, rules) {
         return None;
     }
     // Seen nights only: filling silences between rare nights there would invent stays.

@@ -3,7 +3,7 @@
 
 use borderflow_core::CountryCode;
 
-use crate::nights::{NightCountry, kept_rows};
+use crate::nights::{BorderGuard, NightCountry};
 use crate::rules::Rules;
 use crate::sim::CountryDay;
 
@@ -23,6 +23,7 @@ pub fn crossings(
     nights: &[NightCountry],
     from_day: usize,
     sim_country: CountryCode,
+    guard: &BorderGuard,
     rules: &Rules,
 ) -> Vec<(CountryCode, CountryCode)> {
     let night_place = |n: NightCountry| match n {
@@ -44,7 +45,7 @@ pub fn crossings(
     let mut rows: Vec<&CountryDay> = Vec::new();
     for d in from_day..days.len() {
         rows.clear();
-        rows.extend(kept_rows(days[d], rules));
+        rows.extend(guard.kept_rows(days[d], rules));
         rows.sort_by_key(|r| (r.first_minute, r.last_minute));
         for r in &rows {
             step(r.country, &mut path);

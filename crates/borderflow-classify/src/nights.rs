@@ -9,7 +9,8 @@ use crate::sim::CountryDay;
 /// Where a SIM spent one night, as far as the records tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NightCountry {
-    /// Seen there: the country with most events in the night window (18:00–08:00).
+    /// Seen there: the country with most events in the night window (20:00–04:00 local by
+    /// default, `[classify.day] night`).
     Seen(CountryCode),
     /// Unseen, but between two seen nights in that country close enough to fill the gap.
     Filled(CountryCode),
@@ -30,27 +31,95 @@ impl NightCountry {
     }
 }
 
-/// Whether a row is brief contact with a network near a border: fewer than
-/// `border_guard_events` events within `border_guard_minutes`, on a day the SIM is also seen
-/// in another country. Such contact is a phone catching a neighbour's signal, not a trip.
-pub fn is_brief_contact(row: &CountryDay, day: &[CountryDay], rules: &Rules) -> bool {
-    row.events < rules.border_guard_events
-        && u32::from(row.last_minute.saturating_sub(row.first_minute)) <= rules.border_guard_minutes
-        && day.iter().any(|o| o.country != row.country)
+/// The border guard of one SIM: which of its contacts with another country's network are a
+/// phone catching a neighbour's signal for a moment, and which are presence.
+///
+/// A row is brief contact when it has fewer than `border_guard_events` events within
+/// `border_guard_minutes`, on a day the SIM is also seen in another country — unless the SIM's
+/// presence in that country recurs as a commuting pattern ([`commuting_pattern`]): contact on
+/// two or more days a week for weeks is commuting, and a low-activity commuter's one or two
+/// events a day there are its evidence, not noise.
+#[derive(Debug, Clone, Default)]
+pub struct BorderGuard {
+    recurrent: Vec<CountryCode>,
 }
 
-/// The rows of a day that count as presence (brief border contact removed).
-pub fn kept_rows<'a>(
-    day: &'a [CountryDay],
-    rules: &'a Rules,
-) -> impl Iterator<Item = &'a CountryDay> + 'a {
-    day.iter().filter(move |r| !is_brief_contact(r, day, rules))
+impl BorderGuard {
+    /// The guard for a SIM's `days` (day 0 has weekday `first_weekday`, 0 = Monday).
+    pub fn of(days: &[&[CountryDay]], first_weekday: u8, rules: &Rules) -> Self {
+        let week = |d: usize| (d + usize::from(first_weekday)) / 7;
+        let weeks = week(days.len()) + 1;
+        let mut by_country: Vec<(CountryCode, Vec<u32>)> = Vec::new();
+        for (d, day) in days.iter().enumerate() {
+            for r in day.iter() {
+                let i = match by_country.iter().position(|(c, _)| *c == r.country) {
+                    Some(i) => i,
+                    None => {
+                        by_country.push((r.country, vec![0; weeks]));
+                        by_country.len() - 1
+                    }
+                };
+                by_country[i].1[week(d)] += 1;
+            }
+        }
+        Self {
+            recurrent: by_country
+                .into_iter()
+                .filter(|(_, w)| commuting_pattern(w, rules))
+                .map(|(c, _)| c)
+                .collect(),
+        }
+    }
+
+    /// Whether `row`, one of the rows of `day`, is brief contact.
+    pub fn is_brief(&self, row: &CountryDay, day: &[CountryDay], rules: &Rules) -> bool {
+        row.events < rules.border_guard_events
+            && u32::from(row.last_minute.saturating_sub(row.first_minute))
+                <= rules.border_guard_minutes
+            && day.iter().any(|o| o.country != row.country)
+            && !self.recurrent.contains(&row.country)
+    }
+
+    /// The rows of a day that count as presence (brief border contact removed).
+    pub fn kept_rows<'a>(
+        &'a self,
+        day: &'a [CountryDay],
+        rules: &'a Rules,
+    ) -> impl Iterator<Item = &'a CountryDay> + 'a {
+        day.iter().filter(move |r| !self.is_brief(r, day, rules))
+    }
+}
+
+/// Whether presence counted per week (`week_days[w]`: days present in week `w`) is a commuting
+/// pattern: on at least `frontier_days_per_week` days in at least `frontier_weeks` weeks; or,
+/// for a phone seen on only some of its commuting days, present in at least `frontier_weeks`
+/// weeks, on `frontier_days_per_week × frontier_weeks` days in all, and on more than one day
+/// in the average week present (at least `frontier_min_days_per_active_week`).
+///
+/// The last condition is what tells a sparse commuter from a regular one-day-a-week visitor
+/// (a market trader, a shopper): a commuter crossing five days a week whose phone shows each
+/// day with chance p is seen on 5p/(1 − (1 − p)⁵) days in a week it is seen at all — 1.35 at
+/// p = 0.15, 1.8 at p = 0.3 — while a one-day-a-week pattern never shows more than one.
+pub fn commuting_pattern(week_days: &[u32], rules: &Rules) -> bool {
+    let full_weeks = week_days
+        .iter()
+        .filter(|&&n| n >= rules.frontier_days_per_week)
+        .count() as u32;
+    if full_weeks >= rules.frontier_weeks {
+        return true;
+    }
+    let any_weeks = week_days.iter().filter(|&&n| n > 0).count() as u32;
+    let total_days: u32 = week_days.iter().sum();
+    any_weeks >= rules.frontier_weeks
+        && total_days >= rules.frontier_days_per_week * rules.frontier_weeks
+        && f64::from(total_days) >= rules.frontier_min_days_per_active_week * f64::from(any_weeks)
 }
 
 /// The country a day's night was seen in: most night-window events; ties go to the country
 /// with more events, then to the one seen latest in the day.
-pub fn seen_night(day: &[CountryDay], rules: &Rules) -> Option<CountryCode> {
-    kept_rows(day, rules)
+pub fn seen_night(day: &[CountryDay], guard: &BorderGuard, rules: &Rules) -> Option<CountryCode> {
+    guard
+        .kept_rows(day, rules)
         .filter(|r| r.night_events > 0)
         .max_by_key(|r| (r.night_events, r.events, r.last_minute, r.country))
         .map(|r| r.country)
@@ -91,30 +160,13 @@ pub fn median(values: &mut [u32]) -> u32 {
     *values.select_nth_unstable(mid).1
 }
 
-/// The country a day without night-window events places the SIM in overnight: the one
-/// country it was seen in that day, when that was at the weekend (no commute explains it) or,
-/// for an own SIM, abroad (a commuter back home by night would have been seen at home too).
-pub fn day_sighting(
-    day: &[CountryDay],
-    weekend: bool,
-    own_sim_of: Option<CountryCode>,
-    rules: &Rules,
-) -> Option<CountryCode> {
-    let mut kept = kept_rows(day, rules);
-    let c = kept.next()?.country;
-    if kept.any(|r| r.country != c) {
-        return None;
-    }
-    let own_abroad = own_sim_of.is_some_and(|m| c != m);
-    (weekend || own_abroad).then_some(c)
-}
-
 /// Where the SIM spent each night of the window. `own_sim_of` is `Some(M)` for a SIM of the
 /// measuring country's operator (seen abroad through roaming) and `None` for a foreign SIM
-/// (seen only in M); `first_weekday` is the weekday (0 = Monday) of day 0.
+/// (seen only in M); `guard` is the SIM's [`BorderGuard`].
 ///
-/// 1. Each day's night country is the one of most night-window events ([`seen_night`]); a
-///    day without any places the night by [`day_sighting`] when it can.
+/// 1. Each day's night country is the one of most night-window events ([`seen_night`]). A day
+///    without night-window events places no night: daytime presence is what a commuter shows
+///    too, so it is no evidence of where the night was spent.
 /// 2. Unseen nights between two placed nights in the same country, at most
 ///    [`max_fill_gap`] nights long (for that country), take that country; so do unseen
 ///    nights before the first and after the last placed night when that run is no longer
@@ -126,7 +178,7 @@ pub fn day_sighting(
 pub fn reconstruct(
     days: &[&[CountryDay]],
     own_sim_of: Option<CountryCode>,
-    first_weekday: u8,
+    guard: &BorderGuard,
     rules: &Rules,
 ) -> Vec<NightCountry> {
     let unseen = if own_sim_of.is_some() {
@@ -136,14 +188,7 @@ pub fn reconstruct(
     };
     let mut nights: Vec<NightCountry> = days
         .iter()
-        .enumerate()
-        .map(|(i, d)| match seen_night(d, rules) {
-            Some(c) => NightCountry::Seen(c),
-            None => {
-                let weekend = (usize::from(first_weekday) + i) % 7 >= 5;
-                day_sighting(d, weekend, own_sim_of, rules).map_or(unseen, NightCountry::Filled)
-            }
-        })
+        .map(|d| seen_night(d, guard, rules).map_or(unseen, NightCountry::Seen))
         .collect();
     let seen: Vec<(usize, CountryCode)> = nights
         .iter()

@@ -34,6 +34,10 @@ pub struct Rules {
     pub frontier_days_per_week: u32,
     /// Frontier workers: commuting weeks needed in the look-back.
     pub frontier_weeks: u32,
+    /// Frontier workers seen on only some of their commuting days: days seen across per week
+    /// seen there, on average, above which the pattern is commuting rather than one market day
+    /// a week (docs/methodology.md).
+    pub frontier_min_days_per_active_week: f64,
     /// Frontier workers: largest share of their days across the border spent there overnight.
     pub frontier_max_night_share: f64,
     /// Border guard: contact with another country's network of fewer events than this ...
@@ -63,6 +67,7 @@ impl Default for Rules {
             temporary_min_nights: 90,
             frontier_days_per_week: 2,
             frontier_weeks: 13,
+            frontier_min_days_per_active_week: 1.25,
             frontier_max_night_share: 0.10,
             border_guard_events: 3,
             border_guard_minutes: 60,
@@ -115,6 +120,12 @@ impl Rules {
         }
         if self.frontier_weeks == 0 || self.frontier_weeks > 52 {
             return bad("frontier_weeks", "must be between 1 and 52");
+        }
+        if !(1.0..=7.0).contains(&self.frontier_min_days_per_active_week) {
+            return bad(
+                "frontier_min_days_per_active_week",
+                "must be between 1 and 7",
+            );
         }
         if !(0.0..=1.0).contains(&self.frontier_max_night_share) {
             return bad("frontier_max_night_share", "must be between 0 and 1");

@@ -10,6 +10,7 @@ mod bench;
 mod budget;
 mod classify;
 mod demo;
+mod evaluate;
 mod generate;
 mod ingest;
 mod keygen;
@@ -52,6 +53,8 @@ enum Command {
     Bench(bench::Args),
     /// Show the privacy budget: spent and remaining per year, in ρ and (ε, δ), and releases.
     Budget(budget::Args),
+    /// Classify a world whose truth is known and print the confusion matrix against it.
+    Evaluate(evaluate::Args),
     /// Classify every SIM in the presence store for a reference period (kept operator-side).
     Classify(classify::Args),
     /// Protect a classified period (noise, threshold, budget) and publish its tables.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Classify(args) => classify::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Budget(args) => budget::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Publish(args) => publish::run(args),

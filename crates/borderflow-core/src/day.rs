@@ -151,9 +151,11 @@ impl<'de> Deserialize<'de> for Weekdays {
 pub struct FunctionalDay {
     /// When a functional day begins on the local clock (04:00).
     pub start: ClockTime,
-    /// The night window: events in it place the night (18:00–08:00).
+    /// The night window: events in it place the night (20:00–04:00). It leaves out the hours
+    /// commuters cross at (05:00–08:00 and 16:00–20:00), so a commute cannot fake a night.
     pub night: ClockWindow,
-    /// The working-daytime window (08:00–17:00), counted on [`FunctionalDay::working_days`].
+    /// The working-daytime window (05:00–20:00), counted on [`FunctionalDay::working_days`]:
+    /// shifts that start at 06:00 or end at 19:00 are inside it.
     pub daytime: ClockWindow,
     /// The days whose daytime counts as working daytime (Monday to Friday).
     pub working_days: Weekdays,
@@ -165,12 +167,12 @@ impl Default for FunctionalDay {
         Self {
             start: t(4),
             night: ClockWindow {
-                from: t(18),
-                to: t(8),
+                from: t(20),
+                to: t(4),
             },
             daytime: ClockWindow {
-                from: t(8),
-                to: t(17),
+                from: t(5),
+                to: t(20),
             },
             working_days: Weekdays::MONDAY_TO_FRIDAY,
         }
@@ -244,18 +246,18 @@ mod tests {
     fn the_default_windows_are_the_designs() {
         let d = FunctionalDay::default();
         assert_eq!(d.start_seconds(), 4 * 3600);
-        // Minute 0 is 04:00: 18:00 = 840, 08:00 = 240, 17:00 = 780.
-        assert!(d.is_night(0) && d.is_night(239) && !d.is_night(240));
-        assert!(!d.is_night(839) && d.is_night(840) && d.is_night(1439));
-        assert!(d.is_working_daytime(0, 240) && d.is_working_daytime(4, 779));
-        assert!(!d.is_working_daytime(4, 780) && !d.is_working_daytime(5, 300));
+        // Minute 0 is 04:00: 20:00 = 960, 05:00 = 60.
+        assert!(!d.is_night(0) && !d.is_night(959) && d.is_night(960) && d.is_night(1439));
+        assert!(!d.is_working_daytime(0, 59) && d.is_working_daytime(0, 60));
+        assert!(d.is_working_daytime(4, 959) && !d.is_working_daytime(4, 960));
+        assert!(!d.is_working_daytime(5, 300));
         assert_eq!(
             d.night_sql("fday_minute"),
-            "(fday_minute >= 840 OR fday_minute < 240)"
+            "(fday_minute >= 960 OR fday_minute < 0)"
         );
         assert_eq!(
             d.working_daytime_sql("weekday", "m"),
-            "weekday IN (0, 1, 2, 3, 4) AND (m >= 240 AND m < 780)"
+            "weekday IN (0, 1, 2, 3, 4) AND (m >= 60 AND m < 960)"
         );
         // 1970-01-01 was a Thursday; 1969-12-29 a Monday.
         assert_eq!(FunctionalDay::weekday_of(0), 3);

@@ -21,7 +21,8 @@
 //! use borderflow_core::{FunctionalDay, StateLayout};
 //!
 //! let day = FunctionalDay::default();
-//! // Functional minute 0 is 04:00 local; 22:00 (minute 1080) is in the night window.
+//! // Functional minute 0 is 04:00 local; 22:00 (minute 1080) is in the night window, 14:00
+//! // (minute 600) is not.
 //! assert!(day.is_night(1080) && !day.is_night(600));
 //! let state = StateLayout::new("state");
 //! assert_eq!(state.facts("2025"), std::path::Path::new("state/classified/2025"));

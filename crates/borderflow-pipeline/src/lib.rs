@@ -16,6 +16,8 @@
 //!   written and read back.
 //! - [`publish`]: classified facts → tables over the public domain → noise and threshold →
 //!   `release/<dataset>/<period>/`, reserved in and committed to the privacy ledger.
+//! - [`evaluate`]: the classification of a world whose truth is known, against that truth
+//!   (confusion matrix, recall and precision, total variation distance).
 //! - [`run`]: the three stages for one period, as a scheduled job runs them.
 //! - [`StateLock`]: one run at a time per state directory, safe to start from cron.
 //!
@@ -31,6 +33,7 @@
 mod assemble;
 pub mod classify;
 mod engine;
+pub mod evaluate;
 pub mod ingest;
 mod lock;
 mod period;

@@ -36,7 +36,7 @@
 //!
 //! // The reduction's definition counts the night window of the functional day it is given.
 //! let sql = borderflow_presence::reduce_sql(&FunctionalDay::default());
-//! assert!(sql.contains("(fday_minute >= 840 OR fday_minute < 240)"));
+//! assert!(sql.contains("(fday_minute >= 960 OR fday_minute < 0)"));
 //! ```
 
 mod reduce;

@@ -45,7 +45,7 @@ use rand_chacha::ChaCha8Rng;
 use borderflow_core::layout::STAGING_PREFIX;
 use borderflow_core::{PathError, ScratchDir, WithPath};
 pub use persona::{DayLocation, Itinerary, Persona};
-pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario};
+pub use scenario::{Activity, Commute, DEFAULT_SCENARIO, Scenario, Stays};
 pub use writer::OutputFormats;
 
 use crate::persona::{Geography, itinerary, nights_in};
@@ -134,6 +134,8 @@ fn generate_into(
         days: scenario.days as usize,
         first_weekday: scenario.start.weekday().num_days_from_monday() as usize,
         boundary_spell_share: scenario.boundary_spell_share,
+        commute: &scenario.commute,
+        stays: &scenario.stays,
     };
     let personas = assign_personas(scenario);
     let ref_start_day = scenario.days as usize - 365;

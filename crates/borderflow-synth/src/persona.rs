@@ -7,6 +7,8 @@ use borderflow_core::{Category, CountryCode};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::{Commute, Stays};
+
 /// A kind of SIM holder, named after the category it is built to fall in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,11 +35,17 @@ pub enum Persona {
     Emigrant,
     /// Lived abroad the year before, lives in M now.
     ReturnMigrant,
+    /// Lives in a neighbour and comes to a market in M on one day a week, back the same day:
+    /// a regular visitor, not a frontier worker (true category `visitor_in`).
+    TraderIn,
+    /// Lives in M and crosses to a neighbour's market or shops on one day a week, back the same
+    /// day: a resident (true category `resident`).
+    ShopperOut,
 }
 
 impl Persona {
     /// Every persona, in a fixed order (the order quotas are filled in).
-    pub const ALL: [Persona; 11] = [
+    pub const ALL: [Persona; 13] = [
         Persona::Resident,
         Persona::ResidentForeignSim,
         Persona::FrontierIn,
@@ -49,6 +57,8 @@ impl Persona {
         Persona::TemporaryOut,
         Persona::Emigrant,
         Persona::ReturnMigrant,
+        Persona::TraderIn,
+        Persona::ShopperOut,
     ];
 
     /// The category the persona is built to fall in.
@@ -65,6 +75,8 @@ impl Persona {
             Persona::TemporaryOut => Category::TemporaryOut,
             Persona::Emigrant => Category::Emigrant,
             Persona::ReturnMigrant => Category::ReturnMigrant,
+            Persona::TraderIn => Category::VisitorIn,
+            Persona::ShopperOut => Category::Resident,
         }
     }
 
@@ -77,14 +89,24 @@ impl Persona {
                 | Persona::SeasonalIn
                 | Persona::TemporaryIn
                 | Persona::VisitorIn
+                | Persona::TraderIn
         )
+    }
+
+    /// The persona's code: the category's code for the personas built for one category, its
+    /// own name for the ones that exercise a rule (traders, shoppers).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Persona::TraderIn => "trader_in",
+            Persona::ShopperOut => "shopper_out",
+            p => p.category().as_str(),
+        }
     }
 }
 
 impl fmt::Display for Persona {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The persona codes are the category codes of the category each is built for.
-        f.pad(self.category().as_str())
+        f.pad(self.code())
     }
 }
 
@@ -93,7 +115,7 @@ impl fmt::Display for Persona {
 pub struct DayLocation {
     /// Where they are outside working hours, and where they sleep.
     pub home: CountryCode,
-    /// Where they are from 08:00 to 17:00 when commuting across a border.
+    /// Where they are between leaving home and coming back when commuting across a border.
     pub commute: Option<CountryCode>,
 }
 
@@ -108,6 +130,9 @@ pub struct Itinerary {
     pub sim_country: CountryCode,
     /// The country of usual residence during the reference period.
     pub residence: CountryCode,
+    /// Seconds after local midnight when the person crosses to work and back, on days they
+    /// commute.
+    pub commute_window: (i64, i64),
 }
 
 /// What an itinerary is drawn from: the world's countries and calendar.
@@ -124,6 +149,10 @@ pub struct Geography<'a> {
     pub first_weekday: usize,
     /// Share of seasonal and temporary stays that cross a boundary of the reference period.
     pub boundary_spell_share: f64,
+    /// How commuters cross.
+    pub commute: &'a Commute,
+    /// How stays recur.
+    pub stays: &'a Stays,
 }
 
 impl Geography<'_> {
@@ -166,8 +195,22 @@ impl Geography<'_> {
         }
     }
 
-    fn is_weekday(&self, d: usize) -> bool {
-        (self.first_weekday + d) % 7 < 5
+    /// Repeats last year, at the same season, the nights spent in `c` during the reference
+    /// period (seasonal work that recurs), when the world has that year.
+    fn recur_last_year(&self, days: &mut [DayLocation], c: CountryCode) {
+        if !self.stays.recurring_seasonal {
+            return;
+        }
+        let r0 = self.ref_start();
+        for d in r0.max(365)..self.days {
+            if days[d].home == c {
+                days[d - 365] = days[d];
+            }
+        }
+    }
+
+    fn weekday(&self, d: usize) -> usize {
+        (self.first_weekday + d) % 7
     }
 }
 
@@ -183,6 +226,8 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
         };
         n
     ];
+    // Office hours, for personas that do not commute (never used for them).
+    let mut window = (8 * 3600, 17 * 3600);
     let stay = |days: &mut [DayLocation], from: usize, len: usize, c: CountryCode| {
         for d in days.iter_mut().skip(from).take(len) {
             d.home = c;
@@ -205,9 +250,24 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
     };
     let (partner, sim_country, residence) = match persona {
         Persona::Resident => {
-            let k = rng_range(rng, 0, 3);
+            let k = rng_range(rng, 0, g.stays.resident_max_trips as usize);
             short_trips(&mut days, rng, k, m);
             (None, m, m)
+        }
+        Persona::ShopperOut => {
+            let k = rng_range(rng, 0, g.stays.resident_max_trips as usize);
+            short_trips(&mut days, rng, k, m);
+            let dest = g.neighbour(rng);
+            weekly_day_trips(&mut days, g, dest, rng);
+            window = day_trip_window(rng);
+            (None, m, m)
+        }
+        Persona::TraderIn => {
+            let origin = g.neighbour(rng);
+            stay(&mut days, 0, n, origin);
+            weekly_day_trips(&mut days, g, m, rng);
+            window = day_trip_window(rng);
+            (Some(origin), origin, origin)
         }
         Persona::SeasonalOut | Persona::TemporaryOut => {
             let (lo, hi) = if persona == Persona::SeasonalOut {
@@ -218,6 +278,9 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             let len = rng_range(rng, lo, hi);
             let dest = g.partner(rng);
             g.place_stay(&mut days, len, dest, rng);
+            if persona == Persona::SeasonalOut {
+                g.recur_last_year(&mut days, dest);
+            }
             (Some(dest), m, m)
         }
         Persona::FrontierOut | Persona::FrontierIn => {
@@ -227,13 +290,18 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
                 (g.neighbour(rng), m)
             };
             stay(&mut days, 0, n, home);
-            let weeks = rng_range(rng, 20, 52);
+            let c = g.commute;
+            window = (hour_in(c.depart_hours, rng), hour_in(c.return_hours, rng));
+            let six_days = rng.random_bool(c.six_day_share);
+            let weeks = rng_range(rng, c.weeks[0] as usize, c.weeks[1] as usize);
             let from = r0 + rng_range(rng, 0, 365 - weeks * 7);
             for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
-                if g.is_weekday(d) && rng.random_bool(0.85) {
+                let weekday = g.weekday(d);
+                let working = weekday < 5 || (six_days && weekday == 5);
+                if working && rng.random_bool(c.attendance) {
                     day.commute = Some(work);
                     // Now and then a night at the workplace (≤ a few percent of nights).
-                    if rng.random_bool(0.02) {
+                    if rng.random_bool(c.night_at_work) {
                         day.home = work;
                         day.commute = None;
                     }
@@ -296,12 +364,15 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             };
             let len = rng_range(rng, lo, hi);
             g.place_stay(&mut days, len, m, rng);
+            if persona == Persona::SeasonalIn {
+                g.recur_last_year(&mut days, m);
+            }
             (Some(origin), origin, origin)
         }
         Persona::VisitorIn => {
             let origin = g.partner(rng);
             stay(&mut days, 0, n, origin);
-            for _ in 0..rng_range(rng, 1, 3) {
+            for _ in 0..rng_range(rng, 1, g.stays.visitor_max_stays as usize) {
                 let len = rng_range(rng, 1, 8);
                 let from = r0 + rng_range(rng, 0, 365 - len);
                 stay(&mut days, from, len, m);
@@ -314,6 +385,41 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
         partner,
         sim_country,
         residence,
+        commute_window: window,
+    }
+}
+
+/// A local hour drawn uniformly from `[from, to]`, in seconds after midnight.
+fn hour_in(range: [f64; 2], rng: &mut impl Rng) -> i64 {
+    let h = if range[1] > range[0] {
+        rng.random_range(range[0]..=range[1])
+    } else {
+        range[0]
+    };
+    (h * 3600.0).round() as i64
+}
+
+/// When a market trader or shopper is across the border on a market day: there in the
+/// morning, back by the afternoon.
+fn day_trip_window(rng: &mut impl Rng) -> (i64, i64) {
+    (hour_in([7.0, 10.0], rng), hour_in([13.0, 17.0], rng))
+}
+
+/// One market day a week (Monday to Saturday) across the border in `there`, on most weeks of
+/// a run of 20 to 52 weeks in the reference period; home every night.
+fn weekly_day_trips(
+    days: &mut [DayLocation],
+    g: &Geography,
+    there: CountryCode,
+    rng: &mut impl Rng,
+) {
+    let market_day = rng_range(rng, 0, 5);
+    let weeks = rng_range(rng, 20, 52);
+    let from = g.ref_start() + rng_range(rng, 0, 365 - weeks * 7);
+    for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
+        if g.weekday(d) == market_day && day.commute.is_none() && rng.random_bool(0.8) {
+            day.commute = Some(there);
+        }
     }
 }
 

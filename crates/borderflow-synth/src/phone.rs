@@ -65,6 +65,10 @@ pub struct PhoneTraits {
     home_cell: u32,
     /// The foreign network the SIM roams on, per country (the first one it picks).
     roaming_partner: HashMap<CountryCode, u16>,
+    /// The phone makes data sessions only.
+    data_only: bool,
+    /// An own SIM never seen abroad.
+    dark_abroad: bool,
 }
 
 impl PhoneTraits {
@@ -91,6 +95,8 @@ impl PhoneTraits {
             .then(|| neighbours[rng.random_range(0..neighbours.len())]),
             home_cell: rng.random_range(0..nets.cells),
             roaming_partner: HashMap::new(),
+            data_only: rng.random_bool(a.data_only_share),
+            dark_abroad: !persona.foreign_sim() && rng.random_bool(a.dark_abroad_share),
         }
     }
 }
@@ -143,9 +149,17 @@ pub fn day_events(
     let own_sim = !persona.foreign_sim();
     // Whether the operator can see the SIM at all today: foreign SIMs only in M. Own SIMs are
     // seen abroad through roaming records (only calls and SMS where data roaming is off).
-    if abroad_all_day && !own_sim {
+    if abroad_all_day && (!own_sim || traits.dark_abroad) {
         return;
     }
+    // Today's crossing times vary by up to a quarter of an hour either way.
+    let (leave, back) = match loc.commute {
+        Some(_) => (
+            it.commute_window.0 + rng.random_range(-900..=900),
+            it.commute_window.1 + rng.random_range(-900..=900),
+        ),
+        None => it.commute_window,
+    };
     let p_active = if abroad_all_day {
         traits.active * a.roaming_activity
     } else {
@@ -168,15 +182,14 @@ pub fn day_events(
     // Two events of one SIM in the same second would be one record delivered twice.
     seconds.dedup();
     for s in seconds {
-        let hour = (s / 3600) % 24;
         let at = match loc.commute {
-            Some(w) if (8..17).contains(&hour) && s < 24 * 3600 => w,
+            Some(w) if (leave..back).contains(&s) => w,
             _ => loc.home,
         };
-        if at != m && !own_sim {
-            continue; // a foreign SIM back home: not in these records
+        if at != m && (!own_sim || traits.dark_abroad) {
+            continue; // a foreign SIM back home, or an own SIM gone dark abroad
         }
-        let voice = rng.random_bool(a.voice_sms_share);
+        let voice = !traits.data_only && rng.random_bool(a.voice_sms_share);
         if at != m && !voice && traits.data_roaming_off {
             continue; // data roaming off: abroad only calls and SMS reach the records
         }

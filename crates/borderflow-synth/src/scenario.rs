@@ -44,6 +44,66 @@ pub struct Scenario {
     pub personas: BTreeMap<Persona, f64>,
     /// How phones are used.
     pub activity: Activity,
+    /// How frontier workers and traders cross the border.
+    pub commute: Commute,
+    /// How stays and trips recur.
+    pub stays: Stays,
+}
+
+/// How frontier workers (and market traders and shoppers) cross the border: when they leave
+/// home and come back, on which days, and how often.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Commute {
+    /// Earliest and latest local hour a commuter crosses to work (each SIM draws its own
+    /// time in this range; each day varies by up to a quarter of an hour).
+    pub depart_hours: [f64; 2],
+    /// Earliest and latest local hour a commuter crosses back home.
+    pub return_hours: [f64; 2],
+    /// Share of frontier workers who also work on Saturdays.
+    pub six_day_share: f64,
+    /// Chance a frontier worker crosses on a working day (holidays, sick days, home office).
+    pub attendance: f64,
+    /// Shortest and longest run of commuting weeks in the reference period.
+    pub weeks: [u32; 2],
+    /// Chance a frontier worker spends a working night at the workplace.
+    pub night_at_work: f64,
+}
+
+impl Default for Commute {
+    fn default() -> Self {
+        Self {
+            depart_hours: [6.0, 8.0],
+            return_hours: [16.0, 19.0],
+            six_day_share: 0.0,
+            attendance: 0.85,
+            weeks: [20, 52],
+            night_at_work: 0.02,
+        }
+    }
+}
+
+/// How stays and trips recur.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stays {
+    /// Most short stays a visitor makes in the reference period (each 1–8 nights).
+    pub visitor_max_stays: u32,
+    /// Whether seasonal stays (in and out) recur each year at the same season (worlds of two
+    /// years or more).
+    pub recurring_seasonal: bool,
+    /// Most one-off trips abroad (2–12 nights) a resident makes.
+    pub resident_max_trips: u32,
+}
+
+impl Default for Stays {
+    fn default() -> Self {
+        Self {
+            visitor_max_stays: 3,
+            recurring_seasonal: false,
+            resident_max_trips: 3,
+        }
+    }
 }
 
 /// How often and how visibly phones are used.
@@ -68,6 +128,11 @@ pub struct Activity {
     pub border_dweller_share: f64,
     /// Share of events that are calls or SMS.
     pub voice_sms_share: f64,
+    /// Share of SIMs that only ever make data sessions (no calls, no SMS).
+    pub data_only_share: f64,
+    /// Share of the operator's own SIMs never seen abroad (a local SIM bought there, roaming
+    /// off altogether): abroad, they go dark.
+    pub dark_abroad_share: f64,
 }
 
 impl Default for Scenario {
@@ -117,6 +182,8 @@ impl Default for Scenario {
             partners: partners.into_iter().map(|(c, w)| (cc(c), w)).collect(),
             personas: personas.into_iter().collect(),
             activity: Activity::default(),
+            commute: Commute::default(),
+            stays: Stays::default(),
         }
     }
 }
@@ -133,6 +200,8 @@ impl Default for Activity {
             data_roaming_off_share: 0.15,
             border_dweller_share: 0.08,
             voice_sms_share: 0.55,
+            data_only_share: 0.0,
+            dark_abroad_share: 0.0,
         }
     }
 }
@@ -230,10 +299,20 @@ impl Scenario {
             ("data_roaming_off_share", a.data_roaming_off_share),
             ("border_dweller_share", a.border_dweller_share),
             ("voice_sms_share", a.voice_sms_share),
+            ("data_only_share", a.data_only_share),
+            ("dark_abroad_share", a.dark_abroad_share),
+            ("commute.six_day_share", self.commute.six_day_share),
+            ("commute.attendance", self.commute.attendance),
+            ("commute.night_at_work", self.commute.night_at_work),
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
-                return bad(format!("activity.{name} = {p} must lie in [0, 1]"));
+                let name = if name.contains('.') {
+                    name.to_string()
+                } else {
+                    format!("activity.{name}")
+                };
+                return bad(format!("{name} = {p} must lie in [0, 1]"));
             }
         }
         let rate_ok = a.median_events_per_day > 0.0 && a.median_events_per_day <= 500.0;
@@ -242,6 +321,22 @@ impl Scenario {
                 "activity.median_events_per_day must lie in (0, 500] and rate_spread in [0, 3]"
                     .into(),
             );
+        }
+        let c = &self.commute;
+        let hours_ok = |h: [f64; 2]| h[0] <= h[1] && h[0] >= 0.0 && h[1] < 24.0;
+        if !(hours_ok(c.depart_hours) && hours_ok(c.return_hours))
+            || c.depart_hours[1] >= c.return_hours[0]
+        {
+            return bad(
+                "commute.depart_hours and return_hours must be [from, to] hours in [0, 24), departures before returns"
+                    .into(),
+            );
+        }
+        if c.weeks[0] == 0 || c.weeks[0] > c.weeks[1] || c.weeks[1] > 52 {
+            return bad("commute.weeks must be [from, to] with 1 <= from <= to <= 52".into());
+        }
+        if self.stays.visitor_max_stays == 0 {
+            return bad("stays.visitor_max_stays must be at least 1".into());
         }
         Ok(())
     }

@@ -1,0 +1,438 @@
+//! How well the classification recovers the truth of a world whose truth is known: a
+//! synthetic scenario, or an operator's pilot data with a survey-matched sample.
+//!
+//! [`evaluate`] runs the ingest and classify stages on the world's events in a scratch state
+//! directory (with a fresh key), joins the per-SIM facts to the truth by pseudonym, and
+//! returns the confusion matrix. Nothing is noised or published: the figures are exact and
+//! describe the method, not a release.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use borderflow_core::schema::facts;
+use borderflow_core::{Category, CountryCode, PathError, Pseudonym, StateLayout, WithPath};
+use borderflow_pseudo::{KeyError, PseudonymKey, Pseudonymiser};
+use chrono::{Datelike, NaiveDate};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::{ClassifyError, IngestError, Period, Pipeline, PipelineError, classify, ingest};
+
+/// The label of SIMs classified as too sparse to classify.
+pub const UNCLASSIFIED: &str = "unclassified";
+/// The label of SIMs in the truth that the operator's records never show in the look-back.
+pub const UNSEEN: &str = "unseen";
+
+/// Why an evaluation could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluateError {
+    /// The world's files could not be read.
+    #[error(transparent)]
+    Io(#[from] PathError),
+    /// A truth or facts file is not what it should be.
+    #[error("{}: {message}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The world does not end on the last day of a month, so no reference period is its
+    /// last 365 days.
+    #[error(
+        "the world's last day {0} is not the last day of a month: its last 365 days are no reference period"
+    )]
+    NoPeriod(NaiveDate),
+    /// The scratch pipeline could not be made.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The scratch key could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Ingest failed.
+    #[error("ingest: {0}")]
+    Ingest(#[source] IngestError),
+    /// Classification failed.
+    #[error("classify: {0}")]
+    Classify(#[source] ClassifyError),
+}
+
+/// A world to evaluate on: its events, its truth and what the pipeline needs to know of it.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Events in the canonical schema (CSV or Parquet).
+    pub events: PathBuf,
+    /// One row per SIM: `subscriber_id`, `category`, `partner_country` (CSV or Parquet).
+    pub truth: PathBuf,
+    /// The measuring country.
+    pub measuring_country: CountryCode,
+    /// The operator's PLMN.
+    pub operator_plmn: String,
+    /// The world's last local date: the reference period is the 365 days ending with it.
+    pub last_day: NaiveDate,
+    /// Days of events held (730 or more lets return migrants be classified).
+    pub days: u32,
+}
+
+impl World {
+    /// A world as `borderflow generate` writes it into `dir` (`events.parquet` or
+    /// `events.csv`, `truth.parquet` or `truth.csv`), for measuring country `m` through
+    /// `operator_plmn`, with `days` days from `start`.
+    pub fn generated(
+        dir: &Path,
+        m: CountryCode,
+        operator_plmn: &str,
+        start: NaiveDate,
+        days: u32,
+    ) -> Self {
+        let either = |stem: &str| {
+            let parquet = dir.join(format!("{stem}.parquet"));
+            if parquet.is_file() {
+                parquet
+            } else {
+                dir.join(format!("{stem}.csv"))
+            }
+        };
+        Self {
+            events: either("events"),
+            truth: either("truth"),
+            measuring_country: m,
+            operator_plmn: operator_plmn.to_string(),
+            last_day: start + chrono::Days::new(u64::from(days.saturating_sub(1))),
+            days,
+        }
+    }
+}
+
+/// Category counts and their agreement with the truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The reference period classified.
+    pub period: Period,
+    /// SIMs per (true category, classified category or [`UNCLASSIFIED`] or [`UNSEEN`]).
+    pub matrix: BTreeMap<(String, String), u64>,
+    /// SIMs classified into their true category whose partner country is also right.
+    pub partner_right: u64,
+}
+
+impl Evaluation {
+    fn count(&self, truth: &str, classified: &str) -> u64 {
+        self.matrix
+            .get(&(truth.to_string(), classified.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// SIMs in the truth.
+    pub fn sims(&self) -> u64 {
+        self.matrix.values().sum()
+    }
+
+    /// SIMs the operator's records show (the truth less [`UNSEEN`]).
+    pub fn seen(&self) -> u64 {
+        self.sims() - self.classified_as(UNSEEN)
+    }
+
+    /// SIMs truly in `category` and seen.
+    pub fn truly(&self, category: &str) -> u64 {
+        self.matrix
+            .iter()
+            .filter(|((t, c), _)| t == category && c != UNSEEN)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// SIMs classified as `label` (a category, [`UNCLASSIFIED`] or [`UNSEEN`]).
+    pub fn classified_as(&self, label: &str) -> u64 {
+        self.matrix
+            .iter()
+            .filter(|((_, c), _)| c == label)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// SIMs truly in `category` that were classified (not too sparse, not unseen).
+    pub fn truly_classified(&self, category: &str) -> u64 {
+        self.truly(category) - self.count(category, UNCLASSIFIED)
+    }
+
+    /// Share of the classified SIMs of `category` classified into it. `None` when none is.
+    /// The SIMs too sparse to classify are counted apart ([`Evaluation::coverage`]).
+    pub fn recall(&self, category: &str) -> Option<f64> {
+        let n = self.truly_classified(category);
+        (n > 0).then(|| self.count(category, category) as f64 / n as f64)
+    }
+
+    /// Share of the seen SIMs of `category` that were classified at all.
+    pub fn coverage(&self, category: &str) -> Option<f64> {
+        let n = self.truly(category);
+        (n > 0).then(|| self.truly_classified(category) as f64 / n as f64)
+    }
+
+    /// Share of the SIMs classified as `category` truly in it. `None` when none is classified
+    /// so.
+    pub fn precision(&self, category: &str) -> Option<f64> {
+        let n = self.classified_as(category);
+        (n > 0).then(|| self.count(category, category) as f64 / n as f64)
+    }
+
+    /// Share of the seen SIMs too sparse to classify.
+    pub fn unclassified_share(&self) -> f64 {
+        self.classified_as(UNCLASSIFIED) as f64 / self.seen().max(1) as f64
+    }
+
+    /// Share of the classified SIMs classified into their true category.
+    pub fn accuracy(&self) -> f64 {
+        let right: u64 = Category::ALL
+            .iter()
+            .map(|c| self.count(c.as_str(), c.as_str()))
+            .sum();
+        right as f64 / (self.seen() - self.classified_as(UNCLASSIFIED)).max(1) as f64
+    }
+
+    /// Total variation distance between the category shares a release shows (among the SIMs
+    /// classified) and the true shares of the same SIMs.
+    pub fn tvd(&self) -> f64 {
+        let classified = (self.seen() - self.classified_as(UNCLASSIFIED)).max(1) as f64;
+        Category::ALL
+            .iter()
+            .map(|c| {
+                let shown = self.classified_as(c.as_str()) as f64 / classified;
+                let truth = self.truly_classified(c.as_str()) as f64 / classified;
+                (shown - truth).abs()
+            })
+            .sum::<f64>()
+            / 2.0
+    }
+
+    /// Total variation distance between the category shares among the SIMs classified and the
+    /// true shares among all SIMs seen: what being too sparse to classify does to the shares.
+    pub fn tvd_of_seen(&self) -> f64 {
+        let classified = (self.seen() - self.classified_as(UNCLASSIFIED)).max(1) as f64;
+        let seen = self.seen().max(1) as f64;
+        Category::ALL
+            .iter()
+            .map(|c| {
+                let shown = self.classified_as(c.as_str()) as f64 / classified;
+                let truth = self.truly(c.as_str()) as f64 / seen;
+                (shown - truth).abs()
+            })
+            .sum::<f64>()
+            / 2.0
+    }
+
+    /// Share of the SIMs classified right whose partner country is right too.
+    pub fn partner_accuracy(&self) -> f64 {
+        let right: u64 = Category::ALL
+            .iter()
+            .map(|c| self.count(c.as_str(), c.as_str()))
+            .sum();
+        self.partner_right as f64 / right.max(1) as f64
+    }
+
+    /// The confusion matrix, recall and precision per category, and the summary figures, as a
+    /// table for a terminal.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let cats: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        let short = |s: &str| -> String { s.chars().take(7).collect() };
+        let mut out = String::new();
+        let _ = write!(out, "{:<21}", "truth \\ classified");
+        for c in cats.iter().chain([UNCLASSIFIED, UNSEEN].iter()) {
+            let _ = write!(out, "{:>8}", short(c));
+        }
+        let _ = writeln!(out, "{:>9} {:>9} {:>9}", "recall", "precision", "coverage");
+        for t in &cats {
+            if self.truly(t) == 0 && self.classified_as(t) == 0 {
+                continue;
+            }
+            let _ = write!(out, "{t:<21}");
+            for c in cats.iter().chain([UNCLASSIFIED, UNSEEN].iter()) {
+                let _ = write!(out, "{:>8}", self.count(t, c));
+            }
+            let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+            let _ = writeln!(
+                out,
+                "{:>9} {:>9} {:>9}",
+                pct(self.recall(t)),
+                pct(self.precision(t)),
+                pct(self.coverage(t))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "SIMs {} (seen {}), accuracy {:.3}, total variation distance {:.4} ({:.4} against all seen), too sparse to classify {:.1}%, partner right {:.3}",
+            self.sims(),
+            self.seen(),
+            self.accuracy(),
+            self.tvd(),
+            self.tvd_of_seen(),
+            100.0 * self.unclassified_share(),
+            self.partner_accuracy()
+        );
+        out
+    }
+}
+
+/// The reference period whose look-back is the 365 days ending on `last_day`: its year when it
+/// is 31 December, else its month when it is a month's last day.
+pub fn period_ending(last_day: NaiveDate) -> Result<Period, EvaluateError> {
+    let next = last_day
+        .succ_opt()
+        .ok_or(EvaluateError::NoPeriod(last_day))?;
+    if next.month() == 1 && next.day() == 1 {
+        return Ok(format!("{}", last_day.year())
+            .parse()
+            .expect("a year is a period"));
+    }
+    if next.day() == 1 {
+        return Ok(format!("{}-{:02}", last_day.year(), last_day.month())
+            .parse()
+            .expect("a month is a period"));
+    }
+    Err(EvaluateError::NoPeriod(last_day))
+}
+
+/// Classifies `world` in a scratch state under `work` (created empty) and compares the result
+/// with its truth.
+pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError> {
+    let period = period_ending(world.last_day)?;
+    std::fs::create_dir_all(work).with_path(work)?;
+    let key_path = work.join("evaluation.key");
+    if key_path.exists() {
+        std::fs::remove_file(&key_path).with_path(&key_path)?;
+    }
+    let key = PseudonymKey::generate()?;
+    key.write_new(&key_path)?;
+    let state = work.join("state");
+    if state.exists() {
+        std::fs::remove_dir_all(&state).with_path(&state)?;
+    }
+    let lookback = if world.days >= 730 { 730 } else { 365 };
+    let text = format!(
+        "dataset = \"evaluation\"\nmeasuring_country = \"{}\"\noperator_plmns = [\"{}\"]\n\
+         state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"evaluation.key\"\n\
+         [input]\npaths = [{:?}]\n[presence]\nlookback_days = {lookback}\n",
+        world.measuring_country,
+        world.operator_plmn,
+        world.events.display().to_string()
+    );
+    let p = Pipeline::parse("evaluation.toml", &text, &[], work)?;
+    ingest::run(&p, None, &[]).map_err(EvaluateError::Ingest)?;
+    classify::run(&p, period).map_err(EvaluateError::Classify)?;
+
+    let mut ps = Pseudonymiser::new(&key);
+    let mut truth: BTreeMap<Pseudonym, (String, Option<String>)> = BTreeMap::new();
+    for b in read_table(&world.truth)? {
+        let ids = text_column(&b, "subscriber_id", &world.truth)?;
+        let cats = text_column(&b, "category", &world.truth)?;
+        let partners = text_column(&b, "partner_country", &world.truth)?;
+        for ((id, cat), partner) in ids.into_iter().zip(cats).zip(partners) {
+            let bad = |message: &str| EvaluateError::Format {
+                path: world.truth.clone(),
+                message: message.into(),
+            };
+            let id = id.ok_or_else(|| bad("a row without subscriber_id"))?;
+            let cat = cat.ok_or_else(|| bad("a row without category"))?;
+            if let Some(p) = ps.pseudonym(&id) {
+                truth.insert(p, (cat, partner));
+            }
+        }
+    }
+    let facts_dir = StateLayout::new(&p.state_dir).facts(&period.to_string());
+    let sims_path = facts_dir.join(facts::SIMS_FILE);
+    let mut eval = Evaluation {
+        period,
+        matrix: BTreeMap::new(),
+        partner_right: 0,
+    };
+    for b in read_table(&sims_path)? {
+        let column = b
+            .column_by_name(facts::PSEUDONYM)
+            .ok_or_else(|| EvaluateError::Format {
+                path: sims_path.clone(),
+                message: "no pseudonym column".into(),
+            })?;
+        let pseudonyms = column.as_fixed_size_binary();
+        let cats = text_column(&b, facts::CATEGORY, &sims_path)?;
+        let partners = text_column(&b, facts::PARTNER_COUNTRY, &sims_path)?;
+        for i in 0..b.num_rows() {
+            let Ok(bytes) = <[u8; 16]>::try_from(pseudonyms.value(i)) else {
+                continue;
+            };
+            // A SIM the truth does not list (pilot data where only a sample is matched).
+            let Some((true_cat, true_partner)) = truth.remove(&Pseudonym(bytes)) else {
+                continue;
+            };
+            let label = cats[i].clone().unwrap_or_else(|| UNCLASSIFIED.to_string());
+            if label == true_cat && partners[i] == true_partner {
+                eval.partner_right += 1;
+            }
+            *eval.matrix.entry((true_cat, label)).or_default() += 1;
+        }
+    }
+    for (true_cat, _) in truth.into_values() {
+        *eval
+            .matrix
+            .entry((true_cat, UNSEEN.to_string()))
+            .or_default() += 1;
+    }
+    Ok(eval)
+}
+
+fn read_table(path: &Path) -> Result<Vec<RecordBatch>, EvaluateError> {
+    let bad = |message: String| EvaluateError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let is_parquet = path.extension().is_some_and(|e| e == "parquet");
+    if is_parquet {
+        let f = File::open(path).with_path(path)?;
+        return ParquetRecordBatchReaderBuilder::try_new(f)
+            .and_then(|b| b.build())
+            .map_err(|e| bad(e.to_string()))?
+            .map(|b| b.map_err(|e| bad(e.to_string())))
+            .collect();
+    }
+    let f = File::open(path).with_path(path)?;
+    let format = datafusion::arrow::csv::reader::Format::default().with_header(true);
+    let (schema, _) = format
+        .infer_schema(File::open(path).with_path(path)?, Some(100))
+        .map_err(|e| bad(e.to_string()))?;
+    // Every column as text: ids must not turn into numbers.
+    let text = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| datafusion::arrow::datatypes::Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    datafusion::arrow::csv::ReaderBuilder::new(text)
+        .with_header(true)
+        .build(f)
+        .map_err(|e| bad(e.to_string()))?
+        .map(|b| b.map_err(|e| bad(e.to_string())))
+        .collect()
+}
+
+fn text_column(
+    b: &RecordBatch,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<Option<String>>, EvaluateError> {
+    let bad = |message: String| EvaluateError::Format {
+        path: path.to_path_buf(),
+        message,
+    };
+    let col = b
+        .column_by_name(name)
+        .ok_or_else(|| bad(format!("no column {name}")))?;
+    let col = cast(col, &DataType::Utf8).map_err(|e| bad(e.to_string()))?;
+    let col = col.as_string::<i32>();
+    Ok((0..col.len())
+        .map(|i| (col.is_valid(i) && !col.value(i).is_empty()).then(|| col.value(i).to_string()))
+        .collect())
+}
