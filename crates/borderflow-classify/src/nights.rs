@@ -160,13 +160,34 @@ pub fn median(values: &mut [u32]) -> u32 {
     *values.select_nth_unstable(mid).1
 }
 
+/// The night of a day an own SIM was seen only abroad, in one country that is not one it
+/// commutes to, by day only: abroad. A phone that spent the night at home after a day trip
+/// would most often have been seen at home that day too; a commuter's day at work is the
+/// exception, and the border guard knows its pattern. Foreign SIMs get no such night: their
+/// daytime presence in M is what a commuter shows too.
+pub fn abroad_sighting(
+    day: &[CountryDay],
+    own_sim_of: Option<CountryCode>,
+    guard: &BorderGuard,
+    rules: &Rules,
+) -> Option<CountryCode> {
+    let m = own_sim_of?;
+    let mut kept = guard.kept_rows(day, rules);
+    let c = kept.next()?.country;
+    if c == m || kept.any(|r| r.country != c) || guard.recurrent.contains(&c) {
+        return None;
+    }
+    Some(c)
+}
+
 /// Where the SIM spent each night of the window. `own_sim_of` is `Some(M)` for a SIM of the
 /// measuring country's operator (seen abroad through roaming) and `None` for a foreign SIM
 /// (seen only in M); `guard` is the SIM's [`BorderGuard`].
 ///
 /// 1. Each day's night country is the one of most night-window events ([`seen_night`]). A day
-///    without night-window events places no night: daytime presence is what a commuter shows
-///    too, so it is no evidence of where the night was spent.
+///    without night-window events places no night, but for an own SIM seen that day only
+///    abroad, away from any country it commutes to ([`abroad_sighting`]): daytime presence is
+///    what a commuter shows too.
 /// 2. Unseen nights between two placed nights in the same country, at most
 ///    [`max_fill_gap`] nights long (for that country), take that country; so do unseen
 ///    nights before the first and after the last placed night when that run is no longer
@@ -186,10 +207,14 @@ pub fn reconstruct(
     } else {
         NightCountry::Outside
     };
-    let mut nights: Vec<NightCountry> = days
-        .iter()
-        .map(|d| seen_night(d, guard, rules).map_or(unseen, NightCountry::Seen))
-        .collect();
+    let mut nights: Vec<NightCountry> =
+        days.iter()
+            .map(|d| match seen_night(d, guard, rules) {
+                Some(c) => NightCountry::Seen(c),
+                None => abroad_sighting(d, own_sim_of, guard, rules)
+                    .map_or(unseen, NightCountry::Filled),
+            })
+            .collect();
     let seen: Vec<(usize, CountryCode)> = nights
         .iter()
         .enumerate()

@@ -1,6 +1,6 @@
 //! Each rule of DESIGN §6 pinned on hand-built day sequences, at and around its threshold.
 
-use borderflow_classify::nights::reconstruct;
+use borderflow_classify::nights::{BorderGuard, reconstruct};
 use borderflow_classify::{
     CountryDay, NightCountry, Rules, SimDays, SimFacts, Window, classify, crossings,
 };
@@ -195,14 +195,16 @@ fn frontier_allows_few_nights_across() {
 
 #[test]
 fn one_commuting_day_a_week_is_not_frontier() {
-    // Seen one day a week: too sparse to say more than that; never a frontier worker.
+    // A foreign SIM seen in M by day one day a week, never at night: a regular visitor (a
+    // trader), never a frontier worker, and not "too sparse" either: its absence from M is
+    // what the operator sees of it at home.
     let s = sim("UGA", (0..52).map(|w| daytime(7 * w, "KEN")).collect());
-    assert_eq!(run(&s).category, None);
-    // Twelve weeks of two days, then forty of one: 12 commuting weeks, and a phone seen too
-    // rarely in most of them to say more.
+    assert_eq!(run(&s).category, Some(Category::VisitorIn));
+    // Twelve weeks of two days, then forty of one: 12 commuting weeks, and 1.23 days in the
+    // average week seen (a commuter's sparse phone shows more): a visitor still.
     let mut rows: Vec<CountryDay> = (0..52).map(|w| daytime(7 * w, "KEN")).collect();
     rows.extend((0..12).map(|w| daytime(7 * w + 1, "KEN")));
-    assert_eq!(run(&sim("UGA", rows)).category, None);
+    assert_eq!(run(&sim("UGA", rows)).category, Some(Category::VisitorIn));
 }
 
 #[test]
@@ -211,7 +213,7 @@ fn gap_of_three_nights_is_filled_four_is_not() {
     let nights_of = |rows: Vec<CountryDay>| {
         let s = sim("KEN", rows);
         let days = s.by_day(12);
-        reconstruct(&days, Some(c("KEN")), 0, &rules)
+        reconstruct(&days, Some(c("KEN")), &BorderGuard::default(), &rules)
     };
     let n = nights_of(vec![night(2, "UGA"), night(6, "UGA")]);
     assert_eq!(n[2], NightCountry::Seen(c("UGA")));
@@ -223,7 +225,7 @@ fn gap_of_three_nights_is_filled_four_is_not() {
     assert!(n[8..].iter().all(|x| *x == NightCountry::Unknown));
     // A foreign SIM's unseen nights are outside M.
     let s = sim("UGA", vec![night(2, "KEN"), night(7, "KEN")]);
-    let n = reconstruct(&s.by_day(12), None, 0, &rules);
+    let n = reconstruct(&s.by_day(12), None, &BorderGuard::default(), &rules);
     assert_eq!(n[4], NightCountry::Outside);
 }
 
@@ -314,8 +316,9 @@ fn crossings_are_bounded_to_the_most_frequent_pairs() {
     // Only the period's days count: a month-long period after the trips has none.
     let days = s.by_day(365);
     let rules = Rules::default();
-    let n = reconstruct(&days, Some(c("KEN")), 0, &rules);
-    assert!(crossings(&days, &n, 334, c("KEN"), &rules).is_empty());
+    let guard = BorderGuard::of(&days, 0, &rules);
+    let n = reconstruct(&days, Some(c("KEN")), &guard, &rules);
+    assert!(crossings(&days, &n, 334, c("KEN"), &guard, &rules).is_empty());
 }
 
 #[test]
@@ -389,4 +392,76 @@ fn rules_are_checked() {
     assert_eq!(parsed.max_gap_days, 4);
     assert_eq!(parsed.residence_nights, 183);
     assert!(toml::from_str::<Rules>("max_gap = 4").is_err());
+}
+
+/// A weekday's events across the border on a commute: one at `first` and one at `last`
+/// (functional minutes), both outside the night window.
+fn commute_day(day: usize, country: &str, first: u16, last: u16) -> CountryDay {
+    CountryDay {
+        day: day as u16,
+        country: c(country),
+        events: 2,
+        night_events: 0,
+        weekday_day_events: 2,
+        first_minute: first,
+        last_minute: last,
+    }
+}
+
+#[test]
+fn a_commute_does_not_fake_a_night() {
+    // A Ugandan SIM seen in Kenya on every working day of 40 weeks, at 06:30 on the way in and
+    // at 19:30 on the way out (minutes 150 and 930): a frontier worker living in Uganda, never
+    // a resident of Kenya, whatever a broad night window would have made of those hours.
+    let rows = (0..280)
+        .filter(|d| d % 7 < 5)
+        .map(|d| commute_day(d, "KEN", 150, 930))
+        .collect();
+    let f = run(&sim("UGA", rows));
+    assert_eq!(f.category, Some(Category::FrontierIn));
+    assert_eq!(f.partner, Some(c("UGA")));
+    assert_eq!(f.nights_in_m, 0);
+}
+
+#[test]
+fn a_low_activity_commuters_daily_events_abroad_are_not_brief_contact() {
+    // A Kenyan SIM home every night; on most working days of 30 weeks one or two events on a
+    // Ugandan network within a few minutes. Brief, each of them; a pattern, all together.
+    let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+    for d in (0..210).filter(|d| d % 7 < 4) {
+        rows.push(CountryDay {
+            events: 1 + (d % 2) as u32,
+            ..commute_day(d, "UGA", 300, 305)
+        });
+    }
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.partner, Some(c("UGA")));
+    assert!(
+        f.crossings.contains(&(c("KEN"), c("UGA"))),
+        "{:?}",
+        f.crossings
+    );
+}
+
+#[test]
+fn one_market_day_a_week_is_a_visitor_or_a_resident_never_a_frontier_worker() {
+    // A Ugandan trader at a Kenyan market every Wednesday of 45 weeks, home every night.
+    let trader = (0..315)
+        .filter(|d| d % 7 == 2)
+        .map(|d| commute_day(d, "KEN", 200, 600))
+        .collect();
+    let f = run(&sim("UGA", trader));
+    assert_eq!(
+        f.category,
+        Some(Category::VisitorIn),
+        "not too sparse either"
+    );
+    // A Kenyan shopping in Uganda every Saturday, home every night.
+    let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+    rows.extend((0..365).filter(|d| d % 7 == 5).map(|d| CountryDay {
+        weekday_day_events: 0,
+        ..commute_day(d, "UGA", 300, 500)
+    }));
+    assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
 }
