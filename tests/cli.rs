@@ -458,3 +458,33 @@ fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
     );
     assert_eq!(sim_days(&by_time), sim_days(&text));
 }
+
+#[test]
+fn evaluate_prints_the_confusion_matrix_of_a_scenario_and_of_a_world_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(&scenario, "subscribers = 300\nseed = 5\n").unwrap();
+    let work = dir.path().join("work");
+    let o = borderflow(&[
+        "evaluate",
+        scenario.to_str().unwrap(),
+        "--work",
+        work.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("reference period 2025"), "{out}");
+    assert!(out.contains("recall") && out.contains("precision") && out.contains("coverage"));
+    assert!(out.contains("SIMs 300 "), "{out}");
+    assert!(out.contains("total variation distance"), "{out}");
+    // The generated world, read back as a world directory.
+    let again = borderflow(&["evaluate", work.join("world").to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("SIMs 300 "));
+    // Neither a file nor a directory: one line, status 1.
+    let err = one_line_error(&borderflow(&["evaluate", "/no/such/world"]));
+    assert!(
+        err.contains("no such scenario file or world directory"),
+        "{err}"
+    );
+}
