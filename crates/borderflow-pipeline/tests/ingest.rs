@@ -2,6 +2,8 @@
 //! every row accounted for, nothing identifying written anywhere, nothing half-written on
 //! failure, and no mixing of keys.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -201,24 +203,10 @@ fn a_world_into_the_store_without_a_trace_of_raw_ids() {
     // or not: raw bytes are searched, and so is every decoded Parquet value.
     let files = f.state_files();
     let mut text = String::new();
-    for (path, bytes) in &files {
-        text.push_str(&String::from_utf8_lossy(bytes));
-        if path.extension().is_some_and(|e| e == "parquet") {
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
-                std::fs::File::open(path).unwrap(),
-                1024,
-            )
-            .unwrap();
-            for b in reader {
-                let b = b.unwrap();
-                for c in b.columns() {
-                    for i in 0..c.len() {
-                        text.push_str(&array_value_to_string(c, i).unwrap());
-                        text.push('|');
-                    }
-                }
-            }
-        }
+    for (path, _) in &files {
+        text.push_str(&String::from_utf8_lossy(&common::bytes_and_decoded_values(
+            path,
+        )));
     }
     let mut probes: Vec<&String> = ids
         .iter()

@@ -1,5 +1,7 @@
 //! Helpers shared by the pipeline's end-to-end tests.
 
+#![allow(dead_code)] // each test file uses its own share of the helpers
+
 use std::collections::{HashMap, HashSet};
 
 /// The first needle found anywhere in `bytes`, if any. One pass per distinct needle length
@@ -46,7 +48,6 @@ pub fn key_and_world(
 /// A file's bytes, followed — for Parquet — by every decoded value of every column, each
 /// ended by `|`: what a search for a raw id must look through, since compressed pages hide
 /// plain text from a byte search.
-#[allow(dead_code)] // each test file uses its own share of the helpers
 pub fn bytes_and_decoded_values(path: &std::path::Path) -> Vec<u8> {
     let mut out = std::fs::read(path).unwrap();
     if path.extension().is_some_and(|e| e == "parquet") {
