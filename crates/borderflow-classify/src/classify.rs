@@ -97,7 +97,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
         }
     } else if facts.residence == m {
         (Category::ResidentForeignSim, Some(sim.sim_country), None)
-    } else if frontier(days, nights, window, h, &in_m, rules).is_some() {
+    } else if frontier_into(days, nights, window, h, &in_m, rules).is_some() {
         (Category::FrontierIn, Some(facts.residence), None)
     } else {
         let spell = longest_spell(nights, &in_m);
@@ -238,8 +238,37 @@ pub fn frontier(
     across: &dyn Fn(CountryCode) -> bool,
     rules: &Rules,
 ) -> Option<CountryCode> {
+    frontier_with(days, nights, window, offset, across, false, rules)
+}
+
+/// The frontier rule for a foreign SIM commuting into M: [`frontier`], and also passed by a
+/// sparse phone's commute spread over the weeks ([`sparse_spread`]). A foreign SIM is seen
+/// only in M, so a border dweller's scattered contacts — what makes the spread unsafe for own
+/// SIMs abroad — cannot be what shows it; and it is never seen in M at night (the night rule
+/// still applies).
+pub fn frontier_into(
+    days: &[&[CountryDay]],
+    nights: &[NightCountry],
+    window: Window,
+    offset: usize,
+    across: &dyn Fn(CountryCode) -> bool,
+    rules: &Rules,
+) -> Option<CountryCode> {
+    frontier_with(days, nights, window, offset, across, true, rules)
+}
+
+fn frontier_with(
+    days: &[&[CountryDay]],
+    nights: &[NightCountry],
+    window: Window,
+    offset: usize,
+    across: &dyn Fn(CountryCode) -> bool,
+    spread_passes: bool,
+    rules: &Rules,
+) -> Option<CountryCode> {
     let mut week_days: Vec<u32> = vec![0; window.week(window.len()) + 1];
     let mut present_days = 0u32;
+    let mut weekdays = 0u8;
     let mut per_country: Vec<(CountryCode, u32)> = Vec::new();
     for (i, day) in days.iter().enumerate() {
         let mut present = false;
@@ -255,9 +284,12 @@ pub fn frontier(
         present_days += u32::from(present);
         if commuting {
             week_days[window.week(offset + i)] += 1;
+            weekdays |= 1 << ((usize::from(window.first_weekday) + offset + i) % 7);
         }
     }
-    if !commuting_pattern(&week_days, rules) {
+    if !commuting_pattern(&week_days, rules)
+        && !(spread_passes && sparse_spread(&week_days, weekdays, rules))
+    {
         return None;
     }
     // Seen nights only: filling silences between rare nights there would invent stays.
@@ -270,4 +302,23 @@ pub fn frontier(
     }
     per_country.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     per_country.first().map(|(c, _)| *c)
+}
+
+/// A sparse phone's commute into M seen on few of its days: across in at least half of
+/// `frontier_weeks` weeks, spread over at least `frontier_weeks` weeks from first to last, on at
+/// least three different working weekdays. A market trader or a shopper comes on one weekday
+/// (two for two markets), a visitor's days cluster in its stays.
+fn sparse_spread(week_days: &[u32], weekdays: u8, rules: &Rules) -> bool {
+    let weeks: Vec<usize> = week_days
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(w, _)| w)
+        .collect();
+    let (Some(first), Some(last)) = (weeks.first(), weeks.last()) else {
+        return false;
+    };
+    weeks.len() as u32 * 2 >= rules.frontier_weeks
+        && (last - first + 1) as u32 >= rules.frontier_weeks
+        && weekdays.count_ones() >= 3
 }

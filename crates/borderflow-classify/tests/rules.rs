@@ -465,3 +465,25 @@ fn one_market_day_a_week_is_a_visitor_or_a_resident_never_a_frontier_worker() {
     }));
     assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
 }
+
+#[test]
+fn a_sparse_phone_commuting_into_m_is_a_frontier_worker() {
+    // A Ugandan SIM seen in Kenya by day on one working day in eight weeks of a 20-week job
+    // (a phone active on a day in six), on four different weekdays, never at night: too few
+    // weeks for the weekly pattern, but spread like a commute, not like a market day.
+    let rows = [0, 8, 15, 24, 36, 43, 57, 64, 78, 85, 99, 134]
+        .into_iter()
+        .map(|d| commute_day(d, "KEN", 150, 800))
+        .collect();
+    let f = run(&sim("UGA", rows));
+    assert_eq!(f.category, Some(Category::FrontierIn));
+    // The same days abroad for an own SIM at home every night is not enough: a border
+    // dweller's scattered contacts look the same.
+    let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+    rows.extend(
+        [0, 8, 15, 24, 36, 43, 57, 64, 78, 85, 99, 134]
+            .into_iter()
+            .map(|d| commute_day(d, "UGA", 150, 800)),
+    );
+    assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
+}
