@@ -242,7 +242,8 @@ pub fn frontier(
 }
 
 /// The frontier rule for a foreign SIM commuting into M: [`frontier`], and also passed by a
-/// sparse phone's commute spread over the weeks ([`sparse_spread`]). A foreign SIM is seen
+/// sparse phone's commute spread over the weeks (in at least half of `frontier_weeks` weeks,
+/// spanning `frontier_weeks`, on three or more working weekdays). A foreign SIM is seen
 /// only in M, so a border dweller's scattered contacts — what makes the spread unsafe for own
 /// SIMs abroad — cannot be what shows it; and it is never seen in M at night (the night rule
 /// still applies).
@@ -287,9 +288,9 @@ fn frontier_with(
             weekdays |= 1 << ((usize::from(window.first_weekday) + offset + i) % 7);
         }
     }
-    if !commuting_pattern(&week_days, rules)
-        && !(spread_passes && sparse_spread(&week_days, weekdays, rules))
-    {
+    let commutes = commuting_pattern(&week_days, rules)
+        || (spread_passes && sparse_spread(&week_days, weekdays, rules));
+    if !commutes {
         return None;
     }
     // Seen nights only: filling silences between rare nights there would invent stays.
