@@ -84,7 +84,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
             (Category::Emigrant, Some(facts.residence), None)
         } else if let Some(before) = previous_residence_abroad(&all_nights[..h], m, rules) {
             (Category::ReturnMigrant, Some(before), None)
-        } else if let Some(c) = frontier(days, nights, window, h, &abroad, rules) {
+        } else if let Some(c) = frontier(days, nights, window, h, m, Commute::OutOf, rules) {
             (Category::FrontierOut, Some(c), None)
         } else {
             let spell = longest_spell(nights, &abroad);
@@ -97,7 +97,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
         }
     } else if facts.residence == m {
         (Category::ResidentForeignSim, Some(sim.sim_country), None)
-    } else if frontier_into(days, nights, window, h, &in_m, rules).is_some() {
+    } else if frontier(days, nights, window, h, m, Commute::Into, rules).is_some() {
         (Category::FrontierIn, Some(facts.residence), None)
     } else {
         let spell = longest_spell(nights, &in_m);
@@ -223,50 +223,36 @@ fn spell_category(nights: u32, rules: &Rules) -> Option<Stay> {
     }
 }
 
-/// The frontier rule: working-daytime presence across the border (countries `across`
-/// accepts) in a [`commuting_pattern`] — at least `frontier_days_per_week` days in at least
-/// `frontier_weeks` weeks, or its sparse-phone form that a one-day-a-week visitor cannot
-/// pass —
-/// with nights seen there at most `frontier_max_night_share` of the days present there. Returns
-/// the country across the border with most days present. Brief contacts count here: the
-/// repetition over weeks is this rule's own guard.
+/// Which way a frontier worker crosses, seen from the measuring country M.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commute {
+    /// A foreign SIM commuting into M: across is M.
+    Into,
+    /// An own SIM commuting out of M: across is any other country.
+    OutOf,
+}
+
+/// The frontier rule: working-daytime presence across the border in a [`commuting_pattern`]
+/// — at least `frontier_days_per_week` days in at least `frontier_weeks` weeks, or its
+/// sparse-phone form that a one-day-a-week visitor cannot pass — with nights seen there at
+/// most `frontier_max_night_share` of the days present there. Returns the country across the
+/// border with most days present. Brief contacts count here: the repetition over weeks is this
+/// rule's own guard.
+///
+/// Into M, a sparse phone's commute spread over the weeks also passes (in at least half of
+/// `frontier_weeks` weeks, spanning `frontier_weeks`, on three or more working weekdays). A
+/// foreign SIM is seen only in M, so a border dweller's scattered contacts — which look the
+/// same from an own SIM abroad, and make the spread unsafe out of M — cannot be what shows it.
 pub fn frontier(
     days: &[&[CountryDay]],
     nights: &[NightCountry],
     window: Window,
     offset: usize,
-    across: &dyn Fn(CountryCode) -> bool,
+    m: CountryCode,
+    commute: Commute,
     rules: &Rules,
 ) -> Option<CountryCode> {
-    frontier_with(days, nights, window, offset, across, false, rules)
-}
-
-/// The frontier rule for a foreign SIM commuting into M: [`frontier`], and also passed by a
-/// sparse phone's commute spread over the weeks (in at least half of `frontier_weeks` weeks,
-/// spanning `frontier_weeks`, on three or more working weekdays). A foreign SIM is seen
-/// only in M, so a border dweller's scattered contacts — what makes the spread unsafe for own
-/// SIMs abroad — cannot be what shows it; and it is never seen in M at night (the night rule
-/// still applies).
-pub fn frontier_into(
-    days: &[&[CountryDay]],
-    nights: &[NightCountry],
-    window: Window,
-    offset: usize,
-    across: &dyn Fn(CountryCode) -> bool,
-    rules: &Rules,
-) -> Option<CountryCode> {
-    frontier_with(days, nights, window, offset, across, true, rules)
-}
-
-fn frontier_with(
-    days: &[&[CountryDay]],
-    nights: &[NightCountry],
-    window: Window,
-    offset: usize,
-    across: &dyn Fn(CountryCode) -> bool,
-    spread_passes: bool,
-    rules: &Rules,
-) -> Option<CountryCode> {
+    let across = |c: CountryCode| (c == m) == (commute == Commute::Into);
     let mut week_days: Vec<u32> = vec![0; window.week(window.len()) + 1];
     let mut present_days = 0u32;
     let mut weekdays = 0u8;
@@ -289,7 +275,7 @@ fn frontier_with(
         }
     }
     let commutes = commuting_pattern(&week_days, rules)
-        || (spread_passes && sparse_spread(&week_days, weekdays, rules));
+        || (commute == Commute::Into && sparse_spread(&week_days, weekdays, rules));
     if !commutes {
         return None;
     }

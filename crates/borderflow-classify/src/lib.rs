@@ -51,9 +51,7 @@ pub mod plan;
 mod rules;
 mod sim;
 
-pub use classify::{
-    SimFacts, Spell, classify, frontier, frontier_into, has_enough_data, longest_spell,
-};
+pub use classify::{Commute, SimFacts, Spell, classify, frontier, has_enough_data, longest_spell};
 pub use crossings::crossings;
 pub use nights::NightCountry;
 pub use rules::{Rules, RulesError};
