@@ -60,6 +60,10 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
         open_spell: false,
         crossings,
     };
+    if days_seen == 0 {
+        // Seen only in the previous window (return migrants' history): not in this one.
+        return facts;
+    }
     let abroad = |c: CountryCode| c != m;
     let in_m = |c: CountryCode| c == m;
     if own_sim {

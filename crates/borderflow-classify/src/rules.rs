@@ -52,6 +52,11 @@ pub struct Rules {
     /// Directed country pairs kept per SIM and period in `crossings` (the contribution bound
     /// the privacy layer relies on).
     pub max_crossing_pairs: usize,
+    /// Whether return migrants are measured. When true, every release's window also reads
+    /// the 365 days before its look-back (24 months in all), and is charged to each calendar
+    /// year those days fall in; when false, the `return_migrant` cells are marked not
+    /// measured. A setting, never decided from the data (how far back the store reaches).
+    pub return_migrants: bool,
 }
 
 impl Default for Rules {
@@ -74,6 +79,7 @@ impl Default for Rules {
             min_days_for_density: 4,
             sparse_median_gap_days: 2,
             max_crossing_pairs: 4,
+            return_migrants: false,
         }
     }
 }

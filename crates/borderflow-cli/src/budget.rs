@@ -1,14 +1,17 @@
-//! `borderflow budget`: the privacy budget of the pipeline's dataset — per calendar year
-//! spent and remaining, in ρ and as (ε, δ) — and every release the ledger holds.
+//! `borderflow budget`: the privacy budget of the pipeline's store — per calendar year of
+//! data, spent and remaining in ρ and as (ε, δ), and what each release took from it — and
+//! what each release of this pipeline would cost.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
 use borderflow_core::StateLayout;
 use borderflow_pipeline::Pipeline;
-use borderflow_privacy::Ledger;
-use borderflow_privacy::ReleasePlan;
 use borderflow_privacy::accountant::{epsilon, margin_of_error_95};
+use borderflow_privacy::{DomainSizes, Ledger, ReleasePlan, Span, StoreKind};
+use borderflow_refdata::RefData;
+use borderflow_release::{Domain, TOTAL_CELLS};
 
 /// Arguments of `borderflow budget`.
 #[derive(Debug, clap::Args)]
@@ -26,20 +29,47 @@ pub fn run(args: Args) -> Result<()> {
     let privacy = &p.privacy;
     let delta = privacy.delta;
     println!(
-        "dataset {}: budget per calendar year ρ = {} (ε = {:.3} at δ = {delta:e}); k = {}",
-        p.dataset,
+        "store {}: budget per calendar year of data ρ = {} (ε = {:.3} at δ = {delta:e}), whatever the dataset; unit: one SIM's data in one calendar year",
+        p.state_dir.display(),
         privacy.annual_rho,
         epsilon(privacy.annual_rho, delta),
-        privacy.k
     );
-    for t in &ReleasePlan::new(&p.privacy, p.classify.max_crossing_pairs).tables {
-        let sigma = t.sigma();
+    let rd = RefData::load(&p.refdata)?;
+    let countries: Vec<_> = rd.countries.iter().map(|c| c.alpha3).collect();
+    let domain = Domain::new(p.measuring_country, &countries);
+    let sizes = DomainSizes {
+        categories: domain.categories.len(),
+        crossings: domain.crossings.len(),
+        totals: TOTAL_CELLS,
+        window_days: 365,
+    };
+    for (span, what) in [
+        (
+            Span::OneYear,
+            "a window inside one calendar year (add/remove)",
+        ),
+        (
+            Span::SeveralYears,
+            "a window over two calendar years (replace-one)",
+        ),
+    ] {
+        let plan = ReleasePlan::new(&p.privacy, p.classify.max_crossing_pairs, span, sizes);
         println!(
-            "  each release's {:<10} ρ = {:<8} noise σ = {sigma:.2}, 95% margin of error ±{:.1}",
-            t.name,
-            t.rho.to_f64(),
-            margin_of_error_95(sigma)
+            "each release of dataset {} on {what}: ρ = {} charged to every data year it reads",
+            p.dataset,
+            plan.rho().to_f64()
         );
+        for t in &plan.tables {
+            let sigma = t.sigma();
+            println!(
+                "  {:<10} ρ = {:<8} Δ² = {:<2} σ = {sigma:>7.2}, 95% margin ±{:<7.1} published from {}",
+                t.name,
+                t.rho.to_f64(),
+                t.delta_sq,
+                margin_of_error_95(sigma),
+                t.threshold
+            );
+        }
     }
     let path = StateLayout::new(&p.state_dir).ledger();
     if !path.exists() {
@@ -49,36 +79,53 @@ pub fn run(args: Args) -> Result<()> {
         );
         return Ok(());
     }
-    let ledger = Ledger::open(&path)?;
-    let budgets = ledger.budgets(&p.dataset)?;
+    let ledger = Ledger::open_existing(&path)?;
+    if ledger.kind()? == StoreKind::Test {
+        println!("TEST STORE: nothing it releases is for publication");
+    }
+    let budgets = ledger.budgets()?;
     if budgets.is_empty() {
-        println!("no release of this dataset yet");
+        println!("no release yet");
         return Ok(());
     }
     println!(
-        "{:<6} {:>10} {:>10} {:>12} {:>10} {:>12}",
-        "year", "budget ρ", "spent ρ", "remaining ρ", "spent ε", "remaining ε"
+        "{:<9} {:>10} {:>10} {:>12} {:>10} {:>12}",
+        "data year", "budget ρ", "spent ρ", "remaining ρ", "spent ε", "remaining ε"
     );
     for (year, budget) in &budgets {
-        let spent = ledger.spent(&p.dataset, *year)?;
+        let spent = ledger.spent(*year)?;
         let remaining = budget.checked_sub(&spent).map_or(0.0, |r| r.to_f64());
         let (b, s) = (budget.to_f64(), spent.to_f64());
         println!(
-            "{year:<6} {b:>10.4} {s:>10.4} {remaining:>12.4} {:>10.3} {:>12.3}",
+            "{year:<9} {b:>10.4} {s:>10.4} {remaining:>12.4} {:>10.3} {:>12.3}",
             epsilon(s, delta),
             // ε of what is left, were it all spent at once (ε does not subtract).
             epsilon(remaining, delta)
         );
     }
-    println!("releases:");
-    for r in ledger.releases(&p.dataset)? {
+    let mut charged: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for c in ledger.charges()? {
+        charged
+            .entry(c.release)
+            .or_default()
+            .push(format!("{}: {}", c.year, c.rho.to_f64()));
+    }
+    println!("releases (ρ charged per data year):");
+    for r in ledger.releases()? {
+        let taken = charged.get(&r.id).map_or_else(
+            || match r.reused_from {
+                Some(from) => format!("nothing (reuses the noise of #{from})"),
+                None => "nothing".into(),
+            },
+            |v| v.join(", "),
+        );
         println!(
-            "  #{:<4} {:<8} {:<11} ρ = {:<8} {:<9}{}",
+            "  #{:<4} {:<24} {:<8} {:<10} {:<9} {taken}{}",
             r.id,
+            r.dataset,
             r.period,
             r.table,
-            r.rho.to_f64(),
-            r.status,
+            r.status.to_string(),
             if r.for_publication {
                 ""
             } else {

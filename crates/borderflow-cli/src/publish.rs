@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<()> {
     println!("published {}", r.dir.display());
     for c in &r.cells {
         println!(
-            "  {:<11} {:>7} cells published, {:>7} suppressed (below k)",
+            "  {:<11} {:>7} cells published, {:>7} suppressed (below max(k, τ))",
             c.table, c.published, c.suppressed
         );
     }

@@ -158,7 +158,7 @@ pub fn print_run(r: &RunReport) {
         println!("publish:  {}", p.dir.display());
         for c in &p.cells {
             println!(
-                "  {:<11} {:>7} cells published, {:>7} suppressed (below k)",
+                "  {:<11} {:>7} cells published, {:>7} suppressed (below max(k, τ))",
                 c.table, c.published, c.suppressed
             );
         }

@@ -35,28 +35,20 @@ fn line(name: &str, value: &str, sd: &str) {
     println!("  {name:<22} {value:>12} {margin:>8}");
 }
 
-/// Prints each category's total (resident from `categories`, the others from the `all`
-/// rows of `corridors`) with its 95% margin of error.
+/// Prints the headline totals of `totals` — each category's and each direction's, noised
+/// directly and combined with the cell sums — with their 95% margins of error.
 pub fn print(release: &Path) -> Result<()> {
-    println!("  {:<22} {:>12} {:>8}", "category", "SIMs", "95% ±");
-    for r in records(&release.join("categories.csv"))? {
-        if r["category"] == "resident" {
-            line("resident", &r["subscribers"], &r["noise_sd"]);
-        }
-    }
+    println!("  {:<22} {:>12} {:>8}", "total", "SIMs", "95% ±");
     let manifest = Manifest::read(release)?;
     let measured = manifest.classification.return_migrants.available;
-    for r in records(&release.join("corridors.csv"))? {
-        if r["grouping"] != "all" {
-            continue;
-        }
-        if r["category"] == "return_migrant" && !measured {
+    for r in records(&release.join("totals.csv"))? {
+        if r["total"] == "return_migrant" && !measured {
             println!(
                 "  {:<22} {:>21}",
-                "return_migrant", "not measured (< 24 months)"
+                "return_migrant", "not measured (classify.return_migrants = false)"
             );
         } else {
-            line(&r["category"], &r["subscribers"], &r["noise_sd"]);
+            line(&r["total"], &r["subscribers"], &r["noise_sd"]);
         }
     }
     Ok(())

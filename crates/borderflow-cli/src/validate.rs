@@ -59,11 +59,11 @@ pub fn run(args: Args) -> Result<()> {
     }
     let ledger = layout.ledger();
     if ledger.exists() {
-        let l = Ledger::open(&ledger)?;
-        for (year, budget) in l.budgets(&p.dataset)? {
+        let l = Ledger::open_existing(&ledger)?;
+        for (year, budget) in l.budgets()? {
             println!(
-                "budget    {year}: ρ {:.4} of {:.4} spent",
-                l.spent(&p.dataset, year)?.to_f64(),
+                "budget    data year {year}: ρ {:.4} of {:.4} spent",
+                l.spent(year)?.to_f64(),
                 budget.to_f64()
             );
         }

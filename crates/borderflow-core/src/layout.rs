@@ -58,6 +58,12 @@ impl StateLayout {
         self.root.join("noisy").join(dataset).join(period)
     }
 
+    /// The operator-side record of a release: its exact counts, inputs and digests
+    /// (`operator/<dataset>/<period>/`), never published.
+    pub fn operator(&self, dataset: &str, period: &str) -> PathBuf {
+        self.root.join("operator").join(dataset).join(period)
+    }
+
     /// The privacy ledger (`ledger.sqlite`).
     pub fn ledger(&self) -> PathBuf {
         self.root.join("ledger.sqlite")

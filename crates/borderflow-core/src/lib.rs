@@ -32,6 +32,7 @@ pub mod accepted;
 pub mod category;
 pub mod country;
 pub mod day;
+pub mod failpoint;
 pub mod layout;
 pub mod pseudonym;
 pub mod schema;

@@ -117,6 +117,27 @@ impl StagedDir {
         Self::create_at(staging, target)
     }
 
+    /// Removes what crashed runs left staging beside `target` (directories named
+    /// `.staging-<target name>-<pid>`); returns how many.
+    pub fn remove_stale(target: &Path) -> Result<usize, PathError> {
+        let parent = parent_of(target);
+        let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return Ok(0);
+        };
+        let prefix = format!("{}{name}-", crate::layout::STAGING_PREFIX);
+        let Ok(entries) = fs::read_dir(&parent) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                fs::remove_dir_all(e.path()).with_path(&e.path())?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// As [`StagedDir::create`], with the staging directory at `staging` (on the same file
     /// system as `target`).
     pub fn create_at(staging: PathBuf, target: &Path) -> Result<Self, PathError> {

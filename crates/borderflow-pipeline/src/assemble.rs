@@ -1,43 +1,81 @@
-//! What the publish stage writes once the ledger has reserved its cost: a period's facts →
-//! exact tables → noise and threshold ([`borderflow_privacy::protect`], by the
+//! What the publish stage writes once the ledger has reserved its cost and the noise is
+//! drawn: the noisy values → threshold ([`borderflow_privacy::threshold`], by the
 //! [`ReleasePlan`]) → the release's tables, report, quality indicators and manifest
-//! ([`borderflow_release`]), staged and renamed into place with the manifest last.
+//! ([`borderflow_release`]), staged and renamed into place with the manifest last; and the
+//! operator manifest with everything exact, under the state directory.
 //!
-//! The ledger discipline around it is [`crate::publish`]'s.
+//! Only noisy values and public parameters reach the release directory. The ledger
+//! discipline around it is [`crate::publish`]'s.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use borderflow_core::{Category, CountryCode, StagedDir};
+use borderflow_core::{Category, StagedDir, StateLayout, failpoint, write_file_atomic};
 use borderflow_privacy::accountant::epsilon;
-use borderflow_privacy::plan::{CATEGORIES, CROSSINGS, QUALITY};
-use borderflow_privacy::{NoiseSource, ProtectedCell, ReleasePlan, TablePlan, protect};
+use borderflow_privacy::plan::{CATEGORIES, CROSSINGS, QUALITY, TOTALS};
+use borderflow_privacy::{ProtectedCell, Ratio, ReleasePlan, TablePlan, Threshold, threshold};
 use borderflow_refdata::RefData;
 use borderflow_release::history::{earlier_crossings, published_crossings};
 use borderflow_release::manifest::{
-    CellCounts, ClassificationManifest, InputManifest, MANIFEST_FILE, Manifest, NoisyTotal,
-    PrivacyManifest, QUALITY_FILE, Quality, REPORT_FILE, ReturnMigrantsStatus, RowTotals, Software,
-    TableManifest, Timings, digest_release,
+    CellCounts, ClassificationManifest, ExactCounts, InputManifest, MANIFEST_FILE, Manifest,
+    NoisyTotal, OPERATOR_MANIFEST_FILE, OperatorManifest, PrivacyManifest, QUALITY_FILE, Quality,
+    REPORT_FILE, ReturnMigrantsStatus, RowTotals, Software, TableManifest, Timings, digest_release,
 };
 use borderflow_release::report::{self, ReportInput};
 use borderflow_release::tabulate::mark_not_measured;
 use borderflow_release::write::{write_file, write_parquet};
-use borderflow_release::{Domain, ReleasedTable, read_facts};
+use borderflow_release::{Domain, FactTotals, ReleasedTable, exact_totals, totals};
 use sha2::{Digest, Sha256};
 
 use crate::publish::{PublishError, TableCells, noisy_dir, release_dir};
 use crate::reports::{ClassifyReport, IngestReport};
 use crate::{Period, Pipeline};
 
-/// One publish run's inputs, once its cost is reserved.
+/// The noisy values of one table, as the ledger holds them.
+pub(crate) struct Drawn {
+    /// Ledger id.
+    pub id: i64,
+    /// Their noise's σ² (the plan's, or the reused release's).
+    pub sigma2: Ratio,
+    /// One per cell of the table's domain.
+    pub noisy: Vec<i64>,
+    /// `dataset/period` of the release whose values these are, when reused.
+    pub reused_from: Option<String>,
+}
+
+/// One publish run's inputs, once its noise is drawn.
 pub(crate) struct Job<'a> {
     pub p: &'a Pipeline,
     pub period: Period,
-    pub facts: &'a Path,
     pub plan: &'a ReleasePlan,
-    pub facts_digest: &'a str,
-    pub year: i32,
+    pub years: &'a [i32],
+    pub summary: &'a ClassifyReport,
+    pub domain: &'a Domain,
+    pub rd: &'a RefData,
+    pub exact: &'a FactTotals,
+    pub runs: &'a [IngestReport],
+    pub facts_digest: String,
+    pub query_digests: BTreeMap<&'static str, String>,
     pub started: std::time::Instant,
+}
+
+/// The exact cells of every noised table, by table name, in the domain's order. Operator-side:
+/// these are what the noise is added to.
+pub(crate) fn exact_cells(domain: &Domain, exact: &FactTotals) -> BTreeMap<&'static str, Vec<u64>> {
+    BTreeMap::from([
+        (CATEGORIES, exact.tables.categories.clone()),
+        (CROSSINGS, exact.tables.crossings.clone()),
+        (TOTALS, exact_totals(domain, &exact.tables.categories)),
+        (
+            QUALITY,
+            vec![
+                exact.sims,
+                exact.tables.unclassified,
+                exact.open_spells,
+                exact.sim_days,
+            ],
+        ),
+    ])
 }
 
 /// The input files of the ingest runs in `runs`, by file name, with their row counts.
@@ -65,19 +103,6 @@ fn inputs_of(runs: &[IngestReport]) -> Vec<InputManifest> {
     inputs
 }
 
-fn table_manifest(t: &TablePlan, cells: usize, published: usize) -> TableManifest {
-    TableManifest {
-        rho: t.rho.to_f64(),
-        rho_exact: t.rho.to_fraction(),
-        l2_sensitivity: t.l2_sensitivity(),
-        sigma: t.sigma(),
-        margin_of_error_95: t.margin_of_error_95(),
-        cells,
-        published,
-        suppressed: cells - published,
-    }
-}
-
 /// SHA-256 of the effective configuration (after `--set`), as JSON.
 fn config_digest(p: &Pipeline) -> String {
     hex::encode(Sha256::digest(
@@ -86,50 +111,118 @@ fn config_digest(p: &Pipeline) -> String {
 }
 
 impl Job<'_> {
-    fn protect(
-        &self,
-        name: &str,
-        counts: &[u64],
-        noise: &mut NoiseSource,
-    ) -> Result<Vec<ProtectedCell>, PublishError> {
-        let t = self.plan.table(name);
-        Ok(protect(counts, &t.sigma2()?, t.k, noise)?)
+    /// The threshold of a table for values of noise σ: max(k, τ) over its domain.
+    fn threshold_of(&self, t: &TablePlan, sigma: f64) -> i64 {
+        if t.k <= 1 {
+            return 1;
+        }
+        Threshold {
+            k: t.k,
+            phantom_rate: self.p.privacy.phantom_rate,
+            cells: t.cells,
+        }
+        .at(sigma)
     }
 
-    /// Noises, writes and renames the release into place; returns the cells per table and
-    /// the outputs digest.
+    /// The protected cells of a table from its noisy values.
+    fn protected(&self, name: &str, d: &Drawn) -> Vec<ProtectedCell> {
+        let t = self.plan.table(name);
+        let sigma = d.sigma2.to_f64().sqrt();
+        threshold(&d.noisy, &d.sigma2, &t.scales, self.threshold_of(t, sigma))
+    }
+
+    fn table_manifest(
+        &self,
+        name: &str,
+        d: &Drawn,
+        cells: usize,
+        published: usize,
+    ) -> TableManifest {
+        let t = self.plan.table(name);
+        let sigma = d.sigma2.to_f64().sqrt();
+        let threshold = self.threshold_of(t, sigma);
+        let charged = if d.reused_from.is_some() {
+            Ratio::new(0u32, 1u32).expect("zero")
+        } else {
+            t.rho.clone()
+        };
+        TableManifest {
+            rho: charged.to_f64(),
+            rho_exact: charged.to_fraction(),
+            reused_from: d.reused_from.clone(),
+            l2_sensitivity: t.l2_sensitivity(),
+            sigma,
+            margin_of_error_95: borderflow_privacy::accountant::margin_of_error_95(sigma),
+            threshold,
+            expected_phantom_cells: if t.k > 1 {
+                borderflow_privacy::plan::expected_phantoms(sigma, t.cells, threshold)
+            } else {
+                0.0
+            },
+            cells,
+            published,
+            suppressed: cells - published,
+        }
+    }
+
+    /// Thresholds, writes and renames the release into place, and writes the operator
+    /// manifest; returns the cells per table and the outputs digest.
     pub fn write_release(
         &self,
-        noise: &mut NoiseSource,
+        drawn: &BTreeMap<&'static str, Drawn>,
+        for_publication: bool,
     ) -> Result<(Vec<TableCells>, String), PublishError> {
         let p = self.p;
-        let rd = RefData::load(&p.refdata)?;
-        let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
-        let domain = Domain::new(p.measuring_country, &countries);
-        let facts = read_facts(self.facts, &domain, p.classify.max_crossing_pairs)?;
-        let summary = ClassifyReport::read(self.facts)?;
+        let domain = self.domain;
         let period = self.period.to_string();
         let m = p.measuring_country;
         let k = p.privacy.k;
+        let summary = self.summary;
 
-        let mut cat = self.protect(CATEGORIES, &facts.tables.categories, noise)?;
+        let mut cat = self.protected(CATEGORIES, &drawn[CATEGORIES]);
         let return_migrants_measured = summary.return_migrants.available;
         if !return_migrants_measured {
-            mark_not_measured(&domain, &mut cat, Category::ReturnMigrant);
+            mark_not_measured(domain, &mut cat, Category::ReturnMigrant);
         }
-        let cross = self.protect(CROSSINGS, &facts.tables.crossings, noise)?;
-        let totals = [facts.sims, facts.tables.unclassified, facts.open_spells];
-        let quality = self.protect(QUALITY, &totals, noise)?;
-        let categories = ReleasedTable::categories(&domain, &cat, m, &period);
-        let crossings = ReleasedTable::crossings(&domain, &cross, m, &period);
-        let corridors = borderflow_release::corridors(&domain, &cat, k, &rd, m, &period);
+        let cross = self.protected(CROSSINGS, &drawn[CROSSINGS]);
+        let direct = self.protected(TOTALS, &drawn[TOTALS]);
+        let quality = self.protected(QUALITY, &drawn[QUALITY]);
+        let totals_threshold = Threshold {
+            k,
+            phantom_rate: p.privacy.phantom_rate,
+            cells: self.plan.table(TOTALS).cells,
+        };
+        let combined = totals::combine(
+            domain,
+            &cat,
+            &direct,
+            &totals_threshold,
+            (!return_migrants_measured).then_some(Category::ReturnMigrant),
+        );
+        let categories = ReleasedTable::categories(domain, &cat, m, &period);
+        let crossings = ReleasedTable::crossings(domain, &cross, m, &period);
+        let totals_table = ReleasedTable::totals(&combined, m, &period);
+        let corridor_threshold = Threshold {
+            k,
+            phantom_rate: p.privacy.phantom_rate,
+            cells: 0,
+        };
+        let corridors =
+            borderflow_release::corridors(domain, &cat, &corridor_threshold, self.rd, m, &period);
         let noisy = |i: usize| NoisyTotal {
             value: quality[i].noisy.max(0),
             noise_sd: quality[i].noise_sd,
         };
-        let (sims, sparse, open) = (noisy(0), noisy(1), noisy(2));
+        let (sims, sparse, open, sim_days) = (noisy(0), noisy(1), noisy(2), noisy(3));
         let share_too_sparse = if sims.value > 0 {
             (sparse.value as f64 / sims.value as f64).min(1.0)
+        } else {
+            0.0
+        };
+        let lookback_days =
+            (summary.lookback_last - summary.lookback_first).num_days() as f64 + 1.0;
+        let density = if sims.value > 0 {
+            (sim_days.value as f64 / (sims.value as f64 * lookback_days)).min(1.0)
         } else {
             0.0
         };
@@ -137,11 +230,16 @@ impl Job<'_> {
         let dir = release_dir(p, self.period);
         let staged = StagedDir::create(&dir)?;
         let staging = staged.path();
-        for t in [&categories, &crossings, &corridors] {
+        for t in [&categories, &crossings, &totals_table, &corridors] {
             borderflow_release::write_all(t, staging)?;
         }
         let rho_total = self.plan.rho().to_f64();
-        let epsilon_total = epsilon(rho_total, p.privacy.delta);
+        let charged: f64 = drawn
+            .iter()
+            .filter(|(_, d)| d.reused_from.is_none())
+            .map(|(name, _)| self.plan.table(name).rho.to_f64())
+            .sum();
+        let epsilon_charged = epsilon(charged, p.privacy.delta);
         let dataset_dir = dir.parent().expect("a release dir has a parent");
         let mut history = earlier_crossings(dataset_dir, &period, |n| n.parse::<Period>().is_ok());
         history.push(published_crossings(&crossings));
@@ -149,133 +247,132 @@ impl Job<'_> {
             dataset: &p.dataset,
             period: &period,
             measuring_country: m,
-            for_publication: noise.for_publication(),
+            for_publication,
             k,
-            rho: rho_total,
-            epsilon: epsilon_total,
+            rho: charged,
+            epsilon: epsilon_charged,
+            budget_years: self.years,
+            phantom_rate: p.privacy.phantom_rate,
+            thresholds: (
+                self.threshold_of(
+                    self.plan.table(CATEGORIES),
+                    drawn[CATEGORIES].sigma2.to_f64().sqrt(),
+                ),
+                self.threshold_of(
+                    self.plan.table(CROSSINGS),
+                    drawn[CROSSINGS].sigma2.to_f64().sqrt(),
+                ),
+            ),
             delta: p.privacy.delta,
             categories: &categories,
+            totals: &totals_table,
             crossings: &crossings,
             corridors: &corridors,
             crossings_history: &history,
             share_too_sparse,
             return_migrants_measured,
-            refdata: &rd,
+            refdata: self.rd,
         });
         write_file(&staging.join(REPORT_FILE), html.as_bytes())?;
 
-        let layout = borderflow_core::StateLayout::new(&p.state_dir);
-        let runs = IngestReport::touching(&layout, summary.lookback_first, summary.lookback_last)?;
-        let inputs = inputs_of(&runs);
-        let rows = RowTotals::of(&inputs);
-        let presence_rows: u64 = runs.iter().map(|r| r.presence_rows).sum();
-        let share = |n: u64| {
-            if rows.read > 0 {
-                n as f64 / rows.read as f64
-            } else {
-                0.0
-            }
-        };
         let quality_doc = Quality {
             period: period.clone(),
             measuring_country: m.to_string(),
-            note: "Counts of SIMs here are noisy (differential privacy, ρ of the quality table in manifest.json); counts of records (rows, events) describe the operator's data flow and are exact.".into(),
+            note: "Every count here is noisy (differential privacy, ρ of the quality table in manifest.json) or computed from noisy counts. Exact record counts (rows read, quarantined by reason, events per day, days without data) stay with the operator.".into(),
             sims_seen: sims,
             sims_too_sparse_to_classify: sparse,
             share_too_sparse_to_classify: share_too_sparse,
             sims_on_open_spells: open,
-            observation_density_events_per_sim_day: if presence_rows > 0 {
-                rows.accepted as f64 / presence_rows as f64
-            } else {
-                0.0
-            },
-            rows_read: rows.read,
-            share_rows_quarantined: share(rows.quarantined.values().sum()),
-            share_rows_unknown_plmn: share(
-                rows.quarantined.get("unknown_plmn").copied().unwrap_or(0),
-            ),
-            lookback_days_without_data: summary.missing_days,
-            events_per_day: summary
-                .events_per_day
-                .iter()
-                .map(|(d, n)| (d.to_string(), *n))
-                .collect(),
+            sim_days_observed: sim_days,
+            observation_density_days_seen_per_sim_day: density,
         };
         write_file(&staging.join(QUALITY_FILE), &quality_doc.to_bytes())?;
 
         let outputs_digest = digest_release(staging)?;
-        let mut tables: BTreeMap<String, TableManifest> = [&categories, &crossings]
-            .into_iter()
-            .map(|t| {
-                let m = table_manifest(self.plan.table(t.name), t.cells.len(), t.published());
-                (t.name.to_string(), m)
-            })
-            .collect();
+        let mut tables: BTreeMap<String, TableManifest> = BTreeMap::new();
+        for (name, table) in [
+            (CATEGORIES, &categories),
+            (CROSSINGS, &crossings),
+            (TOTALS, &totals_table),
+        ] {
+            tables.insert(
+                name.into(),
+                self.table_manifest(name, &drawn[name], table.cells.len(), table.published()),
+            );
+        }
         tables.insert(
             QUALITY.into(),
-            table_manifest(self.plan.table(QUALITY), 3, 3),
+            self.table_manifest(QUALITY, &drawn[QUALITY], quality.len(), quality.len()),
         );
-        let cells: BTreeMap<String, CellCounts> = [&categories, &crossings, &corridors]
-            .into_iter()
-            .map(|t| {
-                let published = t.published();
-                (
-                    t.name.to_string(),
-                    CellCounts {
-                        published,
-                        suppressed: t.cells.len() - published,
-                    },
-                )
-            })
-            .collect();
+        let cells: BTreeMap<String, CellCounts> =
+            [&categories, &crossings, &totals_table, &corridors]
+                .into_iter()
+                .map(|t| {
+                    let published = t.published();
+                    (
+                        t.name.to_string(),
+                        CellCounts {
+                            published,
+                            suppressed: t.cells.len() - published,
+                        },
+                    )
+                })
+                .collect();
         let manifest = Manifest {
             software: Software::this(),
             dataset: p.dataset.clone(),
             period: period.clone(),
             measuring_country: m.to_string(),
-            for_publication: noise.for_publication(),
-            notice: (!noise.for_publication())
-                .then(|| "NOT FOR PUBLICATION: noise from a fixed test seed".into()),
+            for_publication,
+            notice: (!for_publication)
+                .then(|| "NOT FOR PUBLICATION: noise from a fixed test seed, in a test store".into()),
             config_digest: config_digest(p),
-            key_fingerprint: summary.key_fingerprint.clone(),
-            inputs,
-            rows,
-            facts_digest: self.facts_digest.to_string(),
             outputs_digest: outputs_digest.clone(),
             privacy: PrivacyManifest {
-                unit: "one SIM (pseudonym)".into(),
+                unit: "one SIM's data in one calendar year (SIM-year)".into(),
+                neighbouring: format!(
+                    "two datasets are neighbours when they differ in one SIM's records of one calendar year; this release's window reads {} calendar year(s), so {}",
+                    self.years.len(),
+                    if self.years.len() > 1 {
+                        "a SIM-year may move its SIM between cells (replace-one): Δ² is doubled"
+                    } else {
+                        "a SIM-year adds or removes its SIM (add/remove)"
+                    }
+                ),
                 mechanism: "exact discrete Gaussian (Canonne, Kamath, Steinke 2020), rho-zCDP"
                     .into(),
                 k,
+                phantom_rate: p.privacy.phantom_rate,
                 delta: p.privacy.delta,
-                budget_year: self.year,
+                budget_years: self.years.to_vec(),
                 annual_rho: p.privacy.annual_rho,
-                rho_of_this_release: rho_total,
-                epsilon_of_this_release: epsilon_total,
+                rho_of_this_release: charged,
+                epsilon_of_this_release: epsilon_charged,
                 tables,
-                corridors: "sums of the noisy categories cells (post-processing, no cost); noise_sd per row".into(),
+                corridors: "sums of the noisy categories cells (post-processing, no cost); noise_sd per row; published at max(k, τ) for that noise".into(),
             },
             cells: cells.clone(),
             classification: ClassificationManifest {
+                window_first: summary
+                    .window_first
+                    .unwrap_or(summary.lookback_first)
+                    .to_string(),
                 lookback_first: summary.lookback_first.to_string(),
                 lookback_last: summary.lookback_last.to_string(),
-                missing_days: summary.missing_days,
                 return_migrants: ReturnMigrantsStatus {
-                    available: summary.return_migrants.available,
-                    reason: summary.return_migrants.reason.clone(),
+                    available: return_migrants_measured,
+                    reason: (!return_migrants_measured)
+                        .then(|| "not measured: classify.return_migrants = false".into()),
                 },
                 open_spells: open,
                 rules: serde_json::to_value(&summary.rules).expect("the rules serialise"),
             },
-            timings_seconds: Timings {
-                ingest: runs.iter().map(|r| r.seconds).sum(),
-                classify: summary.seconds,
-                publish: self.started.elapsed().as_secs_f64(),
-            },
             published_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
+        debug_assert!(rho_total >= charged);
         write_file(&staging.join(MANIFEST_FILE), &manifest.to_bytes())?;
-        self.keep_noisy(&domain, &cat, &cross)?;
+        self.keep_operator_side(drawn, &cat, &cross)?;
+        failpoint::hit("publish:staged");
         staged.commit_new()?;
         let cells = cells
             .into_iter()
@@ -288,12 +385,12 @@ impl Job<'_> {
         Ok((cells, outputs_digest))
     }
 
-    /// Keeps every noisy value — suppressed ones too — under `state/noisy/<dataset>/<period>/`,
-    /// operator-side: new roll-ups can be drawn from them later at no privacy cost, without
-    /// noising the data again.
-    fn keep_noisy(
+    /// Keeps, operator-side: every noisy value — suppressed ones too — under
+    /// `state/noisy/<dataset>/<period>/` (new roll-ups can be drawn from them later at no
+    /// cost), and the operator manifest with every exact count of the release.
+    fn keep_operator_side(
         &self,
-        domain: &Domain,
+        drawn: &BTreeMap<&'static str, Drawn>,
         cat: &[ProtectedCell],
         cross: &[ProtectedCell],
     ) -> Result<(), PublishError> {
@@ -312,12 +409,69 @@ impl Job<'_> {
         let period = self.period.to_string();
         let m = self.p.measuring_country;
         let tables = [
-            ReleasedTable::categories(domain, &unsuppressed(cat), m, &period),
-            ReleasedTable::crossings(domain, &unsuppressed(cross), m, &period),
+            ReleasedTable::categories(self.domain, &unsuppressed(cat), m, &period),
+            ReleasedTable::crossings(self.domain, &unsuppressed(cross), m, &period),
         ];
         for t in &tables {
             write_parquet(t, &dir.join(format!("{}.parquet", t.name)))?;
         }
+        let inputs = inputs_of(self.runs);
+        let rows = RowTotals::of(&inputs);
+        let presence_rows: u64 = self.runs.iter().map(|r| r.presence_rows).sum();
+        let share = |n: u64| {
+            if rows.read > 0 {
+                n as f64 / rows.read as f64
+            } else {
+                0.0
+            }
+        };
+        let summary = self.summary;
+        let operator = OperatorManifest {
+            dataset: self.p.dataset.clone(),
+            period: period.clone(),
+            key_fingerprint: summary.key_fingerprint.clone(),
+            exact: ExactCounts {
+                sims_seen: self.exact.sims,
+                sims_too_sparse_to_classify: self.exact.tables.unclassified,
+                sims_on_open_spells: self.exact.open_spells,
+                sim_days: self.exact.sim_days,
+                observation_density_events_per_sim_day: if presence_rows > 0 {
+                    rows.accepted as f64 / presence_rows as f64
+                } else {
+                    0.0
+                },
+                lookback_days_without_data: summary.missing_days,
+                events_per_day: summary
+                    .events_per_day
+                    .iter()
+                    .map(|(d, n)| (d.to_string(), *n))
+                    .collect(),
+                share_rows_quarantined: share(rows.quarantined.values().sum()),
+                share_rows_unknown_plmn: share(
+                    rows.quarantined.get("unknown_plmn").copied().unwrap_or(0),
+                ),
+                dropped: self.exact.dropped.clone(),
+            },
+            inputs,
+            rows,
+            facts_digest: self.facts_digest.clone(),
+            query_digests: self
+                .query_digests
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ledger_ids: drawn.iter().map(|(k, d)| (k.to_string(), d.id)).collect(),
+            timings_seconds: Timings {
+                ingest: self.runs.iter().map(|r| r.seconds).sum(),
+                classify: summary.seconds,
+                publish: self.started.elapsed().as_secs_f64(),
+            },
+        };
+        let layout = StateLayout::new(&self.p.state_dir);
+        let path = layout
+            .operator(&self.p.dataset, &period)
+            .join(OPERATOR_MANIFEST_FILE);
+        write_file_atomic(&path, &operator.to_bytes())?;
         Ok(())
     }
 }

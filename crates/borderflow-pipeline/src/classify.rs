@@ -143,18 +143,22 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         });
     }
     let history_first = first - Days::new(lookback);
-    let return_migrants = match dates.first() {
-        Some(d) if *d <= history_first => ReturnMigrants {
+    let return_migrants = if p.classify.return_migrants {
+        let missing = dates.first().is_none_or(|d| *d > history_first);
+        ReturnMigrants {
             available: true,
-            reason: None,
-        },
-        _ => ReturnMigrants {
+            reason: missing.then(|| {
+                format!(
+                    "measured as configured; the store begins on {}, after {history_first} (24 months before the period's end): return migrants are undercounted",
+                    dates.first().map_or("-".into(), |d| d.to_string())
+                )
+            }),
+        }
+    } else {
+        ReturnMigrants {
             available: false,
-            reason: Some(format!(
-                "return migrants need presence from {history_first} (24 months before the period's end); the store begins on {}",
-                dates.first().map_or("-".into(), |d| d.to_string())
-            )),
-        },
+            reason: Some("not measured: classify.return_migrants = false".into()),
+        }
     };
     let history = if return_migrants.available {
         lookback
@@ -194,6 +198,7 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
     let (sims, tally, events_per_day) = result?;
     let report = ClassifyReport {
         period: period.to_string(),
+        window_first: Some(window_first),
         lookback_first: first,
         lookback_last: last,
         missing_days: lookback as u32 - held,

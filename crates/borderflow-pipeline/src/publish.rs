@@ -1,30 +1,42 @@
 //! The publish stage's discipline (DESIGN §1.3, §1.4, §1.6, §7): a period's classified facts
-//! become `release/<dataset>/<period>/` only under the ledger.
+//! become `release/<dataset>/<period>/` only under the store's ledger.
 //!
-//! 1. **Lock and settle.** One run at a time; reservations a crashed run left are committed
-//!    when their release directory exists (it is renamed into place only when complete), and
-//!    aborted otherwise.
-//! 2. **Already published?** Then it is returned as it is, never noised again.
-//! 3. **Reserve** every table's cost of the [`ReleasePlan`]; over budget, nothing is written.
-//! 4. **Noise and write** (the private `assemble` module): staged, fsynced, renamed into place, manifest
-//!    last.
-//! 5. **Commit** the reservations with the outputs digest, or abort them if writing failed.
+//! 1. **Lock and settle.** One run at a time. What crashed runs left is settled: a
+//!    reservation never sampled is aborted (no noise was drawn, its cost is returned); a
+//!    sampled one whose release directory is in place is committed; a sampled one without
+//!    it stays spent and is finished from its stored draws when its release is run again.
+//!    Staging directories left beside the release are removed.
+//! 2. **Already published?** Then it is returned as it is, never noised again. A release
+//!    directory this store's ledger did not publish is refused, never taken for its own.
+//! 3. **Reserve** every table of the [`ReleasePlan`] in one transaction, charged to every
+//!    calendar year of data the window reads; an identical query reuses its noisy values at
+//!    no cost. Over any year's budget, nothing is written.
+//! 4. **Sampled, then noise.** The ledger marks the tables sampled before any noise is drawn
+//!    (from then on nothing is refunded), then keeps the noisy values it draws.
+//! 5. **Write** (the private `assemble` module): staged, fsynced, renamed into place, manifest
+//!    last; then **commit**. Nothing after the rename undoes the release.
+//!
+//! [`borderflow_core::failpoint`]s between the steps let tests kill the run at each one.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use borderflow_core::failpoint;
 use borderflow_core::schema::facts::{CROSSINGS_FILE, SIMS_FILE};
-use borderflow_core::{PathError, StateLayout};
+use borderflow_core::{CountryCode, PathError, StagedDir, StateLayout};
 use borderflow_privacy::{
-    Ledger, LedgerError, NoiseSource, PrivacyConfig, ReleasePlan, Request, Reservation,
-    SamplerError,
+    DomainSizes, Ledger, LedgerError, NoiseSource, PrivacyConfig, ReleasePlan, ReleaseRequest,
+    Reservation, SamplerError, Span, Status, StoreKind, TableRequest, draw,
 };
-use borderflow_refdata::RefDataError;
+use borderflow_refdata::{RefData, RefDataError};
 use borderflow_release::manifest::{MANIFEST_FILE, digest_files, digest_release};
-use borderflow_release::{FactsError, TabulateError, WriteError};
-use chrono::Datelike;
+use borderflow_release::{Domain, FactsError, TOTAL_CELLS, TabulateError, WriteError, read_facts};
+use chrono::{Datelike, NaiveDate};
+use sha2::{Digest, Sha256};
 
+use crate::assemble::{Drawn, Job};
 use crate::classify::facts_dir;
-use crate::reports::ReportError;
+use crate::reports::{ClassifyReport, IngestReport, ReportError};
 use crate::{Period, Pipeline};
 
 /// The ledger file under the state directory.
@@ -41,7 +53,27 @@ pub enum PublishError {
         /// Where its facts would be.
         dir: PathBuf,
     },
-    /// The ledger refused (over budget, budget changed, pending) or failed.
+    /// The release directory holds a release this store's ledger did not publish.
+    #[error(
+        "{} holds a release this store's ledger did not publish (a test store's, or another store's); move it away, nothing was published",
+        dir.display()
+    )]
+    ForeignRelease {
+        /// The release directory.
+        dir: PathBuf,
+    },
+    /// The ledger says the release is published but its directory is gone.
+    #[error(
+        "release {} was published (ledger #{id}) but its directory is gone: restore it from a backup; it is never noised again",
+        dir.display()
+    )]
+    ReleaseMissing {
+        /// The release directory.
+        dir: PathBuf,
+        /// A ledger id of the release.
+        id: i64,
+    },
+    /// The ledger refused (over budget, budget changed, wrong store kind) or failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// The code lists could not be loaded.
@@ -79,7 +111,7 @@ pub struct PublishReport {
     pub new: bool,
     /// Cells published and suppressed per table (new releases only).
     pub cells: Vec<TableCells>,
-    /// Reservations of crashed runs settled: (committed, aborted).
+    /// Unfinished releases of crashed runs settled: (committed, aborted).
     pub settled: (usize, usize),
 }
 
@@ -88,7 +120,7 @@ pub struct PublishReport {
 pub struct TableCells {
     /// The table's name (`categories`, `crossings`, …).
     pub table: String,
-    /// Cells whose noisy value reached k.
+    /// Cells whose noisy value reached the threshold.
     pub published: usize,
     /// Cells kept with a null value and the suppressed flag.
     pub suppressed: usize,
@@ -110,8 +142,54 @@ pub fn noisy_dir(p: &Pipeline, period: Period) -> PathBuf {
     StateLayout::new(&p.state_dir).noisy(&p.dataset, &period.to_string())
 }
 
+/// The kind of store a noise source may publish from.
+pub fn store_kind(noise: &NoiseSource) -> StoreKind {
+    if noise.for_publication() {
+        StoreKind::Production
+    } else {
+        StoreKind::Test
+    }
+}
+
+/// The calendar years from `first` to `last`, both included.
+pub fn years_read(first: NaiveDate, last: NaiveDate) -> Vec<i32> {
+    (first.year()..=last.year()).collect()
+}
+
+/// What a table's query is: everything its exact answer depends on except the SIMs' data,
+/// plus the identity of the data read (the digests of the ingested files of the window).
+/// Two releases whose queries share this digest count the same thing over the same data,
+/// whatever their dataset name or period label.
+fn query_digest(
+    p: &Pipeline,
+    period: Period,
+    table: &str,
+    summary: &ClassifyReport,
+    window_first: NaiveDate,
+    countries: &[CountryCode],
+    inputs: &[String],
+) -> String {
+    let identity = serde_json::json!({
+        "table": table,
+        "window_first": window_first.to_string(),
+        "lookback_last": summary.lookback_last.to_string(),
+        // Only crossings count within the period; the other tables classify the look-back
+        // as of its last day, so a December and the year it ends ask the same of them.
+        "crossings_from": (table == borderflow_privacy::plan::CROSSINGS)
+            .then(|| period.first().to_string()),
+        "measuring_country": p.measuring_country.to_string(),
+        "operator_plmns": p.operator_plmns,
+        "rules": summary.rules,
+        "key_fingerprint": summary.key_fingerprint,
+        "code_list": countries.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        "inputs": inputs,
+    });
+    hex::encode(Sha256::digest(identity.to_string().as_bytes()))
+}
+
 /// Publishes `period` of the pipeline's dataset. `noise` is the OS source in production; a
-/// seeded test source marks the release NOT FOR PUBLICATION.
+/// seeded test source is accepted only in a test store and marks the release NOT FOR
+/// PUBLICATION.
 pub fn run(
     p: &Pipeline,
     period: Period,
@@ -119,104 +197,190 @@ pub fn run(
 ) -> Result<PublishReport, PublishError> {
     let started = std::time::Instant::now();
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
-    let mut ledger = Ledger::open(&StateLayout::new(&p.state_dir).ledger())?;
-    let settled = settle(p, &mut ledger)?;
+    let layout = StateLayout::new(&p.state_dir);
+    let mut ledger = Ledger::open(&layout.ledger(), store_kind(&noise))?;
     let dir = release_dir(p, period);
+    StagedDir::remove_stale(&dir)?;
+    let settled = settle(p, &mut ledger)?;
     let existing = |dir| PublishReport {
         dir,
         new: false,
         cells: Vec::new(),
         settled,
     };
-    // A release directory is complete or absent, and settled above: if it is there, it is
-    // published, and it is returned as it is.
-    if published(p, period) {
-        return Ok(existing(dir));
+    let period_text = period.to_string();
+    let ours = ledger
+        .releases()?
+        .into_iter()
+        .filter(|r| r.dataset == p.dataset && r.period == period_text)
+        .find(|r| r.status == Status::Published);
+    match (published(p, period), ours) {
+        (true, Some(_)) => return Ok(existing(dir)),
+        (true, None) => return Err(PublishError::ForeignRelease { dir }),
+        (false, Some(r)) => return Err(PublishError::ReleaseMissing { dir, id: r.id }),
+        (false, None) => {}
     }
     let facts = facts_dir(&p.state_dir, period);
     if !facts.join(SIMS_FILE).is_file() {
         return Err(PublishError::NotClassified {
-            period: period.to_string(),
+            period: period_text,
             dir: facts,
         });
     }
-    let plan = ReleasePlan::new(&p.privacy, p.classify.max_crossing_pairs);
-    let year = period.last().year();
-    let budget = ledger.budget(
-        &p.dataset,
-        year,
-        &PrivacyConfig::exact(p.privacy.annual_rho),
+    let summary = ClassifyReport::read(&facts)?;
+    let window_first = summary.window_first.unwrap_or(summary.lookback_first);
+    let years = years_read(window_first, summary.lookback_last);
+    let rd = RefData::load(&p.refdata)?;
+    let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
+    let domain = Domain::new(p.measuring_country, &countries);
+    let lookback_days = (summary.lookback_last - summary.lookback_first).num_days() as u64 + 1;
+    let exact = read_facts(
+        &facts,
+        &domain,
+        p.classify.max_crossing_pairs,
+        lookback_days,
     )?;
-    let facts_digest = digest_files(&[facts.join(SIMS_FILE), facts.join(CROSSINGS_FILE)])?;
-    let period_text = period.to_string();
-    let mut ids = Vec::new();
-    for table in &plan.tables {
-        let req = Request {
-            dataset: &p.dataset,
-            year,
-            period: &period_text,
-            table: table.name,
-            rho: &table.rho,
-            inputs_digest: &facts_digest,
-            for_publication: noise.for_publication(),
-        };
-        let reserved = match ledger.reserve(&req, &budget) {
-            Ok(Reservation::Reserved(id)) => Ok(Some(id)),
-            Ok(Reservation::AlreadyPublished(_)) => Ok(None),
-            Err(e) => Err(e),
-        };
-        match reserved {
-            Ok(Some(id)) => ids.push(id),
-            other => {
-                for id in ids {
-                    ledger.abort(id)?;
-                }
-                return other.map(|_| existing(dir)).map_err(Into::into);
+    let plan = ReleasePlan::new(
+        &p.privacy,
+        p.classify.max_crossing_pairs,
+        Span::of_years(years.len()),
+        DomainSizes {
+            categories: domain.categories.len(),
+            crossings: domain.crossings.len(),
+            totals: TOTAL_CELLS,
+            window_days: lookback_days,
+        },
+    );
+    let runs = IngestReport::touching(&layout, window_first, summary.lookback_last)?;
+    let mut inputs: Vec<String> = runs
+        .iter()
+        .flat_map(|r| r.inputs.values().map(|d| d.sha256.clone()))
+        .collect();
+    inputs.sort();
+    inputs.dedup();
+    let digests: Vec<String> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            query_digest(
+                p,
+                period,
+                t.name,
+                &summary,
+                window_first,
+                &countries,
+                &inputs,
+            )
+        })
+        .collect();
+    let counts = crate::assemble::exact_cells(&domain, &exact);
+    let requests = plan
+        .tables
+        .iter()
+        .zip(&digests)
+        .map(|(t, digest)| {
+            Ok(TableRequest {
+                table: t.name,
+                query_digest: digest,
+                rho: t.rho.clone(),
+                sigma2: t.sigma2()?,
+                delta_sq: t.delta_sq,
+                cells: counts[t.name].len(),
+            })
+        })
+        .collect::<Result<Vec<_>, SamplerError>>()?;
+    let reserved = match ledger.reserve(&ReleaseRequest {
+        dataset: &p.dataset,
+        period: &period_text,
+        years: years.clone(),
+        budget: PrivacyConfig::exact(p.privacy.annual_rho),
+        tables: requests,
+        for_publication: noise.for_publication(),
+    })? {
+        Reservation::AlreadyPublished(_) => return Ok(existing(dir)),
+        Reservation::Reserved(tables) => tables,
+    };
+    failpoint::hit("publish:reserved");
+    let ids: Vec<i64> = reserved.iter().map(|t| t.id).collect();
+    ledger.mark_sampled(&ids)?;
+    failpoint::hit("publish:sampled");
+    let mut drawn = BTreeMap::new();
+    for t in reserved {
+        let table = plan.table(&t.table);
+        let noisy = match t.draws {
+            Some(values) => values,
+            None => {
+                let values = draw(&counts[table.name], &t.sigma2, &table.scales, &mut noise)?;
+                ledger.store_draws(t.id, &values)?;
+                values
             }
-        }
+        };
+        let reused_from = match t.reused_from {
+            Some(from) => ledger
+                .releases()?
+                .into_iter()
+                .find(|r| r.id == from)
+                .map(|r| format!("{}/{}", r.dataset, r.period)),
+            None => None,
+        };
+        drawn.insert(
+            table.name,
+            Drawn {
+                id: t.id,
+                sigma2: t.sigma2,
+                noisy,
+                reused_from,
+            },
+        );
     }
-    let job = crate::assemble::Job {
+    failpoint::hit("publish:drawn");
+    let job = Job {
         p,
         period,
-        facts: &facts,
         plan: &plan,
-        facts_digest: &facts_digest,
-        year,
+        years: &years,
+        summary: &summary,
+        domain: &domain,
+        rd: &rd,
+        exact: &exact,
+        runs: &runs,
+        facts_digest: digest_files(&[facts.join(SIMS_FILE), facts.join(CROSSINGS_FILE)])?,
+        query_digests: plan.tables.iter().map(|t| t.name).zip(digests).collect(),
         started,
     };
-    match job.write_release(&mut noise) {
-        Ok((cells, outputs)) => {
-            for id in ids {
-                ledger.commit(id, &outputs)?;
-            }
-            Ok(PublishReport {
-                dir,
-                new: true,
-                cells,
-                settled,
-            })
-        }
-        Err(e) => {
-            for id in ids {
-                ledger.abort(id)?;
-            }
-            Err(e)
-        }
-    }
+    let written = job.write_release(&drawn, noise.for_publication());
+    // Once the release is renamed into place it is published, whatever failed after.
+    let (cells, outputs) = match written {
+        Ok(w) => w,
+        Err(_) if published(p, period) => (Vec::new(), digest_release(&dir)?),
+        Err(e) => return Err(e),
+    };
+    failpoint::hit("publish:renamed");
+    ledger.commit(&ids, &outputs)?;
+    Ok(PublishReport {
+        dir,
+        new: true,
+        cells,
+        settled,
+    })
 }
 
-/// Settles reservations of crashed runs: committed when the release directory exists
-/// (complete by construction), aborted when it does not.
+/// Settles what crashed runs left: reservations never sampled are aborted (no noise was
+/// drawn); sampled ones whose release directory is in place are committed. Sampled ones
+/// without it stay spent, to be finished from their stored draws.
 fn settle(p: &Pipeline, ledger: &mut Ledger) -> Result<(usize, usize), PublishError> {
     let (mut committed, mut aborted) = (0, 0);
-    for r in ledger.pending(&p.dataset)? {
-        let dir = p.release_dir.join(&p.dataset).join(&r.period);
-        if dir.join(MANIFEST_FILE).is_file() {
-            ledger.commit(r.id, &digest_release(&dir)?)?;
-            committed += 1;
-        } else {
-            ledger.abort(r.id)?;
-            aborted += 1;
+    for r in ledger.unfinished()? {
+        match r.status {
+            Status::Reserved => aborted += ledger.abort(&[r.id])?,
+            Status::Sampled => {
+                let dir = p.release_dir.join(&r.dataset).join(&r.period);
+                if dir.join(MANIFEST_FILE).is_file() {
+                    ledger.commit(&[r.id], &digest_release(&dir)?)?;
+                    committed += 1;
+                }
+            }
+            _ => {}
         }
     }
     Ok((committed, aborted))

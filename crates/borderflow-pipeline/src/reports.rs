@@ -140,6 +140,10 @@ pub struct ReturnMigrants {
 pub struct ClassifyReport {
     /// The reference period.
     pub period: String,
+    /// First day the classification read: the look-back's, or the previous window's when
+    /// return migrants are measured.
+    #[serde(default)]
+    pub window_first: Option<NaiveDate>,
     /// First day of the look-back.
     pub lookback_first: NaiveDate,
     /// Last day of the look-back.

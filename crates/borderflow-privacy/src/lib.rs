@@ -6,10 +6,12 @@
 //! - [`sampler`]: Bernoulli, Bernoulli(exp(−γ)), discrete Laplace and discrete Gaussian after
 //!   Canonne, Kamath and Steinke (2020), in exact rational arithmetic with no floating point.
 //! - [`accountant`]: ρ-zCDP costs (σ² = Δ²/2ρ, exact), composition, and (ε, δ) for display.
-//! - [`ledger`]: the SQLite release ledger: budgets per dataset and year, reserve → write →
-//!   commit, refusal over budget, releases never noised twice, crash reconciliation.
+//! - [`ledger`]: the SQLite release ledger of a store: budgets per calendar year of data,
+//!   reserve → sampled → published, refusal over budget, no refund once noise is drawn, noisy
+//!   values kept and reused, test stores apart from production ones.
 //! - [`plan`]: the `[privacy]` settings and the [`ReleasePlan`] drawn from them: each table's
-//!   sensitivity Δ², exact cost ρ, noise σ and threshold k.
+//!   sensitivity Δ² under the unit of privacy (one SIM's data in one calendar year), exact
+//!   cost ρ, noise σ and threshold max(k, τ) bounding phantom cells.
 //! - [`protect`](mod@protect): the mechanism on a table: noise on every cell, then the threshold k on
 //!   noisy values.
 //! - [`NoiseSource`]: a ChaCha20 CSPRNG seeded from the operating system. A fixed seed exists
@@ -38,9 +40,12 @@ pub mod plan;
 pub mod protect;
 pub mod sampler;
 
-pub use ledger::{Ledger, LedgerError, ReleaseRecord, Request, Reservation};
-pub use plan::{PrivacyConfig, ReleasePlan, TableNoise, TablePlan};
-pub use protect::{ProtectedCell, protect};
+pub use ledger::{
+    Charge, Ledger, LedgerError, ReleaseRecord, ReleaseRequest, Reservation, ReservedTable, Status,
+    StoreKind, TableRequest,
+};
+pub use plan::{DomainSizes, PrivacyConfig, ReleasePlan, Span, TableNoise, TablePlan, Threshold};
+pub use protect::{ProtectedCell, draw, protect, threshold};
 pub use sampler::{DiscreteGaussian, DiscreteLaplace, Ratio, SamplerError};
 
 use rand::{CryptoRng, RngCore, SeedableRng, TryRngCore};

@@ -28,11 +28,16 @@ pub const DEFAULT_TABLE_RHO: &str = "0.1";
 /// ρ of the `quality` totals when the pipeline does not set it.
 pub const QUALITY_RHO: &str = "0.01";
 
+/// ρ of the headline `totals` when the pipeline does not set it: σ = 5 on a one-year window,
+/// a 95% margin of ±9.8 SIMs before combination with the cell sums.
+pub const TOTALS_RHO: &str = "0.04";
+
 /// The `[privacy]` section of a pipeline (DESIGN §7; docs/privacy.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacyConfig {
-    /// Budget per dataset and calendar year, in ρ (zCDP); fixed in the ledger once used.
+    /// Budget per calendar year of data, in ρ (zCDP), for the whole store; fixed in the ledger
+    /// at the year's first release.
     pub annual_rho: f64,
     /// δ at which ε is shown.
     pub delta: f64,
@@ -42,9 +47,14 @@ pub struct PrivacyConfig {
     pub categories: TableNoise,
     /// The noise of the `crossings` table (`[privacy.crossings]`).
     pub crossings: TableNoise,
-    /// The noise of the release's SIM totals in quality.json and the manifest (SIMs seen, too
-    /// sparse to classify, on open spells), `[privacy.quality]`; default ρ = 0.01.
+    /// The noise of the headline totals per category and flow direction
+    /// (`[privacy.totals]`); default ρ = 0.04.
+    pub totals: TableNoise,
+    /// The noise of the release's quality totals in quality.json (SIMs seen, too sparse to
+    /// classify, on open spells, SIM-days observed), `[privacy.quality]`; default ρ = 0.01.
     pub quality: TableNoise,
+    /// Expected true-zero cells a table may publish by noise alone; sets the threshold τ.
+    pub phantom_rate: f64,
 }
 
 impl Default for PrivacyConfig {
@@ -55,7 +65,9 @@ impl Default for PrivacyConfig {
             k: DEFAULT_K,
             categories: TableNoise::default(),
             crossings: TableNoise::default(),
+            totals: TableNoise::default(),
             quality: TableNoise::default(),
+            phantom_rate: DEFAULT_PHANTOM_RATE,
         }
     }
 }
@@ -77,7 +89,15 @@ impl PrivacyConfig {
         }
         self.categories.check("categories")?;
         self.crossings.check("crossings")?;
+        self.totals.check("totals")?;
         self.quality.check("quality")?;
+        if !(self.phantom_rate.is_finite() && self.phantom_rate > 0.0 && self.phantom_rate < 1000.0)
+        {
+            return Err(format!(
+                "privacy.phantom_rate = {} must lie in (0, 1000)",
+                self.phantom_rate
+            ));
+        }
         if !(self.delta > 0.0 && self.delta < 1.0) {
             return Err(format!("privacy.delta = {} must lie in (0, 1)", self.delta));
         }
@@ -167,20 +187,80 @@ impl TableNoise {
     }
 }
 
+/// How a release's window sits on calendar years. The unit of privacy is one SIM's data in one
+/// calendar year: removing it from a window inside one year removes the SIM from the tables
+/// (add/remove), but from a window over several years the SIM may stay, counted elsewhere
+/// (replace-one), so each count-table's sensitivity doubles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Span {
+    /// The window reads one calendar year.
+    OneYear,
+    /// The window reads two or more calendar years.
+    SeveralYears,
+}
+
+impl Span {
+    /// The span of a window reading `years` calendar years.
+    pub fn of_years(years: usize) -> Self {
+        if years > 1 {
+            Span::SeveralYears
+        } else {
+            Span::OneYear
+        }
+    }
+
+    /// The factor on a count table's Δ²: 1 for add/remove, 2 for replace-one.
+    pub fn factor(self) -> u32 {
+        match self {
+            Span::OneYear => 1,
+            Span::SeveralYears => 2,
+        }
+    }
+}
+
 /// One noised table of a release: its cost, sensitivity and threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TablePlan {
-    /// The table's name (`categories`, `crossings`, `quality`).
+    /// The table's name (`categories`, `crossings`, `totals`, `quality`).
     pub name: &'static str,
-    /// Its exact cost per release.
+    /// Its exact cost per release, charged to every data year the window reads.
     pub rho: Ratio,
-    /// Its squared L2 sensitivity Δ²: how much one SIM can move the table.
+    /// Its squared L2 sensitivity Δ² under the unit of privacy: how much one SIM-year can
+    /// move the table (cells scaled by [`TablePlan::scales`] first).
     pub delta_sq: u32,
-    /// Smallest noisy value published.
+    /// Smallest noisy value published (k of the pipeline; 1 for the quality totals).
     pub k: u32,
+    /// The cells of the table's public domain.
+    pub cells: usize,
+    /// The bound on one SIM's contribution to each cell, when not 1: cell i gets noise of
+    /// standard deviation `scales[i]`·σ (the `quality` table's SIM-days).
+    pub scales: Vec<u64>,
+    /// The threshold on noisy values: max(k, τ) with τ bounding phantom cells.
+    pub threshold: i64,
 }
 
 impl TablePlan {
+    fn new(name: &'static str, rho: Ratio, delta_sq: u32, k: u32, cells: usize, rate: f64) -> Self {
+        let mut t = TablePlan {
+            name,
+            rho,
+            delta_sq,
+            k,
+            cells,
+            scales: Vec::new(),
+            threshold: i64::from(k),
+        };
+        if k > 1 {
+            t.threshold = Threshold {
+                k,
+                phantom_rate: rate,
+                cells,
+            }
+            .at(t.sigma());
+        }
+        t
+    }
+
     /// The variance parameter of each cell's discrete Gaussian, σ² = Δ²/(2ρ), exact.
     pub fn sigma2(&self) -> Result<Ratio, SamplerError> {
         sigma2_for(&self.rho, self.delta_sq)
@@ -200,49 +280,166 @@ impl TablePlan {
     pub fn l2_sensitivity(&self) -> f64 {
         f64::from(self.delta_sq).sqrt()
     }
+
+    /// Expected number of true-zero cells published by noise alone, were every cell zero.
+    pub fn expected_phantoms(&self) -> f64 {
+        expected_phantoms(self.sigma(), self.cells, self.threshold)
+    }
+}
+
+/// Phantom cells per table the threshold allows unless the pipeline says otherwise.
+pub const DEFAULT_PHANTOM_RATE: f64 = 0.5;
+
+/// The rule that decides which noisy cells are published: a value ≥ max(k, τ), with τ the
+/// smallest integer such that a table of `cells` true-zero cells publishes at most
+/// `phantom_rate` of them on average by noise alone. τ depends only on public parameters (σ,
+/// the domain's size), so it costs nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    /// The disclosure-control floor (k = 16 by default).
+    pub k: u32,
+    /// Expected true-zero cells published per table.
+    pub phantom_rate: f64,
+    /// The table's domain size.
+    pub cells: usize,
+}
+
+impl Threshold {
+    /// max(k, τ) for cells of noise σ.
+    pub fn at(&self, sigma: f64) -> i64 {
+        i64::from(self.k).max(phantom_threshold(sigma, self.cells, self.phantom_rate))
+    }
+}
+
+/// P(Z ≥ t) for Z the discrete Gaussian of scale σ (floating point: the threshold is a public
+/// parameter, not part of the mechanism).
+pub fn tail(sigma: f64, t: i64) -> f64 {
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return if t <= 0 { 1.0 } else { 0.0 };
+    }
+    let reach = (40.0 * sigma).ceil() as i64 + 10;
+    let w = |z: i64| (-((z * z) as f64) / (2.0 * sigma * sigma)).exp();
+    let total: f64 = (-reach..=reach).map(w).sum();
+    let above: f64 = (t.max(-reach)..=reach).map(w).sum();
+    above / total
+}
+
+/// The smallest τ ≥ 1 with `cells` · P(Z ≥ τ) ≤ `rate`.
+pub fn phantom_threshold(sigma: f64, cells: usize, rate: f64) -> i64 {
+    let mut t = 1;
+    while (cells as f64) * tail(sigma, t) > rate && t < 1_000_000_000 {
+        // Grow geometrically, then settle by bisection.
+        t *= 2;
+    }
+    let (mut lo, mut hi) = (t / 2, t);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if (cells as f64) * tail(sigma, mid) > rate {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    if (cells as f64) * tail(sigma, lo.max(1)) <= rate {
+        lo.max(1)
+    } else {
+        hi
+    }
+}
+
+/// Expected true-zero cells of a table published at threshold `t`.
+pub fn expected_phantoms(sigma: f64, cells: usize, t: i64) -> f64 {
+    cells as f64 * tail(sigma, t)
 }
 
 /// The noised tables of one release, in the order they are noised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleasePlan {
-    /// `categories`, `crossings`, `quality`.
-    pub tables: [TablePlan; 3],
+    /// `categories`, `crossings`, `totals`, `quality`.
+    pub tables: [TablePlan; 4],
+    /// How the window sits on calendar years.
+    pub span: Span,
 }
 
 /// Name of the categories table.
 pub const CATEGORIES: &str = "categories";
 /// Name of the crossings table.
 pub const CROSSINGS: &str = "crossings";
+/// Name of the headline totals (per category and per flow direction).
+pub const TOTALS: &str = "totals";
 /// Name of the quality totals.
 pub const QUALITY: &str = "quality";
 
+/// The public domain's size per table, and the SIM-days bound of the quality table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DomainSizes {
+    /// Cells of `categories` (category × partner).
+    pub categories: usize,
+    /// Cells of `crossings` (from × to).
+    pub crossings: usize,
+    /// Cells of `totals` (categories and flow directions).
+    pub totals: usize,
+    /// Days of the window: the most SIM-days one SIM adds to the quality table.
+    pub window_days: u64,
+}
+
+/// Cells of the `quality` table: SIMs seen, too sparse to classify, on open spells, SIM-days.
+pub const QUALITY_CELLS: usize = 4;
+
 impl ReleasePlan {
-    /// The plan for `config`, with at most `max_crossing_pairs` pairs per SIM in `crossings`.
-    /// The quality totals are not thresholded (k = 1): they are large by nature, and a small
-    /// one is itself the quality signal.
-    pub fn new(config: &PrivacyConfig, max_crossing_pairs: usize) -> Self {
+    /// The plan for `config`, with at most `max_crossing_pairs` pairs per SIM in `crossings`,
+    /// for a window spanning `span`. Each SIM adds one to one `categories` cell, to at most
+    /// `max_crossing_pairs` `crossings` cells, to one category total and at most one direction
+    /// total; replace-one (a window over several years) doubles each Δ². The quality totals
+    /// are not thresholded (k = 1): they are large by nature, and a small one is itself the
+    /// quality signal; their cells are scaled (SIM-days by the window's length) so Δ² = 4.
+    pub fn new(
+        config: &PrivacyConfig,
+        max_crossing_pairs: usize,
+        span: Span,
+        sizes: DomainSizes,
+    ) -> Self {
         let max_pairs = u32::try_from(max_crossing_pairs).unwrap_or(u32::MAX);
+        let f = span.factor();
+        let rate = config.phantom_rate;
+        let mut quality = TablePlan::new(
+            QUALITY,
+            config.quality.rho_or(4, QUALITY_RHO),
+            QUALITY_CELLS as u32,
+            1,
+            QUALITY_CELLS,
+            rate,
+        );
+        quality.scales = vec![1, 1, 1, sizes.window_days.max(1)];
         Self {
             tables: [
-                TablePlan {
-                    name: CATEGORIES,
-                    rho: config.categories.rho(1),
-                    delta_sq: 1,
-                    k: config.k,
-                },
-                TablePlan {
-                    name: CROSSINGS,
-                    rho: config.crossings.rho(max_pairs),
-                    delta_sq: max_pairs,
-                    k: config.k,
-                },
-                TablePlan {
-                    name: QUALITY,
-                    rho: config.quality.rho_or(2, QUALITY_RHO),
-                    delta_sq: 2,
-                    k: 1,
-                },
+                TablePlan::new(
+                    CATEGORIES,
+                    config.categories.rho(f),
+                    f,
+                    config.k,
+                    sizes.categories,
+                    rate,
+                ),
+                TablePlan::new(
+                    CROSSINGS,
+                    config.crossings.rho(f * max_pairs),
+                    f * max_pairs,
+                    config.k,
+                    sizes.crossings,
+                    rate,
+                ),
+                TablePlan::new(
+                    TOTALS,
+                    config.totals.rho_or(2 * f, TOTALS_RHO),
+                    2 * f,
+                    config.k,
+                    sizes.totals,
+                    rate,
+                ),
+                quality,
             ],
+            span,
         }
     }
 
@@ -254,7 +451,7 @@ impl ReleasePlan {
             .expect("every released table is planned")
     }
 
-    /// The release's total cost, exact.
+    /// The release's total cost per data year read, exact.
     pub fn rho(&self) -> Ratio {
         self.tables
             .iter()
@@ -299,11 +496,34 @@ mod tests {
 
     #[test]
     fn the_default_plan_costs_what_the_docs_say() {
-        let plan = ReleasePlan::new(&PrivacyConfig::default(), 4);
-        let [c, x, q] = &plan.tables;
-        assert_eq!((c.delta_sq, x.delta_sq, q.delta_sq), (1, 4, 2));
-        assert_eq!((c.k, x.k, q.k), (16, 16, 1));
-        assert_eq!(plan.rho(), Ratio::from_decimal("0.21").unwrap());
+        let sizes = DomainSizes {
+            categories: 11 * 249,
+            crossings: 250 * 249,
+            totals: 13,
+            window_days: 365,
+        };
+        let plan = ReleasePlan::new(&PrivacyConfig::default(), 4, Span::OneYear, sizes);
+        let [c, x, t, q] = &plan.tables;
+        assert_eq!(
+            (c.delta_sq, x.delta_sq, t.delta_sq, q.delta_sq),
+            (1, 4, 2, 4)
+        );
+        assert_eq!((c.k, x.k, t.k, q.k), (16, 16, 16, 1));
+        assert_eq!(plan.rho(), Ratio::from_decimal("0.25").unwrap());
+        assert_eq!(q.scales, [1, 1, 1, 365]);
+        // A window over two years: replace-one doubles each count table's Δ², same ρ.
+        let two = ReleasePlan::new(&PrivacyConfig::default(), 4, Span::SeveralYears, sizes);
+        let [c2, x2, t2, q2] = &two.tables;
+        assert_eq!(
+            (c2.delta_sq, x2.delta_sq, t2.delta_sq, q2.delta_sq),
+            (2, 8, 4, 4)
+        );
+        assert_eq!(two.rho(), plan.rho());
+        // τ: crossings at σ = √20 over 62,250 cells need 20 to keep phantoms ≤ 0.5.
+        assert_eq!(x.threshold, 20);
+        assert!(x.expected_phantoms() <= 0.5);
+        assert!(expected_phantoms(x.sigma(), x.cells, x.threshold - 1) > 0.5);
+        assert_eq!(c.threshold, 16);
         // σ = Δ/√(2ρ): √(1/0.2) = 2.236…, √(4/0.2) = 4.472…
         assert!((c.sigma() - 5f64.sqrt()).abs() < 1e-12);
         assert!((x.sigma() - 20f64.sqrt()).abs() < 1e-12);

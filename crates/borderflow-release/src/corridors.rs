@@ -7,21 +7,19 @@
 //! included — so it is unbiased (summing only published cells would drop every small partner
 //! country, exactly the South-South neighbours the table is for). Its noise standard deviation
 //! is √(Σ σ²) = σ√n. Sums of noisy values are post-processing: they cost no budget. A corridor
-//! is suppressed when its sum is below k, as any cell, or below 1.96 σ√n: its 95% interval
-//! would include zero, so it could be noise alone (with 249 cells and σ ≈ 2.24, noise alone
-//! exceeds k = 16 a third of the time).
+//! is published only when its sum reaches max(k, τ), with τ from its own σ√n and the table's
+//! size so that corridors with no one in them are published by noise alone at most at the
+//! pipeline's phantom rate (with 249 cells and σ ≈ 2.24, noise alone exceeds k = 16 a third of
+//! the time).
 
 use std::collections::BTreeMap;
 
 use borderflow_core::{Category, CountryCode};
-use borderflow_privacy::ProtectedCell;
+use borderflow_privacy::{ProtectedCell, Threshold};
 use borderflow_refdata::{GlobalSouth, RefData, South};
 
 use crate::table::{Cell, Dimension, ReleasedTable, Role};
 use crate::tabulate::Domain;
-
-/// A corridor is published only when its sum is at least this many noise standard deviations.
-pub const RELIABILITY_Z: f64 = borderflow_privacy::accountant::Z_95;
 
 /// Label of partner countries a grouping does not classify.
 pub const UNCLASSIFIED: &str = "unclassified";
@@ -102,7 +100,7 @@ fn direction(
 pub fn corridors(
     domain: &Domain,
     protected: &[ProtectedCell],
-    k: u32,
+    threshold: &Threshold,
     rd: &RefData,
     m: CountryCode,
     period: &str,
@@ -132,6 +130,10 @@ pub fn corridors(
             e.2 += 1;
         }
     }
+    let threshold = Threshold {
+        cells: sums.len(),
+        ..*threshold
+    };
     let mut category = Vec::new();
     let mut grouping = Vec::new();
     let mut group = Vec::new();
@@ -157,7 +159,7 @@ pub fn corridors(
         // Below k, or not distinguishable from zero: a sum of many cells carries noise of
         // σ√n, which alone would clear k for a third of empty corridors.
         let noise_sd = var.sqrt();
-        let suppressed = sum < i64::from(k) || (sum as f64) < RELIABILITY_Z * noise_sd;
+        let suppressed = sum < threshold.at(noise_sd);
         cells.push(Cell {
             subscribers: (!suppressed).then_some(sum),
             noise_sd,

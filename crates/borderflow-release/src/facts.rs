@@ -2,7 +2,7 @@
 //! [`borderflow_core::schema::facts`]) read into exact tables over the public domain. Columns
 //! are found by name; the contract is the schema's constants.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -36,9 +36,14 @@ pub enum FactsError {
         /// The column at fault.
         column: &'static str,
     },
-    /// A SIM's facts do not fit the public domain.
-    #[error(transparent)]
-    Tabulate(#[from] TabulateError),
+    /// A pseudonym holds more than one row: the facts are not what classify writes.
+    #[error("{}: a pseudonym holds {rows} rows, not one (reclassify the period)", path.display())]
+    DuplicateSim {
+        /// The file.
+        path: PathBuf,
+        /// Rows it holds.
+        rows: usize,
+    },
 }
 
 /// The exact tables of a period and its SIM totals. Never published as they are.
@@ -46,10 +51,16 @@ pub enum FactsError {
 pub struct FactTotals {
     /// Exact counts over the domain.
     pub tables: Tables,
-    /// SIMs classified or too sparse to classify.
+    /// SIMs seen in the look-back: classified, too sparse to classify, or dropped.
     pub sims: u64,
     /// SIMs whose category rests on a spell still open at the period's end.
     pub open_spells: u64,
+    /// SIM-days observed in the look-back, each SIM's clamped to the look-back's length.
+    pub sim_days: u64,
+    /// SIMs kept out of a table instead of failing the release, by reason (`too_many_pairs`:
+    /// crossings clamped to the bound; `unknown_country`, `bad_partner`: not tabulated).
+    /// Operator-side only: whether a release fails must not depend on one SIM.
+    pub dropped: BTreeMap<String, u64>,
 }
 
 fn batches(path: &Path) -> Result<Vec<RecordBatch>, FactsError> {
@@ -66,8 +77,15 @@ fn batches(path: &Path) -> Result<Vec<RecordBatch>, FactsError> {
 }
 
 /// Reads the facts in `dir` into tables over `domain`, each SIM in at most `max_pairs`
-/// crossings cells.
-pub fn read_facts(dir: &Path, domain: &Domain, max_pairs: usize) -> Result<FactTotals, FactsError> {
+/// crossings cells and adding at most `max_days` SIM-days. A SIM whose facts do not fit the
+/// domain is clamped (crossings beyond the bound) or left out of the tables, and counted in
+/// [`FactTotals::dropped`]; a SIM not seen in the look-back (history only) is not counted.
+pub fn read_facts(
+    dir: &Path,
+    domain: &Domain,
+    max_pairs: usize,
+    max_days: u64,
+) -> Result<FactTotals, FactsError> {
     let crossings_path = dir.join(CROSSINGS_FILE);
     let sims_path = dir.join(SIMS_FILE);
     let bad = |path: &Path, column| FactsError::Column {
@@ -104,7 +122,10 @@ pub fn read_facts(dir: &Path, domain: &Domain, max_pairs: usize) -> Result<FactT
         tables: Tables::new(domain),
         sims: 0,
         open_spells: 0,
+        sim_days: 0,
+        dropped: BTreeMap::new(),
     };
+    let mut seen: HashSet<Pseudonym> = HashSet::new();
     for b in batches(&sims_path)? {
         let p = &sims_path;
         let col = |name| b.column_by_name(name).ok_or_else(|| bad(p, name));
@@ -120,8 +141,24 @@ pub fn read_facts(dir: &Path, domain: &Domain, max_pairs: usize) -> Result<FactT
         let open = col(OPEN_SPELL)?
             .as_boolean_opt()
             .ok_or(bad(p, OPEN_SPELL))?;
+        let days = col(DAYS_SEEN)?;
+        let days = days
+            .as_primitive_opt::<arrow::datatypes::Int32Type>()
+            .ok_or(bad(p, DAYS_SEEN))?;
         for i in 0..b.num_rows() {
+            let sim = pseudonym(ps.value(i)).ok_or(bad(p, PSEUDONYM))?;
+            if !seen.insert(sim) {
+                return Err(FactsError::DuplicateSim {
+                    path: p.clone(),
+                    rows: 2,
+                });
+            }
+            let days_seen = u64::try_from(days.value(i)).unwrap_or(0);
+            if days_seen == 0 {
+                continue;
+            }
             out.sims += 1;
+            out.sim_days += days_seen.min(max_days);
             out.open_spells += u64::from(open.is_valid(i) && open.value(i));
             let category = if cat.is_valid(i) {
                 Some(
@@ -137,10 +174,28 @@ pub fn read_facts(dir: &Path, domain: &Domain, max_pairs: usize) -> Result<FactT
             } else {
                 None
             };
-            let sim = pseudonym(ps.value(i)).ok_or(bad(p, PSEUDONYM))?;
             let crossed = pairs.get(&sim).map_or(&[][..], |v| v.as_slice());
-            out.tables
-                .add(domain, category, partner, crossed, max_pairs)?;
+            let mut clamped: Vec<(CountryCode, CountryCode)>;
+            let mut crossed = crossed;
+            if crossed.len() > max_pairs {
+                // The bound the privacy analysis relies on: keep the first pairs.
+                clamped = crossed.to_vec();
+                clamped.dedup();
+                clamped.truncate(max_pairs);
+                crossed = &clamped;
+                *out.dropped.entry("too_many_pairs".into()).or_default() += 1;
+            }
+            if let Err(e) = out
+                .tables
+                .add(domain, category, partner, crossed, max_pairs)
+            {
+                let reason = match e {
+                    TabulateError::UnknownCountry { .. } => "unknown_country",
+                    TabulateError::BadPartner { .. } => "bad_partner",
+                    TabulateError::TooManyPairs { .. } => "too_many_pairs",
+                };
+                *out.dropped.entry(reason.into()).or_default() += 1;
+            }
         }
     }
     Ok(out)

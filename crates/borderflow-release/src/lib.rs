@@ -43,6 +43,7 @@ pub mod manifest;
 pub mod report;
 pub mod table;
 pub mod tabulate;
+pub mod totals;
 pub mod write;
 
 pub use corridors::corridors;
@@ -50,4 +51,5 @@ pub use facts::{FactTotals, FactsError, read_facts};
 pub use manifest::{Manifest, Quality};
 pub use table::{Cell, Dimension, ReleasedTable, Role};
 pub use tabulate::{CategoryCell, Domain, Tables, TabulateError};
+pub use totals::{Flow, TOTAL_CELLS, exact_totals};
 pub use write::{WriteError, write_all};

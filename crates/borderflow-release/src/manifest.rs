@@ -1,7 +1,12 @@
-//! The two JSON documents of a release, as types written and read back: `manifest.json` (what
-//! was released, from what, at what privacy cost) and `quality.json` (indicators of the data's
-//! quality). Readers of a release — `borderflow`'s own summary, the report, tests, an NSO's
-//! scripts — read these types, never JSON paths by string.
+//! The JSON documents of a release, as types written and read back: `manifest.json` (what was
+//! released, under which rules, at what privacy cost) and `quality.json` (indicators of the
+//! data's quality), both public; and the [`OperatorManifest`], kept under the state directory,
+//! holding everything exact (rows, quarantine, digests of inputs and facts, timings). Readers —
+//! `borderflow`'s own summary, the report, tests, an NSO's scripts — read these types, never
+//! JSON paths by string.
+//!
+//! The public documents hold only noisy counts, values computed from noisy counts, and public
+//! parameters (DESIGN §7): nothing in them changes with one SIM except through noise.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -94,16 +99,24 @@ impl RowTotals {
 /// One noised table's privacy parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableManifest {
-    /// ρ spent on it, as a decimal.
+    /// ρ charged for it to each data year read, as a decimal (0 when its noisy values were
+    /// reused from an identical query).
     pub rho: f64,
     /// ρ exactly, as a fraction.
     pub rho_exact: String,
+    /// The release (dataset/period) whose noisy values this table reuses, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
     /// Its L2 sensitivity Δ.
     pub l2_sensitivity: f64,
     /// Standard deviation of each cell's noise.
     pub sigma: f64,
     /// Half-width of each cell's 95% margin of error.
     pub margin_of_error_95: f64,
+    /// The threshold on noisy values, max(k, τ).
+    pub threshold: i64,
+    /// Expected true-zero cells published by noise alone at that threshold.
+    pub expected_phantom_cells: f64,
     /// Cells in the table.
     pub cells: usize,
     /// Of which published.
@@ -117,19 +130,23 @@ pub struct TableManifest {
 pub struct PrivacyManifest {
     /// The unit of privacy.
     pub unit: String,
+    /// What makes two datasets neighbours, and the sensitivity that follows.
+    pub neighbouring: String,
     /// The mechanism.
     pub mechanism: String,
     /// Smallest published value.
     pub k: u32,
+    /// Expected true-zero cells published per table by noise alone (sets τ).
+    pub phantom_rate: f64,
     /// δ at which ε is stated.
     pub delta: f64,
-    /// The calendar year whose budget paid.
-    pub budget_year: i32,
-    /// That year's budget in ρ.
+    /// Every calendar year of data the release's window reads: each was charged its ρ.
+    pub budget_years: Vec<i32>,
+    /// The budget of each data year in ρ, for the whole store.
     pub annual_rho: f64,
-    /// ρ of this release.
+    /// ρ this release charged to each data year it reads (0 for reused noise).
     pub rho_of_this_release: f64,
-    /// ε of this release at δ.
+    /// ε of this release at δ, per data year.
     pub epsilon_of_this_release: f64,
     /// Each noised table.
     pub tables: BTreeMap<String, TableManifest>,
@@ -149,7 +166,8 @@ pub struct CellCounts {
 /// Whether return migrants were measured, and why not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReturnMigrantsStatus {
-    /// True when the store reaches back over the previous window.
+    /// True when the pipeline measures them (`classify.return_migrants`): the window then
+    /// reads the previous 365 days too.
     pub available: bool,
     /// Why not, when not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,29 +177,18 @@ pub struct ReturnMigrantsStatus {
 /// The classification section of the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassificationManifest {
+    /// First day the window reads (the previous window's, when return migrants are measured).
+    pub window_first: String,
     /// First day of the look-back.
     pub lookback_first: String,
     /// Last day of the look-back.
     pub lookback_last: String,
-    /// Days of the look-back without data.
-    pub missing_days: u32,
     /// Return-migrant availability.
     pub return_migrants: ReturnMigrantsStatus,
     /// SIMs whose category rests on a spell still open (noisy).
     pub open_spells: NoisyTotal,
     /// The classification rules used, as configured.
     pub rules: serde_json::Value,
-}
-
-/// Wall-clock seconds per stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Timings {
-    /// Ingest runs of the look-back, summed.
-    pub ingest: f64,
-    /// The classify run.
-    pub classify: f64,
-    /// This publish run.
-    pub publish: f64,
 }
 
 /// `manifest.json`: written last into a release directory.
@@ -201,14 +208,6 @@ pub struct Manifest {
     pub notice: Option<String>,
     /// SHA-256 of the effective configuration.
     pub config_digest: String,
-    /// Fingerprint of the pseudonymisation key.
-    pub key_fingerprint: String,
-    /// The input files.
-    pub inputs: Vec<InputManifest>,
-    /// Rows over every input.
-    pub rows: RowTotals,
-    /// SHA-256 of the classified facts.
-    pub facts_digest: String,
     /// SHA-256 of the release's other files.
     pub outputs_digest: String,
     /// Privacy parameters and costs.
@@ -217,10 +216,87 @@ pub struct Manifest {
     pub cells: BTreeMap<String, CellCounts>,
     /// The classification.
     pub classification: ClassificationManifest,
-    /// Seconds per stage.
-    pub timings_seconds: Timings,
     /// When it was published (RFC 3339, UTC).
     pub published_at: String,
+}
+
+/// Wall-clock seconds per stage (operator-side: timings follow the data's size).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Ingest runs of the look-back, summed.
+    pub ingest: f64,
+    /// The classify run.
+    pub classify: f64,
+    /// This publish run.
+    pub publish: f64,
+}
+
+/// The exact counts of a release, kept operator-side under the state directory for the audit
+/// trail: never in a release, because each can change with one SIM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactCounts {
+    /// SIMs seen in the window.
+    pub sims_seen: u64,
+    /// SIMs too sparse to classify.
+    pub sims_too_sparse_to_classify: u64,
+    /// SIMs on open spells.
+    pub sims_on_open_spells: u64,
+    /// SIM-days observed in the window.
+    pub sim_days: u64,
+    /// Accepted events per SIM-day.
+    pub observation_density_events_per_sim_day: f64,
+    /// Days of the look-back without data.
+    pub lookback_days_without_data: u32,
+    /// Events per day of the period.
+    pub events_per_day: BTreeMap<String, u64>,
+    /// Share of rows quarantined.
+    pub share_rows_quarantined: f64,
+    /// Share of rows with an unknown PLMN.
+    pub share_rows_unknown_plmn: f64,
+    /// SIMs dropped from `crossings` beyond `max_crossing_pairs` or with a partner outside
+    /// the code lists, instead of failing the release.
+    pub dropped: BTreeMap<String, u64>,
+}
+
+/// `operator-manifest.json` under `state/operator/<dataset>/<period>/`: what the public
+/// manifest leaves out, for the operator's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorManifest {
+    /// The dataset.
+    pub dataset: String,
+    /// The reference period.
+    pub period: String,
+    /// Fingerprint of the pseudonymisation key.
+    pub key_fingerprint: String,
+    /// The input files of the window.
+    pub inputs: Vec<InputManifest>,
+    /// Rows over every input.
+    pub rows: RowTotals,
+    /// SHA-256 of the classified facts.
+    pub facts_digest: String,
+    /// The query digest of each noised table (what the ledger matches to reuse noise).
+    pub query_digests: BTreeMap<String, String>,
+    /// Ledger ids of the release's tables.
+    pub ledger_ids: BTreeMap<String, i64>,
+    /// The exact counts.
+    pub exact: ExactCounts,
+    /// Seconds per stage.
+    pub timings_seconds: Timings,
+}
+
+/// File name of the operator manifest.
+pub const OPERATOR_MANIFEST_FILE: &str = "operator-manifest.json";
+
+impl OperatorManifest {
+    /// Reads the operator manifest in `dir`.
+    pub fn read(dir: &Path) -> Result<Self, ReadError> {
+        read_json(&dir.join(OPERATOR_MANIFEST_FILE))
+    }
+
+    /// The document as the bytes written.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("an operator manifest serialises")
+    }
 }
 
 /// A release's JSON document could not be read.
@@ -278,18 +354,11 @@ pub struct Quality {
     pub share_too_sparse_to_classify: f64,
     /// SIMs on open spells (noisy).
     pub sims_on_open_spells: NoisyTotal,
-    /// Accepted events per presence row.
-    pub observation_density_events_per_sim_day: f64,
-    /// Rows read.
-    pub rows_read: u64,
-    /// Share of rows quarantined.
-    pub share_rows_quarantined: f64,
-    /// Share of rows with an unknown PLMN.
-    pub share_rows_unknown_plmn: f64,
-    /// Days of the look-back without data.
-    pub lookback_days_without_data: u32,
-    /// Events per day of the period.
-    pub events_per_day: BTreeMap<String, u64>,
+    /// SIM-days observed in the look-back (noisy; each SIM adds at most the window's days).
+    pub sim_days_observed: NoisyTotal,
+    /// Observation density: the share of a SIM's look-back days on which it was seen, from
+    /// the noisy totals (noisy SIM-days / (noisy SIMs × days)).
+    pub observation_density_days_seen_per_sim_day: f64,
 }
 
 impl Quality {

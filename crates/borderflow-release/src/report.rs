@@ -39,10 +39,18 @@ pub struct ReportInput<'a> {
     pub rho: f64,
     /// ε of this release at `delta`.
     pub epsilon: f64,
+    /// The calendar years of data the release was charged to.
+    pub budget_years: &'a [i32],
+    /// Expected true-zero cells per table published by noise alone.
+    pub phantom_rate: f64,
+    /// The thresholds max(k, τ) of `categories` and `crossings`.
+    pub thresholds: (i64, i64),
     /// δ at which ε is shown.
     pub delta: f64,
     /// The three released tables.
     pub categories: &'a ReleasedTable,
+    /// The combined headline totals.
+    pub totals: &'a ReleasedTable,
     /// See above.
     pub crossings: &'a ReleasedTable,
     /// See above.
@@ -232,36 +240,36 @@ fn column<'t>(t: &'t ReleasedTable, name: &str) -> Vec<&'t str> {
 }
 
 fn headline(input: &ReportInput) -> String {
-    let cor = input.corridors;
-    let (cat, grouping) = (column(cor, "category"), column(cor, "grouping"));
+    // The combined headline totals: noised directly and with the cell sums (totals.rs).
+    let t = input.totals;
+    let names = column(t, "total");
     let mut rows = String::new();
-    let cats = input.categories;
-    let resident = cats.cells.first().copied();
-    if let Some(r) = resident {
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td class=n>{}</td></tr>",
-            label(Category::Resident),
-            estimate(r.subscribers, r.noise_sd)
-        );
-    }
-    for c in INBOUND.iter().chain(OUTBOUND.iter()) {
+    for c in std::iter::once(&Category::Resident).chain(INBOUND.iter().chain(OUTBOUND.iter())) {
         if *c == Category::ReturnMigrant && !input.return_migrants_measured {
             let _ = write!(
                 rows,
-                "<tr><td>{}</td><td class=n>not measured (needs 24 months of data)</td></tr>",
+                "<tr><td>{}</td><td class=n>not measured (classify.return_migrants = false)</td></tr>",
                 label(*c)
             );
             continue;
         }
-        if let Some(i) =
-            (0..cor.cells.len()).find(|&i| cat[i] == c.as_str() && grouping[i] == "all")
-        {
-            let cell = cor.cells[i];
+        if let Some(i) = names.iter().position(|n| *n == c.as_str()) {
+            let cell = t.cells[i];
             let _ = write!(
                 rows,
                 "<tr><td>{}</td><td class=n>{}</td></tr>",
                 label(*c),
+                estimate(cell.subscribers, cell.noise_sd)
+            );
+        }
+    }
+    for flow in crate::totals::Flow::ALL {
+        if let Some(i) = names.iter().position(|n| *n == flow.as_str()) {
+            let cell = t.cells[i];
+            let _ = write!(
+                rows,
+                "<tr><td><b>all {}</b></td><td class=n>{}</td></tr>",
+                flow.as_str(),
                 estimate(cell.subscribers, cell.noise_sd)
             );
         }
@@ -449,8 +457,8 @@ svg{{max-width:100%;height:auto;font-family:inherit}}
 <h2>Crossings over time</h2>
 {crossings}
 <h2>Noise and suppression</h2>
-<p>To protect every person, random noise was added to every cell before release (an exact discrete Gaussian, differential privacy at ρ = {rho} for this release, that is ε = {eps:.2} at δ = {delta:e}). A cell's noise has a standard deviation of about {sd_cat:.1} SIMs in <code>categories</code> and {sd_cross:.1} in <code>crossings</code>: a published 100 means “between about {lo} and {hi}” (95%). Sums such as corridors add up the noise of their cells: their margin is given with each one, and a sum is shown only when its 95% interval excludes zero.</p>
-<p>Cells whose noisy value is below k = {k} are suppressed — shown as empty, with OBS_STATUS Q in SDMX — in {sc} of {nc} <code>categories</code> cells and {sx} of {nx} <code>crossings</code> cells. Every cell of every country pair is listed, zeros included, so that the presence of a row reveals nothing.</p>
+<p>To protect every person, random noise was added to every cell before release (an exact discrete Gaussian, differential privacy at ρ = {rho} for this release, that is ε = {eps:.2} at δ = {delta:e}, charged to each calendar year of data it reads: {years}). The unit protected is one SIM's data in one calendar year: whether or not any one SIM's records of a year are in the data changes what is published only within the noise. A cell's noise has a standard deviation of about {sd_cat:.1} SIMs in <code>categories</code> and {sd_cross:.1} in <code>crossings</code>: a published 100 means “between about {lo} and {hi}” (95%). Sums such as corridors add up the noise of their cells: their margin is given with each one, and a sum is shown only when it clears the threshold for its own noise.</p>
+<p>Cells whose noisy value is below the larger of k = {k} and a threshold τ set from the noise and the table's size (so that, on average, fewer than {phantoms} empty cells per table are published by noise alone: {tau_cat} for <code>categories</code>, {tau_cross} for <code>crossings</code>) are suppressed — shown as empty, with OBS_STATUS Q in SDMX — in {sc} of {nc} <code>categories</code> cells and {sx} of {nx} <code>crossings</code> cells. Every cell of every country pair is listed, zeros included, so that the presence of a row reveals nothing.</p>
 <p>{sparse:.1}% of SIMs were seen too rarely to classify and are counted nowhere.</p>
 <h2 id="methodology">Methodology</h2>
 <p>Categories follow the ILO's 20th ICLS (2018) guidelines on international labour migration statistics and the UN's definitions of usual residence (183 nights) and short-term stays; frontier workers commute at least two days a week for 13 weeks. The full rules, their sources and what phones cannot show are in the methodology document shipped with borderflow (<code>docs/methodology.md</code>); privacy in <code>docs/privacy.md</code>. The release's <code>manifest.json</code> records the software version, configuration, inputs and privacy parameters.</p>
@@ -477,6 +485,15 @@ svg{{max-width:100%;height:auto;font-family:inherit}}
         lo = (100.0 - margin_of_error_95(sd(input.categories))).round(),
         hi = (100.0 + margin_of_error_95(sd(input.categories))).round(),
         k = input.k,
+        years = input
+            .budget_years
+            .iter()
+            .map(|y| y.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        phantoms = input.phantom_rate,
+        tau_cat = input.thresholds.0,
+        tau_cross = input.thresholds.1,
         sc = fmt_int(suppressed(input.categories) as i64),
         nc = fmt_int(input.categories.cells.len() as i64),
         sx = fmt_int(suppressed(input.crossings) as i64),
