@@ -341,7 +341,7 @@ fn ingest_runs_a_pipeline_and_refuses_bad_keys_in_one_line() {
 
 #[test]
 fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
-    use borderflow_privacy::{Ledger, Ratio, Request, Reservation};
+    use borderflow_privacy::{Ledger, Ratio, ReleaseRequest, Reservation, StoreKind, TableRequest};
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let pipeline = root.join("p.toml");
@@ -357,39 +357,61 @@ fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(
-        out.starts_with(
-            "dataset t: budget per calendar year ρ = 0.25 (ε = 4.437 at δ = 1e-9); k = 16"
+        out.lines().next().unwrap().ends_with(
+            "state: budget per calendar year of data ρ = 0.25 (ε = 4.437 at δ = 1e-9), whatever the dataset; unit: one SIM's data in one calendar year"
+        ),
+        "{out}"
+    );
+    // The default plan: categories Δ² = 1 in one year, 2 over two (replace-one).
+    assert!(
+        out.contains(
+            "categories ρ = 0.1      Δ² = 1  σ =    2.24, 95% margin ±4.4     published from 16"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "categories ρ = 0.1      Δ² = 2  σ =    3.16, 95% margin ±6.2     published from 16"
         ),
         "{out}"
     );
     assert!(out.contains("no release yet"), "{out}");
 
     std::fs::create_dir_all(root.join("state")).unwrap();
-    let mut ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    let budget = ledger
-        .budget("t", 2025, &Ratio::from_decimal("0.25").unwrap())
-        .unwrap();
-    let rho = Ratio::from_decimal("0.1").unwrap();
-    let req = Request {
+    let mut ledger = Ledger::open(&root.join("state/ledger.sqlite"), StoreKind::Test).unwrap();
+    // A monthly release of January 2025 reads Feb 2024 – Jan 2025: charged to both years.
+    let req = ReleaseRequest {
         dataset: "t",
-        year: 2025,
-        period: "2025",
-        table: "categories",
-        rho: &rho,
-        inputs_digest: "d",
+        period: "2025-01",
+        years: vec![2024, 2025],
+        budget: Ratio::from_decimal("0.25").unwrap(),
+        tables: vec![TableRequest {
+            table: "categories",
+            query_digest: "q",
+            rho: Ratio::from_decimal("0.1").unwrap(),
+            sigma2: Ratio::from_decimal("10").unwrap(),
+            delta_sq: 2,
+            cells: 3,
+        }],
         for_publication: false,
     };
-    let Reservation::Reserved(id) = ledger.reserve(&req, &budget).unwrap() else {
+    let Reservation::Reserved(tables) = ledger.reserve(&req).unwrap() else {
         panic!()
     };
-    ledger.commit(id, "o").unwrap();
+    let ids: Vec<i64> = tables.iter().map(|t| t.id).collect();
+    ledger.mark_sampled(&ids).unwrap();
+    ledger.store_draws(ids[0], &[1, 2, 3]).unwrap();
+    ledger.commit(&ids, "o").unwrap();
     let out = String::from_utf8(borderflow(&["budget", p]).stdout).unwrap();
+    assert!(out.contains("TEST STORE"), "{out}");
+    for year in ["2024", "2025"] {
+        assert!(
+            out.contains(&format!("{year}          0.2500     0.1000       0.1500")),
+            "{out}"
+        );
+    }
     assert!(
-        out.contains("2025       0.2500     0.1000       0.1500"),
-        "{out}"
-    );
-    assert!(
-        out.contains("categories  ρ = 0.1      published  NOT FOR PUBLICATION (test seed)"),
+        out.contains("t                        2025-01  categories published 2024: 0.1, 2025: 0.1  NOT FOR PUBLICATION (test seed)"),
         "{out}"
     );
     let err = one_line_error(&borderflow(&["budget", p, "--set", "privacy.delta=2"]));

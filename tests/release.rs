@@ -187,7 +187,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         "quality.json".into(),
         "report.html".into(),
     ];
-    for t in ["categories", "corridors", "crossings"] {
+    for t in ["categories", "corridors", "crossings", "totals"] {
         for ext in ["csv", "parquet", "sdmx.csv"] {
             expected.push(format!("{t}.{ext}"));
         }
@@ -299,15 +299,22 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         }
         assert_eq!(row["partner_cells"], n.to_string(), "{row:?}");
         let sd: f64 = row["noise_sd"].parse().unwrap();
+        // The annual template's categories: ρ = 0.03, Δ² = 1, σ² = 1/0.06.
         assert!(
-            (sd - 5f64.sqrt() * (n as f64).sqrt()).abs() < 1e-9,
+            (sd - (1.0f64 / 0.06).sqrt() * (n as f64).sqrt()).abs() < 1e-9,
             "{row:?}"
         );
+        let threshold = borderflow_privacy::Threshold {
+            k: 16,
+            phantom_rate: 0.5,
+            cells: tables["corridors"].len(),
+        }
+        .at(sd);
         if row["suppressed"] == "true" {
-            assert!(sum < 16 || (sum as f64) < 1.96 * sd, "{row:?}: {sum}");
+            assert!(sum < threshold, "{row:?}: {sum}");
         } else {
             assert_eq!(row["subscribers"], sum.to_string(), "{row:?}");
-            assert!(sum >= 16 && (sum as f64) >= 1.96 * sd, "{row:?}");
+            assert!(sum >= threshold, "{row:?}");
         }
     }
     // Under each grouping, a category's groups add up to its `all` total.
@@ -320,10 +327,39 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         assert_eq!(*n, by[&(cat.clone(), "all".to_string())]);
     }
 
-    // The manifest's rows reconcile with the input, which it names with size and digest.
+    // The public manifest holds no exact count: rows, inputs and digests of the data are in
+    // the operator manifest under the state directory, and reconcile with the input there.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rel.join("manifest.json")).unwrap()).unwrap();
-    let rows = &manifest["rows"];
+    for exact in [
+        "rows",
+        "inputs",
+        "facts_digest",
+        "key_fingerprint",
+        "timings_seconds",
+    ] {
+        assert!(
+            manifest.get(exact).is_none(),
+            "{exact} in the public manifest"
+        );
+    }
+    assert_eq!(
+        manifest["privacy"]["unit"],
+        "one SIM's data in one calendar year (SIM-year)"
+    );
+    assert_eq!(
+        manifest["privacy"]["budget_years"],
+        serde_json::json!([2025])
+    );
+    let operator: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            w.root
+                .join("state/operator/ken-operator-annual/2025/operator-manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let rows = &operator["rows"];
     let quarantined: u64 = rows["quarantined"]
         .as_object()
         .unwrap()
@@ -336,7 +372,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         rows["read"].as_u64().unwrap(),
         rows["accepted"].as_u64().unwrap() + quarantined
     );
-    let input = &manifest["inputs"][0];
+    let input = &operator["inputs"][0];
     assert_eq!(input["name"], "cdr-2025.csv");
     assert_eq!(
         input["bytes"].as_u64().unwrap(),
@@ -347,7 +383,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     assert_eq!(manifest["privacy"]["k"], 16);
     assert_eq!(
         manifest["privacy"]["tables"]["categories"]["rho_exact"],
-        "1/10"
+        "3/100"
     );
     assert_eq!(
         manifest["cells"]["categories"]["published"]
@@ -406,15 +442,28 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
     }
 
-    // A month of the same year does not fit what is left of the budget: refused in one line,
-    // nothing published.
-    let refused = run(&w, "2025-06", &[]);
+    // Another dataset name on the same store asks the same query of the same data: it gets
+    // the same noisy values at no cost, never a fresh draw and never a fresh budget.
+    let renamed = ok(&run(&w, "2025", &["--set", "dataset=ken-other-name"]));
+    assert!(renamed.contains("publish:"), "{renamed}");
+    let other = w.root.join("release/ken-other-name/2025");
+    for t in ["categories", "crossings", "totals"] {
+        assert_eq!(
+            std::fs::read(other.join(format!("{t}.csv"))).unwrap(),
+            std::fs::read(rel.join(format!("{t}.csv"))).unwrap(),
+            "{t}"
+        );
+    }
+
+    // June's window (July 2024 – June 2025) reads both years; at a raised ρ it does not fit
+    // what is left of 2025: refused in one line, nothing published, 2024 not charged.
+    let refused = run(&w, "2025-06", &["--set", "privacy.categories.rho=0.1"]);
     assert_eq!(refused.status.code(), Some(1));
     let err = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.starts_with(
-            "error: publish: privacy budget exceeded for dataset ken-operator-annual, 2025"
+            "error: publish: privacy budget exceeded for data year 2025: release ken-operator-annual/2025-06 needs ρ = 0.185, 0.115 of ρ = 0.25 is spent"
         ),
         "{err}"
     );
@@ -425,7 +474,11 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     );
     assert!(!w.root.join("release/ken-operator-annual/2025-06").exists());
     let budget = ok(&borderflow(&["budget", w.pipeline.to_str().unwrap()]));
-    assert!(budget.contains("0.2100"), "{budget}");
+    assert!(
+        budget.contains("2025          0.2500     0.1150"),
+        "{budget}"
+    );
+    assert!(!budget.contains("2024 "), "{budget}");
 }
 
 #[test]

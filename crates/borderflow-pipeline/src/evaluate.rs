@@ -315,10 +315,12 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
     let text = format!(
         "dataset = \"evaluation\"\nmeasuring_country = \"{}\"\noperator_plmns = [\"{}\"]\n\
          state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"evaluation.key\"\n\
-         [input]\npaths = [{:?}]\n[presence]\nlookback_days = {lookback}\n",
+         [input]\npaths = [{:?}]\n[presence]\nlookback_days = {lookback}\n\
+         [classify]\nreturn_migrants = {}\n",
         world.measuring_country,
         world.operator_plmn,
-        world.events.display().to_string()
+        world.events.display().to_string(),
+        world.days >= 730
     );
     let p = Pipeline::parse("evaluation.toml", &text, &[], work)?;
     ingest::run(&p, None, &[]).map_err(EvaluateError::Ingest)?;

@@ -281,7 +281,10 @@ fn return_migrants_with_two_years_of_store() {
     let p = pipeline_with(
         root,
         "world/events.parquet",
-        &["presence.lookback_days=730"],
+        &[
+            "presence.lookback_days=730",
+            "classify.return_migrants=true",
+        ],
     );
     ingest::run(&p, None, &[]).unwrap();
     let report = classify::run(&p, "2025".parse().unwrap()).unwrap();

@@ -1,13 +1,16 @@
 //! The publish stage end to end: a release under the ledger's discipline — complete or absent,
-//! never noised twice, refused over budget with nothing written, a crash settled, and no
-//! identifier in any released byte.
+//! never noised twice, refused over budget with nothing written, charged to every data year
+//! its window reads, a crash settled without refunding drawn noise, and no identifier in any
+//! released byte.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use borderflow_pipeline::{Period, Pipeline, PublishError, classify, ingest, publish};
-use borderflow_privacy::{Ledger, NoiseSource, Ratio, Request, Reservation};
+use borderflow_privacy::{
+    Ledger, NoiseSource, Ratio, ReleaseRequest, Reservation, Status, StoreKind, TableRequest,
+};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use borderflow_synth::OutputFormats;
 
@@ -59,6 +62,14 @@ fn year() -> Period {
     "2025".parse().unwrap()
 }
 
+fn r(x: &str) -> Ratio {
+    Ratio::from_decimal(x).unwrap()
+}
+
+fn ledger(root: &Path) -> Ledger {
+    Ledger::open_existing(&root.join("state/ledger.sqlite")).unwrap()
+}
+
 #[test]
 fn a_release_is_published_once_and_returned_as_it_is() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,7 +95,10 @@ fn a_release_is_published_once_and_returned_as_it_is() {
             "crossings.sdmx.csv",
             "manifest.json",
             "quality.json",
-            "report.html"
+            "report.html",
+            "totals.csv",
+            "totals.parquet",
+            "totals.sdmx.csv"
         ]
     );
     let manifest = std::fs::read_to_string(r.dir.join("manifest.json")).unwrap();
@@ -113,12 +127,16 @@ fn a_release_is_published_once_and_returned_as_it_is() {
         assert!(!again.new);
         assert_eq!(files(&again.dir), before);
     }
-    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    // categories, crossings and the quality totals: 0.1 + 0.1 + 0.01.
-    assert_eq!(ledger.releases("t").unwrap().len(), 3);
+    let ledger = ledger(root);
+    // categories, crossings, totals and quality: 0.1 + 0.1 + 0.04 + 0.01, all from 2025.
+    assert_eq!(ledger.releases().unwrap().len(), 4);
     assert_eq!(
-        ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.21").unwrap()
+        ledger.spent(2025).unwrap(),
+        Ratio::from_decimal("0.25").unwrap()
+    );
+    assert_eq!(
+        ledger.spent(2024).unwrap(),
+        Ratio::from_decimal("0").unwrap()
     );
 
     // No raw id and no pseudonym (binary or hex) in any released byte.
@@ -141,12 +159,13 @@ fn a_release_over_budget_is_refused_and_nothing_is_written() {
     let root = dir.path();
     let (p, _) = setup(root, &["privacy.annual_rho=0.3"]);
     publish::run(&p, year(), NoiseSource::seeded_for_tests(1)).unwrap();
+    // June's window (July 2024 – June 2025) reads two data years: 2024 has room, 2025 not.
     let month: Period = "2025-06".parse().unwrap();
     let err = publish::run(&p, month, NoiseSource::seeded_for_tests(2)).unwrap_err();
     assert!(matches!(err, PublishError::Ledger(_)));
     assert!(
         err.to_string().starts_with(
-            "privacy budget exceeded for dataset t, 2025: this release needs ρ = 0.1, 0.21 of ρ = 0.3 is spent, 0.09 remains"
+            "privacy budget exceeded for data year 2025: release t/2025-06 needs ρ = 0.25, 0.25 of ρ = 0.3 is spent, 0.05 remains"
         ),
         "{err}"
     );
@@ -157,12 +176,15 @@ fn a_release_over_budget_is_refused_and_nothing_is_written() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(staged, vec![std::ffi::OsString::from("2025")]);
-    // The refused release's first table was reserved then returned: spent is unchanged.
-    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    assert_eq!(
-        ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.21").unwrap()
-    );
+    // Refused in one transaction: nothing reserved, neither year charged.
+    let ledger = ledger(root);
+    assert_eq!(ledger.spent(2025).unwrap(), r("0.25"));
+    assert_eq!(ledger.spent(2024).unwrap(), r("0"));
+    // A second dataset name on the same store finds the same budget, not a fresh one.
+    let mut other = p.clone();
+    other.dataset = "another-name".into();
+    let err = publish::run(&other, year(), NoiseSource::seeded_for_tests(3)).unwrap_err();
+    assert!(err.to_string().contains("data year 2025"), "{err}");
 }
 
 #[test]
@@ -170,49 +192,46 @@ fn a_crash_after_reserving_is_settled_by_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let (p, _) = setup(root, &[]);
-    // A run reserved the month's categories and died before writing anything.
+    // A run reserved the month's categories and died before drawing any noise.
     {
-        let mut ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-        let budget = ledger
-            .budget("t", 2025, &Ratio::from_decimal("0.25").unwrap())
-            .unwrap();
-        let rho = Ratio::from_decimal("0.1").unwrap();
-        let req = Request {
+        let mut ledger = Ledger::open(&root.join("state/ledger.sqlite"), StoreKind::Test).unwrap();
+        let req = ReleaseRequest {
             dataset: "t",
-            year: 2025,
             period: "2025-06",
-            table: "categories",
-            rho: &rho,
-            inputs_digest: "x",
-            for_publication: true,
+            years: vec![2024, 2025],
+            budget: r("0.25"),
+            tables: vec![TableRequest {
+                table: "categories",
+                query_digest: "x",
+                rho: r("0.1"),
+                sigma2: r("10"),
+                delta_sq: 2,
+                cells: 3,
+            }],
+            for_publication: false,
         };
         assert!(matches!(
-            ledger.reserve(&req, &budget).unwrap(),
+            ledger.reserve(&req).unwrap(),
             Reservation::Reserved(_)
         ));
     }
-    let r = publish::run(
+    let r2 = publish::run(
         &p,
         "2025-06".parse().unwrap(),
         NoiseSource::seeded_for_tests(5),
     )
     .unwrap();
-    assert_eq!(
-        r.settled,
-        (0, 1),
-        "nothing was published: aborted, budget returned"
-    );
-    assert!(r.new);
-    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    assert!(ledger.pending("t").unwrap().is_empty());
-    assert_eq!(
-        ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.21").unwrap()
-    );
+    assert_eq!(r2.settled, (0, 1), "no noise was drawn: aborted, returned");
+    assert!(r2.new);
+    let ledger = ledger(root);
+    assert!(ledger.unfinished().unwrap().is_empty());
+    for year in [2024, 2025] {
+        assert_eq!(ledger.spent(year).unwrap(), r("0.25"));
+    }
 }
 
 #[test]
-fn a_release_that_fails_while_being_written_is_absent_and_costs_nothing() {
+fn a_release_that_fails_while_being_written_keeps_its_cost_and_its_noise() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let (p, _) = setup(root, &[]);
@@ -222,34 +241,37 @@ fn a_release_that_fails_while_being_written_is_absent_and_costs_nothing() {
     std::fs::write(blocked.join("stray.txt"), b"not a release").unwrap();
     let err = publish::run(&p, year(), NoiseSource::seeded_for_tests(1)).unwrap_err();
     assert!(matches!(err, PublishError::Io { .. }), "{err}");
-    // Nothing staged is left, nothing was put in place, the reservation was returned.
+    // Nothing staged is left, nothing was put in place; the noise was drawn, so its cost
+    // stays spent and its values are kept.
     let mut left: Vec<String> = std::fs::read_dir(root.join("release/t"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     left.sort();
     assert_eq!(left, ["2025"]);
-    assert_eq!(
-        std::fs::read_dir(&blocked).unwrap().count(),
-        1,
-        "only the stray file"
-    );
-    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    assert!(ledger.pending("t").unwrap().is_empty());
-    assert_eq!(
-        ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0").unwrap()
-    );
-    // Once the way is clear the release is made, and paid for once.
+    assert_eq!(std::fs::read_dir(&blocked).unwrap().count(), 1);
+    let held = ledger(root);
+    let unfinished = held.unfinished().unwrap();
+    assert_eq!(unfinished.len(), 4);
+    assert!(unfinished.iter().all(|t| t.status == Status::Sampled));
+    assert_eq!(held.spent(2025).unwrap(), r("0.25"));
+    let categories = unfinished.iter().find(|t| t.table == "categories").unwrap();
+    let draws = held.draws(categories.id).unwrap().unwrap();
+    // Once the way is clear the release is made from the same draws, paid for once, even
+    // with another seed.
     std::fs::remove_dir_all(&blocked).unwrap();
-    assert!(
-        publish::run(&p, year(), NoiseSource::seeded_for_tests(1))
-            .unwrap()
-            .new
-    );
-    let ledger = Ledger::open(&root.join("state/ledger.sqlite")).unwrap();
-    assert_eq!(
-        ledger.spent("t", 2025).unwrap(),
-        Ratio::from_decimal("0.21").unwrap()
-    );
+    let made = publish::run(&p, year(), NoiseSource::seeded_for_tests(99)).unwrap();
+    assert!(made.new);
+    let held = ledger(root);
+    assert_eq!(held.spent(2025).unwrap(), r("0.25"));
+    assert_eq!(held.releases().unwrap().len(), 4);
+    let csv = std::fs::read_to_string(made.dir.join("categories.csv")).unwrap();
+    let published: Vec<i64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(4).unwrap().parse().unwrap_or(i64::MIN))
+        .collect();
+    for (v, d) in published.iter().zip(&draws) {
+        assert!(*v == i64::MIN || v == d, "published {v}, drawn {d}");
+    }
 }

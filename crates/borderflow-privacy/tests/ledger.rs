@@ -1,171 +1,221 @@
-//! The ledger's discipline: budgets, refusal over budget, no release noised twice, crash
-//! reconciliation and concurrent writers.
+//! The ledger as an auditor attacks it: budgets per calendar year of data whatever the
+//! dataset name, releases charged to every year they read, refused beyond budget in one
+//! transaction, never refunded once sampled, identical queries reusing their noise, test and
+//! production stores kept apart, and concurrent writers that never overspend.
 
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
-use borderflow_privacy::{Ledger, LedgerError, Ratio, Request, Reservation};
+use borderflow_privacy::{
+    Ledger, LedgerError, Ratio, ReleaseRequest, Reservation, Status, StoreKind, TableRequest,
+};
 
 fn r(x: &str) -> Ratio {
     Ratio::from_decimal(x).unwrap()
 }
 
-fn request<'a>(table: &'a str, period: &'a str, rho: &'a Ratio) -> Request<'a> {
-    Request {
-        dataset: "ken",
-        year: 2025,
+/// A one-table release of `dataset`/`period` reading `years`, with query `q` at cost `rho`
+/// and σ² = 10.
+fn request<'a>(
+    dataset: &'a str,
+    period: &'a str,
+    years: &[i32],
+    q: &'a str,
+    rho: &str,
+) -> ReleaseRequest<'a> {
+    ReleaseRequest {
+        dataset,
         period,
-        table,
-        rho,
-        inputs_digest: "in-1",
+        years: years.to_vec(),
+        budget: r("0.25"),
+        tables: vec![TableRequest {
+            table: "categories",
+            query_digest: q,
+            rho: r(rho),
+            sigma2: r("10"),
+            delta_sq: 2,
+            cells: 3,
+        }],
         for_publication: true,
     }
 }
 
 fn open(dir: &Path) -> Ledger {
-    Ledger::open(&dir.join("ledger.sqlite")).unwrap()
+    Ledger::open(&dir.join("ledger.sqlite"), StoreKind::Production).unwrap()
+}
+
+/// Reserves, samples, stores draws and commits; returns the ids.
+fn publish(l: &mut Ledger, req: &ReleaseRequest) -> Vec<i64> {
+    let Reservation::Reserved(tables) = l.reserve(req).unwrap() else {
+        panic!("already published")
+    };
+    let ids: Vec<i64> = tables.iter().map(|t| t.id).collect();
+    l.mark_sampled(&ids).unwrap();
+    for t in &tables {
+        if t.draws.is_none() {
+            l.store_draws(t.id, &[5, 6, 7]).unwrap();
+        }
+    }
+    l.commit(&ids, "out").unwrap();
+    ids
 }
 
 #[test]
-fn releases_spend_the_budget_and_are_refused_beyond_it() {
+fn a_release_is_charged_to_every_data_year_its_window_reads_whatever_its_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let mut l = open(dir.path());
-    let budget = l.budget("ken", 2025, &r("0.25")).unwrap();
-    let (a, b) = (r("0.1"), r("0.1"));
-    let Reservation::Reserved(id) = l
-        .reserve(&request("categories", "2025", &a), &budget)
-        .unwrap()
-    else {
-        panic!("expected a reservation");
-    };
-    l.commit(id, "out-1").unwrap();
-    let Reservation::Reserved(id2) = l
-        .reserve(&request("crossings", "2025", &b), &budget)
-        .unwrap()
-    else {
-        panic!("expected a reservation");
-    };
-    l.commit(id2, "out-2").unwrap();
-    assert_eq!(l.spent("ken", 2025).unwrap(), r("0.2"));
-    // 0.2 + 0.1 > 0.25: refused with the numbers, nothing recorded.
-    let c = r("0.1");
+    // January 2026 reads February 2025 – January 2026.
+    publish(
+        &mut l,
+        &request("monthly", "2026-01", &[2025, 2026], "a", "0.1"),
+    );
+    assert_eq!(l.spent(2025).unwrap(), r("0.1"));
+    assert_eq!(l.spent(2026).unwrap(), r("0.1"));
+    // Another dataset name on the same store draws from the same years.
+    publish(&mut l, &request("annual", "2025", &[2025], "b", "0.1"));
+    assert_eq!(l.spent(2025).unwrap(), r("0.2"));
     let err = l
-        .reserve(&request("categories", "2025-07", &c), &budget)
+        .reserve(&request("other-name", "2026-02", &[2025, 2026], "c", "0.1"))
         .unwrap_err();
-    assert!(matches!(err, LedgerError::OverBudget { .. }));
     assert_eq!(
         err.to_string(),
-        "privacy budget exceeded for dataset ken, 2025: this release needs ρ = 0.1, 0.2 of ρ = 0.25 is spent, 0.05 remains; nothing was published (raise privacy.annual_rho, lower the release's ρ, or wait for next year)"
+        "privacy budget exceeded for data year 2025: release other-name/2026-02 needs ρ = 0.1, 0.2 of ρ = 0.25 is spent, 0.05 remains; nothing was published (raise privacy.annual_rho before the year's first release, lower the release's ρ, or release less often)"
     );
-    assert_eq!(l.releases("ken").unwrap().len(), 2);
-    // Exactly what is left still fits.
-    let d = r("0.05");
-    assert!(matches!(
-        l.reserve(&request("categories", "2025-07", &d), &budget)
-            .unwrap(),
-        Reservation::Reserved(_)
-    ));
-    // Another year has its own budget.
-    let mut other = request("categories", "2026", &c);
-    other.year = 2026;
-    let b26 = l.budget("ken", 2026, &r("0.25")).unwrap();
-    assert!(matches!(
-        l.reserve(&other, &b26).unwrap(),
-        Reservation::Reserved(_)
-    ));
+    // Refused in one transaction: 2026 was not charged either.
+    assert_eq!(l.spent(2026).unwrap(), r("0.1"));
+    assert_eq!(
+        l.budgets().unwrap(),
+        vec![(2025, r("0.25")), (2026, r("0.25"))]
+    );
+    let charged: Vec<(i32, Ratio)> = l
+        .charges()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.year, c.rho))
+        .collect();
+    assert_eq!(
+        charged,
+        vec![(2025, r("0.1")), (2026, r("0.1")), (2025, r("0.1"))]
+    );
 }
 
 #[test]
 fn a_published_release_is_returned_not_reserved_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut l = open(dir.path());
-    let budget = l.budget("ken", 2025, &r("0.25")).unwrap();
-    let rho = r("0.1");
-    let Reservation::Reserved(id) = l
-        .reserve(&request("categories", "2025", &rho), &budget)
+    publish(&mut l, &request("ken", "2025", &[2025], "a", "0.1"));
+    for _ in 0..2 {
+        assert!(matches!(
+            l.reserve(&request("ken", "2025", &[2025], "a", "0.1"))
+                .unwrap(),
+            Reservation::AlreadyPublished(_)
+        ));
+    }
+    assert_eq!(l.spent(2025).unwrap(), r("0.1"));
+}
+
+#[test]
+fn an_identical_query_reuses_its_noise_at_no_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = open(dir.path());
+    publish(&mut l, &request("annual", "2025", &[2025], "same", "0.1"));
+    // December's categories ask the same of the same data: the same values, free.
+    let Reservation::Reserved(t) = l
+        .reserve(&request("monthly", "2025-12", &[2025], "same", "0.1"))
         .unwrap()
     else {
         panic!()
     };
-    l.commit(id, "out-1").unwrap();
-    for _ in 0..3 {
-        match l
-            .reserve(&request("categories", "2025", &rho), &budget)
-            .unwrap()
-        {
-            Reservation::AlreadyPublished(rec) => {
-                assert_eq!(rec.id, id);
-                assert_eq!(rec.outputs_digest.as_deref(), Some("out-1"));
-                assert_eq!(rec.status, "published");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(l.spent("ken", 2025).unwrap(), rho, "one debit only");
+    assert_eq!(t[0].draws.as_deref(), Some(&[5, 6, 7][..]));
+    assert_eq!(t[0].reused_from, Some(1));
+    assert_eq!(l.spent(2025).unwrap(), r("0.1"));
+    // A query asking for less noise than was drawn is a new query, and pays.
+    let mut sharper = request("sharper", "2025", &[2025], "same", "0.1");
+    sharper.tables[0].sigma2 = r("1");
+    let Reservation::Reserved(t) = l.reserve(&sharper).unwrap() else {
+        panic!()
+    };
+    assert_eq!((t[0].draws.clone(), t[0].reused_from), (None, None));
+    assert_eq!(l.spent(2025).unwrap(), r("0.2"));
 }
 
 #[test]
-fn a_crash_between_reserve_and_commit_is_settled_by_the_next_run() {
+fn noise_once_sampled_is_never_refunded_and_a_retry_gets_the_same_values() {
     let dir = tempfile::tempdir().unwrap();
-    let rho = r("0.1");
-    let id = {
-        let mut l = open(dir.path());
-        let budget = l.budget("ken", 2025, &r("0.25")).unwrap();
-        match l
-            .reserve(&request("categories", "2025", &rho), &budget)
-            .unwrap()
-        {
-            Reservation::Reserved(id) => id,
-            other => panic!("{other:?}"),
-        }
-        // The process dies here: the ledger is dropped with the reservation open.
-    };
     let mut l = open(dir.path());
-    let budget = l.budget("ken", 2025, &r("0.25")).unwrap();
-    let pending = l.pending("ken").unwrap();
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].id, id);
-    assert_eq!(
-        l.spent("ken", 2025).unwrap(),
-        rho,
-        "a reservation holds its cost"
-    );
-    // Until settled, the same release cannot be reserved again.
-    assert!(matches!(
-        l.reserve(&request("categories", "2025", &rho), &budget)
-            .unwrap_err(),
-        LedgerError::Pending { .. }
-    ));
-    // Nothing was published: abort returns the cost, and the release can be made afresh.
-    l.abort(id).unwrap();
-    assert!(l.pending("ken").unwrap().is_empty());
-    assert_eq!(l.spent("ken", 2025).unwrap(), r("0"));
-    assert!(matches!(
-        l.reserve(&request("categories", "2025", &rho), &budget)
-            .unwrap(),
-        Reservation::Reserved(_)
-    ));
-    // Settling twice is an error, not a silent change.
-    assert!(l.abort(id).is_err());
+    let req = request("ken", "2025", &[2025], "a", "0.1");
+    let Reservation::Reserved(t) = l.reserve(&req).unwrap() else {
+        panic!()
+    };
+    let id = t[0].id;
+    l.mark_sampled(&[id]).unwrap();
+    l.store_draws(id, &[9, 8, 7]).unwrap();
+    // A crash here. Abort refuses to refund a sampled table.
+    assert_eq!(l.abort(&[id]).unwrap(), 0);
+    assert_eq!(l.spent(2025).unwrap(), r("0.1"));
+    // The retry resumes the same reservation with the same values, at no new cost.
+    let Reservation::Reserved(again) = l.reserve(&req).unwrap() else {
+        panic!()
+    };
+    assert_eq!(again[0].id, id);
+    assert_eq!(again[0].draws.as_deref(), Some(&[9, 8, 7][..]));
+    assert_eq!(l.spent(2025).unwrap(), r("0.1"));
+    // A different query for the same release withdraws it: the cost stays spent.
+    let other = request("ken", "2025", &[2025], "changed-data", "0.1");
+    let Reservation::Reserved(fresh) = l.reserve(&other).unwrap() else {
+        panic!()
+    };
+    assert_ne!(fresh[0].id, id);
+    assert_eq!(l.spent(2025).unwrap(), r("0.2"));
+    let statuses: Vec<Status> = l.releases().unwrap().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Status::Withdrawn, Status::Reserved]);
+    // A reservation never sampled is refunded.
+    assert_eq!(l.abort(&[fresh[0].id]).unwrap(), 1);
+    assert_eq!(l.spent(2025).unwrap(), r("0.1"));
 }
 
 #[test]
 fn a_years_budget_is_fixed_once_set() {
     let dir = tempfile::tempdir().unwrap();
     let mut l = open(dir.path());
-    l.budget("ken", 2025, &r("0.25")).unwrap();
-    let err = l.budget("ken", 2025, &r("0.5")).unwrap_err();
+    l.budget(2025, &r("0.25")).unwrap();
+    let err = l.budget(2025, &r("0.5")).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the ledger holds a budget of ρ = 0.25 for dataset ken, 2025, but the pipeline says ρ = 0.5; a year's budget is fixed once set"
+        "the ledger holds a budget of ρ = 0.25 for data year 2025, but the pipeline says ρ = 0.5; a year's budget is fixed once set"
     );
-    assert_eq!(l.budgets("ken").unwrap(), vec![(2025, r("0.25"))]);
+    assert_eq!(l.budgets().unwrap(), vec![(2025, r("0.25"))]);
+}
+
+#[test]
+fn test_stores_and_production_stores_never_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    Ledger::open(&path, StoreKind::Production).unwrap();
+    let err = Ledger::open(&path, StoreKind::Test).err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("this state directory is a production store: a test seed is refused here"),
+        "{err}"
+    );
+    let test = dir.path().join("test.sqlite");
+    Ledger::open(&test, StoreKind::Test).unwrap();
+    let err = Ledger::open(&test, StoreKind::Production).err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("this state directory is a test store: it never publishes for real"),
+        "{err}"
+    );
+    assert_eq!(
+        Ledger::open_existing(&test).unwrap().kind().unwrap(),
+        StoreKind::Test
+    );
 }
 
 #[test]
 fn concurrent_reservations_never_overspend() {
     let dir = tempfile::tempdir().unwrap();
-    open(dir.path()).budget("ken", 2025, &r("0.25")).unwrap();
+    open(dir.path()).budget(2025, &r("0.25")).unwrap();
     // Eight writers, each with its own connection, race for a budget that fits two.
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8)
@@ -174,11 +224,9 @@ fn concurrent_reservations_never_overspend() {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 let mut l = open(&path);
-                let budget = r("0.25");
-                let rho = r("0.1");
                 let period = format!("2025-{:02}", i + 1);
                 barrier.wait();
-                l.reserve(&request("categories", &period, &rho), &budget)
+                l.reserve(&request("ken", &period, &[2025], "q", "0.1"))
                     .map(|res| matches!(res, Reservation::Reserved(_)))
             })
         })
@@ -190,7 +238,7 @@ fn concurrent_reservations_never_overspend() {
         .filter(|r| matches!(r, Err(LedgerError::OverBudget { .. })))
         .count();
     assert_eq!((won, refused), (2, 6), "{results:?}");
-    assert_eq!(open(dir.path()).spent("ken", 2025).unwrap(), r("0.2"));
+    assert_eq!(open(dir.path()).spent(2025).unwrap(), r("0.2"));
 }
 
 /// Environment variable that turns [`reserve_in_a_child_process`] into a ledger writer.
@@ -210,8 +258,7 @@ fn reserve_in_a_child_process() {
     while !dir.join("go").exists() {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    let rho = r("0.1");
-    match l.reserve(&request("categories", period, &rho), &r("0.25")) {
+    match l.reserve(&request("ken", period, &[2025], "q", "0.1")) {
         Ok(Reservation::Reserved(_)) => println!("outcome: reserved"),
         Err(LedgerError::OverBudget { .. }) => println!("outcome: refused"),
         other => println!("outcome: {other:?}"),
@@ -221,7 +268,7 @@ fn reserve_in_a_child_process() {
 #[test]
 fn separate_processes_never_overspend() {
     let dir = tempfile::tempdir().unwrap();
-    open(dir.path()).budget("ken", 2025, &r("0.25")).unwrap();
+    open(dir.path()).budget(2025, &r("0.25")).unwrap();
     let exe = std::env::current_exe().unwrap();
     let children: Vec<_> = (0..4)
         .map(|i| {
@@ -254,5 +301,5 @@ fn separate_processes_never_overspend() {
         .collect();
     outcomes.sort();
     assert_eq!(outcomes, ["refused", "refused", "reserved", "reserved"]);
-    assert_eq!(open(dir.path()).spent("ken", 2025).unwrap(), r("0.2"));
+    assert_eq!(open(dir.path()).spent(2025).unwrap(), r("0.2"));
 }
