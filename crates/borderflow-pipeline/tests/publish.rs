@@ -180,11 +180,23 @@ fn a_release_over_budget_is_refused_and_nothing_is_written() {
     let ledger = ledger(root);
     assert_eq!(ledger.spent(2025).unwrap(), r("0.25"));
     assert_eq!(ledger.spent(2024).unwrap(), r("0"));
-    // A second dataset name on the same store finds the same budget, not a fresh one.
+    // A second dataset name on the same store finds the same budget, not a fresh one: the
+    // same year is the same query, republished from its noise at no cost; June still does
+    // not fit.
     let mut other = p.clone();
     other.dataset = "another-name".into();
-    let err = publish::run(&other, year(), NoiseSource::seeded_for_tests(3)).unwrap_err();
+    assert!(
+        publish::run(&other, year(), NoiseSource::seeded_for_tests(3))
+            .unwrap()
+            .new
+    );
+    assert_eq!(
+        std::fs::read(root.join("release/another-name/2025/categories.csv")).unwrap(),
+        std::fs::read(root.join("release/t/2025/categories.csv")).unwrap()
+    );
+    let err = publish::run(&other, month, NoiseSource::seeded_for_tests(3)).unwrap_err();
     assert!(err.to_string().contains("data year 2025"), "{err}");
+    assert_eq!(ledger.spent(2025).unwrap(), r("0.25"));
 }
 
 #[test]
