@@ -13,7 +13,7 @@ use std::path::Path;
 use borderflow_core::{Category, StagedDir, StateLayout, failpoint, write_file_atomic};
 use borderflow_privacy::accountant::epsilon;
 use borderflow_privacy::plan::{CATEGORIES, CROSSINGS, QUALITY, TOTALS};
-use borderflow_privacy::{ProtectedCell, Ratio, ReleasePlan, TablePlan, Threshold, threshold};
+use borderflow_privacy::{ProtectedCell, Ratio, ReleasePlan, Threshold, threshold};
 use borderflow_refdata::RefData;
 use borderflow_release::history::{earlier_crossings, published_crossings};
 use borderflow_release::manifest::{
@@ -103,32 +103,41 @@ fn inputs_of(runs: &[IngestReport]) -> Vec<InputManifest> {
     inputs
 }
 
-/// SHA-256 of the effective configuration (after `--set`), as JSON.
+/// SHA-256 of the configuration that decides the statistics (after `--set`), as JSON: the
+/// measuring country, the operator's networks, the column mapping, presence, rules and privacy
+/// settings — not the paths, the dataset's name, the period label or the engine's limits,
+/// which change from one machine or schedule to another and decide nothing of the figures.
 fn config_digest(p: &Pipeline) -> String {
-    hex::encode(Sha256::digest(
-        serde_json::to_vec(p).expect("the pipeline serialises"),
-    ))
+    let mut v = serde_json::to_value(p).expect("the pipeline serialises");
+    if let Some(o) = v.as_object_mut() {
+        for local in [
+            "dataset",
+            "period",
+            "state_dir",
+            "release_dir",
+            "key",
+            "engine",
+        ] {
+            o.remove(local);
+        }
+        if let Some(input) = o.get_mut("input").and_then(|i| i.as_object_mut()) {
+            input.remove("paths");
+            input.remove("cell_catalogue");
+        }
+        if let Some(refdata) = o.get_mut("refdata").and_then(|r| r.as_object_mut()) {
+            // The override files' contents reach the code list, which the query digest holds.
+            refdata.clear();
+        }
+    }
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
 
 impl Job<'_> {
-    /// The threshold of a table for values of noise σ: max(k, τ) over its domain.
-    fn threshold_of(&self, t: &TablePlan, sigma: f64) -> i64 {
-        if t.k <= 1 {
-            return 1;
-        }
-        Threshold {
-            k: t.k,
-            phantom_rate: self.p.privacy.phantom_rate,
-            cells: t.cells,
-        }
-        .at(sigma)
-    }
-
     /// The protected cells of a table from its noisy values.
     fn protected(&self, name: &str, d: &Drawn) -> Vec<ProtectedCell> {
         let t = self.plan.table(name);
         let sigma = d.sigma2.to_f64().sqrt();
-        threshold(&d.noisy, &d.sigma2, &t.scales, self.threshold_of(t, sigma))
+        threshold(&d.noisy, &d.sigma2, &t.scales, t.threshold_for(sigma))
     }
 
     fn table_manifest(
@@ -140,7 +149,7 @@ impl Job<'_> {
     ) -> TableManifest {
         let t = self.plan.table(name);
         let sigma = d.sigma2.to_f64().sqrt();
-        let threshold = self.threshold_of(t, sigma);
+        let threshold = t.threshold_for(sigma);
         let charged = if d.reused_from.is_some() {
             Ratio::new(0u32, 1u32).expect("zero")
         } else {
@@ -202,13 +211,15 @@ impl Job<'_> {
         let categories = ReleasedTable::categories(domain, &cat, m, &period);
         let crossings = ReleasedTable::crossings(domain, &cross, m, &period);
         let totals_table = ReleasedTable::totals(&combined, m, &period);
-        let corridor_threshold = Threshold {
+        let corridors = borderflow_release::corridors(
+            domain,
+            &cat,
             k,
-            phantom_rate: p.privacy.phantom_rate,
-            cells: 0,
-        };
-        let corridors =
-            borderflow_release::corridors(domain, &cat, &corridor_threshold, self.rd, m, &period);
+            p.privacy.phantom_rate,
+            self.rd,
+            m,
+            &period,
+        );
         let noisy = |i: usize| NoisyTotal {
             value: quality[i].noisy.max(0),
             noise_sd: quality[i].noise_sd,
@@ -233,7 +244,6 @@ impl Job<'_> {
         for t in [&categories, &crossings, &totals_table, &corridors] {
             borderflow_release::write_all(t, staging)?;
         }
-        let rho_total = self.plan.rho().to_f64();
         let charged: f64 = drawn
             .iter()
             .filter(|(_, d)| d.reused_from.is_none())
@@ -254,14 +264,12 @@ impl Job<'_> {
             budget_years: self.years,
             phantom_rate: p.privacy.phantom_rate,
             thresholds: (
-                self.threshold_of(
-                    self.plan.table(CATEGORIES),
-                    drawn[CATEGORIES].sigma2.to_f64().sqrt(),
-                ),
-                self.threshold_of(
-                    self.plan.table(CROSSINGS),
-                    drawn[CROSSINGS].sigma2.to_f64().sqrt(),
-                ),
+                self.plan
+                    .table(CATEGORIES)
+                    .threshold_for(drawn[CATEGORIES].sigma2.to_f64().sqrt()),
+                self.plan
+                    .table(CROSSINGS)
+                    .threshold_for(drawn[CROSSINGS].sigma2.to_f64().sqrt()),
             ),
             delta: p.privacy.delta,
             categories: &categories,
@@ -369,7 +377,6 @@ impl Job<'_> {
             },
             published_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         };
-        debug_assert!(rho_total >= charged);
         write_file(&staging.join(MANIFEST_FILE), &manifest.to_bytes())?;
         self.keep_operator_side(drawn, &cat, &cross)?;
         failpoint::hit("publish:staged");

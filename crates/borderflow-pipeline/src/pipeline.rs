@@ -87,7 +87,8 @@ impl Default for EngineConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
-    /// Name of the dataset (releases and budgets are kept per dataset).
+    /// Name of the dataset: the releases' directory. Budgets are not per dataset but per
+    /// calendar year of data for the whole store (docs/privacy.md).
     pub dataset: String,
     /// The measuring country M.
     pub measuring_country: CountryCode,

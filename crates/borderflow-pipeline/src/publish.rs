@@ -151,6 +151,16 @@ pub fn store_kind(noise: &NoiseSource) -> StoreKind {
     }
 }
 
+/// Opens the store's ledger for a run noised by `noise`, creating the state directory and
+/// fixing the store's kind when it is new; a store of the other kind is refused.
+pub fn open_store(p: &Pipeline, noise: &NoiseSource) -> Result<Ledger, PublishError> {
+    std::fs::create_dir_all(&p.state_dir).map_err(|e| PathError::new(&p.state_dir, e))?;
+    Ok(Ledger::open(
+        &StateLayout::new(&p.state_dir).ledger(),
+        store_kind(noise),
+    )?)
+}
+
 /// The calendar years from `first` to `last`, both included.
 pub fn years_read(first: NaiveDate, last: NaiveDate) -> Vec<i32> {
     (first.year()..=last.year()).collect()
@@ -198,7 +208,7 @@ pub fn run(
     let started = std::time::Instant::now();
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
-    let mut ledger = Ledger::open(&layout.ledger(), store_kind(&noise))?;
+    let mut ledger = open_store(p, &noise)?;
     let dir = release_dir(p, period);
     StagedDir::remove_stale(&dir)?;
     let settled = settle(p, &mut ledger)?;
@@ -210,10 +220,9 @@ pub fn run(
     };
     let period_text = period.to_string();
     let ours = ledger
-        .releases()?
+        .published(&p.dataset, &period_text)?
         .into_iter()
-        .filter(|r| r.dataset == p.dataset && r.period == period_text)
-        .find(|r| r.status == Status::Published);
+        .next();
     match (published(p, period), ours) {
         (true, Some(_)) => return Ok(existing(dir)),
         (true, None) => return Err(PublishError::ForeignRelease { dir }),
@@ -317,9 +326,7 @@ pub fn run(
         };
         let reused_from = match t.reused_from {
             Some(from) => ledger
-                .releases()?
-                .into_iter()
-                .find(|r| r.id == from)
+                .release(from)?
                 .map(|r| format!("{}/{}", r.dataset, r.period)),
             None => None,
         };

@@ -80,14 +80,7 @@ pub fn run_with_progress(
 ) -> Result<RunReport, RunError> {
     // The store's kind is checked (and fixed, for a new store) before anything is read: a
     // test seed never runs against a production store, nor the OS source against a test one.
-    std::fs::create_dir_all(&p.state_dir)
-        .map_err(|e| publish::PublishError::Io(borderflow_core::PathError::new(&p.state_dir, e)))
-        .map_err(RunError::Publish)?;
-    borderflow_privacy::Ledger::open(
-        &borderflow_core::StateLayout::new(&p.state_dir).ledger(),
-        publish::store_kind(&noise),
-    )
-    .map_err(|e| RunError::Publish(e.into()))?;
+    publish::open_store(p, &noise).map_err(RunError::Publish)?;
     if publish::published(p, period) {
         return Ok(RunReport {
             period,

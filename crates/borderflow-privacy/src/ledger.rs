@@ -144,11 +144,6 @@ impl Status {
             _ => return None,
         })
     }
-
-    /// Whether the cost of a release in this status is spent.
-    pub fn spends(self) -> bool {
-        !matches!(self, Status::Aborted)
-    }
 }
 
 impl std::fmt::Display for Status {
@@ -498,7 +493,7 @@ impl Ledger {
                 } else {
                     Status::Withdrawn
                 };
-                set_status(&tx, &path, r.id, status, None)?;
+                set_status(&tx, &path, r.id, status)?;
             }
             match reusable(&tx, &path, t, req.for_publication)? {
                 Some((from, sigma2, draws)) => {
@@ -657,6 +652,26 @@ impl Ledger {
         self.select(
             "WHERE status IN ('reserved', 'sampled') ORDER BY id",
             params![],
+        )
+    }
+
+    /// One release table, by ledger id.
+    pub fn release(&self, id: i64) -> Result<Option<ReleaseRecord>, LedgerError> {
+        Ok(self
+            .select("WHERE id = ?1", params![id])?
+            .into_iter()
+            .next())
+    }
+
+    /// The published tables of release `dataset`/`period`, if it is published.
+    pub fn published(
+        &self,
+        dataset: &str,
+        period: &str,
+    ) -> Result<Vec<ReleaseRecord>, LedgerError> {
+        self.select(
+            "WHERE dataset = ?1 AND period = ?2 AND status = 'published' ORDER BY id",
+            params![dataset, period],
         )
     }
 
@@ -832,16 +847,10 @@ fn insert_release(
     Ok(tx.last_insert_rowid())
 }
 
-fn set_status(
-    conn: &Connection,
-    path: &str,
-    id: i64,
-    status: Status,
-    digest: Option<&str>,
-) -> Result<(), LedgerError> {
+fn set_status(conn: &Connection, path: &str, id: i64, status: Status) -> Result<(), LedgerError> {
     conn.execute(
-        "UPDATE releases SET status = ?1, outputs_digest = coalesce(?2, outputs_digest), updated = ?3 WHERE id = ?4",
-        params![status.as_str(), digest, now(), id],
+        "UPDATE releases SET status = ?1, updated = ?2 WHERE id = ?3",
+        params![status.as_str(), now(), id],
     )
     .map_err(db_at(path))?;
     Ok(())

@@ -235,7 +235,9 @@ pub struct TablePlan {
     /// The bound on one SIM's contribution to each cell, when not 1: cell i gets noise of
     /// standard deviation `scales[i]`·σ (the `quality` table's SIM-days).
     pub scales: Vec<u64>,
-    /// The threshold on noisy values: max(k, τ) with τ bounding phantom cells.
+    /// Expected true-zero cells the threshold lets through per table.
+    pub phantom_rate: f64,
+    /// The threshold on the plan's noisy values: [`TablePlan::threshold_for`] its σ.
     pub threshold: i64,
 }
 
@@ -248,17 +250,25 @@ impl TablePlan {
             k,
             cells,
             scales: Vec::new(),
+            phantom_rate: rate,
             threshold: i64::from(k),
         };
-        if k > 1 {
-            t.threshold = Threshold {
-                k,
-                phantom_rate: rate,
-                cells,
-            }
-            .at(t.sigma());
-        }
+        t.threshold = t.threshold_for(t.sigma());
         t
+    }
+
+    /// The threshold for this table's cells at noise σ (the plan's, or that of reused noisy
+    /// values): max(k, τ) over its domain, or 1 for a table that is not thresholded (k = 1).
+    pub fn threshold_for(&self, sigma: f64) -> i64 {
+        if self.k <= 1 {
+            return 1;
+        }
+        Threshold {
+            k: self.k,
+            phantom_rate: self.phantom_rate,
+            cells: self.cells,
+        }
+        .at(sigma)
     }
 
     /// The variance parameter of each cell's discrete Gaussian, σ² = Δ²/(2ρ), exact.

@@ -100,7 +100,8 @@ fn direction(
 pub fn corridors(
     domain: &Domain,
     protected: &[ProtectedCell],
-    threshold: &Threshold,
+    k: u32,
+    phantom_rate: f64,
     rd: &RefData,
     m: CountryCode,
     period: &str,
@@ -131,8 +132,9 @@ pub fn corridors(
         }
     }
     let threshold = Threshold {
+        k,
+        phantom_rate,
         cells: sums.len(),
-        ..*threshold
     };
     let mut category = Vec::new();
     let mut grouping = Vec::new();

@@ -37,12 +37,10 @@ pub enum FactsError {
         column: &'static str,
     },
     /// A pseudonym holds more than one row: the facts are not what classify writes.
-    #[error("{}: a pseudonym holds {rows} rows, not one (reclassify the period)", path.display())]
+    #[error("{}: a pseudonym holds more than one row (reclassify the period)", path.display())]
     DuplicateSim {
         /// The file.
         path: PathBuf,
-        /// Rows it holds.
-        rows: usize,
     },
 }
 
@@ -148,10 +146,7 @@ pub fn read_facts(
         for i in 0..b.num_rows() {
             let sim = pseudonym(ps.value(i)).ok_or(bad(p, PSEUDONYM))?;
             if !seen.insert(sim) {
-                return Err(FactsError::DuplicateSim {
-                    path: p.clone(),
-                    rows: 2,
-                });
+                return Err(FactsError::DuplicateSim { path: p.clone() });
             }
             let days_seen = u64::try_from(days.value(i)).unwrap_or(0);
             if days_seen == 0 {
@@ -174,20 +169,20 @@ pub fn read_facts(
             } else {
                 None
             };
-            let crossed = pairs.get(&sim).map_or(&[][..], |v| v.as_slice());
-            let mut clamped: Vec<(CountryCode, CountryCode)>;
-            let mut crossed = crossed;
+            let mut crossed: Vec<(CountryCode, CountryCode)> = Vec::new();
+            for pair in pairs.get(&sim).map_or(&[][..], |v| v.as_slice()) {
+                if !crossed.contains(pair) {
+                    crossed.push(*pair);
+                }
+            }
             if crossed.len() > max_pairs {
-                // The bound the privacy analysis relies on: keep the first pairs.
-                clamped = crossed.to_vec();
-                clamped.dedup();
-                clamped.truncate(max_pairs);
-                crossed = &clamped;
+                // The bound the privacy analysis relies on: keep the first distinct pairs.
+                crossed.truncate(max_pairs);
                 *out.dropped.entry("too_many_pairs".into()).or_default() += 1;
             }
             if let Err(e) = out
                 .tables
-                .add(domain, category, partner, crossed, max_pairs)
+                .add(domain, category, partner, &crossed, max_pairs)
             {
                 let reason = match e {
                     TabulateError::UnknownCountry { .. } => "unknown_country",

@@ -206,7 +206,8 @@ pub struct Manifest {
     pub for_publication: bool,
     /// Set on a test release: NOT FOR PUBLICATION.
     pub notice: Option<String>,
-    /// SHA-256 of the effective configuration.
+    /// SHA-256 of the configuration that decides the statistics (rules, privacy settings,
+    /// column mapping), without paths, names or engine limits.
     pub config_digest: String,
     /// SHA-256 of the release's other files.
     pub outputs_digest: String,

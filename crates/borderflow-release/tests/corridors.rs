@@ -2,7 +2,7 @@
 //! flow relative to M, and suppression; and the SDMX codes the writers use.
 
 use borderflow_core::{Category, CountryCode};
-use borderflow_privacy::{ProtectedCell, Threshold};
+use borderflow_privacy::ProtectedCell;
 use borderflow_refdata::RefData;
 use borderflow_release::write::{sdmx_code, sdmx_freq, sdmx_header};
 use borderflow_release::{Domain, ReleasedTable, corridors};
@@ -52,13 +52,6 @@ fn row<'a>(
     )
 }
 
-/// k = 16 and at most half a phantom corridor per table.
-const K16: Threshold = Threshold {
-    k: 16,
-    phantom_rate: 0.5,
-    cells: 0,
-};
-
 #[test]
 fn corridors_sum_noisy_cells_with_their_direction() {
     let rd = RefData::embedded();
@@ -72,7 +65,7 @@ fn corridors_sum_noisy_cells_with_their_direction() {
         (Category::SeasonalIn, Some("DEU")) => 12,
         _ => 0,
     });
-    let t = corridors(&domain, &cells, &K16, &rd, m, "2025");
+    let t = corridors(&domain, &cells, 16, 0.5, &rd, m, "2025");
 
     // Uganda and Tanzania are South under UN M49, Germany North; Kenya is South.
     let (i, attrs) = row(&t, "frontier_in", "south_un_m49", "South");
@@ -124,14 +117,23 @@ fn a_sum_that_noise_alone_could_make_is_suppressed() {
     // 249 partners each at 1: σ√n = 2·√249 ≈ 31.6, so an empty corridor reaches k = 16 by
     // noise alone a third of the time; τ for a few hundred corridors at phantom rate 0.5 is
     // about three such σ: 249 clears it, 40 does not.
-    let t = corridors(&domain, &protected(&domain, |_, _| 1), &K16, &rd, m, "2025");
+    let t = corridors(
+        &domain,
+        &protected(&domain, |_, _| 1),
+        16,
+        0.5,
+        &rd,
+        m,
+        "2025",
+    );
     let (i, _) = row(&t, "visitor_in", "all", "world");
     assert!(!t.cells[i].suppressed);
     assert_eq!(t.cells[i].subscribers, Some(249));
     let t = corridors(
         &domain,
         &protected(&domain, |_, p| i64::from(p == Some("UGA")) * 40),
-        &K16,
+        16,
+        0.5,
         &rd,
         m,
         "2025",
