@@ -1,19 +1,31 @@
 """Reads a borderflow release the way a statistics office would, with pandas and pyarrow, and
-checks that the formats agree; optionally checks that a screenshot of report.html is not blank.
+checks that the formats agree and that the public manifest holds no exact count; optionally
+checks the operator manifest's rows reconcile, and that a screenshot of report.html is not
+blank.
 
-usage: check_release.py RELEASE_DIR [REPORT_PNG]
+usage: check_release.py RELEASE_DIR [--operator OPERATOR_MANIFEST] [--report REPORT_PNG]
 """
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
-release = Path(sys.argv[1])
+args = argparse.ArgumentParser()
+args.add_argument("release")
+args.add_argument("--operator")
+args.add_argument("--report")
+args = args.parse_args()
+release = Path(args.release)
 manifest = json.loads((release / "manifest.json").read_text())
-for table in ["categories", "crossings", "corridors"]:
+for exact in ["rows", "inputs", "facts_digest", "key_fingerprint", "timings_seconds"]:
+    assert exact not in manifest, f"{exact} in the public manifest"
+quality = json.loads((release / "quality.json").read_text())
+for exact in ["rows_read", "events_per_day", "lookback_days_without_data"]:
+    assert exact not in quality, f"{exact} in the public quality indicators"
+for table in ["categories", "crossings", "totals", "corridors"]:
     parquet = pq.read_table(release / f"{table}.parquet").to_pandas()
     csv = pd.read_csv(release / f"{table}.csv", keep_default_na=False, na_values=[""],
                       dtype={"subscribers": "Int64"})
@@ -33,13 +45,15 @@ for table in ["categories", "crossings", "corridors"]:
         assert manifest["cells"][table]["published"] == len(published), table
     print(f"{table}: {len(parquet)} cells, {len(published)} published; formats agree")
 
-rows = manifest["rows"]
-assert rows["read"] == rows["accepted"] + sum(rows["quarantined"].values())
+if args.operator:
+    rows = json.loads(Path(args.operator).read_text())["rows"]
+    assert rows["read"] == rows["accepted"] + sum(rows["quarantined"].values())
+    print(f"operator manifest: {rows['read']} rows read, accounted for")
 
-if len(sys.argv) > 2:
+if args.report:
     from PIL import Image
 
-    img = Image.open(sys.argv[2]).convert("RGB")
+    img = Image.open(args.report).convert("RGB")
     small = img.resize((img.width // 4, img.height // 4))
     pixels = [small.getpixel((x, y)) for y in range(small.height) for x in range(small.width)]
     ink = sum(1 for p in pixels if sum(p) < 600) / len(pixels)

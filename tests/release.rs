@@ -4,19 +4,15 @@
 //! to the sums of their cells, the manifest reconciling, no identifier in any released byte,
 //! a second run returning the release as it is, and a release over budget refused.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::DataType;
 use borderflow_refdata::RefData;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
 
-use common::{borderflow, ok};
+use common::{borderflow, csv_rows, ok, parquet_rows};
 
 /// Operator names for the canonical columns, as the annual template maps them.
 const OPERATOR_NAMES: [(&str, &str); 7] = [
@@ -108,60 +104,6 @@ fn run(w: &World, period: &str, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     borderflow(&args)
-}
-
-/// A table as text rows keyed by column, from Parquet (nulls as empty text).
-fn parquet_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
-    let mut rows = Vec::new();
-    for b in reader {
-        let b: RecordBatch = b.unwrap();
-        for i in 0..b.num_rows() {
-            let mut row = BTreeMap::new();
-            for (f, col) in b.schema().fields().iter().zip(b.columns()) {
-                let v = if col.is_null(i) {
-                    String::new()
-                } else {
-                    match f.data_type() {
-                        DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
-                        DataType::Int64 => col
-                            .as_primitive::<arrow::datatypes::Int64Type>()
-                            .value(i)
-                            .to_string(),
-                        DataType::Float64 => col
-                            .as_primitive::<arrow::datatypes::Float64Type>()
-                            .value(i)
-                            .to_string(),
-                        DataType::Boolean => col.as_boolean().value(i).to_string(),
-                        t => panic!("unexpected column type {t}"),
-                    }
-                };
-                row.insert(f.name().clone(), v);
-            }
-            rows.push(row);
-        }
-    }
-    rows
-}
-
-fn csv_rows(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = r
-        .records()
-        .map(|rec| {
-            let rec = rec.unwrap();
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(str::to_string))
-                .collect()
-        })
-        .collect();
-    (header, rows)
 }
 
 fn sdmx_code_ok(s: &str) -> bool {

@@ -3,8 +3,14 @@
 
 #![allow(dead_code)] // each test file uses its own share of the fixtures
 
+use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Runs the binary with `args`.
 pub fn borderflow(args: &[&str]) -> Output {
@@ -52,4 +58,59 @@ pub fn listing(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A table as text rows keyed by column, from Parquet (nulls as empty text).
+pub fn parquet_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+    for b in reader {
+        let b: RecordBatch = b.unwrap();
+        for i in 0..b.num_rows() {
+            let mut row = BTreeMap::new();
+            for (f, col) in b.schema().fields().iter().zip(b.columns()) {
+                let v = if col.is_null(i) {
+                    String::new()
+                } else {
+                    match f.data_type() {
+                        DataType::Utf8 => col.as_string::<i32>().value(i).to_string(),
+                        DataType::Int64 => col
+                            .as_primitive::<arrow::datatypes::Int64Type>()
+                            .value(i)
+                            .to_string(),
+                        DataType::Float64 => col
+                            .as_primitive::<arrow::datatypes::Float64Type>()
+                            .value(i)
+                            .to_string(),
+                        DataType::Boolean => col.as_boolean().value(i).to_string(),
+                        t => panic!("unexpected column type {t}"),
+                    }
+                };
+                row.insert(f.name().clone(), v);
+            }
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// A CSV file as its header and text rows keyed by column.
+pub fn csv_rows(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_string))
+                .collect()
+        })
+        .collect();
+    (header, rows)
 }

@@ -1,182 +1,200 @@
-//! The budget audit an NSO's auditor would run: drive the shipped monthly and annual templates
-//! over two years on one store — 24 monthly releases, two annual ones, a second dataset name,
-//! `--set` overrides raising ρ, a run killed after sampling and retried, a test seed on the
-//! production store — then recompute, independently from the ledger's records (Δ², σ², the
-//! window each period reads), the ρ every data year was exposed to, and check it against the
-//! configured budget.
+//! The budget audit an NSO's auditor would run: the shipped monthly and annual templates
+//! publish two years of a world from one store — 24 monthly releases and two annual ones —
+//! interleaved with a hostile sequence: the same release under another dataset name, `--set`
+//! overrides raising ρ and the budget, a release that fails after its noise was drawn and is
+//! run again, and a test seed on the production store. Then the ρ each data year was exposed
+//! to is recomputed twice, independently: from the ledger's records (Δ²/(2σ²) over every
+//! calendar year of the 365-day window each period reads) and from the public manifests
+//! (`rho_of_this_release` over `budget_years`); both must agree and stay within the budget.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use borderflow_pipeline::publish::years_read;
-use borderflow_pipeline::{Period, Pipeline};
-use borderflow_privacy::{
-    DomainSizes, Ledger, LedgerError, PrivacyConfig, ReleasePlan, ReleaseRequest, Reservation,
-    Span, Status, StoreKind, TableRequest,
-};
-use chrono::Days;
+use borderflow_pipeline::{Period, Pipeline, PublishError, classify, ingest, publish};
+use borderflow_privacy::{Ledger, LedgerError, NoiseSource, Status};
+use borderflow_release::Manifest;
+use borderflow_synth::{OutputFormats, Scenario};
+use chrono::{Datelike, Days};
 
-fn template(name: &str, sets: &[&str]) -> Pipeline {
+/// A shipped template on the store under `root`, with `sets` applied.
+fn template(root: &Path, name: &str, sets: &[&str]) -> Pipeline {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../pipelines/{name}.toml"));
-    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    Pipeline::load(&path, &sets).unwrap()
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut all: Vec<String> = [
+        "state_dir=\"state\"",
+        "release_dir=\"release\"",
+        "key.file=\"key\"",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    all.extend(sets.iter().map(|s| s.to_string()));
+    Pipeline::parse(name, &text, &all, root).unwrap()
 }
 
-const SIZES: DomainSizes = DomainSizes {
-    categories: 2491,
-    crossings: 62250,
-    totals: 13,
-    window_days: 365,
-};
-
-/// What the publish stage reserves for `period` of `p` (its window: the 365-day look-back).
-fn reserve(l: &mut Ledger, p: &Pipeline, period: Period) -> Result<Vec<i64>, LedgerError> {
-    let last = period.last();
-    let years = years_read(last - Days::new(364), last);
-    let plan = ReleasePlan::new(
-        &p.privacy,
-        p.classify.max_crossing_pairs,
-        Span::of_years(years.len()),
-        SIZES,
-    );
-    let text = period.to_string();
-    // The query: a December and its year ask the same of every table but crossings.
-    let digests: Vec<String> = plan
-        .tables
-        .iter()
-        .map(|t| match (t.name, period) {
-            ("crossings", _) => format!("{}@{text}", t.name),
-            (_, Period::Month(y, 12)) => format!("{}@{y}", t.name),
-            _ => format!("{}@{text}", t.name),
-        })
-        .collect();
-    let tables = plan
-        .tables
-        .iter()
-        .zip(&digests)
-        .map(|(t, d)| TableRequest {
-            table: t.name,
-            query_digest: d,
-            rho: t.rho.clone(),
-            sigma2: t.sigma2().unwrap(),
-            delta_sq: t.delta_sq,
-            cells: 3,
-        })
-        .collect();
-    let req = ReleaseRequest {
-        dataset: &p.dataset,
-        period: &text,
-        years,
-        budget: PrivacyConfig::exact(p.privacy.annual_rho),
-        tables,
-        for_publication: true,
-    };
-    match l.reserve(&req)? {
-        Reservation::AlreadyPublished(_) => Ok(Vec::new()),
-        Reservation::Reserved(t) => Ok(t
-            .iter()
-            .map(|t| {
-                if t.draws.is_none() {
-                    l.mark_sampled(&[t.id]).unwrap();
-                    l.store_draws(t.id, &[1, 2, 3]).unwrap();
-                }
-                t.id
-            })
-            .collect()),
-    }
+fn publish_os(p: &Pipeline, period: Period) -> Result<bool, PublishError> {
+    publish::run(p, period, NoiseSource::from_os().unwrap()).map(|r| r.new)
 }
 
-fn publish(l: &mut Ledger, p: &Pipeline, period: Period) -> Result<(), LedgerError> {
-    let ids = reserve(l, p, period)?;
-    if !ids.is_empty() {
-        l.commit(&ids, "outputs").unwrap();
-    }
-    Ok(())
+fn month(y: i32, m: u32) -> Period {
+    Period::Month(y, m)
 }
 
 #[test]
 fn two_years_of_the_shipped_templates_and_a_hostile_operator_stay_within_each_years_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.sqlite");
-    let mut l = Ledger::open(&path, StoreKind::Production).unwrap();
-    let monthly = template("monthly", &[]);
-    let annual = template("annual", &[]);
-    let mut refused = 0;
-    // Cron on the first of each month from February 2025 to January 2027: last month's
-    // release, and in January last year's annual one.
-    for i in 0..24 {
-        let (y, m) = (2025 + i / 12, (i % 12 + 1) as u32);
-        publish(&mut l, &monthly, Period::Month(y, m)).unwrap();
-        if m == 12 {
-            publish(&mut l, &annual, Period::Year(y)).unwrap();
-        }
-    }
-    // Hostile: the same annual under another dataset name (reuses, costs nothing), a raised ρ
-    // through --set (refused: no year has room), a month re-run after a crash between
-    // sampling and writing (resumed, not recharged), and a test seed on this store.
-    let renamed = template("annual", &["dataset=fresh-budget-please"]);
-    publish(&mut l, &renamed, Period::Year(2025)).unwrap();
-    let greedy = template("monthly", &["privacy.categories.rho=0.2", "dataset=greedy"]);
-    for m in 1..=12 {
-        match publish(&mut l, &greedy, Period::Month(2026, m)) {
-            Err(LedgerError::OverBudget { .. }) => refused += 1,
-            other => panic!("a raised ρ must not find budget: {other:?}"),
-        }
-    }
-    let crashed = template("monthly", &["dataset=crashy"]);
-    let ids = reserve(&mut l, &crashed, Period::Month(2025, 6));
-    assert!(matches!(ids, Err(LedgerError::OverBudget { .. })) || ids.is_ok());
-    if let Ok(ids) = ids {
-        // Killed after sampling: the next run resumes the same ids.
-        let again = reserve(&mut l, &crashed, Period::Month(2025, 6)).unwrap();
-        assert_eq!(again, ids);
-    }
-    assert!(Ledger::open(&path, StoreKind::Test).is_err());
-    assert_eq!(refused, 12);
+    let root = dir.path();
+    borderflow_pseudo::PseudonymKey::from_bytes([9; 32])
+        .write_new(&root.join("key"))
+        .unwrap();
+    let scenario = Scenario {
+        subscribers: 120,
+        seed: 3,
+        days: 730,
+        start: "2025-01-01".parse().unwrap(),
+        ..Scenario::default()
+    };
+    borderflow_synth::generate(
+        &scenario,
+        &borderflow_refdata::RefData::embedded(),
+        &root.join("world"),
+        OutputFormats {
+            csv: false,
+            parquet: true,
+        },
+    )
+    .unwrap();
+    // The operator's feed, ingested into the store the templates share (canonical columns).
+    let feed = Pipeline::parse(
+        "feed.toml",
+        "dataset = \"feed\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
+         state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"key\"\n\
+         [input]\npaths = [\"world/events.parquet\"]\n[presence]\nlookback_days = 730\n",
+        &[],
+        root,
+    )
+    .unwrap();
+    ingest::run(&feed, None, &[]).unwrap();
+    let monthly = template(root, "monthly", &[]);
+    let annual = template(root, "annual", &[]);
 
-    // The audit, from the records alone: every live table's cost is Δ²/(2σ²) unless its values
-    // were reused, charged to every calendar year of the 365-day window ending with its period.
-    let mut exposure: BTreeMap<i32, f64> = BTreeMap::new();
-    for r in l.releases().unwrap() {
+    // Cron, on the first of each month from February 2025 to January 2027: last month's
+    // release, and each January last year's annual release.
+    for i in 0..24 {
+        let period = month(2025 + i / 12, (i % 12 + 1) as u32);
+        classify::run(&monthly, period).unwrap();
+        if period == month(2025, 6) {
+            // A failure after the noise was drawn (the release's place is taken): the cost
+            // stays spent, and the next run publishes the same draws without a new charge.
+            let blocked = root.join("release/ken-operator-monthly/2025-06");
+            std::fs::create_dir_all(&blocked).unwrap();
+            std::fs::write(blocked.join("stray"), b"x").unwrap();
+            assert!(matches!(
+                publish_os(&monthly, period),
+                Err(PublishError::Io(_))
+            ));
+            std::fs::remove_dir_all(&blocked).unwrap();
+        }
+        assert!(publish_os(&monthly, period).unwrap(), "{period}");
+        if let Period::Month(y, 12) = period {
+            classify::run(&annual, Period::Year(y)).unwrap();
+            assert!(publish_os(&annual, Period::Year(y)).unwrap());
+        }
+    }
+    // The same annual release under another name: the same query, its noise reused, free.
+    let renamed = template(root, "annual", &["dataset=\"fresh-budget-please\""]);
+    assert!(publish_os(&renamed, Period::Year(2025)).unwrap());
+    // A raised ρ finds no budget in any year, whatever the dataset name.
+    let greedy = template(
+        root,
+        "monthly",
+        &["privacy.categories.rho=0.2", "dataset=\"greedy\""],
+    );
+    for m in [1, 6, 11] {
+        let err = publish_os(&greedy, month(2026, m)).unwrap_err();
+        assert!(
+            matches!(err, PublishError::Ledger(LedgerError::OverBudget { .. })),
+            "{err}"
+        );
+    }
+    // A raised budget is refused: a data year's budget is fixed at its first release.
+    let richer = template(
+        root,
+        "monthly",
+        &["privacy.annual_rho=1", "dataset=\"rich\""],
+    );
+    let err = publish_os(&richer, month(2026, 3)).unwrap_err();
+    assert!(
+        matches!(err, PublishError::Ledger(LedgerError::BudgetChanged { .. })),
+        "{err}"
+    );
+    // A test seed on the production store is refused before anything is drawn.
+    let err = publish::run(&monthly, month(2026, 2), NoiseSource::seeded_for_tests(1)).unwrap_err();
+    assert!(
+        matches!(err, PublishError::Ledger(LedgerError::StoreKind(_))),
+        "{err}"
+    );
+
+    // The audit, first from the ledger's records alone.
+    let ledger = Ledger::open_existing(&root.join("state/ledger.sqlite")).unwrap();
+    let mut from_records: BTreeMap<i32, f64> = BTreeMap::new();
+    for r in ledger.releases().unwrap() {
         if r.status == Status::Aborted || r.reused_from.is_some() {
             continue;
         }
         let period: Period = r.period.parse().unwrap();
         let last = period.last();
-        let years = years_read(last - Days::new(364), last);
-        assert_eq!(r.years, years, "release #{} charged {:?}", r.id, r.years);
-        let rho = f64::from(r.delta_sq) / (2.0 * r.sigma2.to_f64());
-        assert!(
-            (rho - r.rho.to_f64()).abs() < 1e-12,
-            "#{}: {rho} vs {}",
-            r.id,
-            r.rho.to_f64()
+        let years: Vec<i32> = ((last - Days::new(364)).year()..=last.year()).collect();
+        assert_eq!(
+            r.years, years,
+            "#{} {} charged {:?}",
+            r.id, r.period, r.years
         );
+        let rho = f64::from(r.delta_sq) / (2.0 * r.sigma2.to_f64());
+        assert!((rho - r.rho.to_f64()).abs() < 1e-12, "#{}", r.id);
         for y in years {
-            *exposure.entry(y).or_default() += rho;
+            *from_records.entry(y).or_default() += rho;
         }
     }
-    for (year, rho) in &exposure {
+    // Then from what was published: each manifest's ρ over the years it says it read.
+    let mut from_manifests: BTreeMap<i32, f64> = BTreeMap::new();
+    let mut releases = 0;
+    for dataset in std::fs::read_dir(root.join("release")).unwrap() {
+        for release in std::fs::read_dir(dataset.unwrap().path()).unwrap() {
+            let m = Manifest::read(&release.unwrap().path()).unwrap();
+            releases += 1;
+            for y in &m.privacy.budget_years {
+                *from_manifests.entry(*y).or_default() += m.privacy.rho_of_this_release;
+            }
+        }
+    }
+    assert_eq!(releases, 24 + 2 + 1);
+    assert_eq!(
+        from_records.keys().collect::<Vec<_>>(),
+        from_manifests.keys().collect::<Vec<_>>()
+    );
+    for (year, rho) in &from_records {
         assert!(
             *rho <= 0.25 + 1e-12,
             "data year {year} exposed to ρ = {rho}"
         );
         assert!(
-            (l.spent(*year).unwrap().to_f64() - rho).abs() < 1e-9,
+            (from_manifests[year] - rho).abs() < 1e-9,
+            "{year}: manifests say {}",
+            from_manifests[year]
+        );
+        assert!(
+            (ledger.spent(*year).unwrap().to_f64() - rho).abs() < 1e-9,
             "{year}"
         );
     }
-    // 2025 is read by all 12 of its months, 11 of 2026's, and its annual release.
+    // 2025 is read by its 12 months, by 2026's January to November, and by its annual release.
     assert!(
-        (exposure[&2025] - (23.0 * 0.0058 + 0.115)).abs() < 1e-9,
-        "{exposure:?}"
+        (from_records[&2025] - (23.0 * 0.0058 + 0.115)).abs() < 1e-9,
+        "{from_records:?}"
     );
-    assert_eq!(
-        l.budgets()
-            .unwrap()
-            .into_iter()
-            .map(|(y, _)| y)
-            .collect::<Vec<_>>(),
-        vec![2024, 2025, 2026]
+    assert!(
+        (from_records[&2024] - 11.0 * 0.0058).abs() < 1e-9,
+        "{from_records:?}"
     );
 }
