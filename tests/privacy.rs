@@ -104,7 +104,7 @@ const NOISED_COLUMNS: [&str; 5] = [
 
 /// JSON fields (dotted paths, `*` for any key) holding noisy values or values computed from
 /// them and nothing else.
-const NOISED_FIELDS: [&str; 13] = [
+const NOISED_FIELDS: [&str; 15] = [
     "outputs_digest",
     "published_at",
     "cells.*.published",
@@ -118,6 +118,8 @@ const NOISED_FIELDS: [&str; 13] = [
     "sims_on_open_spells.value",
     "sim_days_observed.value",
     "observation_density_days_seen_per_sim_day",
+    "sims_seen_per_day.*",
+    "days_indistinguishable_from_no_data",
 ];
 
 fn matches(pattern: &str, path: &str) -> bool {
@@ -250,6 +252,57 @@ fn worlds_one_sim_apart_differ_only_in_noised_values() {
     }
 }
 
+#[test]
+fn days_without_data_show_through_the_noise_and_their_exact_count_stays_operator_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let events = generated(root, "300", "13");
+    // The feed lost 1–11 March (UTC): functional days 1–10 March hold nothing, 11 March
+    // only its last hour.
+    let lost = |line: &str| {
+        line.split(',').nth(1).is_some_and(|t| {
+            t.starts_with("2025-03-0") || t.starts_with("2025-03-10") || t.starts_with("2025-03-11")
+        })
+    };
+    let kept: String = events
+        .lines()
+        .filter(|l| !lost(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = store(&root.join("gap"), &kept, &keygen(root));
+    // σ of a day's count √(365 / 2ρ) ≈ 19 at ρ = 0.5: this world's ~150 SIMs a day stand out.
+    ok(&borderflow(&[
+        "run",
+        p.to_str().unwrap(),
+        "--period",
+        "2025",
+        "--test-seed",
+        "3",
+        "--set",
+        "privacy.daily.rho=0.5",
+        "--set",
+        "privacy.annual_rho=1",
+    ]));
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let quality = read(root.join("gap/release/t/2025/quality.json"));
+    let noisy_gap = quality["days_indistinguishable_from_no_data"]
+        .as_u64()
+        .unwrap();
+    assert!((10..=11).contains(&noisy_gap), "{noisy_gap} days");
+    let per_day = quality["sims_seen_per_day"].as_object().unwrap();
+    assert_eq!(per_day.len(), 365);
+    assert!(
+        per_day["2025-06-01"].as_i64().unwrap() > 60,
+        "{}",
+        per_day["2025-06-01"]
+    );
+    let operator = read(root.join("gap/state/operator/t/2025/operator-manifest.json"));
+    assert_eq!(operator["exact"]["lookback_days_without_data"], 10);
+    assert_eq!(operator["exact"]["sims_per_day"]["2025-03-05"], 0);
+}
+
 /// The points between reserve and commit where a run can die.
 const STEPS: [&str; 5] = [
     "publish:reserved",
@@ -298,7 +351,7 @@ fn a_run_killed_at_each_step_costs_once_and_noises_once() {
             .into_iter()
             .filter(|r| r.status != Status::Aborted)
             .collect();
-        assert_eq!(live.len(), 4, "{step}: one live row per table");
+        assert_eq!(live.len(), 5, "{step}: one live row per table");
         assert!(live.iter().all(|r| r.status == Status::Published), "{step}");
         assert_eq!(
             l.spent(2025).unwrap(),
@@ -308,7 +361,7 @@ fn a_run_killed_at_each_step_costs_once_and_noises_once() {
         let aborted = l.releases().unwrap().len() - live.len();
         assert_eq!(
             aborted,
-            if step == "publish:reserved" { 4 } else { 0 },
+            if step == "publish:reserved" { 5 } else { 0 },
             "{step}"
         );
         for r in &live {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use borderflow_core::{Category, StagedDir, StateLayout, failpoint, write_file_atomic};
 use borderflow_privacy::accountant::epsilon;
-use borderflow_privacy::plan::{CATEGORIES, CROSSINGS, QUALITY, TOTALS};
+use borderflow_privacy::plan::{CATEGORIES, CROSSINGS, DAILY, QUALITY, TOTALS};
 use borderflow_privacy::{ProtectedCell, Ratio, ReleasePlan, Threshold, threshold};
 use borderflow_refdata::RefData;
 use borderflow_release::history::{earlier_crossings, published_crossings};
@@ -61,7 +61,11 @@ pub(crate) struct Job<'a> {
 
 /// The exact cells of every noised table, by table name, in the domain's order. Operator-side:
 /// these are what the noise is added to.
-pub(crate) fn exact_cells(domain: &Domain, exact: &FactTotals) -> BTreeMap<&'static str, Vec<u64>> {
+pub(crate) fn exact_cells(
+    domain: &Domain,
+    exact: &FactTotals,
+    summary: &ClassifyReport,
+) -> BTreeMap<&'static str, Vec<u64>> {
     BTreeMap::from([
         (CATEGORIES, exact.tables.categories.clone()),
         (CROSSINGS, exact.tables.crossings.clone()),
@@ -75,6 +79,7 @@ pub(crate) fn exact_cells(domain: &Domain, exact: &FactTotals) -> BTreeMap<&'sta
                 exact.sim_days,
             ],
         ),
+        (DAILY, summary.sims_per_day.values().copied().collect()),
     ])
 }
 
@@ -196,6 +201,19 @@ impl Job<'_> {
         let cross = self.protected(CROSSINGS, &drawn[CROSSINGS]);
         let direct = self.protected(TOTALS, &drawn[TOTALS]);
         let quality = self.protected(QUALITY, &drawn[QUALITY]);
+        let daily = self.protected(DAILY, &drawn[DAILY]);
+        let daily_sd = drawn[DAILY].sigma2.to_f64().sqrt();
+        let sims_seen_per_day: BTreeMap<String, i64> = summary
+            .sims_per_day
+            .keys()
+            .zip(&daily)
+            .map(|(d, c)| (d.to_string(), c.noisy.max(0)))
+            .collect();
+        // A day whose noisy count is within the noise of zero: no data, as far as can be told.
+        let no_data_days = daily
+            .iter()
+            .filter(|c| (c.noisy as f64) < borderflow_privacy::accountant::Z_95 * daily_sd)
+            .count();
         let totals_threshold = Threshold {
             k,
             phantom_rate: p.privacy.phantom_rate,
@@ -286,13 +304,16 @@ impl Job<'_> {
         let quality_doc = Quality {
             period: period.clone(),
             measuring_country: m.to_string(),
-            note: "Every count here is noisy (differential privacy, ρ of the quality table in manifest.json) or computed from noisy counts. Exact record counts (rows read, quarantined by reason, events per day, days without data) stay with the operator.".into(),
+            note: "Every count here is noisy (differential privacy: the quality and daily tables in manifest.json) or computed from noisy counts. Exact record counts (rows read, quarantined by reason, events per day) stay with the operator.".into(),
             sims_seen: sims,
             sims_too_sparse_to_classify: sparse,
             share_too_sparse_to_classify: share_too_sparse,
             sims_on_open_spells: open,
             sim_days_observed: sim_days,
             observation_density_days_seen_per_sim_day: density,
+            sims_seen_per_day,
+            sims_seen_per_day_noise_sd: daily_sd,
+            days_indistinguishable_from_no_data: no_data_days,
         };
         write_file(&staging.join(QUALITY_FILE), &quality_doc.to_bytes())?;
 
@@ -308,10 +329,12 @@ impl Job<'_> {
                 self.table_manifest(name, &drawn[name], table.cells.len(), table.published()),
             );
         }
-        tables.insert(
-            QUALITY.into(),
-            self.table_manifest(QUALITY, &drawn[QUALITY], quality.len(), quality.len()),
-        );
+        for (name, cells) in [(QUALITY, quality.len()), (DAILY, daily.len())] {
+            tables.insert(
+                name.into(),
+                self.table_manifest(name, &drawn[name], cells, cells),
+            );
+        }
         let cells: BTreeMap<String, CellCounts> =
             [&categories, &crossings, &totals_table, &corridors]
                 .into_iter()
@@ -448,6 +471,11 @@ impl Job<'_> {
                     0.0
                 },
                 lookback_days_without_data: summary.missing_days,
+                sims_per_day: summary
+                    .sims_per_day
+                    .iter()
+                    .map(|(d, n)| (d.to_string(), *n))
+                    .collect(),
                 events_per_day: summary
                     .events_per_day
                     .iter()

@@ -80,17 +80,31 @@ fn facts_error(path: &Path, source: parquet::errors::ParquetError) -> ClassifyEr
     }
 }
 
-/// Events per day of `period` in the presence store (registered as `presence` by the plan).
-async fn events_per_day(
+/// What [`per_day`] counts each day.
+enum Daily {
+    /// Events.
+    Events,
+    /// Distinct SIMs seen.
+    Sims,
+}
+
+/// Events or SIMs per day from `first` to `last` in the presence store (registered as
+/// `presence` by the plan); days without a row are absent.
+async fn per_day(
     ctx: &datafusion::prelude::SessionContext,
-    period: Period,
+    what: Daily,
+    first: NaiveDate,
+    last: NaiveDate,
 ) -> Result<BTreeMap<NaiveDate, u64>, ClassifyError> {
+    use borderflow_core::schema::presence::{EVENTS, LOCAL_DATE, PSEUDONYM};
+    let value = match what {
+        Daily::Events => format!("sum({EVENTS})"),
+        Daily::Sims => format!("count(DISTINCT {PSEUDONYM})"),
+    };
     let sql = format!(
-        "SELECT CAST(local_date AS INT) AS day, CAST(sum(events) AS BIGINT) AS events
-         FROM presence WHERE local_date BETWEEN DATE '{}' AND DATE '{}'
-         GROUP BY local_date",
-        period.first(),
-        period.last()
+        "SELECT CAST({LOCAL_DATE} AS INT) AS day, CAST({value} AS BIGINT) AS n
+         FROM presence WHERE {LOCAL_DATE} BETWEEN DATE '{first}' AND DATE '{last}'
+         GROUP BY {LOCAL_DATE}"
     );
     let engine = |e: DataFusionError| ClassifyError::from(PlanError::Engine(e));
     let batches = ctx
@@ -192,10 +206,17 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
             |pseudonym, facts| out.push(pseudonym, facts).map_err(|e| e.to_string()),
         ))?;
         let tally = out.finish()?;
-        let daily = runtime.block_on(events_per_day(&ctx, period))?;
-        Ok::<_, ClassifyError>((sims, tally, daily))
+        let events = runtime.block_on(per_day(&ctx, Daily::Events, period.first(), last))?;
+        let seen = runtime.block_on(per_day(&ctx, Daily::Sims, first, last))?;
+        Ok::<_, ClassifyError>((sims, tally, events, seen))
     })();
-    let (sims, tally, events_per_day) = result?;
+    let (sims, tally, events_per_day, seen) = result?;
+    // Every day of the look-back, zeros included: the public domain of the daily series.
+    let sims_per_day = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| (d, seen.get(&d).copied().unwrap_or(0)))
+        .collect();
     let report = ClassifyReport {
         period: period.to_string(),
         window_first: Some(window_first),
@@ -210,6 +231,7 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         categories: tally.categories,
         crossing_pairs: tally.crossing_pairs,
         events_per_day,
+        sims_per_day,
         rules: p.classify.clone(),
         dir: dir.clone(),
         seconds: started.elapsed().as_secs_f64(),

@@ -53,6 +53,14 @@ pub enum PublishError {
         /// Where its facts would be.
         dir: PathBuf,
     },
+    /// The period's facts were classified by an earlier version that did not count SIMs per day.
+    #[error(
+        "the facts of period {period} lack the daily SIM counts a release noises: run `borderflow classify` for it again"
+    )]
+    StaleFacts {
+        /// The period.
+        period: String,
+    },
     /// The release directory holds a release this store's ledger did not publish.
     #[error(
         "{} holds a release this store's ledger did not publish (a test store's, or another store's); move it away, nothing was published",
@@ -282,7 +290,7 @@ pub fn run(
             )
         })
         .collect();
-    let counts = crate::assemble::exact_cells(&domain, &exact);
+    let counts = crate::assemble::exact_cells(&domain, &exact, &summary);
     let requests = plan
         .tables
         .iter()

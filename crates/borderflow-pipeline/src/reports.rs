@@ -166,6 +166,9 @@ pub struct ClassifyReport {
     pub crossing_pairs: u64,
     /// Events per day of the period (all SIMs; a data-quality indicator of the record flow).
     pub events_per_day: BTreeMap<NaiveDate, u64>,
+    /// Distinct SIMs seen on each day of the look-back, zeros included.
+    #[serde(default)]
+    pub sims_per_day: BTreeMap<NaiveDate, u64>,
     /// The thresholds used.
     pub rules: Rules,
     /// Where the facts are.

@@ -128,8 +128,9 @@ fn a_release_is_published_once_and_returned_as_it_is() {
         assert_eq!(files(&again.dir), before);
     }
     let ledger = ledger(root);
-    // categories, crossings, totals and quality: 0.1 + 0.1 + 0.04 + 0.01, all from 2025.
-    assert_eq!(ledger.releases().unwrap().len(), 4);
+    // categories, crossings, totals, quality and daily: 0.1 + 0.1 + 0.04 + 0.005 + 0.005,
+    // all from 2025.
+    assert_eq!(ledger.releases().unwrap().len(), 5);
     assert_eq!(
         ledger.spent(2025).unwrap(),
         Ratio::from_decimal("0.25").unwrap()
@@ -264,7 +265,7 @@ fn a_release_that_fails_while_being_written_keeps_its_cost_and_its_noise() {
     assert_eq!(std::fs::read_dir(&blocked).unwrap().count(), 1);
     let held = ledger(root);
     let unfinished = held.unfinished().unwrap();
-    assert_eq!(unfinished.len(), 4);
+    assert_eq!(unfinished.len(), 5);
     assert!(unfinished.iter().all(|t| t.status == Status::Sampled));
     assert_eq!(held.spent(2025).unwrap(), r("0.25"));
     let categories = unfinished.iter().find(|t| t.table == "categories").unwrap();
@@ -276,7 +277,7 @@ fn a_release_that_fails_while_being_written_keeps_its_cost_and_its_noise() {
     assert!(made.new);
     let held = ledger(root);
     assert_eq!(held.spent(2025).unwrap(), r("0.25"));
-    assert_eq!(held.releases().unwrap().len(), 4);
+    assert_eq!(held.releases().unwrap().len(), 5);
     let csv = std::fs::read_to_string(made.dir.join("categories.csv")).unwrap();
     let published: Vec<i64> = csv
         .lines()

@@ -8,7 +8,12 @@
 //! |---|---|---|
 //! | `categories` | one to exactly one (category × partner) cell | 1 |
 //! | `crossings` | one to each of at most `max_crossing_pairs` (from × to) cells | `max_crossing_pairs` |
-//! | `quality` | one to "SIMs seen" and to at most one of "too sparse", "on open spells" | 2 |
+//! | `totals` | one to its category's total and to at most one direction's | 2 |
+//! | `quality` | 1 to SIMs seen, ≤ 1 to too sparse and to open spells, ≤ the window's days to SIM-days (each cell scaled by its bound) | 4 |
+//! | `daily` | one to SIMs seen on each day it was seen, in at most one calendar year's days | min(look-back days, 366) |
+//!
+//! Over a window of two calendar years, the count tables' Δ² doubles (replace-one, [`Span`]);
+//! `quality` and `daily` bound each cell's change already, so theirs stay.
 //!
 //! A table's noise is set by its cost ρ, by σ, or by a 95% margin of error; the plan holds the
 //! exact ρ that follows, and σ = Δ/√(2ρ) with it.
@@ -26,7 +31,11 @@ pub const DEFAULT_K: u32 = 16;
 pub const DEFAULT_TABLE_RHO: &str = "0.1";
 
 /// ρ of the `quality` totals when the pipeline does not set it.
-pub const QUALITY_RHO: &str = "0.01";
+pub const QUALITY_RHO: &str = "0.005";
+
+/// ρ of the `daily` series of SIMs seen when the pipeline does not set it: σ ≈ 191 SIMs per day
+/// over a 365-day look-back.
+pub const DAILY_RHO: &str = "0.005";
 
 /// ρ of the headline `totals` when the pipeline does not set it: σ = 5 on a one-year window,
 /// a 95% margin of ±9.8 SIMs before combination with the cell sums.
@@ -51,8 +60,11 @@ pub struct PrivacyConfig {
     /// (`[privacy.totals]`); default ρ = 0.04.
     pub totals: TableNoise,
     /// The noise of the release's quality totals in quality.json (SIMs seen, too sparse to
-    /// classify, on open spells, SIM-days observed), `[privacy.quality]`; default ρ = 0.01.
+    /// classify, on open spells, SIM-days observed), `[privacy.quality]`; default ρ = 0.005.
     pub quality: TableNoise,
+    /// The noise of the daily series of SIMs seen over the look-back in quality.json, from
+    /// which days without data are read (`[privacy.daily]`); default ρ = 0.005.
+    pub daily: TableNoise,
     /// Expected true-zero cells a table may publish by noise alone; sets the threshold τ.
     pub phantom_rate: f64,
 }
@@ -67,6 +79,7 @@ impl Default for PrivacyConfig {
             crossings: TableNoise::default(),
             totals: TableNoise::default(),
             quality: TableNoise::default(),
+            daily: TableNoise::default(),
             phantom_rate: DEFAULT_PHANTOM_RATE,
         }
     }
@@ -91,6 +104,7 @@ impl PrivacyConfig {
         self.crossings.check("crossings")?;
         self.totals.check("totals")?;
         self.quality.check("quality")?;
+        self.daily.check("daily")?;
         if !(self.phantom_rate.is_finite() && self.phantom_rate > 0.0 && self.phantom_rate < 1000.0)
         {
             return Err(format!(
@@ -365,8 +379,8 @@ pub fn expected_phantoms(sigma: f64, cells: usize, t: i64) -> f64 {
 /// The noised tables of one release, in the order they are noised.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleasePlan {
-    /// `categories`, `crossings`, `totals`, `quality`.
-    pub tables: [TablePlan; 4],
+    /// `categories`, `crossings`, `totals`, `quality`, `daily`.
+    pub tables: [TablePlan; 5],
     /// How the window sits on calendar years.
     pub span: Span,
 }
@@ -379,6 +393,8 @@ pub const CROSSINGS: &str = "crossings";
 pub const TOTALS: &str = "totals";
 /// Name of the quality totals.
 pub const QUALITY: &str = "quality";
+/// Name of the daily series of SIMs seen.
+pub const DAILY: &str = "daily";
 
 /// The public domain's size per table, and the SIM-days bound of the quality table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,7 +405,8 @@ pub struct DomainSizes {
     pub crossings: usize,
     /// Cells of `totals` (categories and flow directions).
     pub totals: usize,
-    /// Days of the window: the most SIM-days one SIM adds to the quality table.
+    /// Days of the look-back: the most SIM-days one SIM adds to the quality table, and the
+    /// cells of the daily series.
     pub window_days: u64,
 }
 
@@ -421,6 +438,16 @@ impl ReleasePlan {
             rate,
         );
         quality.scales = vec![1, 1, 1, sizes.window_days.max(1)];
+        // A SIM-year is seen on at most the days of one calendar year of the look-back.
+        let daily_sq = u32::try_from(sizes.window_days.clamp(1, 366)).expect("at most 366");
+        let daily = TablePlan::new(
+            DAILY,
+            config.daily.rho_or(daily_sq, DAILY_RHO),
+            daily_sq,
+            1,
+            usize::try_from(sizes.window_days).unwrap_or(usize::MAX),
+            rate,
+        );
         Self {
             tables: [
                 TablePlan::new(
@@ -448,6 +475,7 @@ impl ReleasePlan {
                     rate,
                 ),
                 quality,
+                daily,
             ],
             span,
         }
@@ -513,20 +541,28 @@ mod tests {
             window_days: 365,
         };
         let plan = ReleasePlan::new(&PrivacyConfig::default(), 4, Span::OneYear, sizes);
-        let [c, x, t, q] = &plan.tables;
+        let [c, x, t, q, d] = &plan.tables;
         assert_eq!(
-            (c.delta_sq, x.delta_sq, t.delta_sq, q.delta_sq),
-            (1, 4, 2, 4)
+            (c.delta_sq, x.delta_sq, t.delta_sq, q.delta_sq, d.delta_sq),
+            (1, 4, 2, 4, 365)
         );
-        assert_eq!((c.k, x.k, t.k, q.k), (16, 16, 16, 1));
+        assert_eq!((c.k, x.k, t.k, q.k, d.k), (16, 16, 16, 1, 1));
+        // σ of a day's SIMs: √(365 / 0.01) ≈ 191.
+        assert!((d.sigma() - 36500f64.sqrt()).abs() < 1e-9);
         assert_eq!(plan.rho(), Ratio::from_decimal("0.25").unwrap());
         assert_eq!(q.scales, [1, 1, 1, 365]);
         // A window over two years: replace-one doubles each count table's Δ², same ρ.
         let two = ReleasePlan::new(&PrivacyConfig::default(), 4, Span::SeveralYears, sizes);
-        let [c2, x2, t2, q2] = &two.tables;
+        let [c2, x2, t2, q2, d2] = &two.tables;
         assert_eq!(
-            (c2.delta_sq, x2.delta_sq, t2.delta_sq, q2.delta_sq),
-            (2, 8, 4, 4)
+            (
+                c2.delta_sq,
+                x2.delta_sq,
+                t2.delta_sq,
+                q2.delta_sq,
+                d2.delta_sq
+            ),
+            (2, 8, 4, 4, 365)
         );
         assert_eq!(two.rho(), plan.rho());
         // τ: crossings at σ = √20 over 62,250 cells need 20 to keep phantoms ≤ 0.5.

@@ -250,6 +250,8 @@ pub struct ExactCounts {
     pub lookback_days_without_data: u32,
     /// Events per day of the period.
     pub events_per_day: BTreeMap<String, u64>,
+    /// SIMs seen on each day of the look-back.
+    pub sims_per_day: BTreeMap<String, u64>,
     /// Share of rows quarantined.
     pub share_rows_quarantined: f64,
     /// Share of rows with an unknown PLMN.
@@ -360,6 +362,13 @@ pub struct Quality {
     /// Observation density: the share of a SIM's look-back days on which it was seen, from
     /// the noisy totals (noisy SIM-days / (noisy SIMs × days)).
     pub observation_density_days_seen_per_sim_day: f64,
+    /// SIMs seen on each day of the look-back (noisy, the `daily` table; below 0 shown as 0).
+    pub sims_seen_per_day: BTreeMap<String, i64>,
+    /// Standard deviation of each day's noise.
+    pub sims_seen_per_day_noise_sd: f64,
+    /// Days of the look-back whose noisy count is below 1.96 σ: not distinguishable from a
+    /// day without data.
+    pub days_indistinguishable_from_no_data: usize,
 }
 
 impl Quality {
