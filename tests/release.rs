@@ -375,11 +375,13 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 1, "{again}");
-    assert_eq!(lines[0]["stage"], "publish");
-    assert_eq!(lines[0]["message"], "already published");
-    assert_eq!(lines[0]["new"], false);
-    assert_eq!(lines[0]["period"], "2025");
+    let stages: Vec<&str> = lines.iter().map(|l| l["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["start", "publish", "summary"], "{again}");
+    assert_eq!(lines[1]["message"], "already published");
+    assert_eq!(lines[1]["new"], false);
+    assert_eq!(lines[1]["period"], "2025");
+    assert_eq!(lines[2]["outcome"], "already_published");
+    assert_eq!(lines[2]["exit_code"], 0);
     for (path, bytes) in &released {
         assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
     }
@@ -400,7 +402,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     // June's window (July 2024 – June 2025) reads both years; at a raised ρ it does not fit
     // what is left of 2025: refused in one line, nothing published, 2024 not charged.
     let refused = run(&w, "2025-06", &["--set", "privacy.categories.rho=0.1"]);
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(4), "over budget exits 4");
     let err = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -450,7 +452,7 @@ fn validate_checks_a_pipeline_and_writes_nothing() {
 
     // A column the file does not have, named in one line.
     let bad = validate(&["--set", "input.columns.subscriber_id=MSISDN"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(3), "an input error exits 3");
     let err = String::from_utf8_lossy(&bad.stderr).into_owned();
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -463,7 +465,11 @@ fn validate_checks_a_pipeline_and_writes_nothing() {
     let key = w.root.join("keys/pseudonym.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let bad = validate(&[]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a key error is configuration: exits 2"
+    );
     let err = String::from_utf8_lossy(&bad.stderr).into_owned();
     assert!(err.contains("pseudonym.key"), "{err}");
     assert!(!w.root.join("state").exists());

@@ -36,17 +36,27 @@ pub fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// The run failed with status 1 and one line `error: …` on standard error; that line.
+/// The run failed with one line `error: …` on standard error and a failure's exit status (1
+/// to 6, never a panic's 101); that line.
 pub fn one_line_error(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "stdout: {}",
-        String::from_utf8_lossy(&o.stdout)
+    let code = o.status.code();
+    assert!(
+        matches!(code, Some(1..=6)),
+        "status {code:?}; stdout: {}; stderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
     );
     let err = stderr(o);
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(err.starts_with("error: "), "{err:?}");
+    err
+}
+
+/// The run failed with exit status `code` (2 configuration, 3 input, 4 over budget, 5 busy,
+/// 6 state, 1 internal) and one line `error: …`; that line.
+pub fn failed_with(o: &Output, code: i32) -> String {
+    let err = one_line_error(o);
+    assert_eq!(o.status.code(), Some(code), "{err}");
     err
 }
 

@@ -234,3 +234,15 @@ fn country(s: &str, field: &'static str) -> Result<CountryCode, PlanError> {
         message: format!("{s:?} is not a country code"),
     })
 }
+
+impl borderflow_core::FailureKind for PlanError {
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            // A presence file that does not read is the state's fault; the engine's own
+            // errors (out of memory, a spill that failed) too.
+            PlanError::Engine(_) | PlanError::Arrow(_) | PlanError::BadRow { .. } => Failure::State,
+            PlanError::Sink(_) => Failure::Internal,
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use borderflow_pipeline::{Pipeline, run};
 use borderflow_pseudo::PseudonymKey;
 use borderflow_refdata::RefData;
@@ -41,10 +41,10 @@ fn prepare(out: &Path) -> Result<()> {
             std::fs::remove_dir_all(out)
                 .with_context(|| format!("cannot remove the earlier demo in {}", out.display()))?;
         } else if !empty {
-            bail!(
+            return Err(crate::exit::usage(format!(
                 "{} exists and is not a borderflow demo: choose another --out",
                 out.display()
-            );
+            )));
         }
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;

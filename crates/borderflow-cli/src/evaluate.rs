@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use borderflow_core::CountryCode;
 use borderflow_pipeline::evaluate::{World, evaluate};
 use borderflow_refdata::RefData;
@@ -90,10 +90,10 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     } else {
-        bail!(
+        return Err(crate::exit::usage(format!(
             "{}: no such scenario file or world directory",
             args.world.display()
-        );
+        )));
     };
     let started = std::time::Instant::now();
     let eval = evaluate(&world, &work.join("evaluation"))?;

@@ -3,14 +3,17 @@
 //! The command-line front of borderflow: each subcommand is a thin shell over a library
 //! crate, so everything it does can also be done, and tested, from Rust.
 //!
-//! Exit status: 0 on success, 1 with a one-line `error: …` on stderr otherwise. Nothing in
-//! an error names a raw subscriber id or the key.
+//! Exit status: 0 on success; otherwise one line `error: …` on stderr and a status that says
+//! what kind of failure it was (2 configuration, 3 input, 4 over budget, 5 another run holds
+//! the state, 6 the state or release directory, 1 a defect; see [`exit`]). Nothing in an error
+//! names a raw subscriber id or the key.
 
 mod bench;
 mod budget;
 mod classify;
 mod demo;
 mod evaluate;
+mod exit;
 mod generate;
 mod ingest;
 mod keygen;
@@ -102,22 +105,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the context chain joined, never a backtrace. A cause whose words its
-            // context already says (an I/O error kept as the source of "path: message") is
-            // not said twice.
-            let mut joined = String::new();
-            for m in e.chain().map(ToString::to_string) {
-                if joined.contains(&m) {
-                    continue;
-                }
-                if !joined.is_empty() {
-                    joined.push_str(": ");
-                }
-                joined.push_str(&m);
-            }
-            let line = joined.split_whitespace().collect::<Vec<_>>().join(" ");
-            eprintln!("error: {line}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", exit::one_line(&e));
+            ExitCode::from(exit::failure_of(&e).exit_code())
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use borderflow_core::CountryCode;
 use borderflow_refdata::{GlobalSouth, Overrides, PlmnCountry, RefData, embedded_tables};
 
@@ -94,7 +94,10 @@ pub fn run(args: Args) -> Result<()> {
             for (name, _) in embedded_tables() {
                 let path = dir.join(name);
                 if path.exists() {
-                    bail!("{} already exists; refusing to overwrite", path.display());
+                    return Err(crate::exit::usage(format!(
+                        "{} already exists; refusing to overwrite",
+                        path.display()
+                    )));
                 }
             }
             for (name, text) in embedded_tables() {
@@ -129,7 +132,9 @@ fn lookup(rd: &RefData, q: &str) -> Result<String> {
     }
     let c: CountryCode = q.to_ascii_uppercase().parse()?;
     let Some(country) = rd.countries.get(c) else {
-        bail!("{c} is not in the country list");
+        return Err(crate::exit::usage(format!(
+            "{c} is not in the country list"
+        )));
     };
     let income = rd
         .income_groups

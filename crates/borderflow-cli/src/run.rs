@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use borderflow_pipeline::{Period, Pipeline, RunReport, run};
+use anyhow::{Context, Result};
+use borderflow_pipeline::run::StageDone;
+use borderflow_pipeline::{
+    ClassifyReport, IngestReport, Period, Pipeline, PublishReport, RunReport, run,
+};
 use borderflow_privacy::NoiseSource;
 
 /// Arguments of `borderflow run`.
@@ -25,8 +28,9 @@ pub struct Args {
     /// Override a pipeline setting, e.g. --set privacy.k=20 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
-    /// `text` for a terminal; `json` for a scheduler's log: one JSON object per stage on
-    /// standard output (errors stay one line on standard error).
+    /// `text` for a terminal; `json` for a scheduler's log: one JSON object on standard output
+    /// as each stage ends, then a summary line with the outcome, exit status and reason, also
+    /// when the run fails (the error is still one line on standard error).
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
 }
@@ -51,81 +55,157 @@ pub fn noise(test_seed: Option<u64>) -> Result<NoiseSource> {
 /// The period of a run: `--period`, else the pipeline's `period`.
 pub fn period_of(pipeline: &Pipeline, given: Option<&str>, file: &Path) -> Result<Period> {
     let Some(text) = given.or(pipeline.period.as_deref()) else {
-        bail!(
+        return Err(crate::exit::usage(format!(
             "no period: give --period 2025|2025-07|previous_year|previous_month, or set period in {}",
             file.display()
-        );
+        )));
     };
     Ok(Period::resolve(text, chrono::Utc::now().date_naive())?)
 }
 
-/// Runs the pipeline and prints what happened.
+/// Runs the pipeline and prints what happened. With `--log-format json`, a line is written as
+/// each stage ends and the last line is always the summary — outcome, exit status and reason —
+/// also when the run fails.
 pub fn run(args: Args) -> Result<()> {
-    let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
-    let period = period_of(&pipeline, args.period.as_deref(), &args.pipeline)?;
-    let noise = noise(args.test_seed)?;
-    let r = crate::progress::with_ingest_bar(args.log_format == LogFormat::Text, |progress| {
-        run::run_with_progress(&pipeline, period, &args.inputs, noise, progress)
-    })?;
-    match args.log_format {
-        LogFormat::Text => print_run(&r),
-        LogFormat::Json => log_run(&pipeline.dataset, &r),
+    if args.log_format == LogFormat::Text {
+        let (pipeline, period) = load(&args)?;
+        let r = run_pipeline(&args, &pipeline, period, &mut |_| {})?;
+        print_run(&r);
+        return Ok(());
     }
-    Ok(())
+    let log = JsonLog::new();
+    let result = log.within(|| {
+        let (pipeline, period) = load(&args)?;
+        let (dataset, period_text) = (pipeline.dataset.as_str(), period.to_string());
+        tracing::info!(
+            stage = "start",
+            dataset,
+            period = period_text,
+            pipeline = %args.pipeline.display(),
+            version = env!("CARGO_PKG_VERSION"),
+            pid = std::process::id(),
+            "run started"
+        );
+        let r = run_pipeline(&args, &pipeline, period, &mut |done| match done {
+            StageDone::Ingest(i) => log_ingest(dataset, &period_text, i),
+            StageDone::Classify(c) => log_classify(dataset, &period_text, c),
+        })?;
+        log_publish(dataset, &period_text, &r.publish);
+        Ok::<_, anyhow::Error>((pipeline.dataset.clone(), r))
+    });
+    log.within(|| match &result {
+        Ok((dataset, r)) => tracing::info!(
+            stage = "summary",
+            dataset,
+            period = %r.period,
+            release = %r.publish.dir.display(),
+            outcome = if r.publish.new { "published" } else { "already_published" },
+            exit_code = 0,
+            "{}",
+            if r.publish.new { "published" } else { "already published" }
+        ),
+        Err(e) => {
+            let failure = crate::exit::failure_of(e);
+            tracing::error!(
+                stage = "summary",
+                outcome = "failed",
+                exit_code = failure.exit_code(),
+                failure = failure.name(),
+                reason = %crate::exit::one_line(e),
+                "failed"
+            );
+        }
+    });
+    result.map(|_| ())
 }
 
-/// Logs a run's stages as JSON lines (tracing events with their fields).
-fn log_run(dataset: &str, r: &RunReport) {
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_target(false)
-        .with_writer(std::io::stdout)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let period = r.period.to_string();
-        if let Some(i) = &r.ingest {
-            tracing::info!(
-                dataset,
-                period,
-                stage = "ingest",
-                rows_read = i.totals.read,
-                rows_accepted = i.totals.accepted,
-                rows_quarantined = i.totals.quarantined_total(),
-                presence_rows = i.presence_rows,
-                seconds = i.seconds,
-                "ingested"
-            );
+/// The pipeline and the period of a run.
+fn load(args: &Args) -> Result<(Pipeline, Period)> {
+    let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+    let period = period_of(&pipeline, args.period.as_deref(), &args.pipeline)?;
+    Ok((pipeline, period))
+}
+
+/// The pipeline's run for `args`, calling `on_stage` as each stage ends.
+fn run_pipeline(
+    args: &Args,
+    pipeline: &Pipeline,
+    period: Period,
+    on_stage: &mut dyn FnMut(StageDone<'_>),
+) -> Result<RunReport> {
+    let noise = noise(args.test_seed)?;
+    Ok(crate::progress::with_ingest_bar(
+        args.log_format == LogFormat::Text,
+        |progress| run::run_observed(pipeline, period, &args.inputs, noise, progress, on_stage),
+    )?)
+}
+
+/// JSON lines on standard output, one per event, written as it happens.
+struct JsonLog {
+    dispatch: tracing::Dispatch,
+}
+
+impl JsonLog {
+    fn new() -> Self {
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_target(false)
+            .with_writer(std::io::stdout)
+            .finish();
+        Self {
+            dispatch: tracing::Dispatch::new(subscriber),
         }
-        if let Some(c) = &r.classify {
-            tracing::info!(
-                dataset,
-                period,
-                stage = "classify",
-                lookback_first = %c.lookback_first,
-                lookback_last = %c.lookback_last,
-                seconds = c.seconds,
-                "classified"
-            );
-        }
-        let p = &r.publish;
-        let cells = |name: &str| p.cells.iter().find(|c| c.table == name);
-        tracing::info!(
-            dataset,
-            period,
-            stage = "publish",
-            release = %p.dir.display(),
-            new = p.new,
-            settled_committed = p.settled.0,
-            settled_aborted = p.settled.1,
-            categories_published = cells("categories").map(|c| c.published),
-            crossings_published = cells("crossings").map(|c| c.published),
-            corridors_published = cells("corridors").map(|c| c.published),
-            "{}",
-            if p.new { "published" } else { "already published" }
-        );
-    });
+    }
+
+    fn within<T>(&self, f: impl FnOnce() -> T) -> T {
+        tracing::dispatcher::with_default(&self.dispatch, f)
+    }
+}
+
+fn log_ingest(dataset: &str, period: &str, i: &IngestReport) {
+    tracing::info!(
+        stage = "ingest",
+        dataset,
+        period,
+        rows_read = i.totals.read,
+        rows_accepted = i.totals.accepted,
+        rows_quarantined = i.totals.quarantined_total(),
+        presence_rows = i.presence_rows,
+        seconds = i.seconds,
+        "ingested"
+    );
+}
+
+fn log_classify(dataset: &str, period: &str, c: &ClassifyReport) {
+    tracing::info!(
+        stage = "classify",
+        dataset,
+        period,
+        lookback_first = %c.lookback_first,
+        lookback_last = %c.lookback_last,
+        seconds = c.seconds,
+        "classified"
+    );
+}
+
+fn log_publish(dataset: &str, period: &str, p: &PublishReport) {
+    let cells = |name: &str| p.cells.iter().find(|c| c.table == name);
+    tracing::info!(
+        stage = "publish",
+        dataset,
+        period,
+        release = %p.dir.display(),
+        new = p.new,
+        settled_committed = p.settled.0,
+        settled_aborted = p.settled.1,
+        categories_published = cells("categories").map(|c| c.published),
+        crossings_published = cells("crossings").map(|c| c.published),
+        corridors_published = cells("corridors").map(|c| c.published),
+        "{}",
+        if p.new { "published" } else { "already published" }
+    );
 }
 
 /// Prints a run's stages, one line each.

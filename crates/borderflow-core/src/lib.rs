@@ -10,6 +10,8 @@
 //!   and fed to ingest, the reduction and classification;
 //! - the Arrow schemas that cross stage boundaries, their column names as constants
 //!   ([`schema`]: events, presence, facts, ground truth);
+//! - [`Failure`], the class of a failure a scheduler acts on (its exit status), which every
+//!   error type reports through [`FailureKind`];
 //! - [`StateLayout`], every path under the state directory, and [`StagedDir`], the one way a
 //!   stage writes a directory (staged beside its target, fsynced, renamed into place).
 //!
@@ -33,6 +35,7 @@ pub mod category;
 pub mod country;
 pub mod day;
 pub mod failpoint;
+pub mod failure;
 pub mod layout;
 pub mod pseudonym;
 pub mod schema;
@@ -43,6 +46,7 @@ pub use accepted::{AcceptedEvent, accepted_batch, accepted_schema};
 pub use category::{Category, Side};
 pub use country::{CountryCode, CountryCodeError};
 pub use day::{ClockTime, ClockWindow, FunctionalDay, Weekdays};
+pub use failure::{Failure, FailureKind};
 pub use layout::StateLayout;
 pub use pseudonym::Pseudonym;
 pub use sims::{PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};

@@ -59,6 +59,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
     let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut f = File::create(&tmp)?;
+        crate::failpoint::disk_full(path)?;
         f.write_all(bytes)?;
         f.sync_all()
     })()
@@ -78,6 +79,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
 pub fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
     File::create(path)
         .and_then(|mut f| {
+            crate::failpoint::disk_full(path)?;
             f.write_all(bytes)?;
             f.sync_all()
         })

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::{OPTIONAL, REQUIRED};
+
 /// The `[input]` section of a pipeline file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,33 @@ impl ColumnMapping {
     /// The operator's name of a canonical column.
     pub fn source_name<'a>(&'a self, canonical: &'a str) -> &'a str {
         self.0.get(canonical).map_or(canonical, String::as_str)
+    }
+
+    /// Checks the mapping before any file is read: every key is a canonical column (a typo
+    /// such as `cell_idd` would otherwise drop the column silently), and no two canonical
+    /// columns read the same column of the file (one column cannot be both the time and the
+    /// cell). The message names the `input.columns` key at fault.
+    pub fn check(&self) -> Result<(), String> {
+        let canonical: Vec<&str> = REQUIRED.iter().chain(OPTIONAL.iter()).copied().collect();
+        for key in self.0.keys() {
+            if !canonical.contains(&key.as_str()) {
+                return Err(format!(
+                    "input.columns.{key}: no canonical column is called {key:?} (they are {})",
+                    canonical.join(", ")
+                ));
+            }
+        }
+        for (i, a) in canonical.iter().enumerate() {
+            for b in &canonical[i + 1..] {
+                if self.source_name(a) == self.source_name(b) {
+                    return Err(format!(
+                        "input.columns: {a} and {b} both read the column {:?}; each canonical column needs a column of its own",
+                        self.source_name(a)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

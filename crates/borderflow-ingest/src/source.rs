@@ -38,9 +38,7 @@ pub enum SourceError {
         message: String,
     },
     /// A required column is missing.
-    #[error(
-        "{file}: missing column {column:?} (mapped from canonical {canonical:?}); the file has columns {found}"
-    )]
+    #[error("{file}: missing column {column:?} (mapped from canonical {canonical:?}); {found}")]
     MissingColumn {
         /// The file.
         file: String,
@@ -50,6 +48,18 @@ pub enum SourceError {
         canonical: String,
         /// The columns the file has.
         found: String,
+    },
+    /// A mapped column of a Parquet file has a type its values cannot be read from.
+    #[error("{file}: column {column:?} is {found}; {expected}")]
+    ColumnType {
+        /// The file.
+        file: String,
+        /// The operator's column name.
+        column: String,
+        /// Its Arrow type.
+        found: String,
+        /// What the column must be, and the setting that would read it.
+        expected: String,
     },
     /// The file is unreadable (truncated, corrupt, not the format its name says).
     #[error("{file}: cannot read: {message}")]
@@ -253,13 +263,16 @@ impl RawBatch {
     }
 }
 
-const REQUIRED: [&str; 4] = [
+/// The canonical columns every file must have (under their mapped names).
+pub(crate) const REQUIRED: [&str; 4] = [
     event::SUBSCRIBER_ID,
     event::EVENT_TIME,
     event::HOME_PLMN,
     event::SERVING_PLMN,
 ];
-const OPTIONAL: [&str; 3] = [event::CELL_ID, event::EVENT_TYPE, event::COUNTERPART_NUMBER];
+/// The canonical columns a file may have.
+pub(crate) const OPTIONAL: [&str; 3] =
+    [event::CELL_ID, event::EVENT_TYPE, event::COUNTERPART_NUMBER];
 
 /// Reads a file batch by batch, mapping columns. Errors name the file.
 pub struct FileReader {
@@ -271,6 +284,41 @@ pub struct FileReader {
     next_row: u64,
     /// How far the read has got, for progress displays.
     extent: Extent,
+    /// The last byte of a text file's (decompressed) content, once read to its end: a file
+    /// whose last row lacks its newline was cut short.
+    tail: Option<Arc<LastByte>>,
+}
+
+/// The last byte a text reader passed on (`NONE` before any).
+#[derive(Debug)]
+struct LastByte(std::sync::atomic::AtomicU16);
+
+impl LastByte {
+    const NONE: u16 = u16::MAX;
+
+    fn new() -> Self {
+        Self(std::sync::atomic::AtomicU16::new(Self::NONE))
+    }
+
+    fn ends_row(&self) -> bool {
+        matches!(self.0.load(Ordering::Relaxed), Self::NONE | 0x0a)
+    }
+}
+
+/// A reader that remembers the last byte it passed on.
+struct Tail<R> {
+    inner: R,
+    last: Arc<LastByte>,
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last.0.store(u16::from(buf[n - 1]), Ordering::Relaxed);
+        }
+        Ok(n)
+    }
 }
 
 /// How a reader knows how much of its file it has read.
@@ -305,6 +353,7 @@ impl InputFile {
             message: e.to_string(),
         };
         let file = File::open(&self.path).map_err(|e| read_err(&e))?;
+        let mut tail = None;
         type Batches =
             Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + Send>;
         let (names, batches, extent): (Vec<String>, Batches, Extent) = match self.format {
@@ -334,6 +383,7 @@ impl InputFile {
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
                 let schema = builder.schema().clone();
                 let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+                check_types(&name, &schema, cfg)?;
                 let wanted: Vec<usize> = REQUIRED
                     .iter()
                     .chain(OPTIONAL.iter())
@@ -369,22 +419,32 @@ impl InputFile {
                 if !delimiter.is_ascii() {
                     return Err(read_err(&"the delimiter must be one ASCII character"));
                 }
-                let open = |count: Arc<AtomicU64>| -> Result<Box<dyn Read + Send>, SourceError> {
+                let open = |count: Arc<AtomicU64>,
+                            last: Arc<LastByte>|
+                 -> Result<Box<dyn Read + Send>, SourceError> {
                     let mut f = file.try_clone().map_err(|e| read_err(&e))?;
                     f.rewind().map_err(|e| read_err(&e))?;
                     let buffered = BufReader::with_capacity(1 << 20, Counted { inner: f, count });
-                    Ok(if self.format == Format::CsvGz {
-                        Box::new(BufReader::with_capacity(
-                            1 << 20,
-                            flate2::read::MultiGzDecoder::new(buffered),
-                        ))
+                    let content: Box<dyn Read + Send> = if self.format == Format::CsvGz {
+                        Box::new(flate2::read::MultiGzDecoder::new(buffered))
                     } else {
                         Box::new(buffered)
-                    })
+                    };
+                    Ok(Box::new(BufReader::with_capacity(
+                        1 << 20,
+                        Tail {
+                            inner: content,
+                            last,
+                        },
+                    )))
                 };
                 let count = Arc::new(AtomicU64::new(0));
-                let names =
-                    csv_header(open(Arc::default())?, delimiter as u8).map_err(|e| read_err(&e))?;
+                let names = csv_header(
+                    open(Arc::default(), Arc::new(LastByte::new()))?,
+                    delimiter as u8,
+                )
+                .map_err(|e| read_err(&e))?;
+                tail = Some(Arc::new(LastByte::new()));
                 let schema = Arc::new(Schema::new(
                     names
                         .iter()
@@ -395,7 +455,7 @@ impl InputFile {
                     .with_header(true)
                     .with_delimiter(delimiter as u8)
                     .with_batch_size(BATCH_ROWS)
-                    .build(open(count.clone())?)
+                    .build(open(count.clone(), tail.clone().expect("set above"))?)
                     .map_err(|e| read_err(&e))?;
                 // Parsing text is half the work of a CSV row: it runs on a thread of its own,
                 // a couple of batches ahead of validation (17.6 s → 11.8 s on a 3.4 GB file).
@@ -426,8 +486,57 @@ impl InputFile {
             first_row: self.first_row,
             next_row: self.first_row,
             extent,
+            tail,
         })
     }
+}
+
+/// Checks that every mapped column of a Parquet file has a type its values can be read from:
+/// the ids, networks, cell, type and number as text or integers, the time as a timestamp, as
+/// integers under `epoch_seconds`/`epoch_millis`, or as text under the other formats. An
+/// integer time read under `rfc3339` would otherwise be taken for seconds, or quarantined row
+/// by row.
+fn check_types(file: &str, schema: &Schema, cfg: &InputConfig) -> Result<(), SourceError> {
+    use crate::TimeFormat;
+    for canonical in REQUIRED.iter().chain(OPTIONAL.iter()) {
+        let column = cfg.columns.source_name(canonical);
+        let Ok(field) = schema.field_with_name(column) else {
+            continue;
+        };
+        let t = field.data_type();
+        let text = matches!(
+            t,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
+        ) || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+        let expected = if *canonical == event::EVENT_TIME {
+            let epoch = matches!(
+                cfg.time_format,
+                TimeFormat::EpochSeconds | TimeFormat::EpochMillis
+            );
+            match t {
+                DataType::Timestamp(_, _) | DataType::Date64 => None,
+                t if t.is_integer() && epoch => None,
+                t if t.is_integer() => Some(
+                    "a number of the epoch, which input.time_format = \"rfc3339\" or a pattern does not read: set input.time_format = \"epoch_seconds\" or \"epoch_millis\"".to_string(),
+                ),
+                _ if text => None,
+                _ => Some("event_time must be a timestamp, integers of the epoch or text".into()),
+            }
+        } else if text || t.is_integer() {
+            None
+        } else {
+            Some(format!("{canonical} must be text (or integers)"))
+        };
+        if let Some(expected) = expected {
+            return Err(SourceError::ColumnType {
+                file: file.to_string(),
+                column: column.to_string(),
+                found: t.to_string(),
+                expected,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What an error may say about a header that lacks a mapped column. A file without a header
@@ -441,6 +550,16 @@ fn describe_header(names: &[String]) -> String {
                 .windows(5)
                 .any(|w| w.iter().all(u8::is_ascii_digit))
     });
+    // A header read as one field that holds another usual delimiter: the wrong delimiter.
+    if let [only] = names {
+        for (d, shown) in [(';', ";"), ('\t', "\\t"), ('|', "|"), (',', ",")] {
+            if only.contains(d) {
+                return format!(
+                    "the header row is one field holding {shown:?}: the file looks delimited by {shown:?} (set input.delimiter = \"{shown}\")"
+                );
+            }
+        }
+    }
     if looks_like_data {
         format!(
             "its first row ({} fields) looks like data, not a header row, and is not shown",
@@ -449,6 +568,25 @@ fn describe_header(names: &[String]) -> String {
     } else {
         format!("the file has columns {}", names.join(","))
     }
+}
+
+/// What a reader's error says, in the file's terms: the CSV reader's "incorrect number of
+/// fields for line N" counts the file's lines from 1 with the header, so line N is data row
+/// N − 1 in the numbering of the quarantine; any other error says from which row on the batch
+/// that failed began.
+fn reader_message(error: &str, next_row: u64) -> String {
+    let error = error.strip_prefix("Csv error: ").unwrap_or(error);
+    if let Some(rest) = error.strip_prefix("incorrect number of fields for line ")
+        && let Some((line, counts)) = rest.split_once(", expected ")
+        && let Some((expected, got)) = counts.split_once(" got ")
+        && let Ok(line) = line.parse::<u64>()
+    {
+        return format!(
+            "line {line} (data row {}) has {got} fields where the header has {expected} (a ragged or cut row)",
+            line.saturating_sub(1)
+        );
+    }
+    format!("in the rows from row {next_row} on: {error}")
 }
 
 /// Batches read by a thread of their own, at most [`READ_AHEAD`] ahead of the consumer.
@@ -534,12 +672,26 @@ impl FileReader {
 
     /// The next batch, or `None` at the end of the file.
     pub fn next_batch(&mut self) -> Option<Result<RawBatch, SourceError>> {
-        let batch = match self.batches.next()? {
+        let Some(next) = self.batches.next() else {
+            // Read to its end: a text file must end its last row with a newline, as every
+            // export does; one that does not was cut short, and its last row with it.
+            let cut = self.tail.take().is_some_and(|t| !t.ends_row());
+            return cut.then(|| {
+                Err(SourceError::Read {
+                    file: self.name.clone(),
+                    message: format!(
+                        "ends inside row {} (no newline after it): the file was cut short; replace it with a complete copy",
+                        self.next_row - 1
+                    ),
+                })
+            });
+        };
+        let batch = match next {
             Ok(b) => b,
             Err(e) => {
                 return Some(Err(SourceError::Read {
                     file: self.name.clone(),
-                    message: format!("after row {}: {e}", self.next_row - 1),
+                    message: reader_message(&e.to_string(), self.next_row),
                 }));
             }
         };
@@ -646,4 +798,16 @@ pub fn read_cell_catalogue(
         cells.insert(id.into(), tz);
     }
     Ok(cells)
+}
+
+impl borderflow_core::FailureKind for SourceError {
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            // A pattern that does not parse is the pipeline's fault; a path that matches
+            // nothing is a file not (yet) delivered: an input failure a scheduler can retry.
+            SourceError::Pattern { .. } => Failure::Config,
+            _ => Failure::Input,
+        }
+    }
 }

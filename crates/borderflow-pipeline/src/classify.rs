@@ -5,6 +5,7 @@
 //! them by the privacy stage. The stage writes into a staging directory and renames it into
 //! place only when everything is written, so a crash leaves the previous facts or none.
 
+use borderflow_core::{Failure, FailureKind, failpoint};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub enum ClassifyError {
     Lock(#[from] crate::LockError),
     /// The store holds no day of the period's look-back.
     #[error(
-        "the presence store holds no date from {first} to {last} (the look-back of period {period}); ingest that period's files first"
+        "the presence store holds no date from {first} to {last} (the look-back of period {period}); {held}: give the files of that period, or release a period they cover"
     )]
     NoPresence {
         /// The period.
@@ -52,6 +53,8 @@ pub enum ClassifyError {
         first: NaiveDate,
         /// Last day of its look-back.
         last: NaiveDate,
+        /// The dates the store holds, in words.
+        held: String,
     },
     /// The engine failed or a stored row is malformed.
     #[error(transparent)]
@@ -144,7 +147,8 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
     let _lock = crate::StateLock::acquire(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
     let (store, key_fingerprint) = PresenceStore::existing(&layout.presence())?;
-    let dates = store.dates()?;
+    // Every partition's footer is read first, so a corrupt one is named by its file.
+    let dates = store.check_partitions()?;
     let last = period.last();
     let lookback = CLASSIFY_LOOKBACK_DAYS as u64;
     let first = last - Days::new(lookback - 1);
@@ -154,6 +158,10 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
             period: period.to_string(),
             first,
             last,
+            held: match (dates.first(), dates.last()) {
+                (Some(a), Some(b)) => format!("it holds {a} to {b}"),
+                _ => "it is empty".into(),
+            },
         });
     }
     let history_first = first - Days::new(lookback);
@@ -237,8 +245,10 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
         seconds: started.elapsed().as_secs_f64(),
     };
     report.write(staging)?;
+    failpoint::hit("classify:staged");
     // The staged facts replace the old ones whole: a reader sees the old facts or the new.
     staged.commit()?;
+    failpoint::hit("classify:committed");
     Ok(report)
 }
 
@@ -363,5 +373,20 @@ impl FactsWriter {
             w.close().map_err(|e| facts_error(&path, e))?;
         }
         Ok(self.tally)
+    }
+}
+
+impl FailureKind for ClassifyError {
+    fn failure(&self) -> Failure {
+        match self {
+            ClassifyError::Store(e) => e.failure(),
+            ClassifyError::Lock(e) => e.failure(),
+            // The inputs given hold no day of the period: the wrong files, or none yet.
+            ClassifyError::NoPresence { .. } => Failure::Input,
+            ClassifyError::Plan(e) => e.failure(),
+            ClassifyError::Io(e) => e.failure(),
+            ClassifyError::Facts { .. } => Failure::State,
+            ClassifyError::Report(e) => e.failure(),
+        }
     }
 }

@@ -438,3 +438,17 @@ fn text_column(
         .map(|i| (col.is_valid(i) && !col.value(i).is_empty()).then(|| col.value(i).to_string()))
         .collect())
 }
+
+impl borderflow_core::FailureKind for EvaluateError {
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            EvaluateError::Io(e) => e.failure(),
+            EvaluateError::Format { .. } | EvaluateError::NoPeriod(_) => Failure::Input,
+            EvaluateError::Pipeline(e) => e.failure(),
+            EvaluateError::Key(e) => e.failure(),
+            EvaluateError::Ingest(e) => e.failure(),
+            EvaluateError::Classify(e) => e.failure(),
+        }
+    }
+}

@@ -9,6 +9,7 @@
 //! the quarantine and the run report are written to a staging directory and moved into the
 //! state directory only after the whole run succeeded and every row is accounted for.
 
+use borderflow_core::{Failure, FailureKind, failpoint};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,19 @@ pub enum IngestError {
     /// A code-list override is malformed.
     #[error(transparent)]
     RefData(#[from] RefDataError),
+    /// `measuring_country` is not in the country code list.
+    #[error(
+        "measuring_country = {0:?} is not in the country code list (ISO 3166-1 alpha-3; `borderflow refdata lookup` shows the list, refdata.countries amends it)"
+    )]
+    UnknownCountry(String),
+    /// An input file holds no row, or none that could be accepted.
+    #[error("{file}: {why}; nothing was written (see docs/ingest.md for each reason)")]
+    NothingAccepted {
+        /// The file.
+        file: String,
+        /// Its rows and the reasons they were quarantined.
+        why: String,
+    },
     /// The pipeline names no input.
     #[error("no input: the pipeline's input.paths is empty and no --input was given")]
     NoInput,
@@ -106,6 +120,9 @@ pub struct Preflight {
 /// these).
 pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, IngestError> {
     let rd = RefData::load(&p.refdata)?;
+    if rd.countries.get(p.measuring_country).is_none() {
+        return Err(IngestError::UnknownCountry(p.measuring_country.to_string()));
+    }
     let mut paths = p.input.paths.clone();
     paths.extend(extra_inputs.iter().cloned());
     if paths.is_empty() {
@@ -156,12 +173,17 @@ fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, I
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let digest = |f: &InputFile| -> Result<(String, InputDigest), IngestError> {
-        let mut file = std::fs::File::open(&f.path).with_path(&f.path)?;
+        // An input that cannot be read is the input's failure, not the state directory's.
+        let unreadable = |e: std::io::Error| SourceError::Read {
+            file: f.path.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut file = std::fs::File::open(&f.path).map_err(unreadable)?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut bytes = 0u64;
         loop {
-            let n = file.read(&mut buf).with_path(&f.path)?;
+            let n = file.read(&mut buf).map_err(unreadable)?;
             if n == 0 {
                 break;
             }
@@ -287,6 +309,50 @@ fn read_share(
     Ok(())
 }
 
+/// Rows a file must have for "none accepted" to mean the file, not a few stray rows, is bad.
+const ALL_BAD_MIN_ROWS: u64 = 100;
+
+/// Why a file read to its end gave the store nothing, if it did not: no data row at all (a
+/// header only), or every one of at least [`ALL_BAD_MIN_ROWS`] rows quarantined for a reason
+/// other than lying outside the period asked for — wrong columns, time format or networks; an
+/// operator's export is never all bad. (A handful of bad rows in a small correction file is
+/// quarantined as usual; a run that accepts no row at all fails too.)
+fn nothing_accepted(c: &FileCounts) -> Option<String> {
+    if c.read == 0 {
+        return Some("holds no data row (a header only, or empty)".into());
+    }
+    if c.read < ALL_BAD_MIN_ROWS {
+        return None;
+    }
+    if c.accepted > 0 || outside_window(c) == c.read {
+        return None;
+    }
+    Some(format!(
+        "none of its {} rows was accepted ({}): check input.columns, input.time_format and operator_plmns",
+        c.read,
+        reasons(c)
+    ))
+}
+
+/// Rows quarantined only for lying outside the period asked for.
+fn outside_window(c: &FileCounts) -> u64 {
+    c.quarantined
+        .get(&borderflow_ingest::Reason::OutsideWindow)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The quarantine reasons of `c`, most frequent first (`"950 bad_time, 50 unknown_plmn"`).
+fn reasons(c: &FileCounts) -> String {
+    let mut reasons: Vec<(u64, &str)> = c.quarantined.iter().map(|(r, n)| (*n, r.code())).collect();
+    reasons.sort_by(|a, b| b.cmp(a));
+    reasons
+        .iter()
+        .map(|(n, r)| format!("{n} {r}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Runs the ingest stage of `p`: every input file (the pipeline's and `extra_inputs`) into the
 /// presence store, limited to the dates of `period` when one is given.
 pub fn run(
@@ -337,7 +403,7 @@ pub fn run_with_progress(
 
     let run_id = format!(
         "{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
         std::process::id()
     );
     let scratch = ScratchDir::create(layout.staging("ingest", &run_id))?;
@@ -473,7 +539,9 @@ fn run_staged(
         first_error.map_or(Ok(parts), Err)
     })?;
     progress.writing.store(true, Ordering::Relaxed);
+    failpoint::hit("ingest:read");
     let reduced = reduction.finish(shards, &shared.sims.snapshot(), &presence_dir, partitions)?;
+    failpoint::hit("ingest:reduced");
     let presence_rows = reduced.rows;
 
     // Every file read to its end, every row accounted for.
@@ -496,7 +564,23 @@ fn run_staged(
                 c.quarantined_total()
             )));
         }
+        if let Some(why) = nothing_accepted(c) {
+            return Err(IngestError::NothingAccepted {
+                file: name.clone(),
+                why,
+            });
+        }
         totals.add(c);
+    }
+    if totals.accepted == 0 && totals.read > outside_window(&totals) {
+        return Err(IngestError::NothingAccepted {
+            file: format!("the {} input file(s)", expected_shares.len()),
+            why: format!(
+                "none of their {} rows was accepted ({})",
+                totals.read,
+                reasons(&totals)
+            ),
+        });
     }
 
     // Publish into the state directory: quarantine and report first, presence last.
@@ -515,11 +599,36 @@ fn run_staged(
         seconds: 0.0,
     };
     quarantine.commit()?;
+    failpoint::hit("ingest:quarantined");
     if presence_dir.exists() {
         report.dates_written = store.replace_from(&presence_dir)?;
     }
+    failpoint::hit("ingest:swapped");
     report.dates_removed = store.retain(p.presence.lookback_days)?;
     report.seconds = started.elapsed().as_secs_f64();
     report.write(layout)?;
+    failpoint::hit("ingest:reported");
     Ok(report)
+}
+
+impl FailureKind for IngestError {
+    fn failure(&self) -> Failure {
+        match self {
+            IngestError::Source(e) => e.failure(),
+            IngestError::Key(e) => e.failure(),
+            IngestError::Store(e) => e.failure(),
+            IngestError::Lock(e) => e.failure(),
+            IngestError::RefData(e) => e.failure(),
+            IngestError::NoInput
+            | IngestError::SourceTimeZone(_)
+            | IngestError::UnknownCountry(_) => Failure::Config,
+            IngestError::NothingAccepted { .. } => Failure::Input,
+            IngestError::Io(e) => e.failure(),
+            IngestError::Quarantine { .. } => Failure::State,
+            IngestError::Report(e) => e.failure(),
+            IngestError::Engine(_) => Failure::Internal,
+            IngestError::TooManySims(e) => e.failure(),
+            IngestError::Reduce(e) => e.failure(),
+        }
+    }
 }

@@ -42,10 +42,11 @@ pub mod publish;
 pub mod reports;
 pub mod run;
 
+pub use borderflow_core::{Failure, FailureKind};
 pub use classify::ClassifyError;
 pub use ingest::IngestError;
 pub use lock::{LockError, StateLock};
-pub use period::Period;
+pub use period::{Period, PeriodError};
 pub use pipeline::{
     CLASSIFY_LOOKBACK_DAYS, EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig,
     PrivacyConfig, TableNoise,

@@ -50,3 +50,12 @@ impl StateLock {
         }
     }
 }
+
+impl borderflow_core::FailureKind for LockError {
+    fn failure(&self) -> borderflow_core::Failure {
+        match self {
+            LockError::Busy(_) => borderflow_core::Failure::Busy,
+            LockError::Io { .. } => borderflow_core::Failure::State,
+        }
+    }
+}

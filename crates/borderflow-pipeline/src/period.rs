@@ -42,7 +42,8 @@ impl Period {
 
     /// The period a run means by `text` on `today`: `previous_month` and `previous_year` (the
     /// last complete calendar month or year, what a scheduled job releases), or a period as
-    /// written (`2025`, `2025-07`).
+    /// written (`2025`, `2025-07`) that ended before `today` — a period still running, or in
+    /// the future, is refused before any input is read.
     pub fn resolve(text: &str, today: NaiveDate) -> Result<Period, PeriodError> {
         use chrono::Datelike;
         match text {
@@ -52,7 +53,17 @@ impl Period {
             } else {
                 Period::Month(today.year(), today.month() - 1)
             }),
-            other => other.parse(),
+            other => {
+                let period: Period = other.parse()?;
+                if period.last() >= today {
+                    return Err(PeriodError::NotEnded {
+                        period: period.to_string(),
+                        last: period.last(),
+                        today,
+                    });
+                }
+                Ok(period)
+            }
         }
     }
 
@@ -66,16 +77,33 @@ impl Period {
     }
 }
 
-/// Why a text is not a period.
+/// Why a text is not a period a run can release.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("period {0:?} is neither a year (2025) nor a month (2025-07)")]
-pub struct PeriodError(String);
+pub enum PeriodError {
+    /// The text is not a period.
+    #[error(
+        "period {0:?} is neither a year (2025) nor a month (2025-07), nor previous_year or previous_month"
+    )]
+    Malformed(String),
+    /// The period has not ended yet: its statistics would change with every day still to come.
+    #[error(
+        "period {period} has not ended yet (its last day is {last}, today is {today}): a release covers a complete period"
+    )]
+    NotEnded {
+        /// The period.
+        period: String,
+        /// Its last day.
+        last: NaiveDate,
+        /// The day the run started.
+        today: NaiveDate,
+    },
+}
 
 impl FromStr for Period {
     type Err = PeriodError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || PeriodError(s.to_string());
+        let bad = || PeriodError::Malformed(s.to_string());
         let year = |y: &str| -> Result<i32, PeriodError> {
             (y.len() == 4)
                 .then(|| y.parse::<i32>().ok())
@@ -108,6 +136,12 @@ impl fmt::Display for Period {
     }
 }
 
+impl borderflow_core::FailureKind for PeriodError {
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::Config
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +162,27 @@ mod tests {
             (20_089, 20_453)
         );
         assert_eq!(feb.to_string(), "2024-02");
+    }
+
+    #[test]
+    fn a_period_not_yet_ended_is_refused() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+        assert_eq!(Period::resolve("2025", today), Ok(Period::Year(2025)));
+        assert_eq!(
+            Period::resolve("2026-02", today),
+            Ok(Period::Month(2026, 2))
+        );
+        assert_eq!(
+            Period::resolve("previous_month", today),
+            Ok(Period::Month(2026, 2))
+        );
+        for running in ["2026", "2026-03", "2031", "2026-04"] {
+            let e = Period::resolve(running, today).unwrap_err();
+            assert!(matches!(e, PeriodError::NotEnded { .. }), "{running}: {e}");
+        }
+        // The last day of a period is still part of it.
+        let last = NaiveDate::from_ymd_opt(2026, 2, 28).unwrap();
+        assert!(Period::resolve("2026-02", last).is_err());
     }
 
     #[test]

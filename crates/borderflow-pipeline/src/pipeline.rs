@@ -145,9 +145,7 @@ impl Pipeline {
         base: &Path,
     ) -> Result<Self, PipelineError> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map(|s| line_of(text, s.start));
             PipelineError::File {
                 location: line.map_or(name.to_string(), |l| format!("{name}:{l}")),
                 message: one_line(e.message()),
@@ -156,13 +154,37 @@ impl Pipeline {
         for set in sets {
             apply_set(&mut table, set)?;
         }
-        let mut p: Pipeline =
-            table
-                .try_into()
-                .map_err(|e: toml::de::Error| PipelineError::File {
+        // The key at fault is named (`privacy.k: invalid type …`), and its line when the
+        // text is read as written (no --set changed it).
+        let typed = |e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = e.path().to_string();
+            let line = e.inner().span().map(|s| line_of(text, s.start));
+            let location = match line {
+                Some(l) if sets.is_empty() => format!("{name}:{l}"),
+                _ => name.to_string(),
+            };
+            let message = one_line(e.inner().message());
+            PipelineError::File {
+                location,
+                message: if key == "." {
+                    message
+                } else {
+                    format!("{key}: {message}")
+                },
+            }
+        };
+        let mut p: Pipeline = if sets.is_empty() {
+            serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(typed)?
+        } else {
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let message = one_line(e.into_inner().message());
+                PipelineError::File {
                     location: name.to_string(),
-                    message: one_line(e.message()),
-                })?;
+                    message: format!("{key}: {message}"),
+                }
+            })?
+        };
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -218,8 +240,20 @@ impl Pipeline {
             location: name.to_string(),
             message,
         })?;
+        p.input
+            .columns
+            .check()
+            .map_err(|message| PipelineError::File {
+                location: name.to_string(),
+                message,
+            })?;
+        check_apart(&p.state_dir, &p.release_dir).map_err(|message| PipelineError::File {
+            location: name.to_string(),
+            message,
+        })?;
         if let Some(text) = &p.period
-            && crate::Period::resolve(text, chrono::Utc::now().date_naive()).is_err()
+            && !matches!(text.as_str(), "previous_month" | "previous_year")
+            && text.parse::<crate::Period>().is_err()
         {
             return Err(PipelineError::File {
                 location: name.to_string(),
@@ -271,8 +305,83 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Refuses a state directory inside the release directory (pseudonyms, per-SIM facts and
+/// exact counts would be published with the releases), a release directory inside the state
+/// directory, and one directory for both. Paths are compared after making them absolute and
+/// resolving `.`, `..` and the symbolic links of the part that exists.
+fn check_apart(state: &Path, release: &Path) -> Result<(), String> {
+    let (s, r) = (real_path(state), real_path(release));
+    if s == r {
+        return Err(format!(
+            "state_dir and release_dir are one directory ({}): the state holds pseudonyms and exact counts and must never be published",
+            state.display()
+        ));
+    }
+    if s.starts_with(&r) {
+        return Err(format!(
+            "state_dir {} is inside release_dir {}: the state holds pseudonyms and exact counts and must never be published; keep it apart",
+            state.display(),
+            release.display()
+        ));
+    }
+    if r.starts_with(&s) {
+        return Err(format!(
+            "release_dir {} is inside state_dir {}: keep what is published apart from the operator-side state",
+            release.display(),
+            state.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `path` made absolute, with `.` and `..` resolved and its longest existing prefix
+/// canonicalised (symbolic links followed).
+fn real_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = if path.is_relative() {
+        std::env::current_dir().unwrap_or_default().join(path)
+    } else {
+        path.to_path_buf()
+    };
+    let mut lexical = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                lexical.pop();
+            }
+            other => lexical.push(other),
+        }
+    }
+    let mut existing = lexical.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return lexical,
+        }
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl borderflow_core::FailureKind for PipelineError {
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::Config
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //!
 //! [`borderflow_core::failpoint`]s between the steps let tests kill the run at each one.
 
+use borderflow_core::{Failure, FailureKind};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -169,6 +170,77 @@ pub fn open_store(p: &Pipeline, noise: &NoiseSource) -> Result<Ledger, PublishEr
     )?)
 }
 
+/// What a release of `period` will ask of the ledger, before anything is classified: the
+/// data years its window reads (the 365-day look-back, 730 days when return migrants are
+/// measured) and the ρ it charges to each.
+pub fn planned_cost(p: &Pipeline, period: Period) -> Result<(Vec<i32>, f64), PublishError> {
+    let days = if p.classify.return_migrants {
+        2 * i64::from(crate::CLASSIFY_LOOKBACK_DAYS)
+    } else {
+        i64::from(crate::CLASSIFY_LOOKBACK_DAYS)
+    };
+    let first = period.last() - chrono::Duration::days(days - 1);
+    let years = years_read(first, period.last());
+    let rd = RefData::load(&p.refdata)?;
+    let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
+    let domain = Domain::new(p.measuring_country, &countries);
+    let plan = ReleasePlan::new(
+        &p.privacy,
+        p.classify.max_crossing_pairs,
+        Span::of_years(years.len()),
+        DomainSizes {
+            categories: domain.categories.len(),
+            crossings: domain.crossings.len(),
+            totals: TOTAL_CELLS,
+            window_days: days as u64,
+        },
+    );
+    Ok((years, plan.rho().to_f64()))
+}
+
+/// Refuses, before any input is read, a release the budget cannot take: its planned ρ is
+/// more than is left of a data year its window reads. A release that may reuse the noise of
+/// an earlier identical query (the year and its December, either way round) is left for the
+/// ledger to decide once its queries are known. Returns the planned cost.
+pub fn precheck_budget(
+    p: &Pipeline,
+    period: Period,
+    ledger: &Ledger,
+) -> Result<(Vec<i32>, f64), PublishError> {
+    let (years, rho) = planned_cost(p, period)?;
+    let counterpart = match period {
+        Period::Year(y) => Some(Period::Month(y, 12)),
+        Period::Month(y, 12) => Some(Period::Year(y)),
+        Period::Month(..) => None,
+    };
+    if let Some(c) = counterpart
+        && !ledger.published(&p.dataset, &c.to_string())?.is_empty()
+    {
+        return Ok((years, rho));
+    }
+    let budgets = ledger.budgets()?;
+    for &year in &years {
+        let budget = budgets
+            .iter()
+            .find(|(y, _)| *y == year)
+            .map_or(p.privacy.annual_rho, |(_, b)| b.to_f64());
+        let spent = ledger.spent(year)?.to_f64();
+        if spent + rho > budget * (1.0 + 1e-12) {
+            return Err(LedgerError::OverBudget {
+                dataset: p.dataset.clone(),
+                period: period.to_string(),
+                year,
+                requested: rho,
+                spent,
+                budget,
+                remaining: (budget - spent).max(0.0),
+            }
+            .into());
+        }
+    }
+    Ok((years, rho))
+}
+
 /// The calendar years from `first` to `last`, both included.
 pub fn years_read(first: NaiveDate, last: NaiveDate) -> Vec<i32> {
     (first.year()..=last.year()).collect()
@@ -268,7 +340,7 @@ pub fn run(
             window_days: lookback_days,
         },
     );
-    let runs = IngestReport::touching(&layout, window_first, summary.lookback_last)?;
+    let runs = IngestReport::current(&layout, window_first, summary.lookback_last)?;
     let mut inputs: Vec<String> = runs
         .iter()
         .flat_map(|r| r.inputs.values().map(|d| d.sha256.clone()))
@@ -321,16 +393,22 @@ pub fn run(
     let ids: Vec<i64> = reserved.iter().map(|t| t.id).collect();
     ledger.mark_sampled(&ids)?;
     failpoint::hit("publish:sampled");
+    // Every table not drawn before is drawn, then all are kept in one transaction: a crash
+    // keeps all the draws or none (and none then left the process).
+    let mut fresh = BTreeMap::new();
+    for t in reserved.iter().filter(|t| t.draws.is_none()) {
+        let table = plan.table(&t.table);
+        let values = draw(&counts[table.name], &t.sigma2, &table.scales, &mut noise)?;
+        fresh.insert(t.id, values);
+    }
+    let to_store: Vec<(i64, &[i64])> = fresh.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+    ledger.store_all_draws(&to_store)?;
     let mut drawn = BTreeMap::new();
     for t in reserved {
         let table = plan.table(&t.table);
         let noisy = match t.draws {
             Some(values) => values,
-            None => {
-                let values = draw(&counts[table.name], &t.sigma2, &table.scales, &mut noise)?;
-                ledger.store_draws(t.id, &values)?;
-                values
-            }
+            None => fresh.remove(&t.id).expect("drawn above"),
         };
         let reused_from = match t.reused_from {
             Some(from) => ledger
@@ -399,4 +477,24 @@ fn settle(p: &Pipeline, ledger: &mut Ledger) -> Result<(usize, usize), PublishEr
         }
     }
     Ok((committed, aborted))
+}
+
+impl FailureKind for PublishError {
+    fn failure(&self) -> Failure {
+        match self {
+            PublishError::NotClassified { .. } | PublishError::StaleFacts { .. } => Failure::State,
+            PublishError::ForeignRelease { .. } | PublishError::ReleaseMissing { .. } => {
+                Failure::State
+            }
+            PublishError::Ledger(e) => e.failure(),
+            PublishError::RefData(e) => e.failure(),
+            PublishError::Tabulate(e) => e.failure(),
+            PublishError::Facts(e) => e.failure(),
+            PublishError::Report(e) => e.failure(),
+            PublishError::Noise(e) => e.failure(),
+            PublishError::Lock(e) => e.failure(),
+            PublishError::Write(e) => e.failure(),
+            PublishError::Io(e) => e.failure(),
+        }
+    }
 }

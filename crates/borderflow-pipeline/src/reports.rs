@@ -83,9 +83,12 @@ impl IngestReport {
         write_json(&state.ingest_report(&self.run_id), self)
     }
 
-    /// The reports of every ingest run that wrote a date from `first` to `last`, oldest run
-    /// first. Files that are not reports (a stray file, a report of another version) fail.
-    pub fn touching(
+    /// The reports of the ingest runs whose data the store holds for some date from `first`
+    /// to `last`, oldest run first: a date is replaced whole by each run that writes it, so a
+    /// run whose dates were all written again by later runs (a retry, a corrected file) no
+    /// longer counts. Files that are not reports (a stray file, a report of another version)
+    /// fail.
+    pub fn current(
         state: &StateLayout,
         first: NaiveDate,
         last: NaiveDate,
@@ -111,7 +114,24 @@ impl IngestReport {
             }
         }
         runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-        Ok(runs)
+        // Newest first, each date belongs to the last run that wrote it.
+        let mut claimed = std::collections::BTreeSet::new();
+        let mut current = Vec::new();
+        for run in runs.into_iter().rev() {
+            let mut owns = false;
+            for d in run
+                .dates_written
+                .iter()
+                .filter(|d| **d >= first && **d <= last)
+            {
+                owns |= claimed.insert(*d);
+            }
+            if owns {
+                current.push(run);
+            }
+        }
+        current.reverse();
+        Ok(current)
     }
 }
 
@@ -186,5 +206,12 @@ impl ClassifyReport {
     /// Reads the report of the facts in `dir`.
     pub fn read(dir: &Path) -> Result<Self, ReportError> {
         read_json(&dir.join(SUMMARY_FILE))
+    }
+}
+
+impl borderflow_core::FailureKind for ReportError {
+    /// A run report is state an earlier stage wrote.
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::State
     }
 }

@@ -6,6 +6,7 @@
 //! partitions, classify swaps the facts in whole, publish reserves, writes and commits — so a
 //! run that fails leaves every earlier release and the ledger as they were.
 
+use borderflow_core::{Failure, FailureKind};
 use borderflow_privacy::NoiseSource;
 
 use crate::{
@@ -78,9 +79,31 @@ pub fn run_with_progress(
     noise: NoiseSource,
     progress: &ingest::Progress,
 ) -> Result<RunReport, RunError> {
+    run_observed(p, period, extra_inputs, noise, progress, &mut |_| {})
+}
+
+/// A stage that has just finished, told as it happens (a log line written then survives a
+/// run killed later).
+#[derive(Debug, Clone, Copy)]
+pub enum StageDone<'a> {
+    /// The input is in the presence store.
+    Ingest(&'a IngestReport),
+    /// The period's SIMs are classified.
+    Classify(&'a ClassifyReport),
+}
+
+/// [`run_with_progress`], calling `on_stage` as each stage before publication finishes.
+pub fn run_observed(
+    p: &Pipeline,
+    period: Period,
+    extra_inputs: &[String],
+    noise: NoiseSource,
+    progress: &ingest::Progress,
+    on_stage: &mut dyn FnMut(StageDone<'_>),
+) -> Result<RunReport, RunError> {
     // The store's kind is checked (and fixed, for a new store) before anything is read: a
     // test seed never runs against a production store, nor the OS source against a test one.
-    publish::open_store(p, &noise).map_err(RunError::Publish)?;
+    let ledger = publish::open_store(p, &noise).map_err(RunError::Publish)?;
     if publish::published(p, period) {
         return Ok(RunReport {
             period,
@@ -89,8 +112,13 @@ pub fn run_with_progress(
             publish: publish::run(p, period, noise)?,
         });
     }
+    // A release the budget cannot take is refused before a byte is read.
+    publish::precheck_budget(p, period, &ledger)?;
+    drop(ledger);
     let ingest = ingest::run_with_progress(p, None, extra_inputs, progress)?;
+    on_stage(StageDone::Ingest(&ingest));
     let classify = classify::run(p, period)?;
+    on_stage(StageDone::Classify(&classify));
     let publish = publish::run(p, period, noise)?;
     Ok(RunReport {
         period,
@@ -98,4 +126,14 @@ pub fn run_with_progress(
         classify: Some(classify),
         publish,
     })
+}
+
+impl FailureKind for RunError {
+    fn failure(&self) -> Failure {
+        match self {
+            RunError::Ingest(e) => e.failure(),
+            RunError::Classify(e) => e.failure(),
+            RunError::Publish(e) => e.failure(),
+        }
+    }
 }

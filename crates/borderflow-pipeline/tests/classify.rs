@@ -232,7 +232,7 @@ fn classify_without_a_store_or_data_for_the_period_says_so() {
     assert!(matches!(err, ClassifyError::NoPresence { .. }));
     assert_eq!(
         err.to_string(),
-        "the presence store holds no date from 2023-01-01 to 2023-12-31 (the look-back of period 2023); ingest that period's files first"
+        "the presence store holds no date from 2023-01-01 to 2023-12-31 (the look-back of period 2023); it holds 2025-03-01 to 2025-03-01: give the files of that period, or release a period they cover"
     );
     assert!(!root.join("state/classified").exists());
 

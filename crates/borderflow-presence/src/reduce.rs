@@ -657,6 +657,14 @@ fn rows_batch(table: &Table, sims: &PseudonymsByNumber) -> RecordBatch {
     RecordBatch::try_new(presence_schema(), columns).expect("columns match the schema")
 }
 
+impl borderflow_core::FailureKind for ReduceError {
+    /// The reduction's spill and partition files are state: a disk full or an unwritable
+    /// directory.
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::State
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,17 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A partition's Parquet file does not read (truncated, overwritten, not Parquet).
+    #[error(
+        "presence store partition {} is corrupt ({message}): restore the state directory from a backup, or remove that date's directory and ingest the day's files again",
+        path.display()
+    )]
+    CorruptPartition {
+        /// The partition's file.
+        path: PathBuf,
+        /// What the Parquet reader said.
+        message: String,
+    },
     /// A directory in the store is named like a date partition but holds no date.
     #[error("presence store {}: not a date partition", path.display())]
     BadPartition {
@@ -89,7 +100,23 @@ impl PresenceStore {
             Ok(bytes) => {
                 let meta: StoreMeta =
                     serde_json::from_slice(&bytes).map_err(|e| meta(&meta_path, e))?;
-                if meta.key_fingerprint != fingerprint {
+                let empty = Self {
+                    dir: dir.to_path_buf(),
+                }
+                .dates()?
+                .is_empty();
+                if meta.key_fingerprint != fingerprint && empty {
+                    // No pseudonym was ever stored (a first run failed before its first
+                    // day was written): nothing can be mixed, the store takes this key.
+                    let meta = StoreMeta {
+                        format: FORMAT,
+                        key_fingerprint: fingerprint.to_string(),
+                    };
+                    write_file_atomic(
+                        &meta_path,
+                        &serde_json::to_vec_pretty(&meta).expect("serialises"),
+                    )?;
+                } else if meta.key_fingerprint != fingerprint {
                     return Err(StoreError::KeyMismatch {
                         path: dir.display().to_string(),
                         store: meta.key_fingerprint,
@@ -155,6 +182,26 @@ impl PresenceStore {
         Ok(dates)
     }
 
+    /// The dates held, after reading the Parquet footer of every partition: a partition that
+    /// is truncated, corrupt or missing its file is named.
+    pub fn check_partitions(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        let dates = self.dates()?;
+        for d in &dates {
+            let path = self
+                .dir
+                .join(format!("{PARTITION_PREFIX}{d}"))
+                .join(borderflow_core::schema::presence::PART_FILE);
+            let file = fs::File::open(&path).map_err(|e| io(&path, e))?;
+            parquet::file::reader::SerializedFileReader::new(file).map_err(|e| {
+                StoreError::CorruptPartition {
+                    path: path.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        Ok(dates)
+    }
+
     /// Moves every date partition written under `staging` into the store. Each date replaces
     /// the store's partition for that date in two renames, so a reader sees the old day or the
     /// new day, never a mixture. Returns the dates replaced.
@@ -177,6 +224,9 @@ impl PresenceStore {
             // Flushed to disk, then swapped in whole: the old day is moved aside first.
             StagedDir::adopt(staging.join(&name), &self.dir.join(&name)).commit()?;
             moved.push(date);
+            if moved.len() == 1 {
+                borderflow_core::failpoint::hit("ingest:swapping");
+            }
         }
         Ok(moved)
     }
@@ -196,5 +246,20 @@ impl PresenceStore {
             removed.push(d);
         }
         Ok(removed)
+    }
+}
+
+impl borderflow_core::FailureKind for StoreError {
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            // The run's key is not the store's: the pipeline names the wrong key.
+            StoreError::KeyMismatch { .. } => Failure::Config,
+            StoreError::Missing { .. }
+            | StoreError::Io(_)
+            | StoreError::Meta { .. }
+            | StoreError::BadPartition { .. }
+            | StoreError::CorruptPartition { .. } => Failure::State,
+        }
     }
 }

@@ -15,9 +15,23 @@ fn a_store_refuses_a_run_with_another_key() {
     let dir = tempfile::tempdir().unwrap();
     PresenceStore::open(dir.path(), "aaaa").unwrap();
     PresenceStore::open(dir.path(), "aaaa").unwrap();
+    day(dir.path(), "2025-03-01", "pseudonyms of aaaa");
     let err = PresenceStore::open(dir.path(), "bbbb").unwrap_err();
     assert!(matches!(err, StoreError::KeyMismatch { .. }));
     assert!(err.to_string().contains("fingerprint aaaa"), "{err}");
+}
+
+#[test]
+fn a_store_that_never_held_a_day_takes_the_next_runs_key() {
+    // A first run that failed before writing a day leaves a store bound to its key; nothing
+    // can be mixed yet, so a run with another key is not refused.
+    let dir = tempfile::tempdir().unwrap();
+    PresenceStore::open(dir.path(), "aaaa").unwrap();
+    PresenceStore::open(dir.path(), "bbbb").unwrap();
+    let (_, fingerprint) = PresenceStore::existing(dir.path()).unwrap();
+    assert_eq!(fingerprint, "bbbb");
+    day(dir.path(), "2025-03-01", "pseudonyms of bbbb");
+    assert!(PresenceStore::open(dir.path(), "aaaa").is_err());
 }
 
 #[test]

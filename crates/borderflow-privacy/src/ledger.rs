@@ -321,45 +321,78 @@ fn zero() -> Ratio {
 }
 
 impl Ledger {
-    /// Opens the ledger at `path`, creating it as a `kind` store when it does not exist. An
+    /// Opens the ledger at `path`, creating it as a `kind` store when no file is there. An
     /// existing store of the other kind is refused: seeded noise never reaches a production
-    /// store, and a test store never publishes for real.
+    /// store, and a test store never publishes for real. A file that is there but holds no
+    /// ledger (empty, truncated, another database) is refused too, never taken for a new
+    /// store: the releases it accounted for would be published again.
     pub fn open(path: &Path, kind: StoreKind) -> Result<Self, LedgerError> {
-        let ledger = Self::connect(path)?;
-        let held = ledger.kind_held()?;
-        match held {
-            None => {
-                ledger
-                    .conn
-                    .execute(
-                        "INSERT INTO store (kind, created) VALUES (?1, ?2)",
-                        params![kind.as_str(), now()],
-                    )
-                    .map_err(|e| ledger.db(e))?;
-            }
-            Some(k) if k == kind => {}
-            Some(StoreKind::Production) => {
-                return Err(LedgerError::StoreKind(
-                    "this state directory is a production store: a test seed is refused here (create a test store: a fresh state directory whose first release uses --test-seed)".into(),
-                ));
-            }
-            Some(StoreKind::Test) => {
-                return Err(LedgerError::StoreKind(
-                    "this state directory is a test store: it never publishes for real (run without --test-seed from a fresh state directory)".into(),
-                ));
-            }
+        if !path.exists() {
+            Self::create(path, kind)?;
         }
-        Ok(ledger)
+        let ledger = Self::open_existing(path)?;
+        match ledger.kind_held()? {
+            Some(k) if k == kind => Ok(ledger),
+            Some(StoreKind::Production) => Err(LedgerError::StoreKind(
+                "this state directory is a production store: a test seed is refused here (create a test store: a fresh state directory whose first release uses --test-seed)".into(),
+            )),
+            Some(StoreKind::Test) => Err(LedgerError::StoreKind(
+                "this state directory is a test store: it never publishes for real (run without --test-seed from a fresh state directory)".into(),
+            )),
+            None => unreachable!("open_existing refuses a ledger without a store kind"),
+        }
     }
 
-    /// Opens an existing ledger of either kind, to read it.
+    /// Creates a ledger of `kind` at `path` in one step: built beside it under a temporary
+    /// name and renamed into place, so a crash leaves either no ledger or a whole one.
+    fn create(path: &Path, kind: StoreKind) -> Result<(), LedgerError> {
+        let name = path.display().to_string();
+        let fail = |message: String| LedgerError::Database {
+            path: name.clone(),
+            message,
+        };
+        let tmp = path.with_extension(format!("creating-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        {
+            let conn = Connection::open(&tmp).map_err(|e| fail(e.to_string()))?;
+            // A rollback journal while it is built: the file alone is the whole ledger.
+            conn.execute_batch(SCHEMA)
+                .map_err(|e| fail(e.to_string()))?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(|e| fail(e.to_string()))?;
+            conn.execute(
+                "INSERT INTO store (kind, created) VALUES (?1, ?2)",
+                params![kind.as_str(), now()],
+            )
+            .map_err(|e| fail(e.to_string()))?;
+        }
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| fail(e.to_string()))?;
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    }
+
+    /// Opens an existing ledger of either kind, to read it. A file that holds no ledger is
+    /// refused with what to do.
     pub fn open_existing(path: &Path) -> Result<Self, LedgerError> {
+        let not_a_ledger = |what: &str| LedgerError::Database {
+            path: path.display().to_string(),
+            message: format!(
+                "{what}: this is not a borderflow ledger; restore the ledger from a backup (docs/operations.md), never start a store over it — the releases it accounted for would be charged and published again"
+            ),
+        };
+        match std::fs::metadata(path) {
+            Err(_) => return Err(not_a_ledger("no such file")),
+            Ok(m) if m.len() == 0 => return Err(not_a_ledger("the file is empty")),
+            Ok(_) => {}
+        }
         let ledger = Self::connect(path)?;
         if ledger.kind_held()?.is_none() {
-            return Err(LedgerError::Database {
-                path: ledger.path.clone(),
-                message: "no store kind recorded".into(),
-            });
+            return Err(not_a_ledger("no store is recorded in it"));
         }
         Ok(ledger)
     }
@@ -386,7 +419,13 @@ impl Ledger {
                 |r| r.get(0),
             )
             .map_err(db)?;
-        if tables > 0 && version != SCHEMA_VERSION {
+        if tables == 0 {
+            return Err(LedgerError::Database {
+                path: name,
+                message: "holds no tables: this is not a borderflow ledger; restore the ledger from a backup (docs/operations.md), never start a store over it — the releases it accounted for would be charged and published again".into(),
+            });
+        }
+        if version != SCHEMA_VERSION {
             return Err(LedgerError::Database {
                 path: name,
                 message: format!(
@@ -573,25 +612,34 @@ impl Ledger {
 
     /// Keeps the noisy values a sampled table drew, so a retry publishes the same values.
     pub fn store_draws(&mut self, id: i64, noisy: &[i64]) -> Result<(), LedgerError> {
-        let blob: Vec<u8> = noisy.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.conn
-            .execute(
-                "INSERT INTO draws (release, cells, noisy)
-                 SELECT ?1, ?2, ?3 WHERE EXISTS
-                   (SELECT 1 FROM releases WHERE id = ?1 AND status = 'sampled')",
-                params![id, noisy.len() as i64, blob],
-            )
-            .map_err(|e| self.db(e))
-            .and_then(|n| {
-                if n == 1 {
-                    Ok(())
-                } else {
-                    Err(LedgerError::Database {
-                        path: self.path.clone(),
-                        message: format!("release {id} is not sampled"),
-                    })
-                }
-            })
+        self.store_all_draws(&[(id, noisy)])
+    }
+
+    /// Keeps the noisy values of several sampled tables in one transaction: a crash keeps all
+    /// of them or none. (None kept means none left the process either, so a retry may draw
+    /// them again under the charge already made.)
+    pub fn store_all_draws(&mut self, tables: &[(i64, &[i64])]) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let db = db_at(&path);
+        let tx = self.conn.transaction().map_err(&db)?;
+        for (id, noisy) in tables {
+            let blob: Vec<u8> = noisy.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let n = tx
+                .execute(
+                    "INSERT INTO draws (release, cells, noisy)
+                     SELECT ?1, ?2, ?3 WHERE EXISTS
+                       (SELECT 1 FROM releases WHERE id = ?1 AND status = 'sampled')",
+                    params![id, noisy.len() as i64, blob],
+                )
+                .map_err(&db)?;
+            if n != 1 {
+                return Err(LedgerError::Database {
+                    path: path.clone(),
+                    message: format!("release {id} is not sampled"),
+                });
+            }
+        }
+        tx.commit().map_err(&db)
     }
 
     /// The noisy values a release table drew (or reuses), if stored.
@@ -969,4 +1017,15 @@ struct RawRecord {
     outputs_digest: Option<String>,
     status: String,
     for_publication: bool,
+}
+
+impl borderflow_core::FailureKind for LedgerError {
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            LedgerError::OverBudget { .. } => Failure::Budget,
+            LedgerError::BudgetChanged { .. } | LedgerError::StoreKind(_) => Failure::Config,
+            LedgerError::DrawsMismatch { .. } | LedgerError::Database { .. } => Failure::State,
+        }
+    }
 }

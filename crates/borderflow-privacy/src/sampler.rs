@@ -315,3 +315,10 @@ impl Ord for Ratio {
         (&self.num * &other.den).cmp(&(&other.num * &self.den))
     }
 }
+
+impl borderflow_core::FailureKind for SamplerError {
+    /// A noise scale the privacy settings make unusable.
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::Config
+    }
+}

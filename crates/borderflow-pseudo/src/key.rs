@@ -24,6 +24,14 @@ pub enum KeyError {
         /// The key file.
         path: String,
     },
+    /// The key path is a directory or another non-file.
+    #[error(
+        "key file {path} is not a file (a directory?); name the file `borderflow keygen` wrote"
+    )]
+    NotAFile {
+        /// The path.
+        path: String,
+    },
     /// The key file is readable or writable by group or others.
     #[error(
         "key file {path} is accessible to group or others (mode {mode:03o}); run `chmod 600 {path}`"
@@ -158,6 +166,9 @@ impl PseudonymKey {
                 }
             }
         })?;
+        if !meta.is_file() {
+            return Err(KeyError::NotAFile { path: name });
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(KeyError::Permissions { path: name, mode });
@@ -206,5 +217,16 @@ impl PseudonymKey {
 
     pub(crate) fn secret(&self) -> &[u8; KEY_LEN] {
         &self.bytes
+    }
+}
+
+impl borderflow_core::FailureKind for KeyError {
+    /// The key is part of a run's configuration: missing, exposed, malformed or not set.
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            KeyError::Random(_) => Failure::Internal,
+            _ => Failure::Config,
+        }
     }
 }

@@ -137,3 +137,10 @@ pub(crate) fn country(
     }
     Ok(code)
 }
+
+impl borderflow_core::FailureKind for RefDataError {
+    /// A code-list override named by the pipeline is unreadable or malformed.
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::Config
+    }
+}

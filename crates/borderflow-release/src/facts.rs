@@ -199,3 +199,10 @@ pub fn read_facts(
 fn pseudonym(bytes: &[u8]) -> Option<Pseudonym> {
     Some(Pseudonym(bytes.try_into().ok()?))
 }
+
+impl borderflow_core::FailureKind for FactsError {
+    /// The classified facts are state written by an earlier stage.
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::State
+    }
+}

@@ -198,3 +198,11 @@ pub fn mark_not_measured(
         }
     }
 }
+
+impl borderflow_core::FailureKind for TabulateError {
+    /// The facts do not fit the code list the pipeline configures (a country dropped from an
+    /// override, say).
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::Config
+    }
+}

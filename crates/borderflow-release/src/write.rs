@@ -266,3 +266,10 @@ pub fn write_sdmx_csv(table: &ReleasedTable, path: &Path) -> Result<(), WriteErr
         std::iter::once(sdmx_header(table).join(",")).chain(rows),
     )
 }
+
+impl borderflow_core::FailureKind for WriteError {
+    /// The release directory cannot be written: disk full, permissions.
+    fn failure(&self) -> borderflow_core::Failure {
+        borderflow_core::Failure::State
+    }
+}

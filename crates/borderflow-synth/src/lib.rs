@@ -301,3 +301,13 @@ fn subscriber_id(home_plmn: &str, index: usize, seed: u64) -> String {
     let msin = ((index as u128) * 982_451_653 + u128::from(seed)) % modulus;
     format!("{home_plmn}{msin:0width$}")
 }
+
+impl borderflow_core::FailureKind for SynthError {
+    fn failure(&self) -> borderflow_core::Failure {
+        use borderflow_core::Failure;
+        match self {
+            SynthError::Scenario { .. } | SynthError::Invalid(_) => Failure::Config,
+            SynthError::Write { .. } | SynthError::Io(_) => Failure::State,
+        }
+    }
+}
