@@ -953,3 +953,20 @@ fn a_retry_counts_each_input_once() {
     let rows = String::from_utf8(events_csv()).unwrap().lines().count() as u64 - 1;
     assert_eq!(inputs[0]["read"].as_u64(), Some(rows));
 }
+
+#[test]
+fn help_documents_the_exit_statuses() {
+    for args in [&["--help"][..], &["run", "--help"], &["validate", "--help"]] {
+        let help = ok(&borderflow(args));
+        for line in [
+            "Exit status:",
+            "2  configuration",
+            "3  input",
+            "4  over budget",
+            "5  busy",
+            "6  state",
+        ] {
+            assert!(help.contains(line), "{args:?}: {line:?} not in {help}");
+        }
+    }
+}

@@ -36,7 +36,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Official statistics on cross-border mobility and labour migration from mobile-operator
 /// records, pseudonymised at ingest and protected by differential privacy.
 #[derive(Debug, Parser)]
-#[command(name = "borderflow", version, about, long_about = None)]
+#[command(name = "borderflow", version, about, long_about = None, after_help = EXIT_STATUSES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,6 +47,7 @@ enum Command {
     /// Run the whole product on a synthetic world into ./demo-out (needs nothing else).
     Demo(demo::Args),
     /// One scheduled run: ingest → classify → protect → publish for one period.
+    #[command(after_help = EXIT_STATUSES)]
     Run(run::Args),
     /// Generate a synthetic world (events in CSV and Parquet, plus ground truth).
     Generate(generate::Args),
@@ -63,12 +64,24 @@ enum Command {
     /// Protect a classified period (noise, threshold, budget) and publish its tables.
     Publish(publish::Args),
     /// Check a pipeline, its inputs, key and state before scheduling it (writes nothing).
+    #[command(after_help = EXIT_STATUSES)]
     Validate(validate::Args),
     /// Create a new 32-byte pseudonymisation key file, readable by its owner only.
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
     Refdata(refdata::Args),
 }
+
+/// The exit statuses, as `--help` shows them (docs/operations.md has what to do on each).
+const EXIT_STATUSES: &str = "\
+Exit status:
+  0  published, or already published (nothing read, noised or spent)
+  1  internal error (a defect: report it)
+  2  configuration: the pipeline file, a --set, the command line, the key
+  3  input: a file missing, unreadable, malformed or without a usable row
+  4  over budget: the ledger refuses the release; nothing published or spent
+  5  busy: another run holds the state directory; nothing changed, retry later
+  6  state: the state or release directory cannot be read or written";
 
 /// mimalloc's `mi_option_purge_delay` (its index in `mi_option_e`, mimalloc v2).
 const MI_OPTION_PURGE_DELAY: i32 = 15;

@@ -16,7 +16,9 @@ use borderflow_classify::plan::{PlanError, classify_store};
 use borderflow_classify::{SimFacts, Window};
 use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
 use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
-use borderflow_core::{Category, CountryCode, PathError, StagedDir, StateLayout, WithPath};
+use borderflow_core::{
+    Category, CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath,
+};
 use borderflow_presence::{PresenceStore, StoreError};
 use chrono::{Datelike, Days, NaiveDate};
 use datafusion::arrow::array::{
@@ -144,8 +146,9 @@ pub fn facts_dir(state_dir: &Path, period: Period) -> PathBuf {
 /// replacing facts an earlier run wrote for it.
 pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError> {
     let started = Instant::now();
-    let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let lock = crate::StateLock::acquire(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
+    lock.clear_leftovers(&layout)?;
     let (store, key_fingerprint) = PresenceStore::existing(&layout.presence())?;
     // Every partition's footer is read first, so a corrupt one is named by its file.
     let dates = store.check_partitions()?;
@@ -199,10 +202,11 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
     let run = std::process::id().to_string();
     let staged = StagedDir::create_at(layout.staging("classify", &run), &dir)?;
     let staging = staged.path();
+    let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
     let result = (|| {
         let mut out = FactsWriter::create(staging)?;
         let partitions = crate::engine::partitions(&p.engine);
-        let (runtime, ctx) = crate::engine::session(&p.engine, partitions)
+        let (runtime, ctx) = crate::engine::session(&p.engine, partitions, spill.path())
             .map_err(|e: DataFusionError| PlanError::Engine(e))?;
         let sims = runtime.block_on(classify_store(
             &ctx,

@@ -17,7 +17,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use borderflow_core::layout::STAGING_PREFIX;
 use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath};
 use borderflow_core::{SimRegistry, TooManySims};
 use borderflow_ingest::{
@@ -377,21 +376,9 @@ pub fn run_with_progress(
         cells,
         key,
     } = preflight(p, extra_inputs)?;
-    let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let lock = crate::StateLock::acquire(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
-    // Under the lock, any staging directory is a crashed run's leftover.
-    for entry in std::fs::read_dir(layout.root())
-        .with_path(layout.root())?
-        .flatten()
-    {
-        if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(STAGING_PREFIX)
-        {
-            std::fs::remove_dir_all(entry.path()).with_path(&entry.path())?;
-        }
-    }
+    lock.clear_leftovers(&layout)?;
     let fingerprint = key.fingerprint().to_string();
     let source_tz = match &p.input.source_time_zone {
         None => chrono_tz::UTC,

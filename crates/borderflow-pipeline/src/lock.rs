@@ -4,6 +4,9 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
+use borderflow_core::layout::STAGING_PREFIX;
+use borderflow_core::{PathError, StateLayout, WithPath};
+
 /// Holds the state directory's lock until dropped.
 #[derive(Debug)]
 pub struct StateLock {
@@ -30,6 +33,31 @@ pub enum LockError {
 }
 
 impl StateLock {
+    /// Removes what crashed runs left in the state directory's top level: every staging
+    /// directory and file ([`STAGING_PREFIX`]), spill directories included. Only the holder of
+    /// the lock may, since only then is no other run writing there. Returns how many went.
+    pub fn clear_leftovers(&self, state: &StateLayout) -> Result<usize, PathError> {
+        let mut removed = 0;
+        let root = state.root();
+        for entry in std::fs::read_dir(root).with_path(root)?.flatten() {
+            if !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(STAGING_PREFIX)
+            {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).with_path(&path)?;
+            } else {
+                std::fs::remove_file(&path).with_path(&path)?;
+            }
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     /// Takes the lock of `state_dir` (created if missing) without waiting.
     pub fn acquire(state_dir: &Path) -> Result<Self, LockError> {
         let io = |source: std::io::Error| LockError::Io {

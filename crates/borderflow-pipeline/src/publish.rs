@@ -200,22 +200,35 @@ pub fn planned_cost(p: &Pipeline, period: Period) -> Result<(Vec<i32>, f64), Pub
 
 /// Refuses, before any input is read, a release the budget cannot take: its planned ρ is
 /// more than is left of a data year its window reads. A release that may reuse the noise of
-/// an earlier identical query (the year and its December, either way round) is left for the
-/// ledger to decide once its queries are known. Returns the planned cost.
+/// an earlier identical query (the year and its December, either way round), or that an
+/// interrupted run already reserved, is left for the ledger to decide once its queries are
+/// known. Returns the planned cost.
 pub fn precheck_budget(
     p: &Pipeline,
     period: Period,
     ledger: &Ledger,
 ) -> Result<(Vec<i32>, f64), PublishError> {
     let (years, rho) = planned_cost(p, period)?;
+    // Noise may be reused from an identical query of any dataset (the period itself, or the
+    // year and its December either way round), and a run of this release that was
+    // interrupted has paid already: the ledger decides those once the queries are known.
+    let text = period.to_string();
     let counterpart = match period {
-        Period::Year(y) => Some(Period::Month(y, 12)),
-        Period::Month(y, 12) => Some(Period::Year(y)),
+        Period::Year(y) => Some(Period::Month(y, 12).to_string()),
+        Period::Month(y, 12) => Some(Period::Year(y).to_string()),
         Period::Month(..) => None,
     };
-    if let Some(c) = counterpart
-        && !ledger.published(&p.dataset, &c.to_string())?.is_empty()
-    {
+    let reusable = ledger.releases()?.into_iter().any(|r| {
+        let same = r.period == text || counterpart.as_deref() == Some(r.period.as_str());
+        let interrupted = r.dataset == p.dataset
+            && r.period == text
+            && matches!(
+                r.status,
+                borderflow_privacy::Status::Reserved | borderflow_privacy::Status::Sampled
+            );
+        (same && r.status == borderflow_privacy::Status::Published) || interrupted
+    });
+    if reusable {
         return Ok((years, rho));
     }
     let budgets = ledger.budgets()?;
@@ -286,8 +299,9 @@ pub fn run(
     mut noise: NoiseSource,
 ) -> Result<PublishReport, PublishError> {
     let started = std::time::Instant::now();
-    let _lock = crate::StateLock::acquire(&p.state_dir)?;
+    let lock = crate::StateLock::acquire(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
+    lock.clear_leftovers(&layout)?;
     let mut ledger = open_store(p, &noise)?;
     let dir = release_dir(p, period);
     StagedDir::remove_stale(&dir)?;
