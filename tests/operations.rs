@@ -220,6 +220,8 @@ fn case(
         assert!(err.contains(s), "{s:?} not in {err}");
     }
     unchanged(&root, &before);
+    // The message as docs/operations.md quotes it (`--nocapture` shows them all).
+    eprintln!("status {code}: {}", err.trim_end());
     err
 }
 

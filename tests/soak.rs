@@ -38,7 +38,7 @@ release_dir = "release"
 [key]
 file = "key"
 [input]
-paths = ["data/events.csv"]
+paths = ["data/*.csv"]
 [privacy]
 annual_rho = 0.25
 k = 16
@@ -69,10 +69,36 @@ fn schedule() -> Vec<(&'static str, String)> {
     runs
 }
 
-fn store(dir: &Path, name: &str, world: &Path) -> PathBuf {
+/// Splits the world's events into one file per month (by the UTC month of the event), as an
+/// operator delivers them.
+fn monthly_files(world: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let text = std::fs::read_to_string(world.join("events.csv")).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let mut months: BTreeMap<String, String> = BTreeMap::new();
+    for line in body.lines() {
+        let time = line.split(',').nth(1).unwrap();
+        months
+            .entry(time[..7].to_string())
+            .or_insert_with(|| format!("{header}\n"))
+            .push_str(&format!("{line}\n"));
+    }
+    for (month, text) in months {
+        std::fs::write(out.join(format!("{month}.csv")), text).unwrap();
+    }
+}
+
+/// Delivers the month's file before its run (an annual run reads what is there).
+fn deliver(root: &Path, months: &Path, period: &str) {
+    let file = months.join(format!("{period}.csv"));
+    if file.exists() {
+        std::fs::copy(&file, root.join("data").join(format!("{period}.csv"))).unwrap();
+    }
+}
+
+fn store(dir: &Path, name: &str) -> PathBuf {
     let root = dir.join(name);
     std::fs::create_dir_all(root.join("data")).unwrap();
-    std::fs::copy(world.join("events.csv"), root.join("data/events.csv")).unwrap();
     std::fs::copy(dir.join("key"), root.join("key")).unwrap();
     std::fs::write(
         root.join("monthly.toml"),
@@ -159,12 +185,15 @@ fn two_years_of_scheduled_runs_with_kills_and_overlaps_end_as_the_clean_sequence
         "keygen",
         dir.path().join("key").to_str().unwrap(),
     ]));
+    let months = dir.path().join("months");
+    monthly_files(&world, &months);
 
     // The clean sequence, timing each run.
-    let clean = store(dir.path(), "clean", &world);
+    let clean = store(dir.path(), "clean");
     let started = Instant::now();
     let mut seconds = Vec::new();
     for (file, period) in schedule() {
+        deliver(&clean, &months, &period);
         let t = Instant::now();
         let o = command(&clean, file, &period).output().unwrap();
         ok(&o);
@@ -178,10 +207,11 @@ fn two_years_of_scheduled_runs_with_kills_and_overlaps_end_as_the_clean_sequence
 
     // The same schedule with a killed run before some steps and two runs started at once
     // before others; then the scheduled run, as a timer's next firing would.
-    let rough = store(dir.path(), "rough", &world);
+    let rough = store(dir.path(), "rough");
     let (mut kills, mut overlaps, mut busy) = (0, 0, 0);
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for (i, (file, period)) in schedule().into_iter().enumerate() {
+        deliver(&rough, &months, &period);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;

@@ -586,7 +586,12 @@ fn reader_message(error: &str, next_row: u64) -> String {
             line.saturating_sub(1)
         );
     }
-    format!("in the rows from row {next_row} on: {error}")
+    let hint = if error.contains("invalid UTF-8") || error.contains("invalid utf-8") {
+        " (the file is not UTF-8, Latin-1 perhaps: export it as UTF-8)"
+    } else {
+        ""
+    };
+    format!("in the rows from row {next_row} on: {error}{hint}")
 }
 
 /// Batches read by a thread of their own, at most [`READ_AHEAD`] ahead of the consumer.
@@ -640,7 +645,21 @@ impl Iterator for ReadAhead {
 }
 
 /// The header row of a delimited file (empty file: an error).
-fn csv_header(r: impl Read, delimiter: u8) -> Result<Vec<String>, String> {
+fn csv_header(mut r: impl Read, delimiter: u8) -> Result<Vec<String>, String> {
+    // A byte-order mark of UTF-16 or UTF-32 names the encoding better than any parse error.
+    let mut start = [0u8; 4];
+    let n = r.read(&mut start).map_err(|e| e.to_string())?;
+    let encoding = match &start[..n] {
+        [0xFF, 0xFE, 0, 0] | [0, 0, 0xFE, 0xFF] => Some("UTF-32"),
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => Some("UTF-16"),
+        _ => None,
+    };
+    if let Some(encoding) = encoding {
+        return Err(format!(
+            "the file is {encoding} (it starts with a byte-order mark): export it as UTF-8"
+        ));
+    }
+    let r = std::io::Cursor::new(start[..n].to_vec()).chain(r);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
