@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 
 mod common;
 
-use common::{borderflow, listing, one_line_error, stderr};
+use common::{borderflow, listing, ok, one_line_error, stderr};
 
 #[test]
 fn generate_writes_a_reproducible_world() {
@@ -135,11 +135,23 @@ fn keygen_makes_an_owner_only_key_and_never_overwrites_it() {
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(std::fs::read(&key).unwrap(), bytes);
 
-    let o = borderflow(&[
-        "keygen",
-        tmp.path().join("no/such/dir/key").to_str().unwrap(),
-    ]);
-    assert!(one_line_error(&o).contains("no/such/dir/key"));
+    // The README's first step names a directory that does not exist yet: it is made, owner
+    // only.
+    let nested = tmp.path().join("keys/operator/pseudonym.key");
+    ok(&borderflow(&["keygen", nested.to_str().unwrap()]));
+    let dir_mode = std::fs::metadata(nested.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&nested).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // A directory that cannot be made is named.
+    std::fs::write(tmp.path().join("file"), b"").unwrap();
+    let o = borderflow(&["keygen", tmp.path().join("file/key").to_str().unwrap()]);
+    assert!(one_line_error(&o).contains("file/key"));
 }
 
 #[test]

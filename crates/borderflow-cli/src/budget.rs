@@ -103,6 +103,9 @@ pub fn run(args: Args) -> Result<()> {
             epsilon(remaining, delta)
         );
     }
+    println!(
+        "(ρ adds up: spent + remaining = budget. ε does not: each ε column converts its own ρ at δ = {delta:e}, and the ε of a sum is less than the sum of the ε's.)"
+    );
     let mut charged: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for c in ledger.charges()? {
         charged

@@ -301,7 +301,17 @@ fn apply_set(table: &mut toml::Table, set: &str) -> Result<(), PipelineError> {
             .as_table_mut()
             .ok_or_else(|| PipelineError::Set(set.to_string()))?;
     }
-    t.insert(parts[parts.len() - 1].to_string(), value);
+    let last = parts[parts.len() - 1];
+    // A table's noise is set one way: a --set of rho, sigma or margin_of_error replaces
+    // whichever of the three the file gave (`--set privacy.categories.margin_of_error=5` on
+    // a template that sets rho).
+    const NOISE_KEYS: [&str; 3] = ["rho", "sigma", "margin_of_error"];
+    if parts.len() == 3 && parts[0] == "privacy" && NOISE_KEYS.contains(&last) {
+        for other in NOISE_KEYS.iter().filter(|k| **k != last) {
+            t.remove(*other);
+        }
+    }
+    t.insert(last.to_string(), value);
     Ok(())
 }
 
@@ -390,6 +400,27 @@ mod tests {
     use borderflow_privacy::Ratio;
 
     #[test]
+    fn a_set_of_one_noise_key_replaces_the_files_other() {
+        let text = r#"
+            dataset = "d"
+            measuring_country = "KEN"
+            operator_plmns = ["63902"]
+            state_dir = "s"
+            release_dir = "r"
+            [key]
+            env = "K"
+            [input]
+            paths = []
+            [privacy.categories]
+            rho = 0.03
+        "#;
+        let set = ["privacy.categories.margin_of_error=5".to_string()];
+        let p = Pipeline::parse("p.toml", text, &set, Path::new("/")).unwrap();
+        assert_eq!(p.privacy.categories.margin_of_error, Some(5.0));
+        assert_eq!(p.privacy.categories.rho, None);
+    }
+
+    #[test]
     fn table_noise_is_read_from_the_pipeline_file_and_set() {
         let text = r#"
             dataset = "d"
@@ -420,13 +451,21 @@ mod tests {
             p.privacy.categories.rho(1),
             Ratio::from_fraction("1/50").unwrap()
         );
-        let err = Pipeline::parse(
+        // A --set of another of the three replaces the file's.
+        let p = Pipeline::parse(
             "p.toml",
             text,
             &["privacy.crossings.rho=0.1".into()],
             Path::new("."),
         )
-        .unwrap_err();
+        .unwrap();
+        assert_eq!(
+            (p.privacy.crossings.rho, p.privacy.crossings.sigma),
+            (Some(0.1), None)
+        );
+        // Two of them in the file itself is a mistake.
+        let both = text.replace("sigma = 4", "sigma = 4\nrho = 0.1");
+        let err = Pipeline::parse("p.toml", &both, &[], Path::new(".")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "p.toml: privacy.crossings: set one of rho, sigma and margin_of_error, not rho and sigma"
