@@ -63,6 +63,11 @@ pub fn run(args: Args) -> Result<()> {
         seed: args.seed,
         ..Scenario::default()
     };
+    // Generating takes a few seconds: say so before, not only after.
+    println!(
+        "world:    generating {} SIMs of one operator in {} ({} days from {}) …",
+        scenario.subscribers, scenario.measuring_country, scenario.days, scenario.start
+    );
     let world = generate(
         &scenario,
         &RefData::embedded(),
@@ -74,8 +79,10 @@ pub fn run(args: Args) -> Result<()> {
     )
     .context("generating the synthetic world")?;
     println!(
-        "world:    {} SIMs, {} events of one operator in {} ({} days from {})",
-        world.subscribers, world.events, scenario.measuring_country, scenario.days, scenario.start
+        "world:    {} SIMs, {} events in {:.1} s",
+        world.subscribers,
+        world.events,
+        started.elapsed().as_secs_f64()
     );
     PseudonymKey::generate()?.write_new(&out.join("demo.key"))?;
     let pipeline_file = out.join("demo.toml");
