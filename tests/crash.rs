@@ -19,7 +19,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{borderflow, ok};
+use common::{borderflow, copy_tree, ok};
 
 const PIPELINE: &str = r#"
 dataset = "crash"
@@ -114,18 +114,6 @@ fn base() -> &'static Base {
 }
 
 fn copy_of(from: &Path, into: &Path, name: &str) -> PathBuf {
-    fn copy_tree(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.file_type().unwrap().is_dir() {
-                copy_tree(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).unwrap();
-            }
-        }
-    }
     let to = into.join(name);
     copy_tree(from, &to);
     to

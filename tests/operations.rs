@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::{borderflow, failed_with, ok};
+use common::{borderflow, copy_tree, failed_with, ok};
 
 /// An established test store: a generated world's events as CSV, CSV.gz and Parquet, a key,
 /// a pipeline, and the release of 2025-11 already published from them.
@@ -114,19 +114,6 @@ fn copy() -> (tempfile::TempDir, PathBuf) {
     let root = dir.path().join("store");
     copy_tree(established(), &root);
     (dir, root)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The ledger's rows, table by table, read from a copy (opening a SQLite file in WAL mode

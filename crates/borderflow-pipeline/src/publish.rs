@@ -170,6 +170,22 @@ pub fn open_store(p: &Pipeline, noise: &NoiseSource) -> Result<Ledger, PublishEr
     )?)
 }
 
+/// The privacy plan of a release of the pipeline over `domain`, on a window of `window_days`
+/// that reads `years` calendar years.
+fn release_plan(p: &Pipeline, domain: &Domain, years: usize, window_days: u64) -> ReleasePlan {
+    ReleasePlan::new(
+        &p.privacy,
+        p.classify.max_crossing_pairs,
+        Span::of_years(years),
+        DomainSizes {
+            categories: domain.categories.len(),
+            crossings: domain.crossings.len(),
+            totals: TOTAL_CELLS,
+            window_days,
+        },
+    )
+}
+
 /// What a release of `period` will ask of the ledger, before anything is classified: the
 /// data years its window reads (the 365-day look-back, 730 days when return migrants are
 /// measured) and the ρ it charges to each.
@@ -184,17 +200,7 @@ pub fn planned_cost(p: &Pipeline, period: Period) -> Result<(Vec<i32>, f64), Pub
     let rd = RefData::load(&p.refdata)?;
     let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
     let domain = Domain::new(p.measuring_country, &countries);
-    let plan = ReleasePlan::new(
-        &p.privacy,
-        p.classify.max_crossing_pairs,
-        Span::of_years(years.len()),
-        DomainSizes {
-            categories: domain.categories.len(),
-            crossings: domain.crossings.len(),
-            totals: TOTAL_CELLS,
-            window_days: days as u64,
-        },
-    );
+    let plan = release_plan(p, &domain, years.len(), days as u64);
     Ok((years, plan.rho().to_f64()))
 }
 
@@ -343,17 +349,7 @@ pub fn run(
         p.classify.max_crossing_pairs,
         lookback_days,
     )?;
-    let plan = ReleasePlan::new(
-        &p.privacy,
-        p.classify.max_crossing_pairs,
-        Span::of_years(years.len()),
-        DomainSizes {
-            categories: domain.categories.len(),
-            crossings: domain.crossings.len(),
-            totals: TOTAL_CELLS,
-            window_days: lookback_days,
-        },
-    );
+    let plan = release_plan(p, &domain, years.len(), lookback_days);
     let runs = IngestReport::current(&layout, window_first, summary.lookback_last)?;
     let mut inputs: Vec<String> = runs
         .iter()

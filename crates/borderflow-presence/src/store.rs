@@ -84,6 +84,18 @@ const FORMAT: u32 = 1;
 /// The store's own description, beside its partitions.
 const META_FILE: &str = "store.json";
 
+/// Writes `store.json` for a store of the key with `fingerprint`.
+fn write_meta(path: &Path, fingerprint: &str) -> Result<(), StoreError> {
+    let meta = StoreMeta {
+        format: FORMAT,
+        key_fingerprint: fingerprint.to_string(),
+    };
+    Ok(write_file_atomic(
+        path,
+        &serde_json::to_vec_pretty(&meta).expect("serialises"),
+    )?)
+}
+
 /// The partitioned presence store under `state/presence/`.
 #[derive(Debug, Clone)]
 pub struct PresenceStore {
@@ -105,34 +117,21 @@ impl PresenceStore {
                 }
                 .dates()?
                 .is_empty();
-                if meta.key_fingerprint != fingerprint && empty {
-                    // No pseudonym was ever stored (a first run failed before its first
-                    // day was written): nothing can be mixed, the store takes this key.
-                    let meta = StoreMeta {
-                        format: FORMAT,
-                        key_fingerprint: fingerprint.to_string(),
-                    };
-                    write_file_atomic(
-                        &meta_path,
-                        &serde_json::to_vec_pretty(&meta).expect("serialises"),
-                    )?;
-                } else if meta.key_fingerprint != fingerprint {
+                if meta.key_fingerprint != fingerprint && !empty {
                     return Err(StoreError::KeyMismatch {
                         path: dir.display().to_string(),
                         store: meta.key_fingerprint,
                         run: fingerprint.to_string(),
                     });
                 }
+                if meta.key_fingerprint != fingerprint {
+                    // No pseudonym was ever stored (a first run failed before its first
+                    // day was written): nothing can be mixed, the store takes this key.
+                    write_meta(&meta_path, fingerprint)?;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let meta = StoreMeta {
-                    format: FORMAT,
-                    key_fingerprint: fingerprint.to_string(),
-                };
-                write_file_atomic(
-                    &meta_path,
-                    &serde_json::to_vec_pretty(&meta).expect("serialises"),
-                )?;
+                write_meta(&meta_path, fingerprint)?;
             }
             Err(e) => return Err(io(&meta_path, e)),
         }
