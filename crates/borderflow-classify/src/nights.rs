@@ -46,27 +46,42 @@ pub struct BorderGuard {
 
 impl BorderGuard {
     /// The guard for a SIM's `days` (day 0 has weekday `first_weekday`, 0 = Monday).
+    ///
+    /// A country is commuted to when the SIM's days there form a [`commuting_pattern`] and
+    /// it spends the night there on at most `frontier_max_night_share` of them: a commuter
+    /// goes home to sleep. A stay of months shows the weekly pattern too, but with its nights.
     pub fn of(days: &[&[CountryDay]], first_weekday: u8, rules: &Rules) -> Self {
         let week = |d: usize| (d + usize::from(first_weekday)) / 7;
         let weeks = week(days.len()) + 1;
-        let mut by_country: Vec<(CountryCode, Vec<u32>)> = Vec::new();
+        let mut by_country: Vec<Presence> = Vec::new();
         for (d, day) in days.iter().enumerate() {
             for r in day.iter() {
-                let i = match by_country.iter().position(|(c, _)| *c == r.country) {
+                let i = match by_country.iter().position(|p| p.country == r.country) {
                     Some(i) => i,
                     None => {
-                        by_country.push((r.country, vec![0; weeks]));
+                        by_country.push(Presence {
+                            country: r.country,
+                            week_days: vec![0; weeks],
+                            days: 0,
+                            nights: 0,
+                        });
                         by_country.len() - 1
                     }
                 };
-                by_country[i].1[week(d)] += 1;
+                let p = &mut by_country[i];
+                p.week_days[week(d)] += 1;
+                p.days += 1;
+                p.nights += u32::from(r.night_events > 0);
             }
         }
         Self {
             recurrent: by_country
                 .into_iter()
-                .filter(|(_, w)| commuting_pattern(w, rules))
-                .map(|(c, _)| c)
+                .filter(|p| {
+                    commuting_pattern(&p.week_days, rules)
+                        && f64::from(p.nights) <= rules.frontier_max_night_share * f64::from(p.days)
+                })
+                .map(|p| p.country)
                 .collect(),
         }
     }
@@ -88,6 +103,17 @@ impl BorderGuard {
     ) -> impl Iterator<Item = &'a CountryDay> + 'a {
         day.iter().filter(move |r| !self.is_brief(r, day, rules))
     }
+}
+
+/// One country's days in a SIM's window, as the border guard counts them.
+struct Presence {
+    country: CountryCode,
+    /// Days present per week.
+    week_days: Vec<u32>,
+    /// Days present.
+    days: u32,
+    /// Of which with events in the night window.
+    nights: u32,
 }
 
 /// Whether presence counted per week (`week_days[w]`: days present in week `w`) is a commuting
@@ -286,5 +312,90 @@ pub fn reconstruct(
             nights[last + 1..].fill(NightCountry::Filled(b));
         }
     }
+    if let Some(m) = own_sim_of {
+        fill_absences_from_home(days, &mut nights, m, guard, rules);
+    }
     nights
+}
+
+/// An own SIM's silence at home as evidence it was away: the unknown nights of a stretch of
+/// days without any record at home, too long for the SIM's own rate of being seen at home,
+/// take the country of the nearest night placed abroad in that stretch.
+///
+/// The rate is the share of the SIM's days at home followed by a day without any record
+/// (`q`, from `n` such days followed by anything but a day abroad; at least
+/// `min_gaps_for_rate`). A stretch of `L` days unseen at home is an absence when a silence
+/// that long has less than a `gap_chance` chance somewhere in those days: `n·q^L <
+/// gap_chance`. A phone seen at home on most days that falls silent for weeks, with calls
+/// from abroad in between, was abroad the whole time: roaming is used less than home, so
+/// the sightings abroad are few and far apart, but a return home would have shown. A phone
+/// rarely seen at home gets no such inference (its silences are ordinary), nor does a silence
+/// with no record abroad (the phone may have been off, or dark abroad).
+pub fn fill_absences_from_home(
+    days: &[&[CountryDay]],
+    nights: &mut [NightCountry],
+    m: CountryCode,
+    guard: &BorderGuard,
+    rules: &Rules,
+) {
+    let at_home = |d: &[CountryDay]| guard.kept_rows(d, rules).any(|r| r.country == m);
+    let (mut followed, mut by_silence) = (0u32, 0u32);
+    for w in days.windows(2) {
+        if at_home(w[0]) {
+            if w[1].is_empty() {
+                by_silence += 1;
+                followed += 1;
+            } else if at_home(w[1]) {
+                followed += 1;
+            }
+        }
+    }
+    if followed < rules.min_gaps_for_rate {
+        return;
+    }
+    let q = f64::from(by_silence) / f64::from(followed);
+    let mut start = 0;
+    while start < days.len() {
+        if at_home(days[start]) {
+            start += 1;
+            continue;
+        }
+        let end = (start..days.len())
+            .find(|&d| at_home(days[d]))
+            .unwrap_or(days.len());
+        let silence = (end - start) as i32;
+        if f64::from(followed) * q.powi(silence) < rules.gap_chance {
+            fill_from_nearest_abroad(&mut nights[start..end], m);
+        }
+        start = end;
+    }
+}
+
+/// Gives each unknown night of `stretch` the country of the nearest night placed abroad in it
+/// (the earlier one on a tie); nothing when none is.
+fn fill_from_nearest_abroad(stretch: &mut [NightCountry], m: CountryCode) {
+    let placed: Vec<(usize, CountryCode)> = stretch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| n.country().filter(|&c| c != m).map(|c| (i, c)))
+        .collect();
+    if placed.is_empty() {
+        return;
+    }
+    let mut k = 0;
+    for i in 0..stretch.len() {
+        while k + 1 < placed.len() && placed[k + 1].0 <= i {
+            k += 1;
+        }
+        if stretch[i] != NightCountry::Unknown {
+            continue;
+        }
+        let (before, after) = (placed[k], placed.get(k + 1).copied());
+        let nearest = match after {
+            _ if before.0 > i => before,
+            Some(a) if a.0 - i < i - before.0 => a,
+            _ => before,
+        };
+        stretch[i] = NightCountry::Filled(nearest.1);
+    }
 }

@@ -35,6 +35,11 @@ pub struct Args {
     /// The last local date of pilot data: the reference period is the 365 days ending with it.
     #[arg(long)]
     last_day: Option<NaiveDate>,
+    /// Also write each SIM's truth beside its classification to this CSV file (pseudonyms
+    /// only), to find which SIMs a category loses and look them up in the work directory's
+    /// state.
+    #[arg(long, value_name = "FILE")]
+    per_sim: Option<PathBuf>,
 }
 
 /// Generates (if need be), classifies and prints the confusion matrix.
@@ -103,5 +108,9 @@ pub fn run(args: Args) -> Result<()> {
         started.elapsed().as_secs_f64(),
         eval.render()
     );
+    if let Some(path) = &args.per_sim {
+        borderflow_core::write_file_atomic(path, eval.per_sim_csv().as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }

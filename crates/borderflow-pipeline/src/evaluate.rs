@@ -116,6 +116,25 @@ pub struct Evaluation {
     pub matrix: BTreeMap<(String, String), u64>,
     /// SIMs classified into their true category whose partner country is also right.
     pub partner_right: u64,
+    /// Every SIM of the truth the records show, with what it truly is and what it was
+    /// classified as, in pseudonym order: the rows to look at when a category falls short.
+    pub sims_compared: Vec<SimOutcome>,
+}
+
+/// One SIM's truth beside its classification. It names the SIM by pseudonym only, so it can
+/// be joined to the presence store and the facts of the evaluation's state, never to an id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimOutcome {
+    /// The SIM's pseudonym under the evaluation's key.
+    pub pseudonym: Pseudonym,
+    /// Its true category.
+    pub true_category: String,
+    /// Its true partner country.
+    pub true_partner: Option<String>,
+    /// The category it was classified in, or [`UNCLASSIFIED`].
+    pub category: String,
+    /// The partner country it was given.
+    pub partner: Option<String>,
 }
 
 impl Evaluation {
@@ -275,6 +294,23 @@ impl Evaluation {
         );
         out
     }
+
+    /// The per-SIM comparison as CSV: `pseudonym` (hex), `true_category`, `true_partner`,
+    /// `category`, `partner`, one row per SIM the records show.
+    pub fn per_sim_csv(&self) -> String {
+        let mut out = String::from("pseudonym,true_category,true_partner,category,partner\n");
+        for o in &self.sims_compared {
+            out.push_str(&format!(
+                "{},{},{},{},{}\n",
+                hex::encode(o.pseudonym.0),
+                o.true_category,
+                o.true_partner.as_deref().unwrap_or(""),
+                o.category,
+                o.partner.as_deref().unwrap_or("")
+            ));
+        }
+        out
+    }
 }
 
 /// The reference period whose look-back is the 365 days ending on `last_day`: its year when it
@@ -350,6 +386,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
         period,
         matrix: BTreeMap::new(),
         partner_right: 0,
+        sims_compared: Vec::new(),
     };
     for b in read_table(&sims_path)? {
         let column = b
@@ -366,14 +403,25 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
                 continue;
             };
             // A SIM the truth does not list (pilot data where only a sample is matched).
-            let Some((true_cat, true_partner)) = truth.remove(&Pseudonym(bytes)) else {
+            let pseudonym = Pseudonym(bytes);
+            let Some((true_cat, true_partner)) = truth.remove(&pseudonym) else {
                 continue;
             };
             let label = cats[i].clone().unwrap_or_else(|| UNCLASSIFIED.to_string());
             if label == true_cat && partners[i] == true_partner {
                 eval.partner_right += 1;
             }
-            *eval.matrix.entry((true_cat, label)).or_default() += 1;
+            *eval
+                .matrix
+                .entry((true_cat.clone(), label.clone()))
+                .or_default() += 1;
+            eval.sims_compared.push(SimOutcome {
+                pseudonym,
+                true_category: true_cat,
+                true_partner,
+                category: label,
+                partner: partners[i].clone(),
+            });
         }
     }
     for (true_cat, _) in truth.into_values() {
@@ -382,6 +430,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
             .entry((true_cat, UNSEEN.to_string()))
             .or_default() += 1;
     }
+    eval.sims_compared.sort_by_key(|o| o.pseudonym);
     Ok(eval)
 }
 
