@@ -281,7 +281,9 @@ pub fn reconstruct(
         let ((i, a), (j, b)) = (w[0], w[1]);
         let gap = j - i - 1;
         if a == b {
-            if gap <= fill(a) {
+            if gap <= fill(a)
+                || (own_sim_of.is_none() && stay_seen_by_day(days, i, j, a, guard, rules))
+            {
                 nights[i + 1..j].fill(NightCountry::Filled(a));
             }
         } else {
@@ -316,6 +318,41 @@ pub fn reconstruct(
         fill_absences_from_home(days, &mut nights, m, guard, rules);
     }
     nights
+}
+
+/// Whether a foreign SIM's days seen in `c` by day join its nights there at `i` and `j` into
+/// one stay. Low-activity phones are seen at night on few of the nights they spend, but by day
+/// on more; between two nights in `c`, days seen there with no silence longer than the SIM's
+/// rate of being seen there by day allows ([`max_fill_gap`] over days), and on more than
+/// `frontier_min_days_per_active_week` days a week on average, are a stay. A country the SIM
+/// commutes to is never joined this way (a commuter's days there are work, its rare nights
+/// there nights at the workplace), nor is a one-day-a-week pattern (a market trader who
+/// sometimes stays over).
+fn stay_seen_by_day(
+    days: &[&[CountryDay]],
+    i: usize,
+    j: usize,
+    c: CountryCode,
+    guard: &BorderGuard,
+    rules: &Rules,
+) -> bool {
+    if guard.recurrent.contains(&c) {
+        return false;
+    }
+    let there = |d: &[CountryDay]| guard.kept_rows(d, rules).any(|r| r.country == c);
+    let (mut by_seen, mut by_unseen) = (0u32, 0u32);
+    for w in days.windows(2).filter(|w| there(w[0])) {
+        if there(w[1]) {
+            by_seen += 1;
+        } else if w[1].is_empty() {
+            by_unseen += 1;
+        }
+    }
+    let longest = max_fill_gap(by_seen, by_unseen, rules) as usize;
+    let seen: Vec<usize> = (i..=j).filter(|&d| there(days[d])).collect();
+    let dense =
+        seen.len() as f64 * 7.0 >= rules.frontier_min_days_per_active_week * (j - i + 1) as f64;
+    dense && seen.windows(2).all(|w| w[1] - w[0] - 1 <= longest)
 }
 
 /// An own SIM's silence at home as evidence it was away: the unknown nights of a stretch of
