@@ -259,7 +259,9 @@ pub fn frontier(
     let across = |c: CountryCode| (c == m) == (commute == Commute::Into);
     let mut week_days: Vec<u32> = vec![0; window.week(window.len()) + 1];
     let mut present_days = 0u32;
-    let mut weekdays = 0u8;
+    // Days across outside working hours: at night, or with no working-daytime event there.
+    let mut off_hours_days = 0u32;
+    let mut weekdays = [0u32; 7];
     let mut per_country: Vec<(CountryCode, u32)> = Vec::new();
     for (i, day) in days.iter().enumerate() {
         let mut present = false;
@@ -273,13 +275,21 @@ pub fn frontier(
             }
         }
         present_days += u32::from(present);
+        let at_night = day.iter().any(|r| across(r.country) && r.night_events > 0);
+        off_hours_days += u32::from(present && (at_night || !commuting));
         if commuting {
             week_days[window.week(offset + i)] += 1;
-            weekdays |= 1 << ((usize::from(window.first_weekday) + offset + i) % 7);
+            weekdays[(usize::from(window.first_weekday) + offset + i) % 7] += 1;
         }
     }
+    // Out of M, a border dweller's scattered contacts with a neighbour's network come at any
+    // hour; a sparse commuter's come at work, so the spread is taken only from a SIM seen
+    // across almost only in working hours.
+    let at_work_only =
+        f64::from(off_hours_days) <= rules.frontier_max_night_share * f64::from(present_days);
     let commutes = commuting_pattern(&week_days, rules)
-        || (commute == Commute::Into && sparse_spread(&week_days, weekdays, rules));
+        || ((commute == Commute::Into || at_work_only)
+            && sparse_spread(&week_days, &weekdays, rules));
     if !commutes {
         return None;
     }
@@ -299,7 +309,7 @@ pub fn frontier(
 /// `frontier_weeks` weeks, spread over at least `frontier_weeks` weeks from first to last, on at
 /// least three different working weekdays. A market trader or a shopper comes on one weekday
 /// (two for two markets), a visitor's days cluster in its stays.
-fn sparse_spread(week_days: &[u32], weekdays: u8, rules: &Rules) -> bool {
+fn sparse_spread(week_days: &[u32], weekdays: &[u32; 7], rules: &Rules) -> bool {
     let weeks: Vec<usize> = week_days
         .iter()
         .enumerate()
@@ -311,5 +321,6 @@ fn sparse_spread(week_days: &[u32], weekdays: u8, rules: &Rules) -> bool {
     };
     weeks.len() as u32 * 2 >= rules.frontier_weeks
         && (last - first + 1) as u32 >= rules.frontier_weeks
-        && weekdays.count_ones() >= 3
+        && weekdays.iter().filter(|&&n| n > 0).count() >= 3
+        && weekdays.iter().max().copied().unwrap_or(0) * 2 <= weekdays.iter().sum::<u32>()
 }
