@@ -281,9 +281,11 @@ pub fn reconstruct(
         let ((i, a), (j, b)) = (w[0], w[1]);
         let gap = j - i - 1;
         if a == b {
-            if gap <= fill(a)
-                || (own_sim_of.is_none() && stay_seen_by_day(days, i, j, a, guard, rules))
-            {
+            let by_day = || {
+                own_sim_of.is_none()
+                    && DaysSeen::of(days, a, guard, rules).is_some_and(|d| d.joins(i, j, rules))
+            };
+            if gap <= fill(a) || by_day() {
                 nights[i + 1..j].fill(NightCountry::Filled(a));
             }
         } else {
@@ -314,45 +316,119 @@ pub fn reconstruct(
             nights[last + 1..].fill(NightCountry::Filled(b));
         }
     }
-    if let Some(m) = own_sim_of {
-        fill_absences_from_home(days, &mut nights, m, guard, rules);
+    match own_sim_of {
+        Some(m) => fill_absences_from_home(days, &mut nights, m, guard, rules),
+        None => {
+            let countries: Vec<CountryCode> = {
+                let mut c: Vec<CountryCode> = seen.iter().map(|s| s.1).collect();
+                c.sort();
+                c.dedup();
+                c
+            };
+            for c in countries {
+                if let Some(by_day) = DaysSeen::of(days, c, guard, rules) {
+                    extend_stays_by_day(&mut nights, c, &by_day, rules);
+                }
+            }
+        }
     }
     nights
 }
 
-/// Whether a foreign SIM's days seen in `c` by day join its nights there at `i` and `j` into
-/// one stay. Low-activity phones are seen at night on few of the nights they spend, but by day
-/// on more; between two nights in `c`, days seen there with no silence longer than the SIM's
-/// rate of being seen there by day allows ([`max_fill_gap`] over days), and on more than
-/// `frontier_min_days_per_active_week` days a week on average, are a stay. A country the SIM
-/// commutes to is never joined this way (a commuter's days there are work, its rare nights
-/// there nights at the workplace), nor is a one-day-a-week pattern (a market trader who
-/// sometimes stays over).
-fn stay_seen_by_day(
-    days: &[&[CountryDay]],
-    i: usize,
-    j: usize,
-    c: CountryCode,
-    guard: &BorderGuard,
-    rules: &Rules,
-) -> bool {
-    if guard.recurrent.contains(&c) {
-        return false;
-    }
-    let there = |d: &[CountryDay]| guard.kept_rows(d, rules).any(|r| r.country == c);
-    let (mut by_seen, mut by_unseen) = (0u32, 0u32);
-    for w in days.windows(2).filter(|w| there(w[0])) {
-        if there(w[1]) {
-            by_seen += 1;
-        } else if w[1].is_empty() {
-            by_unseen += 1;
+/// A foreign SIM's days seen in one country by day, as evidence of a stay there.
+///
+/// Low-activity phones are seen at night on few of the nights they spend, but by day on more.
+/// Days seen in `c` with no silence between them longer than the SIM's rate of being seen there
+/// by day allows ([`max_fill_gap`] over days), on more than
+/// `frontier_min_days_per_active_week` days a week on average, are a stay: they join two nights
+/// there into one, and carry a stay on from its first and last night to the first and last
+/// day seen. A country the SIM commutes to is never taken this way (a commuter's days there
+/// are work, its rare nights there nights at the workplace), nor is a one-day-a-week pattern
+/// (a market trader who sometimes stays over).
+struct DaysSeen {
+    /// Days with a kept row in the country.
+    seen: Vec<bool>,
+    /// The longest silence between two days seen that still joins them.
+    longest: usize,
+}
+
+impl DaysSeen {
+    fn of(
+        days: &[&[CountryDay]],
+        c: CountryCode,
+        guard: &BorderGuard,
+        rules: &Rules,
+    ) -> Option<Self> {
+        if guard.recurrent.contains(&c) {
+            return None;
         }
+        let seen: Vec<bool> = days
+            .iter()
+            .map(|d| guard.kept_rows(d, rules).any(|r| r.country == c))
+            .collect();
+        let (mut by_seen, mut by_unseen) = (0u32, 0u32);
+        for (d, w) in days.windows(2).enumerate().filter(|(d, _)| seen[*d]) {
+            if seen[d + 1] {
+                by_seen += 1;
+            } else if w[1].is_empty() {
+                by_unseen += 1;
+            }
+        }
+        let longest = max_fill_gap(by_seen, by_unseen, rules) as usize;
+        Some(Self { seen, longest })
     }
-    let longest = max_fill_gap(by_seen, by_unseen, rules) as usize;
-    let seen: Vec<usize> = (i..=j).filter(|&d| there(days[d])).collect();
-    let dense =
-        seen.len() as f64 * 7.0 >= rules.frontier_min_days_per_active_week * (j - i + 1) as f64;
-    dense && seen.windows(2).all(|w| w[1] - w[0] - 1 <= longest)
+
+    /// Whether the days seen from `i` to `j` (both seen) are one stay.
+    fn joins(&self, i: usize, j: usize, rules: &Rules) -> bool {
+        let seen: Vec<usize> = (i..=j).filter(|&d| self.seen[d]).collect();
+        seen.len() as f64 * 7.0 >= rules.frontier_min_days_per_active_week * (j - i + 1) as f64
+            && seen.windows(2).all(|w| w[1] - w[0] - 1 <= self.longest)
+    }
+
+    /// The farthest day seen from `from` in direction `step` (±1) whose chain of days seen
+    /// back to `from` is one stay.
+    fn reach(&self, from: usize, step: isize, rules: &Rules) -> usize {
+        let mut best = from;
+        let mut d = from as isize + step;
+        while d >= 0 && (d as usize) < self.seen.len() {
+            let k = d as usize;
+            if k.abs_diff(best) > self.longest + 1 {
+                break;
+            }
+            if self.seen[k] && self.joins(from.min(k), from.max(k), rules) {
+                best = k;
+            }
+            d += step;
+        }
+        best
+    }
+}
+
+/// Carries each run of a foreign SIM's nights in `c` back to the first day seen in the same
+/// stay (the night of the day it came is spent there) and on to the day before the last one
+/// (it may have left on that day): see [`DaysSeen`].
+fn extend_stays_by_day(nights: &mut [NightCountry], c: CountryCode, by_day: &DaysSeen, rules: &Rules) {
+    let in_c = |n: &NightCountry| n.country() == Some(c);
+    let mut i = 0;
+    while i < nights.len() {
+        if !in_c(&nights[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < nights.len() && in_c(&nights[i]) {
+            i += 1;
+        }
+        let end = i - 1;
+        let first = by_day.reach(start, -1, rules);
+        let last = by_day.reach(end, 1, rules);
+        for k in (first..start).chain(end + 1..last) {
+            if nights[k] == NightCountry::Outside {
+                nights[k] = NightCountry::Filled(c);
+            }
+        }
+        i = last.max(end + 1);
+    }
 }
 
 /// An own SIM's silence at home as evidence it was away: the unknown nights of a stretch of
