@@ -277,13 +277,28 @@ pub fn reconstruct(
             .find(|f| f.0 == c)
             .map_or(rules.max_gap_days, |f| max_fill_gap(f.1, f.2, rules)) as usize
     };
+    // Foreign SIMs: where each country's days seen by day may carry a stay ([`DaysSeen`]).
+    let by_day_of: Vec<(CountryCode, Option<DaysSeen>)> = if own_sim_of.is_some() {
+        Vec::new()
+    } else {
+        let mut countries: Vec<CountryCode> = seen.iter().map(|s| s.1).collect();
+        countries.sort();
+        countries.dedup();
+        countries
+            .into_iter()
+            .map(|c| (c, DaysSeen::of(days, c, guard, rules)))
+            .collect()
+    };
     for w in seen.windows(2) {
         let ((i, a), (j, b)) = (w[0], w[1]);
         let gap = j - i - 1;
         if a == b {
             let by_day = || {
-                own_sim_of.is_none()
-                    && DaysSeen::of(days, a, guard, rules).is_some_and(|d| d.joins(i, j, rules))
+                by_day_of
+                    .iter()
+                    .find(|(c, _)| *c == a)
+                    .and_then(|(_, d)| d.as_ref())
+                    .is_some_and(|d| d.joins(i, j, rules))
             };
             if gap <= fill(a) || by_day() {
                 nights[i + 1..j].fill(NightCountry::Filled(a));
@@ -319,15 +334,9 @@ pub fn reconstruct(
     match own_sim_of {
         Some(m) => fill_absences_from_home(days, &mut nights, m, guard, rules),
         None => {
-            let countries: Vec<CountryCode> = {
-                let mut c: Vec<CountryCode> = seen.iter().map(|s| s.1).collect();
-                c.sort();
-                c.dedup();
-                c
-            };
-            for c in countries {
-                if let Some(by_day) = DaysSeen::of(days, c, guard, rules) {
-                    extend_stays_by_day(&mut nights, c, &by_day, rules);
+            for (c, by_day) in &by_day_of {
+                if let Some(by_day) = by_day {
+                    extend_stays_by_day(&mut nights, *c, by_day, rules);
                 }
             }
         }
@@ -386,17 +395,22 @@ impl DaysSeen {
     }
 
     /// The farthest day seen from `from` in direction `step` (±1) whose chain of days seen
-    /// back to `from` is one stay.
+    /// back to `from` is one stay (as [`DaysSeen::joins`] would say, counted as it goes).
     fn reach(&self, from: usize, step: isize, rules: &Rules) -> usize {
-        let mut best = from;
+        let (mut best, mut last_seen, mut count) = (from, from, 1u32);
         let mut d = from as isize + step;
         while d >= 0 && (d as usize) < self.seen.len() {
             let k = d as usize;
-            if k.abs_diff(best) > self.longest + 1 {
+            if k.abs_diff(last_seen) > self.longest + 1 {
                 break;
             }
-            if self.seen[k] && self.joins(from.min(k), from.max(k), rules) {
-                best = k;
+            if self.seen[k] {
+                last_seen = k;
+                count += 1;
+                let span = (k.abs_diff(from) + 1) as f64;
+                if f64::from(count) * 7.0 >= rules.frontier_min_days_per_active_week * span {
+                    best = k;
+                }
             }
             d += step;
         }
@@ -407,7 +421,12 @@ impl DaysSeen {
 /// Carries each run of a foreign SIM's nights in `c` back to the first day seen in the same
 /// stay (the night of the day it came is spent there) and on to the day before the last one
 /// (it may have left on that day): see [`DaysSeen`].
-fn extend_stays_by_day(nights: &mut [NightCountry], c: CountryCode, by_day: &DaysSeen, rules: &Rules) {
+fn extend_stays_by_day(
+    nights: &mut [NightCountry],
+    c: CountryCode,
+    by_day: &DaysSeen,
+    rules: &Rules,
+) {
     let in_c = |n: &NightCountry| n.country() == Some(c);
     let mut i = 0;
     while i < nights.len() {
@@ -496,11 +515,11 @@ fn fill_from_nearest_abroad(stretch: &mut [NightCountry], m: CountryCode) {
         return;
     }
     let mut k = 0;
-    for i in 0..stretch.len() {
+    for (i, night) in stretch.iter_mut().enumerate() {
         while k + 1 < placed.len() && placed[k + 1].0 <= i {
             k += 1;
         }
-        if stretch[i] != NightCountry::Unknown {
+        if *night != NightCountry::Unknown {
             continue;
         }
         let (before, after) = (placed[k], placed.get(k + 1).copied());
@@ -509,6 +528,6 @@ fn fill_from_nearest_abroad(stretch: &mut [NightCountry], m: CountryCode) {
             Some(a) if a.0 - i < i - before.0 => a,
             _ => before,
         };
-        stretch[i] = NightCountry::Filled(nearest.1);
+        *night = NightCountry::Filled(nearest.1);
     }
 }

@@ -1,6 +1,6 @@
 //! Each rule of DESIGN §6 pinned on hand-built day sequences, at and around its threshold.
 
-use borderflow_classify::nights::{BorderGuard, reconstruct};
+use borderflow_classify::nights::{BorderGuard, abroad_sighting, reconstruct};
 use borderflow_classify::{
     CountryDay, NightCountry, Rules, SimDays, SimFacts, Window, classify, crossings,
 };
@@ -469,21 +469,120 @@ fn one_market_day_a_week_is_a_visitor_or_a_resident_never_a_frontier_worker() {
 #[test]
 fn a_sparse_phone_commuting_into_m_is_a_frontier_worker() {
     // A Ugandan SIM seen in Kenya by day on one working day in eight weeks of a 20-week job
-    // (a phone active on a day in six), on four different weekdays, never at night: too few
-    // weeks for the weekly pattern, but spread like a commute, not like a market day.
-    let rows = [0, 8, 15, 24, 36, 43, 57, 64, 78, 85, 99, 134]
+    // (a phone active on a day in six), on four different weekdays (Monday 3, Tuesday 4,
+    // Wednesday 3, Thursday 2), never at night: too few weeks for the weekly pattern, but
+    // spread like a commute, not like a market day.
+    const SPREAD: [usize; 12] = [0, 8, 16, 24, 35, 43, 58, 66, 77, 86, 99, 134];
+    let rows = SPREAD
         .into_iter()
         .map(|d| commute_day(d, "KEN", 150, 800))
         .collect();
     let f = run(&sim("UGA", rows));
     assert_eq!(f.category, Some(Category::FrontierIn));
-    // The same days abroad for an own SIM at home every night is not enough: a border
-    // dweller's scattered contacts look the same.
-    let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
-    rows.extend(
-        [0, 8, 15, 24, 36, 43, 57, 64, 78, 85, 99, 134]
-            .into_iter()
-            .map(|d| commute_day(d, "UGA", 150, 800)),
-    );
+    // The same days across for an own SIM at home every night, all in working hours: the
+    // sparse commute out of M.
+    let home: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+    let mut rows = home.clone();
+    rows.extend(SPREAD.into_iter().map(|d| commute_day(d, "UGA", 150, 800)));
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.partner, Some(c("UGA")));
+    // A border dweller's contacts with the neighbour's network come at any hour: with two of
+    // the twelve at night, the same spread is not a commute.
+    let mut rows = home.clone();
+    rows.extend(SPREAD.into_iter().enumerate().map(|(k, d)| {
+        let mut r = commute_day(d, "UGA", 150, 800);
+        if k % 6 == 0 {
+            r.night_events = 1;
+        }
+        r
+    }));
     assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
+    // Twelve days mostly on one weekday (ten Tuesdays) are a market day, not a commute, in
+    // either direction.
+    const WEEKLY: [usize; 12] = [0, 8, 15, 24, 36, 43, 57, 64, 78, 85, 99, 134];
+    let rows = WEEKLY
+        .into_iter()
+        .map(|d| commute_day(d, "KEN", 150, 800))
+        .collect();
+    assert_eq!(run(&sim("UGA", rows)).category, Some(Category::VisitorIn));
+    let mut rows = home;
+    rows.extend(WEEKLY.into_iter().map(|d| commute_day(d, "UGA", 150, 800)));
+    assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
+}
+
+#[test]
+fn a_stay_of_months_is_not_taken_for_a_commute() {
+    // An own SIM in Tanzania for 17 weeks, seen there by day one day in four and at night on
+    // six more days: the weekly pattern of a commute, but it sleeps there on 6 of its 36 days
+    // (more than a tenth). Its days seen only in Tanzania are nights there.
+    let mut stay: Vec<CountryDay> = (100..220).step_by(4).map(|d| daytime(d, "TZA")).collect();
+    stay.extend([102, 122, 142, 162, 182, 202].map(|d| night(d, "TZA")));
+    let s = sim("KEN", stay);
+    let days = s.by_day(365);
+    let guard = BorderGuard::of(&days, YEAR.first_weekday, &Rules::default());
+    assert_eq!(
+        abroad_sighting(days[104], Some(c("KEN")), &guard, &Rules::default()),
+        Some(c("TZA"))
+    );
+    // A commuter's days across on the same weekly pattern, never overnight: its days there
+    // are work, and place no night.
+    let s = sim(
+        "KEN",
+        (100..220).step_by(4).map(|d| daytime(d, "TZA")).collect(),
+    );
+    let days = s.by_day(365);
+    let guard = BorderGuard::of(&days, YEAR.first_weekday, &Rules::default());
+    assert_eq!(
+        abroad_sighting(days[104], Some(c("KEN")), &guard, &Rules::default()),
+        None
+    );
+}
+
+#[test]
+fn an_own_sims_silence_at_home_with_calls_from_abroad_is_a_stay_abroad() {
+    // Seen at home every night but for 60 days (100 to 159), in which it calls from Tanzania
+    // by day three times: a phone that reliably shows at home was away all that time.
+    let home = |d: usize| !(100..160).contains(&d);
+    let mut rows: Vec<CountryDay> = (0..365)
+        .filter(|&d| home(d))
+        .map(|d| night(d, "KEN"))
+        .collect();
+    rows.extend([105, 125, 150].map(|d| daytime(d, "TZA")));
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::SeasonalOut));
+    assert_eq!(f.partner, Some(c("TZA")));
+    // The same silence with no record abroad tells nothing of where it was.
+    let rows: Vec<CountryDay> = (0..365)
+        .filter(|&d| home(d))
+        .map(|d| night(d, "KEN"))
+        .collect();
+    assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
+    // Nor does it when the phone is seen at home a day in three: a silence is ordinary there.
+    let mut rows: Vec<CountryDay> = (0..365)
+        .filter(|&d| home(d) && d % 3 == 0)
+        .map(|d| night(d, "KEN"))
+        .collect();
+    rows.extend([105, 125, 150].map(|d| daytime(d, "TZA")));
+    let f = run(&sim("KEN", rows));
+    assert_ne!(f.category, Some(Category::SeasonalOut));
+}
+
+#[test]
+fn a_foreign_sims_days_seen_by_day_carry_its_stay() {
+    // A Ugandan SIM seen in Kenya by day on three days in four from day 50 to day 89, and at
+    // night only on days 52, 70 and 88: a 40-night stay of a quiet phone.
+    let mut rows: Vec<CountryDay> = (50..90)
+        .filter(|d| d % 4 != 3)
+        .map(|d| daytime(d, "KEN"))
+        .collect();
+    rows.extend([52, 70, 88].map(|d| night(d, "KEN")));
+    let f = run(&sim("UGA", rows));
+    assert_eq!(f.category, Some(Category::SeasonalIn));
+    assert_eq!(f.partner, Some(c("UGA")));
+    // A market trader in Kenya one Wednesday a week for 30 weeks, who stayed over twice: one
+    // day a week is no stay (and too sparse to classify).
+    let mut rows: Vec<CountryDay> = (0..30).map(|w| daytime(2 + 7 * w, "KEN")).collect();
+    rows.extend([100, 121].map(|d| night(d, "KEN")));
+    assert_eq!(run(&sim("UGA", rows)).category, None);
 }
