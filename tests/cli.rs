@@ -388,6 +388,10 @@ fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
         "{out}"
     );
     assert!(out.contains("no release yet"), "{out}");
+    let j: serde_json::Value =
+        serde_json::from_slice(&borderflow(&["budget", p, "--json"]).stdout).unwrap();
+    assert_eq!(j["ledger_exists"], false);
+    assert_eq!(j["years"], serde_json::json!([]));
 
     std::fs::create_dir_all(root.join("state")).unwrap();
     let mut ledger = Ledger::open(&root.join("state/ledger.sqlite"), StoreKind::Test).unwrap();
@@ -425,6 +429,33 @@ fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
     assert!(
         out.contains("t                        2025-01  categories published 2024: 0.1, 2025: 0.1  NOT FOR PUBLICATION (test seed)"),
         "{out}"
+    );
+    // The same as one JSON object, for a monitoring job.
+    let o = borderflow(&["budget", p, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["annual_rho"], 0.25);
+    assert_eq!(j["test_store"], true);
+    assert_eq!(j["plans"][0]["window"], "one_year");
+    assert_eq!(j["plans"][0]["tables"][0]["table"], "categories");
+    assert_eq!(j["plans"][0]["tables"][0]["delta_sq"], 1);
+    assert_eq!(j["plans"][0]["tables"][0]["threshold"], 16);
+    assert_eq!(j["plans"][1]["tables"][0]["delta_sq"], 2);
+    let years = j["years"].as_array().unwrap();
+    assert_eq!(years.len(), 2);
+    for (y, year) in years.iter().zip([2024, 2025]) {
+        assert_eq!(y["year"], year);
+        assert_eq!(y["budget_rho"], 0.25);
+        assert_eq!(y["spent_rho"], 0.1);
+        assert_eq!(y["remaining_rho"], 0.15);
+    }
+    let release = &j["releases"][0];
+    assert_eq!(release["period"], "2025-01");
+    assert_eq!(release["status"], "published");
+    assert_eq!(release["for_publication"], false);
+    assert_eq!(
+        release["charges"],
+        serde_json::json!([{"year": 2024, "rho": 0.1}, {"year": 2025, "rho": 0.1}])
     );
     let err = one_line_error(&borderflow(&["budget", p, "--set", "privacy.delta=2"]));
     assert!(
@@ -521,4 +552,52 @@ fn evaluate_prints_the_confusion_matrix_of_a_scenario_and_of_a_world_directory()
         err.contains("no such scenario file or world directory"),
         "{err}"
     );
+}
+
+#[test]
+fn completions_cover_every_subcommand_and_option() {
+    let o = borderflow(&["completions", "bash"]);
+    ok(&o);
+    let script = String::from_utf8(o.stdout).unwrap();
+    for word in [
+        "run",
+        "validate",
+        "budget",
+        "evaluate",
+        "--per-sim",
+        "--log-format",
+    ] {
+        assert!(script.contains(word), "bash completion lacks {word}");
+    }
+    for shell in ["zsh", "fish"] {
+        let o = borderflow(&["completions", shell]);
+        ok(&o);
+        assert!(String::from_utf8(o.stdout).unwrap().contains("evaluate"));
+    }
+    let o = borderflow(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn man_writes_a_page_for_the_program_and_each_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man1");
+    ok(&borderflow(&["man", dir.to_str().unwrap()]));
+    let pages = listing(&dir);
+    for page in [
+        "borderflow.1",
+        "borderflow-run.1",
+        "borderflow-validate.1",
+        "borderflow-man.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "{page} not in {pages:?}");
+    }
+    let run = std::fs::read_to_string(dir.join("borderflow-run.1")).unwrap();
+    assert!(
+        run.starts_with(".ie") || run.contains(".TH"),
+        "not a roff page"
+    );
+    assert!(run.contains("borderflow\\-run"), "{run}");
+    // The exit statuses `--help` shows are in the page too.
+    assert!(run.contains("over budget"), "{run}");
 }

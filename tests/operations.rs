@@ -959,3 +959,35 @@ fn help_documents_the_exit_statuses() {
         }
     }
 }
+
+#[test]
+fn validate_json_reports_the_checks_as_data_and_fails_with_the_same_status() {
+    let (_dir, root) = copy();
+    let o = command_in(&root, "validate", &["--json", "--period", "2025-12"], &[]);
+    ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["measuring_country"], "KEN");
+    assert_eq!(v["input_files"], 1);
+    assert_eq!(v["period"], "2025-12");
+    // The store holds every day of the generated year, ingested in setup.
+    assert_eq!(v["store_first"], "2025-01-01");
+    assert_eq!(v["store_last"], "2025-12-31");
+    let cost = v["cost"].as_array().unwrap();
+    assert!(!cost.is_empty());
+    assert!(cost.iter().all(|c| c["rho"].as_f64().unwrap() > 0.0));
+    assert_eq!(v["key_fingerprint"].as_str().unwrap().len(), 16);
+    // A failed check: the same exit status, and the reason as data.
+    set_in_pipeline(
+        &root,
+        r#"measuring_country = "KEN""#,
+        r#"measuring_country = "XXX""#,
+    );
+    let o = command_in(&root, "validate", &["--json"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["failure"], "config");
+    assert_eq!(v["exit_code"], 2);
+    assert!(v["reason"].as_str().unwrap().contains("XXX"), "{v}");
+}

@@ -11,12 +11,14 @@
 mod bench;
 mod budget;
 mod classify;
+mod completions;
 mod demo;
 mod evaluate;
 mod exit;
 mod generate;
 mod ingest;
 mod keygen;
+mod manual;
 mod progress;
 mod publish;
 mod refdata;
@@ -26,7 +28,7 @@ mod validate;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: DataFusion's many small allocations from parallel
 /// threads contend on glibc malloc's locks (seen in profiles of `ingest`).
@@ -70,6 +72,10 @@ enum Command {
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
     Refdata(refdata::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::Args),
+    /// Write the manual pages (borderflow.1 and one per subcommand) into a directory.
+    Man(manual::Args),
 }
 
 /// The exit statuses, as `--help` shows them (docs/operations.md has what to do on each).
@@ -114,6 +120,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => manual::run(args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,7 @@
 //! `borderflow validate`: every check a run makes before it writes anything, and what the
-//! state directory holds — for an operator to try a pipeline before scheduling it.
+//! state directory holds — for an operator to try a pipeline before scheduling it. `--json`
+//! prints one JSON object instead ([`Validation`] when the checks pass; `ok`, `failure`,
+//! `exit_code` and `reason` when one fails, with the same exit status).
 
 use std::path::PathBuf;
 
@@ -8,6 +10,7 @@ use borderflow_core::StateLayout;
 use borderflow_pipeline::{Pipeline, StateLock, ingest, publish};
 use borderflow_presence::PresenceStore;
 use borderflow_privacy::{Ledger, LedgerError};
+use serde::Serialize;
 
 /// Arguments of `borderflow validate`.
 #[derive(Debug, clap::Args)]
@@ -24,29 +27,118 @@ pub struct Args {
     /// Override a pipeline setting, e.g. --set privacy.k=20 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
+    /// Print one JSON object instead of text (on failure too, with the same exit status).
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `validate` found, when every check passed.
+#[derive(Debug, Default, Serialize)]
+pub struct Validation {
+    /// Always true here (a failed check gives `ok: false` and the reason instead).
+    pub ok: bool,
+    /// The pipeline file.
+    pub pipeline: String,
+    /// Its dataset.
+    pub dataset: String,
+    /// Its measuring country (alpha-3).
+    pub measuring_country: String,
+    /// Input files a run would read.
+    pub input_files: usize,
+    /// Their size in bytes.
+    pub input_bytes: u64,
+    /// The key's fingerprint (never the key).
+    pub key_fingerprint: String,
+    /// Dates in the presence store (0 when there is none yet).
+    pub store_dates: usize,
+    /// Its first and last date.
+    pub store_first: Option<String>,
+    /// Its last date.
+    pub store_last: Option<String>,
+    /// ρ spent and budget per data year in the ledger.
+    pub budget: Vec<YearSpent>,
+    /// The period a run would release, as given, when there is one.
+    pub period: Option<String>,
+    /// What that release would charge per data year.
+    pub cost: Vec<YearCost>,
+}
+
+/// ρ spent of a data year's budget.
+#[derive(Debug, Serialize)]
+pub struct YearSpent {
+    /// The calendar year.
+    pub year: i32,
+    /// ρ spent.
+    pub spent_rho: f64,
+    /// Its budget.
+    pub budget_rho: f64,
+}
+
+/// What a release would charge one data year.
+#[derive(Debug, Serialize)]
+pub struct YearCost {
+    /// The calendar year.
+    pub year: i32,
+    /// ρ charged (0 when the period is already published).
+    pub rho: f64,
+    /// ρ left in that year before the release.
+    pub left_rho: f64,
 }
 
 /// Checks the pipeline, its inputs, key and state; prints what a run would start from.
 pub fn run(args: Args) -> Result<()> {
+    if !args.json {
+        return check(&args, &mut |line| println!("{line}")).map(|_| ());
+    }
+    match check(&args, &mut |_| {}) {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(())
+        }
+        Err(e) => {
+            let failure = crate::exit::failure_of(&e);
+            let report = serde_json::json!({
+                "ok": false,
+                "failure": failure.name(),
+                "exit_code": failure.exit_code(),
+                "reason": crate::exit::one_line(&e),
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Err(e)
+        }
+    }
+}
+
+/// Runs every check, saying each finding through `say`, and returns them as data.
+fn check(args: &Args, say: &mut dyn FnMut(String)) -> Result<Validation> {
     let p = Pipeline::load(&args.pipeline, &args.sets)?;
-    println!(
+    let mut v = Validation {
+        pipeline: args.pipeline.display().to_string(),
+        dataset: p.dataset.clone(),
+        measuring_country: p.measuring_country.to_string(),
+        ..Validation::default()
+    };
+    say(format!(
         "pipeline  {}: dataset {}, measuring country {}, operator PLMNs {}",
         args.pipeline.display(),
         p.dataset,
         p.measuring_country,
         p.operator_plmns.join(", ")
-    );
+    ));
     let checked = ingest::preflight(&p, &args.inputs)?;
     let bytes: u64 = checked.files.iter().map(|f| f.size).sum();
-    println!(
+    v.input_files = checked.files.len();
+    v.input_bytes = bytes;
+    v.key_fingerprint = checked.key.fingerprint().to_string();
+    say(format!(
         "inputs    {} file(s), {:.1} MiB, every required column present",
         checked.files.len(),
         bytes as f64 / 1048576.0
-    );
-    println!(
+    ));
+    say(format!(
         "key       fingerprint {} (loaded; never printed)",
         checked.key.fingerprint()
-    );
+    ));
     let layout = StateLayout::new(&p.state_dir);
     // A run would stop at once if another holds the state; so does validate (taking the lock
     // only where the state exists, so that validate writes nothing).
@@ -60,42 +152,51 @@ pub fn run(args: Args) -> Result<()> {
         let (s, _) = PresenceStore::existing(&store)?;
         // Every partition's footer is read: a corrupt file is named now, not mid-run.
         let dates = s.check_partitions()?;
+        v.store_dates = dates.len();
+        v.store_first = dates.first().map(|d| d.to_string());
+        v.store_last = dates.last().map(|d| d.to_string());
         match (dates.first(), dates.last()) {
-            (Some(a), Some(b)) => println!(
+            (Some(a), Some(b)) => say(format!(
                 "store     {} dates, {a} to {b}, same key, every partition readable",
                 dates.len()
-            ),
-            _ => println!("store     empty"),
+            )),
+            _ => say("store     empty".to_string()),
         }
     } else {
-        println!("store     none yet: the first run creates it");
+        say("store     none yet: the first run creates it".to_string());
     }
     let ledger_path = layout.ledger();
     let ledger = if ledger_path.exists() {
         let l = Ledger::open_existing(&ledger_path)?;
         for (year, budget) in l.budgets()? {
-            println!(
-                "budget    data year {year}: ρ {:.4} of {:.4} spent",
-                l.spent(year)?.to_f64(),
+            let spent = l.spent(year)?.to_f64();
+            say(format!(
+                "budget    data year {year}: ρ {spent:.4} of {:.4} spent",
                 budget.to_f64()
-            );
+            ));
+            v.budget.push(YearSpent {
+                year,
+                spent_rho: spent,
+                budget_rho: budget.to_f64(),
+            });
         }
         Some(l)
     } else {
-        println!(
+        say(format!(
             "budget    no release yet (ρ {} a year)",
             p.privacy.annual_rho
-        );
+        ));
         None
     };
     let period = match args.period.as_deref().or(p.period.as_deref()) {
         Some(text) => {
             let period = crate::run::period_of(&p, Some(text), &args.pipeline)?;
-            println!("period    {text} → {period}");
+            say(format!("period    {text} → {period}"));
+            v.period = Some(text.to_string());
             Some(period)
         }
         None => {
-            println!("period    none set: `run` needs --period");
+            say("period    none set: `run` needs --period".to_string());
             None
         }
     };
@@ -127,16 +228,23 @@ pub fn run(args: Args) -> Result<()> {
                     remaining: left,
                 }));
             }
-            println!(
+            let published = publish::published(&p, period);
+            say(format!(
                 "cost      release {period} charges ρ {rho:.4} to data year {year} ({left:.4} left){}",
-                if publish::published(&p, period) {
+                if published {
                     "; already published, so nothing"
                 } else {
                     ""
                 }
-            );
+            ));
+            v.cost.push(YearCost {
+                year,
+                rho: if published { 0.0 } else { rho },
+                left_rho: left,
+            });
         }
     }
-    println!("ok: a run can start");
-    Ok(())
+    say("ok: a run can start".to_string());
+    v.ok = true;
+    Ok(v)
 }
