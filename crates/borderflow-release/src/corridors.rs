@@ -18,7 +18,7 @@ use borderflow_core::{Category, CountryCode};
 use borderflow_privacy::{ProtectedCell, Threshold};
 use borderflow_refdata::{GlobalSouth, RefData, South};
 
-use crate::table::{Cell, Dimension, ReleasedTable, Role};
+use crate::table::{Cell, Dimension, ReleasedTable, Role, ValueKind};
 use crate::tabulate::Domain;
 
 /// Label of partner countries a grouping does not classify.
@@ -172,6 +172,7 @@ pub fn corridors(
         column,
         sdmx,
         role,
+        kind: ValueKind::Code,
         values,
     };
     use Role::{Attribute, Dimension as Key};
@@ -186,7 +187,10 @@ pub fn corridors(
             dim("partner_group", "COUNTERPART_GROUP", Key, group),
             dim("flow", "FLOW", Attribute, flow),
             dim("direction", "FLOW_DIRECTION", Attribute, dir),
-            dim("partner_cells", "CELLS", Attribute, cells_in),
+            Dimension {
+                kind: ValueKind::Count,
+                ..dim("partner_cells", "CELLS", Attribute, cells_in)
+            },
         ],
         cells,
     }

@@ -49,7 +49,7 @@ pub mod write;
 pub use corridors::corridors;
 pub use facts::{FactTotals, FactsError, read_facts};
 pub use manifest::{Manifest, Quality};
-pub use table::{Cell, Dimension, ReleasedTable, Role};
+pub use table::{Cell, Dimension, ReleasedTable, Role, ValueKind};
 pub use tabulate::{CategoryCell, Domain, Tables, TabulateError};
 pub use totals::{Flow, TOTAL_CELLS, exact_totals};
 pub use write::{WriteError, write_all};

@@ -26,8 +26,21 @@ pub struct Dimension {
     pub sdmx: &'static str,
     /// Key or description.
     pub role: Role,
+    /// What its values are: codes (text everywhere) or counts (integers in Parquet).
+    pub kind: ValueKind,
     /// One value per cell.
     pub values: Vec<Option<String>>,
+}
+
+/// The logical type of a [`Dimension`]'s values, so that every reader sees one type: a count
+/// is a 64-bit integer column in Parquet (and an integer in CSV), never text a dataframe would
+/// concatenate when summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A code or label (`KEN`, `south_to_south`): text.
+    Code,
+    /// A count of cells or SIMs, written in decimal: an integer.
+    Count,
 }
 
 /// A published cell.
@@ -97,12 +110,14 @@ impl ReleasedTable {
                     column: "category",
                     sdmx: "MOB_CATEGORY",
                     role: Role::Dimension,
+                    kind: ValueKind::Code,
                     values: category,
                 },
                 Dimension {
                     column: "partner_country",
                     sdmx: "COUNTERPART_AREA",
                     role: Role::Dimension,
+                    kind: ValueKind::Code,
                     values: partner,
                 },
             ],
@@ -135,12 +150,14 @@ impl ReleasedTable {
                     column: "from_country",
                     sdmx: "ORIGIN_AREA",
                     role: Role::Dimension,
+                    kind: ValueKind::Code,
                     values: side(|p| p.0),
                 },
                 Dimension {
                     column: "to_country",
                     sdmx: "DESTINATION_AREA",
                     role: Role::Dimension,
+                    kind: ValueKind::Code,
                     values: side(|p| p.1),
                 },
             ],

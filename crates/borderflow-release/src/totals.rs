@@ -9,7 +9,7 @@
 use borderflow_core::{Category, CountryCode};
 use borderflow_privacy::{ProtectedCell, Threshold};
 
-use crate::table::{Cell, Dimension, ReleasedTable, Role};
+use crate::table::{Cell, Dimension, ReleasedTable, Role, ValueKind};
 use crate::tabulate::Domain;
 
 /// A direction of flow across M's border.
@@ -151,6 +151,7 @@ impl ReleasedTable {
                 column: "total",
                 sdmx: "MOB_TOTAL",
                 role: Role::Dimension,
+                kind: ValueKind::Code,
                 values: names,
             }],
             cells: protected.iter().map(Cell::from).collect(),

@@ -17,7 +17,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::table::{ReleasedTable, Role};
+use crate::table::{ReleasedTable, Role, ValueKind};
 
 /// The agency that maintains borderflow's SDMX dataflows.
 pub const SDMX_AGENCY: &str = "BORDERFLOW";
@@ -89,10 +89,21 @@ pub fn to_batch(table: &ReleasedTable) -> RecordBatch {
         Arc::new(StringArray::from(vec![m.as_str(); n])),
     ];
     for d in &table.dimensions {
-        fields.push(Field::new(d.column, DataType::Utf8, true));
-        columns.push(Arc::new(StringArray::from_iter(
-            d.values.iter().map(|v| v.as_deref()),
-        )));
+        match d.kind {
+            ValueKind::Code => {
+                fields.push(Field::new(d.column, DataType::Utf8, true));
+                columns.push(Arc::new(StringArray::from_iter(
+                    d.values.iter().map(|v| v.as_deref()),
+                )));
+            }
+            ValueKind::Count => {
+                fields.push(Field::new(d.column, DataType::Int64, true));
+                columns.push(Arc::new(Int64Array::from_iter(d.values.iter().map(|v| {
+                    v.as_deref()
+                        .map(|v| v.parse::<i64>().expect("a count is written in decimal"))
+                }))));
+            }
+        }
     }
     fields.extend([
         Field::new("subscribers", DataType::Int64, true),

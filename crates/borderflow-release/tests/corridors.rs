@@ -175,3 +175,29 @@ fn sdmx_codes_are_upper_case_identifiers() {
     let csv = std::fs::read_to_string(dir.path().join("categories.csv")).unwrap();
     assert_eq!(csv.lines().nth(1).unwrap(), "2025,KEN,resident,,20,2,false");
 }
+
+#[test]
+fn partner_cells_is_an_integer_column_in_parquet() {
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::{DataType, Int64Type};
+    let rd = RefData::embedded();
+    let m = c("KEN");
+    let domain = Domain::new(m, &[c("KEN"), c("UGA"), c("TZA"), c("DEU")]);
+    let cells = protected(&domain, |_, _| 0);
+    let t = corridors(&domain, &cells, 16, 0.5, &rd, m, "2025");
+    let batch = borderflow_release::write::to_batch(&t);
+    let column = batch.column_by_name("partner_cells").unwrap();
+    assert_eq!(column.data_type(), &DataType::Int64);
+    // A reader summing it adds numbers: the world totals of the category sum all three
+    // partner cells.
+    let (i, _) = row(&t, "frontier_in", "all", "world");
+    let values: &Int64Array = column.as_primitive::<Int64Type>();
+    assert_eq!(values.value(i), 3);
+    // Every code column stays text.
+    for name in ["category", "grouping", "partner_group", "flow", "direction"] {
+        assert_eq!(
+            batch.column_by_name(name).unwrap().data_type(),
+            &DataType::Utf8
+        );
+    }
+}
