@@ -45,6 +45,25 @@ for table in ["categories", "crossings", "totals", "corridors"]:
         assert manifest["cells"][table]["published"] == len(published), table
     print(f"{table}: {len(parquet)} cells, {len(published)} published; formats agree")
 
+# datapackage.json alone tells pandas how to read each CSV: the same logical types as Parquet.
+package = json.loads((release / "datapackage.json").read_text())
+pandas_type = {"string": "string", "integer": "Int64", "number": "Float64", "boolean": "boolean"}
+for resource in package["resources"]:
+    schema = resource["schema"]
+    dtypes = {f["name"]: pandas_type[f["type"]] for f in schema["fields"]}
+    csv = pd.read_csv(release / resource["path"], dtype=dtypes, keep_default_na=False,
+                      na_values=schema["missingValues"])
+    parquet = pq.read_table(release / f"{resource['name']}.parquet").to_pandas(
+        types_mapper=pd.ArrowDtype)
+    assert list(csv.columns) == [f["name"] for f in schema["fields"]], resource["name"]
+    for f in schema["fields"]:
+        arrow = str(parquet[f["name"]].dtype)
+        want = {"string": "string", "integer": "int64", "number": "double", "boolean": "bool"}[f["type"]]
+        assert arrow.startswith(want), f"{resource['name']}.{f['name']}: Parquet {arrow}, package {f['type']}"
+    assert csv[schema["primaryKey"]].duplicated().sum() == 0, resource["name"]
+    assert csv["period"].iloc[0] == parquet["period"].iloc[0], resource["name"]
+    print(f"{resource['name']}: read through datapackage.json, types as in Parquet, key unique")
+
 if args.operator:
     rows = json.loads(Path(args.operator).read_text())["rows"]
     assert rows["read"] == rows["accepted"] + sum(rows["quarantined"].values())

@@ -125,7 +125,8 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         .collect();
     names.sort();
     let mut expected = vec![
-        "manifest.json".to_string(),
+        "datapackage.json".to_string(),
+        "manifest.json".into(),
         "quality.json".into(),
         "report.html".into(),
     ];
@@ -136,6 +137,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     }
     expected.sort();
     assert_eq!(names, expected);
+    data_package_describes_every_csv(&rel);
 
     let rd = RefData::embedded();
     let alpha3: HashSet<String> = rd.countries.iter().map(|c| c.alpha3.to_string()).collect();
@@ -473,4 +475,72 @@ fn validate_checks_a_pipeline_and_writes_nothing() {
     let err = String::from_utf8_lossy(&bad.stderr).into_owned();
     assert!(err.contains("pseudonym.key"), "{err}");
     assert!(!w.root.join("state").exists());
+}
+
+/// `datapackage.json` lists every CSV with its columns in order, and each column's declared
+/// type holds for every value of the CSV (empty: missing) and is the Parquet column's type.
+fn data_package_describes_every_csv(rel: &Path) {
+    use arrow::datatypes::DataType;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rel.join("datapackage.json")).unwrap()).unwrap();
+    assert_eq!(package["profile"], "tabular-data-package");
+    let resources = package["resources"].as_array().unwrap();
+    let names: Vec<&str> = resources
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["categories", "crossings", "totals", "corridors"]);
+    for r in resources {
+        let name = r["name"].as_str().unwrap();
+        assert_eq!(r["path"], format!("{name}.csv"));
+        let fields = r["schema"]["fields"].as_array().unwrap();
+        let (header, rows) = csv_rows(&rel.join(format!("{name}.csv")));
+        let declared: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+        assert_eq!(declared, header, "{name}: columns");
+        let schema = ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(rel.join(format!("{name}.parquet"))).unwrap(),
+        )
+        .unwrap()
+        .schema()
+        .clone();
+        for f in fields {
+            let column = f["name"].as_str().unwrap();
+            let kind = f["type"].as_str().unwrap();
+            let arrow = schema.field_with_name(column).unwrap().data_type().clone();
+            let (want, holds): (DataType, fn(&str) -> bool) = match kind {
+                "string" => (DataType::Utf8, |_| true),
+                "integer" => (DataType::Int64, |v| v.parse::<i64>().is_ok()),
+                "number" => (DataType::Float64, |v| v.parse::<f64>().is_ok()),
+                "boolean" => (DataType::Boolean, |v| v == "true" || v == "false"),
+                other => panic!("{name}.{column}: type {other}"),
+            };
+            assert_eq!(arrow, want, "{name}.{column}: Parquet type");
+            for row in &rows {
+                let v = &row[column];
+                assert!(
+                    v.is_empty() || holds(v),
+                    "{name}.{column}: {v:?} is no {kind}"
+                );
+            }
+        }
+        // The period is text in both: a year is not a number.
+        assert_eq!(fields[0]["name"], "period");
+        assert_eq!(fields[0]["type"], "string");
+        let key: Vec<&str> = r["schema"]["primaryKey"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert!(key.starts_with(&["period", "measuring_country"]), "{key:?}");
+    }
+    let corridors = &resources[3]["schema"]["fields"];
+    let cells = corridors
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "partner_cells")
+        .unwrap();
+    assert_eq!(cells["type"], "integer");
 }

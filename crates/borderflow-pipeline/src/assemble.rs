@@ -15,6 +15,7 @@ use borderflow_privacy::accountant::epsilon;
 use borderflow_privacy::plan::{CATEGORIES, CROSSINGS, DAILY, QUALITY, TOTALS};
 use borderflow_privacy::{ProtectedCell, Ratio, ReleasePlan, Threshold, threshold};
 use borderflow_refdata::RefData;
+use borderflow_release::datapackage::{DATAPACKAGE_FILE, data_package};
 use borderflow_release::history::{earlier_crossings, published_crossings};
 use borderflow_release::manifest::{
     CellCounts, ClassificationManifest, ExactCounts, InputManifest, MANIFEST_FILE, Manifest,
@@ -262,6 +263,15 @@ impl Job<'_> {
         for t in [&categories, &crossings, &totals_table, &corridors] {
             borderflow_release::write_all(t, staging)?;
         }
+        let package = data_package(
+            &p.dataset,
+            &period,
+            &[&categories, &crossings, &totals_table, &corridors],
+        );
+        write_file(
+            &staging.join(DATAPACKAGE_FILE),
+            format!("{package:#}\n").as_bytes(),
+        )?;
         let charged: f64 = drawn
             .iter()
             .filter(|(_, d)| d.reused_from.is_none())

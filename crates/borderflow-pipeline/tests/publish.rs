@@ -93,6 +93,7 @@ fn a_release_is_published_once_and_returned_as_it_is() {
             "crossings.csv",
             "crossings.parquet",
             "crossings.sdmx.csv",
+            "datapackage.json",
             "manifest.json",
             "quality.json",
             "report.html",

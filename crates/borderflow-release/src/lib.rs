@@ -37,6 +37,7 @@
 //! ```
 
 pub mod corridors;
+pub mod datapackage;
 pub mod facts;
 pub mod history;
 pub mod manifest;

@@ -1,0 +1,108 @@
+//! `datapackage.json`: a Frictionless Data Package (Tabular Data Package, v1) describing every
+//! CSV table of a release — its columns in order, the type of each (`string`, `integer`,
+//! `number`, `boolean`), that an empty field is a missing value, and its primary key — so a
+//! reader (Frictionless, CSVW tools, or a dataframe given these types) takes the CSVs with the
+//! same logical types as the Parquet files, with no guessing from the first rows.
+//!
+//! It is written from the same [`ReleasedTable`]s as the files it describes, so the two
+//! cannot disagree.
+
+use serde_json::{Value, json};
+
+use crate::table::{ReleasedTable, Role, ValueKind};
+
+/// File name of the data package in a release directory.
+pub const DATAPACKAGE_FILE: &str = "datapackage.json";
+
+/// The data package of `tables`, released as `dataset`/`period`.
+pub fn data_package(dataset: &str, period: &str, tables: &[&ReleasedTable]) -> Value {
+    let resources: Vec<Value> = tables.iter().map(|t| resource(t)).collect();
+    json!({
+        "profile": "tabular-data-package",
+        "name": package_name(dataset, period),
+        "title": format!("borderflow release {dataset} {period}"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "resources": resources,
+    })
+}
+
+/// A package name as the specification wants it: lower case, digits, `-`, `_`, `.`.
+fn package_name(dataset: &str, period: &str) -> String {
+    format!("{dataset}-{period}")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// One table's resource: its CSV file and Table Schema.
+fn resource(t: &ReleasedTable) -> Value {
+    let field = |name: &str, kind: &str, description: &str| json!({"name": name, "type": kind, "description": description});
+    let mut fields = vec![
+        field(
+            "period",
+            "string",
+            "the reference period: a year (2025) or a month (2025-07); text, never a number",
+        ),
+        field(
+            "measuring_country",
+            "string",
+            "ISO 3166-1 alpha-3 code of the country whose operator's records these are",
+        ),
+    ];
+    let mut key = vec!["period".to_string(), "measuring_country".to_string()];
+    for d in &t.dimensions {
+        let kind = match d.kind {
+            ValueKind::Code => "string",
+            ValueKind::Count => "integer",
+        };
+        let role = match d.role {
+            Role::Dimension => "a dimension of the table (part of its key)",
+            Role::Attribute => "an attribute of the row",
+        };
+        fields.push(field(
+            d.column,
+            kind,
+            &format!("{role}; SDMX concept {}", d.sdmx),
+        ));
+        if d.role == Role::Dimension {
+            key.push(d.column.to_string());
+        }
+    }
+    fields.extend([
+        field(
+            "subscribers",
+            "integer",
+            "noisy count of SIMs; empty when suppressed or not measured",
+        ),
+        field(
+            "noise_sd",
+            "number",
+            "standard deviation of the noise in subscribers (95% margin: ±1.96 × noise_sd)",
+        ),
+        field(
+            "suppressed",
+            "boolean",
+            "true when the noisy count fell below the publication threshold",
+        ),
+    ]);
+    json!({
+        "name": t.name,
+        "path": format!("{}.csv", t.name),
+        "profile": "tabular-data-resource",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "schema": {
+            "fields": fields,
+            "missingValues": [""],
+            "primaryKey": key,
+        },
+    })
+}
