@@ -361,6 +361,40 @@ struct DaysSeen {
     longest: usize,
 }
 
+/// The days a SIM was seen in one country (any kept row, day or night), and how often such a
+/// day was followed by another there or by a day without any record: the SIM's own rate of
+/// being seen there, by day.
+struct DaysIn {
+    /// Whether each day has a kept row in the country.
+    seen: Vec<bool>,
+    /// Days seen there followed by a day seen there.
+    followed_by_seen: u32,
+    /// Days seen there followed by a day without any record (a day elsewhere counts neither).
+    followed_by_silence: u32,
+}
+
+impl DaysIn {
+    fn of(days: &[&[CountryDay]], c: CountryCode, guard: &BorderGuard, rules: &Rules) -> Self {
+        let seen: Vec<bool> = days
+            .iter()
+            .map(|d| guard.kept_rows(d, rules).any(|r| r.country == c))
+            .collect();
+        let (mut followed_by_seen, mut followed_by_silence) = (0u32, 0u32);
+        for (d, w) in days.windows(2).enumerate().filter(|(d, _)| seen[*d]) {
+            if seen[d + 1] {
+                followed_by_seen += 1;
+            } else if w[1].is_empty() {
+                followed_by_silence += 1;
+            }
+        }
+        Self {
+            seen,
+            followed_by_seen,
+            followed_by_silence,
+        }
+    }
+}
+
 impl DaysSeen {
     fn of(
         days: &[&[CountryDay]],
@@ -371,20 +405,12 @@ impl DaysSeen {
         if guard.recurrent.contains(&c) {
             return None;
         }
-        let seen: Vec<bool> = days
-            .iter()
-            .map(|d| guard.kept_rows(d, rules).any(|r| r.country == c))
-            .collect();
-        let (mut by_seen, mut by_unseen) = (0u32, 0u32);
-        for (d, w) in days.windows(2).enumerate().filter(|(d, _)| seen[*d]) {
-            if seen[d + 1] {
-                by_seen += 1;
-            } else if w[1].is_empty() {
-                by_unseen += 1;
-            }
-        }
-        let longest = max_fill_gap(by_seen, by_unseen, rules) as usize;
-        Some(Self { seen, longest })
+        let d = DaysIn::of(days, c, guard, rules);
+        let longest = max_fill_gap(d.followed_by_seen, d.followed_by_silence, rules) as usize;
+        Some(Self {
+            seen: d.seen,
+            longest,
+        })
     }
 
     /// Whether the days seen from `i` to `j` (both seen) are one stay.
@@ -470,30 +496,20 @@ pub fn fill_absences_from_home(
     guard: &BorderGuard,
     rules: &Rules,
 ) {
-    let at_home = |d: &[CountryDay]| guard.kept_rows(d, rules).any(|r| r.country == m);
-    let (mut followed, mut by_silence) = (0u32, 0u32);
-    for w in days.windows(2) {
-        if at_home(w[0]) {
-            if w[1].is_empty() {
-                by_silence += 1;
-                followed += 1;
-            } else if at_home(w[1]) {
-                followed += 1;
-            }
-        }
-    }
+    let home = DaysIn::of(days, m, guard, rules);
+    let followed = home.followed_by_seen + home.followed_by_silence;
     if followed < rules.min_gaps_for_rate {
         return;
     }
-    let q = f64::from(by_silence) / f64::from(followed);
+    let q = f64::from(home.followed_by_silence) / f64::from(followed);
     let mut start = 0;
     while start < days.len() {
-        if at_home(days[start]) {
+        if home.seen[start] {
             start += 1;
             continue;
         }
         let end = (start..days.len())
-            .find(|&d| at_home(days[d]))
+            .find(|&d| home.seen[d])
             .unwrap_or(days.len());
         let silence = (end - start) as i32;
         if f64::from(followed) * q.powi(silence) < rules.gap_chance {
