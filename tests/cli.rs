@@ -601,3 +601,58 @@ fn man_writes_a_page_for_the_program_and_each_subcommand() {
     // The exit statuses `--help` shows are in the page too.
     assert!(run.contains("over budget"), "{run}");
 }
+
+#[test]
+fn evaluate_per_sim_writes_each_sims_truth_beside_its_class_by_pseudonym_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let per_sim = tmp.path().join("per-sim.csv");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/baseline.toml");
+    let o = borderflow(&[
+        "evaluate",
+        scenario,
+        "--subscribers",
+        "300",
+        "--work",
+        tmp.path().join("work").to_str().unwrap(),
+        "--per-sim",
+        per_sim.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let (header, rows) = common::csv_rows(&per_sim);
+    assert_eq!(
+        header,
+        [
+            "pseudonym",
+            "true_category",
+            "true_partner",
+            "category",
+            "partner"
+        ]
+    );
+    // One row per SIM the records show: the matrix's SIMs less the unseen.
+    let out = String::from_utf8(o.stdout).unwrap();
+    let seen: usize = out
+        .split("(seen ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(rows.len(), seen, "{out}");
+    for r in &rows {
+        // A pseudonym is 16 bytes in hex, never a subscriber id of the world.
+        assert_eq!(r["pseudonym"].len(), 32);
+        assert!(r["pseudonym"].chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            r["category"].parse::<borderflow_core::Category>().is_ok()
+                || r["category"] == "unclassified"
+        );
+    }
+    let truth = std::fs::read_to_string(tmp.path().join("work/world/truth.csv")).unwrap();
+    let first_id = truth.lines().nth(1).unwrap().split(',').next().unwrap();
+    assert!(
+        !std::fs::read_to_string(&per_sim)
+            .unwrap()
+            .contains(first_id)
+    );
+}
