@@ -23,6 +23,8 @@ manifest = json.loads((release / "manifest.json").read_text())
 for exact in ["rows", "inputs", "facts_digest", "key_fingerprint", "timings_seconds"]:
     assert exact not in manifest, f"{exact} in the public manifest"
 quality = json.loads((release / "quality.json").read_text())
+assert manifest["schema_version"] == 1 and quality["schema_version"] == 1
+
 for exact in ["rows_read", "events_per_day", "lookback_days_without_data"]:
     assert exact not in quality, f"{exact} in the public quality indicators"
 for table in ["categories", "crossings", "totals", "corridors"]:
@@ -37,9 +39,16 @@ for table in ["categories", "crossings", "totals", "corridors"]:
             == csv["subscribers"].fillna(-1)).all(), table
     assert (csv["subscribers"].fillna(-1) == sdmx["OBS_VALUE"].fillna(-1)).all(), table
     assert (parquet["suppressed"] == csv["suppressed"]).all(), table
-    assert (parquet["suppressed"] == (sdmx["OBS_STATUS"] == "Q")).all(), table
-    assert ((parquet["noise_sd"] - csv["noise_sd"]).abs() < 1e-9).all(), table
-    published = parquet[~parquet["suppressed"]]
+    assert (parquet["status"] == csv["status"]).all(), table
+    obs_status = {"published": "A", "suppressed": "Q", "not_measured": "L"}
+    assert (parquet["status"].map(obs_status) == sdmx["OBS_STATUS"]).all(), table
+    assert (parquet["suppressed"] == (parquet["status"] == "suppressed")).all(), table
+    # Not measured: no value and no noise; every other cell has its noise's sd.
+    unmeasured = parquet["status"] == "not_measured"
+    assert (parquet["noise_sd"].isna() == unmeasured).all(), table
+    assert (csv["noise_sd"].isna() == unmeasured).all(), table
+    assert ((parquet["noise_sd"] - csv["noise_sd"]).abs()[~unmeasured] < 1e-9).all(), table
+    published = parquet[parquet["status"] == "published"]
     assert (published["subscribers"] >= manifest["privacy"]["k"]).all(), table
     if table in manifest["cells"]:
         assert manifest["cells"][table]["published"] == len(published), table

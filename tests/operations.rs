@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::{borderflow, copy_tree, failed_with, ok};
+use common::{borderflow, copy_tree, failed_with, ok, one_line_error};
 
 /// An established test store: a generated world's events as CSV, CSV.gz and Parquet, a key,
 /// a pipeline, and the release of 2025-11 already published from them.
@@ -990,4 +990,100 @@ fn validate_json_reports_the_checks_as_data_and_fails_with_the_same_status() {
     assert_eq!(v["failure"], "config");
     assert_eq!(v["exit_code"], 2);
     assert!(v["reason"].as_str().unwrap().contains("XXX"), "{v}");
+}
+
+#[test]
+fn series_stacks_every_published_period_and_the_index_lists_them() {
+    let (_tmp, root) = copy();
+    ok(&run_in(&root, &NEXT));
+    let dataset = root.join("release/t");
+    // The index lists both releases, oldest first.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dataset.join("index.json")).unwrap()).unwrap();
+    let periods: Vec<&str> = index["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["period"].as_str().unwrap())
+        .collect();
+    assert_eq!(periods, ["2025-11", "2025-12"]);
+    assert_eq!(index["releases"][0]["path"], "2025-11");
+    assert_eq!(index["releases"][1]["for_publication"], false);
+
+    // Parquet: both periods' rows, each with its own period, noise_sd and status.
+    let out = command_in(
+        &root,
+        "series",
+        &["--table", "totals", "--out", "totals.parquet"],
+        &[],
+    );
+    let said = ok(&out);
+    assert!(
+        said.contains("from 2 period(s): 2025-11, 2025-12"),
+        "{said}"
+    );
+    let rows = common::parquet_rows(&root.join("totals.parquet"));
+    let one = common::parquet_rows(&dataset.join("2025-11/totals.parquet"));
+    let two = common::parquet_rows(&dataset.join("2025-12/totals.parquet"));
+    assert_eq!(rows.len(), one.len() + two.len());
+    assert_eq!(rows[..one.len()], one[..]);
+    assert_eq!(rows[one.len()..], two[..]);
+    assert!(
+        rows.iter()
+            .all(|r| !r["noise_sd"].is_empty() || r["status"] == "not_measured")
+    );
+
+    // CSV and SDMX-CSV: one header, then every period's rows.
+    ok(&command_in(
+        &root,
+        "series",
+        &["--table", "corridors", "--format", "csv", "--out", "c.csv"],
+        &[],
+    ));
+    let csv = std::fs::read_to_string(root.join("c.csv")).unwrap();
+    let part = |p: &str| std::fs::read_to_string(dataset.join(p).join("corridors.csv")).unwrap();
+    let (a, b) = (part("2025-11"), part("2025-12"));
+    assert_eq!(
+        csv.lines().count(),
+        a.lines().count() + b.lines().count() - 1
+    );
+    assert_eq!(csv.lines().next(), a.lines().next());
+    ok(&command_in(
+        &root,
+        "series",
+        &[
+            "--table",
+            "categories",
+            "--format",
+            "sdmx",
+            "--out",
+            "s.csv",
+        ],
+        &[],
+    ));
+    let sdmx = std::fs::read_to_string(root.join("s.csv")).unwrap();
+    assert!(sdmx.starts_with("STRUCTURE,STRUCTURE_ID,ACTION,"));
+    assert!(sdmx.contains(",2025-11,") && sdmx.contains(",2025-12,"));
+
+    // Never overwriting, and a dataset with no release says so.
+    let again = command_in(
+        &root,
+        "series",
+        &["--table", "totals", "--out", "totals.parquet"],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(one_line_error(&again).contains("totals.parquet: already exists"));
+    let none = command_in(
+        &root,
+        "series",
+        &["--out", "x.parquet", "--set", "dataset=\"other\""],
+        &[],
+    );
+    assert_eq!(none.status.code(), Some(6));
+    assert!(
+        one_line_error(&none).contains("no published release holds categories"),
+        "{}",
+        one_line_error(&none)
+    );
 }

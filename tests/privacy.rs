@@ -94,9 +94,10 @@ fn without(events: &str, id: &str, keep: usize) -> String {
 }
 
 /// Columns of the released tables whose values come from the noise.
-const NOISED_COLUMNS: [&str; 5] = [
+const NOISED_COLUMNS: [&str; 6] = [
     "subscribers",
     "suppressed",
+    "status",
     "OBS_VALUE",
     "OBS_STATUS",
     "CONF_STATUS",

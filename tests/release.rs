@@ -129,6 +129,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         "manifest.json".into(),
         "quality.json".into(),
         "report.html".into(),
+        "structure.sdmx.xml".into(),
     ];
     for t in ["categories", "corridors", "crossings", "totals"] {
         for ext in ["csv", "parquet", "sdmx.csv"] {
@@ -180,6 +181,7 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
             "OBS_VALUE",
             "OBS_STATUS",
             "CONF_STATUS",
+            "UNIT_MEASURE",
             "NOISE_SD",
         ]);
         assert_eq!(&header[..want.len()], &want[..], "{table}");
@@ -194,11 +196,29 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
             assert_eq!(s["TIME_PERIOD"], "2025");
             assert_eq!(s["OBS_VALUE"], c["subscribers"]);
             assert_eq!(s["NOISE_SD"], c["noise_sd"]);
+            assert_eq!(s["UNIT_MEASURE"], "SIM");
             let suppressed = c["suppressed"] == "true";
-            assert_eq!(s["OBS_STATUS"], if suppressed { "Q" } else { "A" });
-            assert_eq!(s["CONF_STATUS"], if suppressed { "C" } else { "F" });
-            assert_eq!(suppressed, c["subscribers"].is_empty());
-            if !suppressed {
+            // Return migrants need the previous window, which the annual template does not
+            // read: missing (not measured, no noise), never withheld noise around zero.
+            let not_measured = c["category"] == "return_migrant";
+            let status = match (suppressed, not_measured) {
+                (true, false) => ("Q", "C", "suppressed"),
+                (false, false) => ("A", "F", "published"),
+                (false, true) => ("L", "F", "not_measured"),
+                (true, true) => panic!("{table}: a return-migrant cell suppressed: {c:?}"),
+            };
+            assert_eq!(
+                (
+                    s["OBS_STATUS"].as_str(),
+                    s["CONF_STATUS"].as_str(),
+                    c["status"].as_str()
+                ),
+                status,
+                "{table} {c:?}"
+            );
+            assert_eq!(not_measured, c["noise_sd"].is_empty(), "{c:?}");
+            assert_eq!(suppressed || not_measured, c["subscribers"].is_empty());
+            if status.2 == "published" {
                 assert!(c["subscribers"].parse::<i64>().unwrap() >= 16);
             }
             for (col, concept) in keys.iter() {
@@ -228,6 +248,9 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         }
     }
     for row in &tables["corridors"] {
+        if row["status"] == "not_measured" {
+            continue;
+        }
         let (mut sum, mut n) = (0i64, 0usize);
         for cell in &noisy {
             if cell["category"] != row["category"] || cell["partner_country"].is_empty() {
@@ -524,9 +547,10 @@ fn data_package_describes_every_csv(rel: &Path) {
                 );
             }
         }
-        // The period is text in both: a year is not a number.
+        // An annual release's period is a year: an integer in both formats, as a CSV reader
+        // infers it.
         assert_eq!(fields[0]["name"], "period");
-        assert_eq!(fields[0]["type"], "string");
+        assert_eq!(fields[0]["type"], "integer");
         let key: Vec<&str> = r["schema"]["primaryKey"]
             .as_array()
             .unwrap()

@@ -61,6 +61,8 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
             borderflow_synth::SynthError,
             borderflow_core::PathError,
             borderflow_core::CountryCodeError,
+            borderflow_release::series::SeriesError,
+            borderflow_release::WriteError,
         );
     }
     if e.chain()

@@ -23,6 +23,8 @@ mod progress;
 mod publish;
 mod refdata;
 mod run;
+mod sdmx;
+mod series;
 mod summary;
 mod validate;
 
@@ -72,6 +74,10 @@ enum Command {
     Keygen(keygen::Args),
     /// Look up, check or export the code lists (countries, PLMNs, calling codes, groupings).
     Refdata(refdata::Args),
+    /// Stack one table over every published period of a dataset (Parquet, CSV or SDMX-CSV).
+    Series(series::Args),
+    /// SDMX: write the structure message (DSDs, code lists) of a pipeline's releases.
+    Sdmx(sdmx::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::Args),
     /// Write the manual pages (borderflow.1 and one per subcommand) into a directory.
@@ -120,6 +126,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
+        Command::Sdmx(args) => sdmx::run(args),
+        Command::Series(args) => series::run(args),
         Command::Completions(args) => completions::run(args, Cli::command()),
         Command::Man(args) => manual::run(args, Cli::command()),
     };

@@ -75,6 +75,23 @@ impl Category {
         }
     }
 
+    /// The category's name for readers of a report or a code list.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Category::Resident => "Residents",
+            Category::ResidentForeignSim => "Residents with a foreign SIM",
+            Category::FrontierIn => "Frontier workers in",
+            Category::SeasonalIn => "Seasonal stays in",
+            Category::TemporaryIn => "Temporary stays in",
+            Category::VisitorIn => "Visitors",
+            Category::FrontierOut => "Frontier workers out",
+            Category::SeasonalOut => "Seasonal stays abroad",
+            Category::TemporaryOut => "Temporary stays abroad",
+            Category::Emigrant => "Emigrants",
+            Category::ReturnMigrant => "Return migrants",
+        }
+    }
+
     /// Whether the category describes residents of M or non-residents present in M.
     pub const fn side(self) -> Side {
         match self {

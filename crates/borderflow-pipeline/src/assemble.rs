@@ -20,12 +20,14 @@ use borderflow_release::history::{earlier_crossings, published_crossings};
 use borderflow_release::manifest::{
     CellCounts, ClassificationManifest, ExactCounts, InputManifest, MANIFEST_FILE, Manifest,
     NoisyTotal, OPERATOR_MANIFEST_FILE, OperatorManifest, PrivacyManifest, QUALITY_FILE, Quality,
-    REPORT_FILE, ReturnMigrantsStatus, RowTotals, Software, TableManifest, Timings, digest_release,
+    REPORT_FILE, ReturnMigrantsStatus, RowTotals, SCHEMA_VERSION, Software, TableManifest, Timings,
+    digest_release,
 };
 use borderflow_release::report::{self, ReportInput};
+use borderflow_release::sdmx::{STRUCTURE_FILE, write_structures};
 use borderflow_release::tabulate::mark_not_measured;
 use borderflow_release::write::{write_file, write_parquet};
-use borderflow_release::{Domain, FactTotals, ReleasedTable, exact_totals, totals};
+use borderflow_release::{Domain, FactTotals, ReleasedTable, SdmxCodes, exact_totals, totals};
 use sha2::{Digest, Sha256};
 
 use crate::publish::{PublishError, TableCells, noisy_dir, release_dir};
@@ -227,10 +229,10 @@ impl Job<'_> {
             &totals_threshold,
             (!return_migrants_measured).then_some(Category::ReturnMigrant),
         );
-        let categories = ReleasedTable::categories(domain, &cat, m, &period);
+        let mut categories = ReleasedTable::categories(domain, &cat, m, &period);
         let crossings = ReleasedTable::crossings(domain, &cross, m, &period);
-        let totals_table = ReleasedTable::totals(&combined, m, &period);
-        let corridors = borderflow_release::corridors(
+        let mut totals_table = ReleasedTable::totals(&combined, m, &period);
+        let mut corridors = borderflow_release::corridors(
             domain,
             &cat,
             k,
@@ -239,6 +241,14 @@ impl Job<'_> {
             m,
             &period,
         );
+        if !return_migrants_measured {
+            // Zero by construction, not by measurement: missing, not withheld.
+            let rm = Category::ReturnMigrant.as_str();
+            let column = |t: &borderflow_release::TableSchema| t.columns[0].name;
+            categories.mark_not_measured(column(&borderflow_release::CATEGORIES), rm);
+            corridors.mark_not_measured(column(&borderflow_release::CORRIDORS), rm);
+            totals_table.mark_not_measured(column(&borderflow_release::TOTALS), rm);
+        }
         let noisy = |i: usize| NoisyTotal {
             value: quality[i].noisy.max(0),
             noise_sd: quality[i].noise_sd,
@@ -260,9 +270,17 @@ impl Job<'_> {
         let dir = release_dir(p, self.period);
         let staged = StagedDir::create(&dir)?;
         let staging = staged.path();
+        let codes = SdmxCodes::new(self.rd);
         for t in [&categories, &crossings, &totals_table, &corridors] {
-            borderflow_release::write_all(t, staging)?;
+            borderflow_release::write_all(t, &p.sdmx, &codes, staging)?;
         }
+        let published_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        write_structures(
+            &p.sdmx,
+            &codes,
+            &published_at,
+            &staging.join(STRUCTURE_FILE),
+        )?;
         let package = data_package(
             &p.dataset,
             &period,
@@ -308,10 +326,13 @@ impl Job<'_> {
             share_too_sparse,
             return_migrants_measured,
             refdata: self.rd,
+            published_at: &published_at,
+            agency: &p.sdmx.agency,
         });
         write_file(&staging.join(REPORT_FILE), html.as_bytes())?;
 
         let quality_doc = Quality {
+            schema_version: SCHEMA_VERSION,
             period: period.clone(),
             measuring_country: m.to_string(),
             note: "Every count here is noisy (differential privacy: the quality and daily tables in manifest.json) or computed from noisy counts. Exact record counts (rows read, quarantined by reason, events per day) stay with the operator.".into(),
@@ -360,6 +381,7 @@ impl Job<'_> {
                 })
                 .collect();
         let manifest = Manifest {
+            schema_version: SCHEMA_VERSION,
             software: Software::this(),
             dataset: p.dataset.clone(),
             period: period.clone(),
@@ -408,12 +430,15 @@ impl Job<'_> {
                 open_spells: open,
                 rules: serde_json::to_value(&summary.rules).expect("the rules serialise"),
             },
-            published_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            published_at,
         };
         write_file(&staging.join(MANIFEST_FILE), &manifest.to_bytes())?;
         self.keep_operator_side(drawn, &cat, &cross)?;
         failpoint::hit("publish:staged");
         staged.commit_new()?;
+        borderflow_release::series::write_index(dataset_dir, &p.dataset, |n| {
+            n.parse::<Period>().is_ok()
+        })?;
         let cells = cells
             .into_iter()
             .map(|(table, c)| TableCells {

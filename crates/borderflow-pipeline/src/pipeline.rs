@@ -8,6 +8,7 @@ use borderflow_ingest::InputConfig;
 pub use borderflow_privacy::{PrivacyConfig, TableNoise};
 use borderflow_pseudo::{KeyError, PseudonymKey};
 use borderflow_refdata::Overrides;
+use borderflow_release::SdmxConfig;
 use serde::{Deserialize, Serialize};
 
 /// A pipeline file could not be read or is inconsistent. Messages name the file (and line
@@ -121,6 +122,9 @@ pub struct Pipeline {
     /// Privacy budget, costs and threshold.
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    /// The releases' SDMX identity: agency, version, dataflow ids.
+    #[serde(default, skip_serializing_if = "SdmxConfig::is_default")]
+    pub sdmx: SdmxConfig,
 }
 
 impl Pipeline {
@@ -237,6 +241,10 @@ impl Pipeline {
             message: e.to_string(),
         })?;
         p.privacy.check().map_err(|message| PipelineError::File {
+            location: name.to_string(),
+            message,
+        })?;
+        p.sdmx.check().map_err(|message| PipelineError::File {
             location: name.to_string(),
             message,
         })?;

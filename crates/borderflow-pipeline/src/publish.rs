@@ -106,6 +106,10 @@ pub enum PublishError {
     /// A release file could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
+    /// The dataset's index of releases could not be rewritten (the release itself is in
+    /// place; the next run rebuilds the index).
+    #[error(transparent)]
+    Index(#[from] borderflow_release::series::SeriesError),
     /// A file operation failed.
     #[error(transparent)]
     Io(#[from] PathError),
@@ -504,6 +508,7 @@ impl FailureKind for PublishError {
             PublishError::Noise(e) => e.failure(),
             PublishError::Lock(e) => e.failure(),
             PublishError::Write(e) => e.failure(),
+            PublishError::Index(e) => e.failure(),
             PublishError::Io(e) => e.failure(),
         }
     }

@@ -37,6 +37,51 @@ pub struct Country {
     pub sub_region: String,
     /// M49 intermediate region where one exists (Caribbean, Eastern Africa, …).
     pub intermediate_region: String,
+    /// M49 code of the region (`002` Africa), empty where the region is.
+    pub region_code: String,
+    /// M49 code of the sub-region (`202` Sub-Saharan Africa), empty where the sub-region is.
+    pub sub_region_code: String,
+}
+
+impl Country {
+    /// The name a reader knows the country by, for charts and tables: ISO's English short
+    /// name where it is already short, the common form where ISO's is long or inverted
+    /// (`United Kingdom`, `Tanzania`, `DR Congo`, `Bolivia`).
+    pub fn short_name(&self) -> &str {
+        let common = match self.alpha3.as_str() {
+            "BES" => "Caribbean Netherlands",
+            "BOL" => "Bolivia",
+            "COD" => "DR Congo",
+            "FSM" => "Micronesia",
+            "GBR" => "United Kingdom",
+            "HMD" => "Heard and McDonald Is.",
+            "IOT" => "British Indian Ocean Ter.",
+            "IRN" => "Iran",
+            "KOR" => "South Korea",
+            "LAO" => "Laos",
+            "MDA" => "Moldova",
+            "NLD" => "Netherlands",
+            "PRK" => "North Korea",
+            "PSE" => "Palestine",
+            "RUS" => "Russia",
+            "SGS" => "South Georgia",
+            "SHN" => "Saint Helena",
+            "SYR" => "Syria",
+            "TWN" => "Taiwan",
+            "TZA" => "Tanzania",
+            "UMI" => "US Minor Outlying Is.",
+            "USA" => "United States",
+            "VEN" => "Venezuela",
+            "VGB" => "British Virgin Islands",
+            "VIR" => "US Virgin Islands",
+            _ => "",
+        };
+        if common.is_empty() {
+            &self.name
+        } else {
+            common
+        }
+    }
 }
 
 /// The country list, keyed by alpha-3.
@@ -66,6 +111,8 @@ impl Countries {
                     region: row.get(4).to_string(),
                     sub_region: row.get(5).to_string(),
                     intermediate_region: row.get(6).to_string(),
+                    region_code: row.get(7).to_string(),
+                    sub_region_code: row.get(8).to_string(),
                 },
             ))
         })?;

@@ -18,7 +18,7 @@ use borderflow_core::{Category, CountryCode};
 use borderflow_privacy::{ProtectedCell, Threshold};
 use borderflow_refdata::{GlobalSouth, RefData, South};
 
-use crate::table::{Cell, Dimension, ReleasedTable, Role, ValueKind};
+use crate::table::{CORRIDORS, Cell, CellStatus, ReleasedTable};
 use crate::tabulate::Domain;
 
 /// Label of partner countries a grouping does not classify.
@@ -165,33 +165,18 @@ pub fn corridors(
         cells.push(Cell {
             subscribers: (!suppressed).then_some(sum),
             noise_sd,
-            suppressed,
+            status: if suppressed {
+                CellStatus::Suppressed
+            } else {
+                CellStatus::Published
+            },
         });
     }
-    let dim = |column, sdmx, role, values| Dimension {
-        column,
-        sdmx,
-        role,
-        kind: ValueKind::Code,
-        values,
-    };
-    use Role::{Attribute, Dimension as Key};
-    ReleasedTable {
-        name: "corridors",
-        dataflow: "DF_BORDERFLOW_CORRIDORS",
-        period: period.to_string(),
-        measuring_country: m,
-        dimensions: vec![
-            dim("category", "MOB_CATEGORY", Key, category),
-            dim("grouping", "GROUPING", Key, grouping),
-            dim("partner_group", "COUNTERPART_GROUP", Key, group),
-            dim("flow", "FLOW", Attribute, flow),
-            dim("direction", "FLOW_DIRECTION", Attribute, dir),
-            Dimension {
-                kind: ValueKind::Count,
-                ..dim("partner_cells", "CELLS", Attribute, cells_in)
-            },
-        ],
+    ReleasedTable::of(
+        &CORRIDORS,
+        period,
+        m,
+        vec![category, grouping, group, flow, dir, cells_in],
         cells,
-    }
+    )
 }

@@ -45,11 +45,18 @@ fn package_name(dataset: &str, period: &str) -> String {
 fn resource(t: &ReleasedTable) -> Value {
     let field = |name: &str, kind: &str, description: &str| json!({"name": name, "type": kind, "description": description});
     let mut fields = vec![
-        field(
-            "period",
-            "string",
-            "the reference period: a year (2025) or a month (2025-07); text, never a number",
-        ),
+        match t.period_year() {
+            Some(_) => field(
+                "period",
+                "integer",
+                "the reference year (2025): an integer in Parquet and CSV alike",
+            ),
+            None => field(
+                "period",
+                "string",
+                "the reference month (2025-07): text in Parquet and CSV alike",
+            ),
+        },
         field(
             "measuring_country",
             "string",
@@ -59,7 +66,7 @@ fn resource(t: &ReleasedTable) -> Value {
     let mut key = vec!["period".to_string(), "measuring_country".to_string()];
     for d in &t.dimensions {
         let kind = match d.kind {
-            ValueKind::Code => "string",
+            ValueKind::Code(_) => "string",
             ValueKind::Count => "integer",
         };
         let role = match d.role {
@@ -84,13 +91,14 @@ fn resource(t: &ReleasedTable) -> Value {
         field(
             "noise_sd",
             "number",
-            "standard deviation of the noise in subscribers (95% margin: ±1.96 × noise_sd)",
+            "standard deviation of the noise in subscribers (95% margin: ±1.96 × noise_sd); empty when not measured",
         ),
         field(
             "suppressed",
             "boolean",
             "true when the noisy count fell below the publication threshold",
         ),
+        json!({"name": "status", "type": "string", "description": "published, suppressed (below the threshold) or not_measured (the window cannot observe it: no value, no noise)", "constraints": {"enum": ["published", "suppressed", "not_measured"]}}),
     ]);
     json!({
         "name": t.name,

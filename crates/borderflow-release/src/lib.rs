@@ -12,10 +12,14 @@
 //!   suppressed, with the noise's standard deviation).
 //! - [`corridors`](mod@corridors): roll-ups of the noisy `categories` cells by region, income group and the
 //!   three Global-South definitions, with the flow's direction (free post-processing).
-//! - [`write`](mod@write): Parquet, CSV and SDMX-CSV 2.0 writers.
+//! - [`write`](mod@write): Parquet and CSV writers; [`sdmx`]: SDMX-CSV 2.0 and the SDMX-ML 3.0
+//!   structure message (data structure definitions, concept scheme, code lists).
 //! - [`report`]: the self-contained `report.html` with inline SVG charts; [`history`] reads
 //!   earlier releases of the dataset back for its crossings over time.
-//! - [`manifest`]: `manifest.json` and `quality.json` as types, written and read back.
+//! - [`manifest`]: `manifest.json` and `quality.json` as types, written and read back, and
+//!   their JSON Schemas.
+//! - [`series`]: one table stacked over every published period of a dataset, and the
+//!   dataset's `index.json`.
 //!
 //! ```
 //! use borderflow_core::CountryCode;
@@ -42,6 +46,8 @@ pub mod facts;
 pub mod history;
 pub mod manifest;
 pub mod report;
+pub mod sdmx;
+pub mod series;
 pub mod table;
 pub mod tabulate;
 pub mod totals;
@@ -50,7 +56,11 @@ pub mod write;
 pub use corridors::corridors;
 pub use facts::{FactTotals, FactsError, read_facts};
 pub use manifest::{Manifest, Quality};
-pub use table::{Cell, Dimension, ReleasedTable, Role, ValueKind};
+pub use sdmx::{SdmxCodes, SdmxConfig};
+pub use table::{
+    CATEGORIES, CORRIDORS, CROSSINGS, Cell, CellStatus, Codelist, Column, Dimension, ReleasedTable,
+    Role, TABLES, TOTALS, TableSchema, ValueKind,
+};
 pub use tabulate::{CategoryCell, Domain, Tables, TabulateError};
 pub use totals::{Flow, TOTAL_CELLS, exact_totals};
 pub use write::{WriteError, write_all};

@@ -19,6 +19,14 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const QUALITY_FILE: &str = "quality.json";
 /// File name of the report.
 pub const REPORT_FILE: &str = "report.html";
+/// The version of the layout of `manifest.json` and `quality.json`. Raised whenever a field
+/// is removed or changes meaning (adding a field keeps it); each document says which it
+/// follows in `schema_version`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn first_schema_version() -> u32 {
+    1
+}
 
 /// A noisy total with its noise's standard deviation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -194,6 +202,10 @@ pub struct ClassificationManifest {
 /// `manifest.json`: written last into a release directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The version of this document's schema ([`SCHEMA_VERSION`]); a reader checks it
+    /// before reading further. Releases before it was written read as version 1.
+    #[serde(default = "first_schema_version")]
+    pub schema_version: u32,
     /// The software.
     pub software: Software,
     /// The dataset.
@@ -343,6 +355,9 @@ impl Manifest {
 /// `quality.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
+    /// The version of this document's schema ([`SCHEMA_VERSION`]).
+    #[serde(default = "first_schema_version")]
+    pub schema_version: u32,
     /// The reference period.
     pub period: String,
     /// The measuring country (alpha-3).

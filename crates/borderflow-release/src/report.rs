@@ -64,6 +64,10 @@ pub struct ReportInput<'a> {
     pub return_migrants_measured: bool,
     /// Country names.
     pub refdata: &'a RefData,
+    /// When the release was published (RFC 3339, UTC).
+    pub published_at: &'a str,
+    /// The SDMX agency publishing it (the citation's author).
+    pub agency: &'a str,
 }
 
 const INBOUND: [Category; 6] = [
@@ -80,12 +84,23 @@ const OUTBOUND: [Category; 4] = [
     Category::TemporaryOut,
     Category::Emigrant,
 ];
+/// Non-residents by where they come from, frontier workers first (return migrants are
+/// residents: they come home, and are in the headline table).
+const FROM_ABROAD: [Category; 5] = [
+    Category::FrontierIn,
+    Category::SeasonalIn,
+    Category::TemporaryIn,
+    Category::ResidentForeignSim,
+    Category::VisitorIn,
+];
 const PALETTE: [&str; 10] = [
     "#1b6ca8", "#e07b39", "#3a9e5c", "#c23b5b", "#7d5ba6", "#8c6d46", "#d47fb4", "#5f6b73",
     "#b5b82c", "#2bb0c4",
 ];
 const SOUTH_SOUTH: &str = "#d2492a";
-const OTHER_FLOW: &str = "#9aa5ad";
+/// One colour per direction across the North–South divide, South → South first.
+const DIRECTION_COLOURS: [&str; 4] = [SOUTH_SOUTH, "#e9a23b", "#1b6ca8", "#7d8a93"];
+const BAR: &str = "#1b6ca8";
 
 /// Escapes text for HTML and SVG.
 pub fn esc(s: &str) -> String {
@@ -96,19 +111,7 @@ pub fn esc(s: &str) -> String {
 }
 
 fn label(c: Category) -> &'static str {
-    match c {
-        Category::Resident => "Residents",
-        Category::ResidentForeignSim => "Residents with a foreign SIM",
-        Category::FrontierIn => "Frontier workers in",
-        Category::SeasonalIn => "Seasonal stays in",
-        Category::TemporaryIn => "Temporary stays in",
-        Category::VisitorIn => "Visitors",
-        Category::FrontierOut => "Frontier workers out",
-        Category::SeasonalOut => "Seasonal stays abroad",
-        Category::TemporaryOut => "Temporary stays abroad",
-        Category::Emigrant => "Emigrants",
-        Category::ReturnMigrant => "Return migrants",
-    }
+    c.name()
 }
 
 fn fmt_int(v: i64) -> String {
@@ -165,7 +168,7 @@ fn bar_chart(
             r##"<text x="{x}" y="{ty}" font-size="12" text-anchor="end">{n}</text>"##,
             x = left - 6.0,
             ty = y + 14.0,
-            n = esc(&short(name, 38))
+            n = esc(&short(name, 40))
         );
         let mut x = left;
         let mut total = 0;
@@ -181,6 +184,15 @@ fn bar_chart(
                 n = esc(&series[s].0),
                 v = fmt_int(v)
             );
+            if w > 34.0 {
+                let _ = write!(
+                    svg,
+                    r##"<text x="{cx:.1}" y="{ty}" font-size="10" fill="#fff" text-anchor="middle">{v}</text>"##,
+                    cx = x + w / 2.0,
+                    ty = y + 12.0,
+                    v = fmt_int(v)
+                );
+            }
             x += w;
             total += v;
         }
@@ -224,7 +236,7 @@ fn country_name(rd: &RefData, code: &str) -> String {
     code.parse::<CountryCode>()
         .ok()
         .and_then(|c| rd.countries.get(c))
-        .map_or_else(|| code.to_string(), |c| c.name.clone())
+        .map_or_else(|| code.to_string(), |c| c.short_name().to_string())
 }
 
 /// Column values of a table as strings (empty for null).
@@ -279,58 +291,215 @@ fn headline(input: &ReportInput) -> String {
     )
 }
 
-fn by_partner(input: &ReportInput, which: &[Category], title: &str) -> String {
+/// A category's published cells by partner country, largest first: (partner code, value,
+/// noise sd).
+fn partners_of(input: &ReportInput, category: Category) -> Vec<(String, i64, f64)> {
     let t = input.categories;
     let (cat, partner) = (column(t, "category"), column(t, "partner_country"));
-    let mut per: BTreeMap<&str, Vec<Segment>> = BTreeMap::new();
-    for (i, c) in t.cells.iter().enumerate() {
-        let Some(v) = c.subscribers else { continue };
-        if let Some(s) = which.iter().position(|x| x.as_str() == cat[i]) {
-            per.entry(partner[i]).or_default().push((s, v));
-        }
-    }
-    if per.is_empty() {
-        return format!(
-            "<p class=empty>{}: no cell reached the threshold k = {}.</p>",
-            esc(title),
-            input.k
-        );
-    }
-    let mut rows: Vec<(String, Vec<Segment>)> = per
-        .into_iter()
-        .map(|(p, s)| (country_name(input.refdata, p), s))
-        .collect();
-    rows.sort_by_key(|(n, s)| {
-        (
-            std::cmp::Reverse(s.iter().map(|x| x.1).sum::<i64>()),
-            n.clone(),
-        )
-    });
-    rows.truncate(12);
-    let series: Vec<(String, &str)> = which
+    let mut rows: Vec<(String, i64, f64)> = t
+        .cells
         .iter()
         .enumerate()
-        .map(|(i, c)| (label(*c).to_string(), PALETTE[i % PALETTE.len()]))
+        .filter(|(i, _)| cat[*i] == category.as_str() && !partner[*i].is_empty())
+        .filter_map(|(i, c)| {
+            c.subscribers
+                .map(|v| (partner[i].to_string(), v, c.noise_sd))
+        })
         .collect();
-    bar_chart(title, &rows, &series, "SIMs")
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    rows
 }
 
-fn corridor_chart(input: &ReportInput) -> String {
+/// A horizontal bar per partner with its value written beside it and a 95% interval bar.
+fn interval_chart(title: &str, rows: &[(String, i64, f64)], colour: &str) -> String {
+    let (left, width, row_h, top) = (190.0, 400.0, 22.0, 26.0);
+    let max = rows
+        .iter()
+        .map(|r| r.1 as f64 + margin_of_error_95(r.2))
+        .fold(1.0, f64::max);
+    let height = top + rows.len() as f64 * row_h + 6.0;
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 720 {height}" width="720" height="{height}" aria-label="{t}"><text x="0" y="16" font-size="13" font-weight="bold">{t}</text>"##,
+        t = esc(title)
+    );
+    for (i, (name, v, sd)) in rows.iter().enumerate() {
+        let y = top + i as f64 * row_h;
+        let m = margin_of_error_95(*sd);
+        let x = |value: f64| left + value.clamp(0.0, max) / max * width;
+        let _ = write!(
+            svg,
+            r##"<text x="{lx}" y="{ty}" font-size="12" text-anchor="end">{n}</text><rect x="{left}" y="{y:.1}" width="{w:.1}" height="14" fill="{colour}" opacity="0.85"><title>{n}: {v} ± {mm} SIMs</title></rect><line x1="{x0:.1}" x2="{x1:.1}" y1="{cy:.1}" y2="{cy:.1}" stroke="#1d2429" stroke-width="1.5"/><line x1="{x0:.1}" x2="{x0:.1}" y1="{ya:.1}" y2="{yb:.1}" stroke="#1d2429"/><line x1="{x1:.1}" x2="{x1:.1}" y1="{ya:.1}" y2="{yb:.1}" stroke="#1d2429"/><text x="{tx:.1}" y="{ty}" font-size="11" fill="#333">{v} ± {mm}</text>"##,
+            lx = left - 6.0,
+            ty = y + 12.0,
+            n = esc(&short(name, 28)),
+            w = x(*v as f64) - left,
+            x0 = x(*v as f64 - m),
+            x1 = x(*v as f64 + m),
+            cy = y + 7.0,
+            ya = y + 3.0,
+            yb = y + 11.0,
+            tx = x(*v as f64 + m) + 6.0,
+            v = fmt_int(*v),
+            mm = fmt_int(m.round() as i64),
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Per category of `which`, its top partner countries with values and 95% intervals.
+fn by_partner(input: &ReportInput, which: &[Category]) -> String {
+    let mut out = String::new();
+    for (n, c) in which.iter().enumerate() {
+        let rows: Vec<(String, i64, f64)> = partners_of(input, *c)
+            .into_iter()
+            .take(5)
+            .map(|(p, v, sd)| (country_name(input.refdata, &p), v, sd))
+            .collect();
+        if rows.is_empty() {
+            let _ = write!(
+                out,
+                "<p class=empty>{}: no partner country reached the threshold.</p>",
+                esc(label(*c))
+            );
+            continue;
+        }
+        let colour = if n == 0 { SOUTH_SOUTH } else { BAR };
+        out.push_str(&interval_chart(
+            &format!("{} — top partner countries", label(*c)),
+            &rows,
+            colour,
+        ));
+    }
+    out
+}
+
+/// The noisy sum of published corridors under the UN M49 South definition, per (category,
+/// direction): (value, variance).
+fn south_corridors(input: &ReportInput) -> BTreeMap<(String, String), (i64, f64)> {
     let cor = input.corridors;
     let (cat, grouping, dir) = (
         column(cor, "category"),
         column(cor, "grouping"),
         column(cor, "direction"),
     );
-    let mut by: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    let mut by: BTreeMap<(String, String), (i64, f64)> = BTreeMap::new();
     for (i, c) in cor.cells.iter().enumerate() {
         if grouping[i] != "south_un_m49" || dir[i].is_empty() {
             continue;
         }
         if let Some(v) = c.subscribers {
-            *by.entry((cat[i], dir[i])).or_default() += v;
+            let e = by
+                .entry((cat[i].to_string(), dir[i].to_string()))
+                .or_default();
+            e.0 += v;
+            e.1 += c.noise_sd * c.noise_sd;
         }
     }
+    by
+}
+
+/// The categories of cross-border labour mobility (ICLS 2018 proxies): the South-South share
+/// is stated over these, visitors and return migrants aside.
+const LABOUR_MOBILITY: [Category; 8] = [
+    Category::ResidentForeignSim,
+    Category::FrontierIn,
+    Category::SeasonalIn,
+    Category::TemporaryIn,
+    Category::FrontierOut,
+    Category::SeasonalOut,
+    Category::TemporaryOut,
+    Category::Emigrant,
+];
+
+/// The South-South share of labour mobility with its 95% margin (delta method on the noisy
+/// sums), or `None` when no such corridor was published.
+fn south_south_share(input: &ReportInput) -> Option<(f64, f64)> {
+    let by = south_corridors(input);
+    let (mut ss, mut var_ss, mut other, mut var_other) = (0f64, 0f64, 0f64, 0f64);
+    for ((cat, dir), (v, var)) in &by {
+        if !LABOUR_MOBILITY.iter().any(|c| c.as_str() == cat) {
+            continue;
+        }
+        if dir == "south_to_south" {
+            ss += *v as f64;
+            var_ss += var;
+        } else {
+            other += *v as f64;
+            var_other += var;
+        }
+    }
+    let total = ss + other;
+    if total <= 0.0 {
+        return None;
+    }
+    let share = (ss / total).clamp(0.0, 1.0);
+    let var = (other * other * var_ss + ss * ss * var_other) / total.powi(4);
+    Some((share, margin_of_error_95(var.sqrt())))
+}
+
+/// The page's first paragraph: frontier workers in and out with their main partners, and the
+/// South-South share.
+fn at_a_glance(input: &ReportInput, m_name: &str) -> String {
+    let t = input.totals;
+    let names = column(t, "total");
+    let total = |c: Category| {
+        names
+            .iter()
+            .position(|n| *n == c.as_str())
+            .map(|i| t.cells[i])
+            .and_then(|cell| cell.subscribers.map(|v| (v, cell.noise_sd)))
+    };
+    let partners = |c: Category| {
+        let top: Vec<String> = partners_of(input, c)
+            .into_iter()
+            .take(3)
+            .map(|(p, _, _)| esc(&country_name(input.refdata, &p)))
+            .collect();
+        if top.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", mostly {} {}",
+                if c == Category::FrontierIn {
+                    "from"
+                } else {
+                    "to"
+                },
+                top.join(", ")
+            )
+        }
+    };
+    let frontier = |c: Category, verb: &str| match total(c) {
+        Some((v, sd)) => format!(
+            "<b>{} ± {}</b> SIMs of frontier workers {verb}{}",
+            fmt_int(v),
+            fmt_int(margin_of_error_95(sd).round() as i64),
+            partners(c)
+        ),
+        None => format!("too few frontier workers {verb} to publish"),
+    };
+    let share = match south_south_share(input) {
+        Some((p, m)) => format!(
+            " Of SIMs in cross-border labour mobility (frontier, seasonal and temporary stays, residents with a foreign SIM, emigrants), <b>{:.0}% ± {:.0} points</b> move between two countries of the Global South (UN M49 definition).",
+            100.0 * p,
+            100.0 * m
+        ),
+        None => String::new(),
+    };
+    format!(
+        "<p class=glance>In {period}, {inn}; {out}.{share}</p>",
+        period = esc(input.period),
+        inn = frontier(
+            Category::FrontierIn,
+            &format!("commuting into {}", esc(m_name))
+        ),
+        out = frontier(Category::FrontierOut, "living here and commuting abroad"),
+    )
+}
+
+fn corridor_chart(input: &ReportInput) -> String {
+    let by = south_corridors(input);
     let directions = [
         "south_to_south",
         "south_to_north",
@@ -339,12 +508,8 @@ fn corridor_chart(input: &ReportInput) -> String {
     ];
     let series: Vec<(String, &str)> = directions
         .iter()
-        .map(|d| {
-            let colour = if *d == "south_to_south" {
-                SOUTH_SOUTH
-            } else {
-                OTHER_FLOW
-            };
+        .zip(DIRECTION_COLOURS)
+        .map(|(d, colour)| {
             (
                 d.replace("_to_", " → ")
                     .replace("south", "South")
@@ -358,7 +523,10 @@ fn corridor_chart(input: &ReportInput) -> String {
         let segs: Vec<Segment> = directions
             .iter()
             .enumerate()
-            .filter_map(|(s, d)| by.get(&(c.as_str(), *d)).map(|v| (s, *v)))
+            .filter_map(|(s, d)| {
+                by.get(&(c.as_str().to_string(), d.to_string()))
+                    .map(|v| (s, v.0))
+            })
             .collect();
         if !segs.is_empty() {
             rows.push((label(*c).to_string(), segs));
@@ -424,7 +592,7 @@ pub fn render(input: &ReportInput) -> String {
     let m = input.measuring_country.to_string();
     let name = country_name(input.refdata, &m);
     let sd = |t: &ReleasedTable| t.cells.first().map_or(0.0, |c| c.noise_sd);
-    let suppressed = |t: &ReleasedTable| t.cells.len() - t.published();
+    let suppressed = |t: &ReleasedTable| t.cells.iter().filter(|c| c.suppressed()).count();
     let banner = if input.for_publication {
         String::new()
     } else {
@@ -440,19 +608,22 @@ h1{{font-size:1.6em;margin-bottom:.2em}} h2{{font-size:1.2em;margin-top:1.8em;bo
 .sub{{color:#5f6b73;margin-top:0}} .banner{{background:#c23b5b;color:#fff;padding:.6em 1em;font-weight:bold}}
 table{{border-collapse:collapse;width:100%}} td,th{{padding:.25em .5em;border-bottom:1px solid #eee;text-align:left}}
 .n{{text-align:right;font-variant-numeric:tabular-nums}} .empty,.note{{color:#5f6b73;font-style:italic}}
-svg{{max-width:100%;height:auto;font-family:inherit}}
+svg{{max-width:100%;height:auto;font-family:inherit;display:block;margin:.4em 0}}
+.glance{{font-size:1.12em;background:#f3f6f8;border-left:4px solid {ss};padding:.7em 1em}} .cite{{font-size:.92em;color:#333}}
 </style></head><body>
 {banner}
 <h1>Cross-border mobility — {name} ({m}), {period}</h1>
-<p class=sub>Dataset <b>{dataset}</b>. Counts are SIM cards, not people, classified from the operator's records; every number has been protected with differential privacy.</p>
+<p class=sub>Dataset <b>{dataset}</b> · released {published} · borderflow {version}. Counts are SIM cards, not people, classified from the operator's records; every number has been protected with differential privacy, and ± gives its 95% margin of error.</p>
+{glance}
 <h2>Headline numbers</h2>
 {headline}
 <h2>Where people come from</h2>
+<p>Non-residents present in {name}, by the country of their SIM's home network; bars show the 95% interval.</p>
 {inbound}
 <h2>Where residents go</h2>
 {outbound}
 <h2>Corridors: South-South and the rest</h2>
-<p>Each bar sums the noisy counts of every partner country on one side of the North–South divide (UN M49 regions); <span style="color:{ss}">South → South</span> is highlighted. The corridors file also has the World Bank and UNDP definitions, regions and income groups.</p>
+<p>Each bar sums the noisy counts of every partner country on one side of the North–South divide (UN M49 regions), one colour per direction, <span style="color:{ss}">South → South</span> first. The corridors file also has the World Bank and UNDP definitions, regions and income groups.</p>
 {corridors}
 <h2>Crossings over time</h2>
 {crossings}
@@ -461,19 +632,21 @@ svg{{max-width:100%;height:auto;font-family:inherit}}
 <p>Cells whose noisy value is below the larger of k = {k} and a threshold τ set from the noise and the table's size (so that, on average, fewer than {phantoms} empty cells per table are published by noise alone: {tau_cat} for <code>categories</code>, {tau_cross} for <code>crossings</code>) are suppressed — shown as empty, with OBS_STATUS Q in SDMX — in {sc} of {nc} <code>categories</code> cells and {sx} of {nx} <code>crossings</code> cells. Every cell of every country pair is listed, zeros included, so that the presence of a row reveals nothing.</p>
 <p>{sparse:.1}% of SIMs were seen too rarely to classify and are counted nowhere.</p>
 <h2 id="methodology">Methodology</h2>
-<p>Categories follow the ILO's 20th ICLS (2018) guidelines on international labour migration statistics and the UN's definitions of usual residence (183 nights) and short-term stays; frontier workers commute at least two days a week for 13 weeks. The full rules, their sources and what phones cannot show are in the methodology document shipped with borderflow (<code>docs/methodology.md</code>); privacy in <code>docs/privacy.md</code>. The release's <code>manifest.json</code> records the software version, configuration, inputs and privacy parameters.</p>
+<p>Categories follow the ILO's 20th ICLS (2018) guidelines on international labour migration statistics and the UN's definitions of usual residence (183 nights) and short-term stays; frontier workers commute at least two days a week for 13 weeks. The full rules, their sources and what phones cannot show are in the methodology document shipped with borderflow (<code>docs/methodology.md</code>); privacy in <code>docs/privacy.md</code>. Beside this page: <a href="manifest.json">manifest.json</a> (software version, configuration digest, privacy parameters), <a href="quality.json">quality.json</a>, <a href="datapackage.json">datapackage.json</a> (column types) and <a href="structure.sdmx.xml">structure.sdmx.xml</a> (SDMX structures).</p>
+<h2>Citation</h2>
+<p class=cite>{agency} ({year}). <i>Cross-border mobility statistics from mobile network data: {name}, {period}</i> (dataset {dataset}, released {published}). Produced with borderflow {version}; differentially private, ρ = {rho}.</p>
 </body></html>
 "##,
         period = esc(input.period),
         dataset = esc(input.dataset),
         name = esc(&name),
         headline = headline(input),
-        inbound = by_partner(input, &INBOUND, "Inbound SIMs by partner country (top 12)"),
-        outbound = by_partner(
-            input,
-            &OUTBOUND,
-            "Residents abroad by partner country (top 12)"
-        ),
+        inbound = by_partner(input, &FROM_ABROAD),
+        outbound = by_partner(input, &OUTBOUND),
+        glance = at_a_glance(input, &name),
+        version = env!("CARGO_PKG_VERSION"),
+        published = esc(input.published_at.get(..10).unwrap_or(input.published_at)),
+        agency = esc(input.agency),
         corridors = corridor_chart(input),
         crossings = crossings_over_time(input),
         ss = SOUTH_SOUTH,
@@ -492,6 +665,7 @@ svg{{max-width:100%;height:auto;font-family:inherit}}
             .collect::<Vec<_>>()
             .join(", "),
         phantoms = input.phantom_rate,
+        year = esc(input.published_at.get(..4).unwrap_or(input.published_at)),
         tau_cat = input.thresholds.0,
         tau_cross = input.thresholds.1,
         sc = fmt_int(suppressed(input.categories) as i64),

@@ -9,7 +9,7 @@
 use borderflow_core::{Category, CountryCode};
 use borderflow_privacy::{ProtectedCell, Threshold};
 
-use crate::table::{Cell, Dimension, ReleasedTable, Role, ValueKind};
+use crate::table::{Cell, ReleasedTable, TOTALS};
 use crate::tabulate::Domain;
 
 /// A direction of flow across M's border.
@@ -142,20 +142,13 @@ impl ReleasedTable {
             .map(|c| Some(c.as_str().to_string()))
             .chain(Flow::ALL.iter().map(|f| Some(f.as_str().to_string())))
             .collect();
-        ReleasedTable {
-            name: "totals",
-            dataflow: "DF_BORDERFLOW_TOTALS",
-            period: period.to_string(),
-            measuring_country: m,
-            dimensions: vec![Dimension {
-                column: "total",
-                sdmx: "MOB_TOTAL",
-                role: Role::Dimension,
-                kind: ValueKind::Code,
-                values: names,
-            }],
-            cells: protected.iter().map(Cell::from).collect(),
-        }
+        ReleasedTable::of(
+            &TOTALS,
+            period,
+            m,
+            vec![names],
+            protected.iter().map(Cell::from).collect(),
+        )
     }
 }
 

@@ -4,8 +4,9 @@
 use borderflow_core::{Category, CountryCode};
 use borderflow_privacy::ProtectedCell;
 use borderflow_refdata::RefData;
-use borderflow_release::write::{sdmx_code, sdmx_freq, sdmx_header};
+use borderflow_release::sdmx::{sdmx_code, sdmx_freq, sdmx_header};
 use borderflow_release::{Domain, ReleasedTable, corridors};
+use borderflow_release::{SdmxCodes, SdmxConfig};
 
 fn c(s: &str) -> CountryCode {
     s.parse().unwrap()
@@ -90,12 +91,12 @@ fn corridors_sum_noisy_cells_with_their_direction() {
     assert_eq!(attrs, [Some("outbound"), Some("south_to_north"), Some("1")]);
 
     let (i, attrs) = row(&t, "seasonal_in", "south_wb_income", "North");
-    assert!(t.cells[i].suppressed, "12 is below k");
+    assert!(t.cells[i].suppressed(), "12 is below k");
     assert_eq!(t.cells[i].subscribers, None);
     assert_eq!(attrs[1], Some("north_to_south"));
 
     let (i, _) = row(&t, "frontier_in", "wb_income", "HIC");
-    assert!(t.cells[i].suppressed, "Germany's −3 is suppressed");
+    assert!(t.cells[i].suppressed(), "Germany's −3 is suppressed");
     let (_, attrs) = row(&t, "frontier_in", "m49_region", "Africa");
     assert_eq!(attrs[2], Some("2"));
     // Every category but resident × every group of every grouping, and nothing else.
@@ -127,7 +128,7 @@ fn a_sum_that_noise_alone_could_make_is_suppressed() {
         "2025",
     );
     let (i, _) = row(&t, "visitor_in", "all", "world");
-    assert!(!t.cells[i].suppressed);
+    assert!(!t.cells[i].suppressed());
     assert_eq!(t.cells[i].subscribers, Some(249));
     let t = corridors(
         &domain,
@@ -139,7 +140,7 @@ fn a_sum_that_noise_alone_could_make_is_suppressed() {
         "2025",
     );
     let (i, _) = row(&t, "visitor_in", "all", "world");
-    assert!(t.cells[i].suppressed, "40 is below τ ≈ 3 × 31.6");
+    assert!(t.cells[i].suppressed(), "40 is below τ ≈ 3 × 31.6");
 }
 
 #[test]
@@ -157,23 +158,27 @@ fn sdmx_codes_are_upper_case_identifiers() {
     let t = ReleasedTable::categories(&domain, &cells, c("KEN"), "2025");
     assert_eq!(
         sdmx_header(&t).join(","),
-        "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,MOB_CATEGORY,COUNTERPART_AREA,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,NOISE_SD"
+        "STRUCTURE,STRUCTURE_ID,ACTION,FREQ,REF_AREA,MOB_CATEGORY,COUNTERPART_AREA,TIME_PERIOD,OBS_VALUE,OBS_STATUS,CONF_STATUS,UNIT_MEASURE,NOISE_SD"
     );
     let dir = tempfile::tempdir().unwrap();
-    borderflow_release::write_all(&t, dir.path()).unwrap();
+    let codes = SdmxCodes::new(&RefData::embedded());
+    borderflow_release::write_all(&t, &SdmxConfig::default(), &codes, dir.path()).unwrap();
     let sdmx = std::fs::read_to_string(dir.path().join("categories.sdmx.csv")).unwrap();
     let lines: Vec<&str> = sdmx.lines().collect();
     assert_eq!(lines.len(), 1 + 1 + 10);
     assert_eq!(
         lines[1],
-        "dataflow,BORDERFLOW:DF_BORDERFLOW_CATEGORIES(1.0.0),I,A,KEN,RESIDENT,_Z,2025,20,A,F,2"
+        "dataflow,BORDERFLOW:DF_BORDERFLOW_CATEGORIES(1.0.0),I,A,KEN,RESIDENT,_Z,2025,20,A,F,SIM,2"
     );
     assert_eq!(
         lines[2],
-        "dataflow,BORDERFLOW:DF_BORDERFLOW_CATEGORIES(1.0.0),I,A,KEN,RESIDENT_FOREIGN_SIM,UGA,2025,20,A,F,2"
+        "dataflow,BORDERFLOW:DF_BORDERFLOW_CATEGORIES(1.0.0),I,A,KEN,RESIDENT_FOREIGN_SIM,UGA,2025,20,A,F,SIM,2"
     );
     let csv = std::fs::read_to_string(dir.path().join("categories.csv")).unwrap();
-    assert_eq!(csv.lines().nth(1).unwrap(), "2025,KEN,resident,,20,2,false");
+    assert_eq!(
+        csv.lines().nth(1).unwrap(),
+        "2025,KEN,resident,,20,2,false,published"
+    );
 }
 
 #[test]
