@@ -797,7 +797,11 @@ fn a_full_disk_in_the_release_directory_leaves_no_staging_and_the_retry_costs_no
     let err = failed_with(&o, 6);
     assert!(err.contains("quality.json"), "{err}");
     let listing = common::listing(&root.join("release/ops"));
-    assert_eq!(listing, vec!["2025-11".to_string()], "no staging left");
+    assert_eq!(
+        listing,
+        vec!["2025-11".to_string(), "index.json".to_string()],
+        "no staging left; the index still lists the one release"
+    );
     // The noise was drawn before the write failed: it is spent and kept; the retry publishes
     // those draws and charges nothing more.
     let spent = |root: &Path| {
@@ -996,7 +1000,7 @@ fn validate_json_reports_the_checks_as_data_and_fails_with_the_same_status() {
 fn series_stacks_every_published_period_and_the_index_lists_them() {
     let (_tmp, root) = copy();
     ok(&run_in(&root, &NEXT));
-    let dataset = root.join("release/t");
+    let dataset = root.join("release/ops");
     // The index lists both releases, oldest first.
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dataset.join("index.json")).unwrap()).unwrap();

@@ -378,13 +378,13 @@ fn a_run_killed_at_each_step_costs_once_and_noises_once() {
             .unwrap()
             .unwrap();
         for (row, d) in categories.iter().zip(&draws) {
-            if row["suppressed"] == "false" {
+            if row["status"] == "published" {
                 assert_eq!(row["subscribers"], d.to_string(), "{step}");
             }
         }
         assert_eq!(
             common::listing(&root.join("release/t")),
-            ["2025"],
+            ["2025", "index.json"],
             "{step}: nothing left staged"
         );
     }

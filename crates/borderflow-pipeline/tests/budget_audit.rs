@@ -161,7 +161,12 @@ fn two_years_of_the_shipped_templates_and_a_hostile_operator_stay_within_each_ye
     let mut releases = 0;
     for dataset in std::fs::read_dir(root.join("release")).unwrap() {
         for release in std::fs::read_dir(dataset.unwrap().path()).unwrap() {
-            let m = Manifest::read(&release.unwrap().path()).unwrap();
+            let path = release.unwrap().path();
+            if !path.is_dir() {
+                // The dataset's index.json beside its releases.
+                continue;
+            }
+            let m = Manifest::read(&path).unwrap();
             releases += 1;
             for y in &m.privacy.budget_years {
                 *from_manifests.entry(*y).or_default() += m.privacy.rho_of_this_release;

@@ -97,6 +97,7 @@ fn a_release_is_published_once_and_returned_as_it_is() {
             "manifest.json",
             "quality.json",
             "report.html",
+            "structure.sdmx.xml",
             "totals.csv",
             "totals.parquet",
             "totals.sdmx.csv"
@@ -172,12 +173,17 @@ fn a_release_over_budget_is_refused_and_nothing_is_written() {
         "{err}"
     );
     assert!(!root.join("release/t/2025-06").exists());
-    let staged: Vec<_> = std::fs::read_dir(root.join("release/t"))
+    let mut staged: Vec<_> = std::fs::read_dir(root.join("release/t"))
         .unwrap()
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert_eq!(staged, vec![std::ffi::OsString::from("2025")]);
+    staged.sort();
+    assert_eq!(
+        staged,
+        ["2025", "index.json"].map(std::ffi::OsString::from),
+        "nothing staged; the index lists the one release"
+    );
     // Refused in one transaction: nothing reserved, neither year charged.
     let ledger = ledger(root);
     assert_eq!(ledger.spent(2025).unwrap(), r("0.25"));

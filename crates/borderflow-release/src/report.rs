@@ -479,9 +479,13 @@ fn at_a_glance(input: &ReportInput, m_name: &str) -> String {
         ),
         None => format!("too few frontier workers {verb} to publish"),
     };
+    let lead = " Of SIMs in cross-border labour mobility (frontier, seasonal and temporary stays, residents with a foreign SIM, emigrants),";
     let share = match south_south_share(input) {
+        Some((p, _)) if p >= 1.0 => format!(
+            "{lead} <b>all</b> of those in published corridors move between two countries of the Global South (UN M49 definition): no corridor with the North reached the publication threshold."
+        ),
         Some((p, m)) => format!(
-            " Of SIMs in cross-border labour mobility (frontier, seasonal and temporary stays, residents with a foreign SIM, emigrants), <b>{:.0}% ± {:.0} points</b> move between two countries of the Global South (UN M49 definition).",
+            "{lead} <b>{:.1}% ± {:.1} points</b> move between two countries of the Global South (UN M49 definition; published corridors).",
             100.0 * p,
             100.0 * m
         ),

@@ -428,6 +428,9 @@ pub fn write_sdmx_csv(
     )
 }
 
+/// A code list as written: its id, its name, and its (code, name) pairs.
+type ListEntries = (&'static str, &'static str, Vec<(String, String)>);
+
 /// XML text escaping.
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -482,7 +485,7 @@ pub fn structure_message(
                     .any(|t| t.columns.iter().any(|c| c.kind == ValueKind::Code(*l)))
         })
         .collect();
-    let status_lists: [(&str, &str, Vec<(String, String)>); 4] = [
+    let status_lists: [ListEntries; 4] = [
         (
             "CL_FREQ",
             "Frequency",
