@@ -21,7 +21,7 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Write the structure message (dataflows, DSDs, concept scheme, code lists) of a
-    /// pipeline's releases, with its [sdmx] agency, version and dataflow ids.
+    /// pipeline's releases, with its `[sdmx]` agency, version and dataflow ids.
     Structures {
         /// The pipeline file (TOML).
         pipeline: PathBuf,
