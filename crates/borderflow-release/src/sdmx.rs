@@ -24,6 +24,7 @@ use borderflow_refdata::RefData;
 use serde::{Deserialize, Serialize};
 
 use crate::corridors::{GROUPINGS, UNCLASSIFIED};
+use crate::report::esc;
 use crate::table::{CellStatus, Codelist, ReleasedTable, Role, TABLES, TableSchema, ValueKind};
 use crate::totals::Flow;
 use crate::write::{WriteError, write_file, write_lines};
@@ -430,14 +431,6 @@ pub fn write_sdmx_csv(
 
 /// A code list as written: its id, its name, and its (code, name) pairs.
 type ListEntries = (&'static str, &'static str, Vec<(String, String)>);
-
-/// XML text escaping.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 const NS: &str = "http://www.sdmx.org/resources/sdmxml/schemas/v3_0";
 

@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::manifest::{MANIFEST_FILE, Manifest};
-use crate::write::{WriteError, write_file, write_lines};
+use crate::write::{WriteError, write_file, write_lines, writer_properties};
 
 /// File name of a dataset's index of releases, beside its period directories.
 pub const INDEX_FILE: &str = "index.json";
@@ -316,10 +316,7 @@ fn stack_parquet(files: &[(String, PathBuf)], out: &Path) -> Result<usize, Serie
             source: e,
         })
     })?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-        .build();
-    let mut w = ArrowWriter::try_new(f, schema, Some(props)).map_err(pq)?;
+    let mut w = ArrowWriter::try_new(f, schema, Some(writer_properties())).map_err(pq)?;
     w.write(&all).map_err(pq)?;
     w.close().map_err(pq)?;
     Ok(all.num_rows())

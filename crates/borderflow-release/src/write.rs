@@ -140,16 +140,21 @@ pub fn to_batch(table: &ReleasedTable) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("columns match the schema")
 }
 
+/// How every Parquet file of a release (and a series) is written: zstd, and the software that
+/// wrote it.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_created_by(format!("borderflow {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Writes the table as Parquet, zstd-compressed.
 pub fn write_parquet(table: &ReleasedTable, path: &Path) -> Result<(), WriteError> {
     let batch = to_batch(table);
     let f = File::create(path).map_err(|e| fail(path, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(format!("borderflow {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut w =
-        ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| fail_pq(path, e))?;
+    let mut w = ArrowWriter::try_new(f, batch.schema(), Some(writer_properties()))
+        .map_err(|e| fail_pq(path, e))?;
     w.write(&batch).map_err(|e| fail_pq(path, e))?;
     let f = w.into_inner().map_err(|e| fail_pq(path, e))?;
     f.sync_all().map_err(|e| fail(path, e))
