@@ -127,7 +127,8 @@ pub fn releases(
 
 /// Writes `<dataset_dir>/index.json`: every complete release, oldest first. Rewritten whole
 /// (to a temporary name, then renamed) after each publication; derived from the directories,
-/// so a lost or stale index is rebuilt by the next run.
+/// so an index left stale by a run killed just after its release was committed is made whole
+/// by the next publication (`borderflow series` reads the directories, never the index).
 pub fn write_index(
     dataset_dir: &Path,
     dataset: &str,
