@@ -127,7 +127,9 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     let mut expected = vec![
         "datapackage.json".to_string(),
         "manifest.json".into(),
+        "manifest.schema.json".into(),
         "quality.json".into(),
+        "quality.schema.json".into(),
         "report.html".into(),
         "structure.sdmx.xml".into(),
     ];
@@ -298,6 +300,57 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
     // the operator manifest under the state directory, and reconcile with the input there.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(rel.join("manifest.json")).unwrap()).unwrap();
+    // Both public documents follow the JSON Schemas shipped beside them, which are the ones
+    // the library carries, at the version each document states.
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(rel.join(name)).unwrap()).unwrap()
+    };
+    let quality = json("quality.json");
+    for (doc, file, text) in [
+        (
+            &manifest,
+            "manifest.schema.json",
+            borderflow_release::manifest::MANIFEST_SCHEMA,
+        ),
+        (
+            &quality,
+            "quality.schema.json",
+            borderflow_release::manifest::QUALITY_SCHEMA,
+        ),
+    ] {
+        assert_eq!(std::fs::read_to_string(rel.join(file)).unwrap(), text);
+        let schema = json(file);
+        let version = borderflow_release::manifest::SCHEMA_VERSION;
+        assert_eq!(doc["schema_version"], version);
+        assert!(
+            schema["$id"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{version}"))
+        );
+        assert_eq!(
+            common::schema_departures(doc, &schema),
+            Vec::<String>::new(),
+            "{file}"
+        );
+    }
+    // The check sees a document that departs: a field the schema does not know, a count
+    // gone, a count of the wrong type.
+    let mut odd = manifest.clone();
+    odd["cells"]["totals"]["withheld"] = 1.into();
+    odd["privacy"]["tables"]["totals"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sigma");
+    odd["privacy"]["k"] = "16".into();
+    assert_eq!(
+        common::schema_departures(&odd, &json("manifest.schema.json")),
+        [
+            "$.cells.totals.withheld: not in the schema",
+            "$.privacy.k: \"16\" is not [\"integer\"]",
+            "$.privacy.tables.totals: required sigma is missing",
+        ]
+    );
     for exact in [
         "rows",
         "inputs",
@@ -352,14 +405,18 @@ fn an_annual_release_through_the_template_is_complete_consistent_and_idempotent(
         manifest["privacy"]["tables"]["categories"]["rho_exact"],
         "3/100"
     );
+    // The manifest counts each table's cells by the status its rows carry.
+    for (table, rows) in &tables {
+        for status in ["published", "suppressed", "not_measured"] {
+            let n = rows.iter().filter(|c| c["status"] == status).count() as u64;
+            assert_eq!(manifest["cells"][table][status], n, "{table} {status}");
+        }
+    }
+    // 249 partners × 1 return-migrant category, missing by configuration.
+    assert_eq!(manifest["cells"]["categories"]["not_measured"], 249);
     assert_eq!(
-        manifest["cells"]["categories"]["published"]
-            .as_u64()
-            .unwrap()
-            + manifest["cells"]["categories"]["suppressed"]
-                .as_u64()
-                .unwrap(),
-        2491
+        manifest["privacy"]["tables"]["categories"]["not_measured"],
+        249
     );
 
     // The report is one self-contained page with charts, marked as a test release.

@@ -138,3 +138,96 @@ pub fn csv_rows(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
         .collect();
     (header, rows)
 }
+
+/// Where `doc` departs from the JSON Schema `schema` in the keywords borderflow's schemas use
+/// (`$ref` within the document, `const`, `type`, `required`, `properties`,
+/// `additionalProperties`, `items`, `minimum`): the structure of a document, so a field the
+/// types gain without the schema, or lose, fails here. Patterns and formats are left to the
+/// full validator CI runs (Python `jsonschema`). Sorted, whatever the order of keys.
+pub fn schema_departures(doc: &serde_json::Value, schema: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    check_node(doc, schema, schema, "$", &mut out);
+    out.sort();
+    out
+}
+
+fn check_node(
+    doc: &serde_json::Value,
+    node: &serde_json::Value,
+    root: &serde_json::Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+        let target = r
+            .strip_prefix("#/")
+            .expect("a local $ref")
+            .split('/')
+            .fold(root, |n, key| &n[key]);
+        assert!(!target.is_null(), "{at}: $ref {r} resolves to nothing");
+        return check_node(doc, target, root, at, out);
+    }
+    if let Some(c) = node.get("const")
+        && c != doc
+    {
+        out.push(format!("{at}: {doc} is not the constant {c}"));
+    }
+    if let Some(t) = node.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => panic!("{at}: type {t}"),
+        };
+        let fits = |ty: &str| match ty {
+            "object" => doc.is_object(),
+            "array" => doc.is_array(),
+            "string" => doc.is_string(),
+            "boolean" => doc.is_boolean(),
+            "null" => doc.is_null(),
+            "integer" => doc.is_i64() || doc.is_u64(),
+            "number" => doc.is_number(),
+            _ => panic!("{at}: unknown type {ty}"),
+        };
+        if !types.iter().any(|ty| fits(ty)) {
+            out.push(format!("{at}: {doc} is not {types:?}"));
+        }
+    }
+    if let (Some(min), Some(x)) = (node.get("minimum").and_then(Value::as_f64), doc.as_f64())
+        && x < min
+    {
+        out.push(format!("{at}: {x} is below {min}"));
+    }
+    if let Some(items) = node.get("items")
+        && let Some(a) = doc.as_array()
+    {
+        for (i, v) in a.iter().enumerate() {
+            check_node(v, items, root, &format!("{at}[{i}]"), out);
+        }
+    }
+    let Some(obj) = doc.as_object() else { return };
+    for key in node
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = key.as_str().expect("a required key");
+        if !obj.contains_key(key) {
+            out.push(format!("{at}: required {key} is missing"));
+        }
+    }
+    let properties = node.get("properties").and_then(Value::as_object);
+    for (key, value) in obj {
+        let at = format!("{at}.{key}");
+        match (
+            properties.and_then(|p| p.get(key)),
+            node.get("additionalProperties"),
+        ) {
+            (Some(sub), _) => check_node(value, sub, root, &at, out),
+            (None, Some(Value::Bool(false))) => out.push(format!("{at}: not in the schema")),
+            (None, Some(sub)) if sub.is_object() => check_node(value, sub, root, &at, out),
+            (None, _) => {}
+        }
+    }
+}

@@ -236,12 +236,7 @@ pub fn print_run(r: &RunReport) {
     }
     if p.new {
         println!("publish:  {}", p.dir.display());
-        for c in &p.cells {
-            println!(
-                "  {:<11} {:>7} cells published, {:>7} suppressed (below max(k, τ))",
-                c.table, c.published, c.suppressed
-            );
-        }
+        crate::publish::print_cells(&p.cells);
     } else {
         println!(
             "already published: {} (returned as it is; nothing re-noised, nothing spent)",

@@ -18,9 +18,10 @@ use borderflow_refdata::RefData;
 use borderflow_release::datapackage::{DATAPACKAGE_FILE, data_package};
 use borderflow_release::history::{earlier_crossings, published_crossings};
 use borderflow_release::manifest::{
-    CellCounts, ClassificationManifest, ExactCounts, InputManifest, MANIFEST_FILE, Manifest,
-    NoisyTotal, OPERATOR_MANIFEST_FILE, OperatorManifest, PrivacyManifest, QUALITY_FILE, Quality,
-    REPORT_FILE, ReturnMigrantsStatus, RowTotals, SCHEMA_VERSION, Software, TableManifest, Timings,
+    CellCounts, ClassificationManifest, ExactCounts, InputManifest, MANIFEST_FILE, MANIFEST_SCHEMA,
+    MANIFEST_SCHEMA_FILE, Manifest, NoisyTotal, OPERATOR_MANIFEST_FILE, OperatorManifest,
+    PrivacyManifest, QUALITY_FILE, QUALITY_SCHEMA, QUALITY_SCHEMA_FILE, Quality, REPORT_FILE,
+    ReturnMigrantsStatus, RowTotals, SCHEMA_VERSION, Software, TableManifest, Timings,
     digest_release,
 };
 use borderflow_release::report::{self, ReportInput};
@@ -148,13 +149,8 @@ impl Job<'_> {
         threshold(&d.noisy, &d.sigma2, &t.scales, t.threshold_for(sigma))
     }
 
-    fn table_manifest(
-        &self,
-        name: &str,
-        d: &Drawn,
-        cells: usize,
-        published: usize,
-    ) -> TableManifest {
+    fn table_manifest(&self, name: &str, d: &Drawn, counts: CellCounts) -> TableManifest {
+        let cells = counts.total();
         let t = self.plan.table(name);
         let sigma = d.sigma2.to_f64().sqrt();
         let threshold = t.threshold_for(sigma);
@@ -177,8 +173,9 @@ impl Job<'_> {
                 0.0
             },
             cells,
-            published,
-            suppressed: cells - published,
+            published: counts.published,
+            suppressed: counts.suppressed,
+            not_measured: counts.not_measured,
         }
     }
 
@@ -290,6 +287,12 @@ impl Job<'_> {
             &staging.join(DATAPACKAGE_FILE),
             format!("{package:#}\n").as_bytes(),
         )?;
+        for (file, schema) in [
+            (MANIFEST_SCHEMA_FILE, MANIFEST_SCHEMA),
+            (QUALITY_SCHEMA_FILE, QUALITY_SCHEMA),
+        ] {
+            write_file(&staging.join(file), schema.as_bytes())?;
+        }
         let charged: f64 = drawn
             .iter()
             .filter(|(_, d)| d.reused_from.is_none())
@@ -357,28 +360,19 @@ impl Job<'_> {
         ] {
             tables.insert(
                 name.into(),
-                self.table_manifest(name, &drawn[name], table.cells.len(), table.published()),
+                self.table_manifest(name, &drawn[name], CellCounts::of(table)),
             );
         }
         for (name, cells) in [(QUALITY, quality.len()), (DAILY, daily.len())] {
             tables.insert(
                 name.into(),
-                self.table_manifest(name, &drawn[name], cells, cells),
+                self.table_manifest(name, &drawn[name], CellCounts::all_published(cells)),
             );
         }
         let cells: BTreeMap<String, CellCounts> =
             [&categories, &crossings, &totals_table, &corridors]
                 .into_iter()
-                .map(|t| {
-                    let published = t.published();
-                    (
-                        t.name.to_string(),
-                        CellCounts {
-                            published,
-                            suppressed: t.cells.len() - published,
-                        },
-                    )
-                })
+                .map(|t| (t.name.to_string(), CellCounts::of(t)))
                 .collect();
         let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
@@ -445,6 +439,7 @@ impl Job<'_> {
                 table,
                 published: c.published,
                 suppressed: c.suppressed,
+                not_measured: c.not_measured,
             })
             .collect();
         Ok((cells, outputs_digest))

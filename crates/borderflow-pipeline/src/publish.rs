@@ -137,6 +137,8 @@ pub struct TableCells {
     pub published: usize,
     /// Cells kept with a null value and the suppressed flag.
     pub suppressed: usize,
+    /// Cells missing by configuration (return migrants not measured).
+    pub not_measured: usize,
 }
 
 /// Whether the period's release is there. A release directory is complete or absent (renamed

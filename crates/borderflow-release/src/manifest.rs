@@ -24,6 +24,18 @@ pub const REPORT_FILE: &str = "report.html";
 /// follows in `schema_version`.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// File name of the JSON Schema of `manifest.json`, shipped in every release.
+pub const MANIFEST_SCHEMA_FILE: &str = "manifest.schema.json";
+/// File name of the JSON Schema of `quality.json`, shipped in every release.
+pub const QUALITY_SCHEMA_FILE: &str = "quality.schema.json";
+/// The JSON Schema (draft 2020-12) of `manifest.json` at [`SCHEMA_VERSION`]. Written by
+/// hand beside the types it describes (deriving it would pull a schema crate into the
+/// dependency graph the engine shares); CI validates every release's manifest against it, and
+/// `additionalProperties: false` makes a field added to the types without the schema fail.
+pub const MANIFEST_SCHEMA: &str = include_str!("../schemas/manifest.schema.json");
+/// The JSON Schema (draft 2020-12) of `quality.json` at [`SCHEMA_VERSION`].
+pub const QUALITY_SCHEMA: &str = include_str!("../schemas/quality.schema.json");
+
 fn first_schema_version() -> u32 {
     1
 }
@@ -131,6 +143,10 @@ pub struct TableManifest {
     pub published: usize,
     /// Of which suppressed.
     pub suppressed: usize,
+    /// Of which not measured (return migrants without the previous window): missing, not
+    /// withheld. Set by the configuration, never by the data.
+    #[serde(default)]
+    pub not_measured: usize,
 }
 
 /// The privacy section of the manifest.
@@ -162,13 +178,44 @@ pub struct PrivacyManifest {
     pub corridors: String,
 }
 
-/// Cells of a released table, published and suppressed.
+/// Cells of a released table by status: published + suppressed + not_measured = cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellCounts {
     /// Published.
     pub published: usize,
-    /// Suppressed.
+    /// Suppressed (below the threshold).
     pub suppressed: usize,
+    /// Not measured: missing by configuration (return migrants without the previous
+    /// window), not withheld. Releases before this count was kept read as 0.
+    #[serde(default)]
+    pub not_measured: usize,
+}
+
+impl CellCounts {
+    /// The cells of `table`, by status.
+    pub fn of(table: &crate::ReleasedTable) -> Self {
+        use crate::CellStatus;
+        let count = |s: CellStatus| table.cells.iter().filter(|c| c.status == s).count();
+        Self {
+            published: count(CellStatus::Published),
+            suppressed: count(CellStatus::Suppressed),
+            not_measured: count(CellStatus::NotMeasured),
+        }
+    }
+
+    /// Every cell, a table of `cells` cells all published (the quality and daily tables).
+    pub fn all_published(cells: usize) -> Self {
+        Self {
+            published: cells,
+            suppressed: 0,
+            not_measured: 0,
+        }
+    }
+
+    /// Cells in all.
+    pub fn total(&self) -> usize {
+        self.published + self.suppressed + self.not_measured
+    }
 }
 
 /// Whether return migrants were measured, and why not.
