@@ -15,8 +15,10 @@
 //!   [`Rules::max_crossing_pairs`] per SIM.
 //! - [`plan`]: the same rules over the presence store, as a DataFusion plan (sorted by SIM
 //!   and day, spilling under the memory limit) folded SIM by SIM.
+//! - [`aggregate`]: the same rules as a DataFusion aggregate function grouped by pseudonym,
+//!   for a cluster whose executors classify each SIM where its rows are.
 //!
-//! Everything but [`plan`] is pure: no I/O, no clock, one SIM at a time. docs/methodology.md
+//! Everything but [`plan`] and [`aggregate`] is pure: no I/O, no clock, one SIM at a time. docs/methodology.md
 //! states each rule, its default and its source, and what phones cannot show: every category
 //! is a labelled proxy.
 //!
@@ -44,6 +46,7 @@
 //! assert_eq!(facts.residence, ken);
 //! ```
 
+pub mod aggregate;
 mod classify;
 mod crossings;
 pub mod nights;

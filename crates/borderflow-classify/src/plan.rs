@@ -17,6 +17,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 
+use crate::aggregate::{CLASSIFY_SIM, ClassifyParams, facts_at, params_sql};
 use crate::classify::{SimFacts, classify};
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
@@ -64,6 +65,15 @@ const DAY: &str = "day";
 /// `local_date`.
 pub fn window_sql(first: NaiveDate, last: NaiveDate) -> String {
     use borderflow_core::schema::presence::*;
+    format!(
+        "{} ORDER BY {PSEUDONYM}, {DAY}, {COUNTRY}",
+        window_rows_sql(first, last)
+    )
+}
+
+/// [`window_sql`] in no order: one row per SIM, country and day of the window.
+fn window_rows_sql(first: NaiveDate, last: NaiveDate) -> String {
+    use borderflow_core::schema::presence::*;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let first_day = (first - epoch).num_days();
     format!(
@@ -78,8 +88,7 @@ pub fn window_sql(first: NaiveDate, last: NaiveDate) -> String {
                 CAST({LOCAL_DATE} AS INT) - {first_day} AS {DAY}
          FROM presence
          WHERE {LOCAL_DATE} BETWEEN DATE '{first}' AND DATE '{last}'
-         GROUP BY {PSEUDONYM}, {SIM_COUNTRY}, {COUNTRY}, {LOCAL_DATE}
-         ORDER BY {PSEUDONYM}, {DAY}, {COUNTRY}"
+         GROUP BY {PSEUDONYM}, {SIM_COUNTRY}, {COUNTRY}, {LOCAL_DATE}"
     )
 }
 
@@ -95,12 +104,7 @@ pub async fn classify_store(
     mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
 ) -> Result<u64, PlanError> {
     let last = first + chrono::Days::new(window.len() as u64 - 1);
-    let options = ParquetReadOptions::default().table_partition_cols(vec![(
-        borderflow_core::schema::presence::LOCAL_DATE.to_string(),
-        DataType::Date32,
-    )]);
-    ctx.register_parquet("presence", &format!("{}/", store_dir.display()), options)
-        .await?;
+    register_store(ctx, store_dir).await?;
     let mut stream = ctx
         .sql(&window_sql(first, last))
         .await?
@@ -143,6 +147,94 @@ pub async fn classify_store(
     }
     finish(current.take())?;
     Ok(sims)
+}
+
+/// The SQL that classifies every SIM of the window where its rows are: [`window_sql`]'s
+/// rows grouped by pseudonym into [`crate::aggregate::CLASSIFY_SIM`], one row of facts per
+/// SIM, in pseudonym order (the order [`classify_store`] gives). The function must be
+/// registered in the session ([`crate::aggregate::classify_sim`]).
+pub fn grouped_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -> String {
+    use borderflow_core::schema::presence::*;
+    let rows = window_rows_sql(first, last);
+    format!(
+        "SELECT {PSEUDONYM},
+                {CLASSIFY_SIM}({params}, {SIM_COUNTRY}, {COUNTRY}, {EVENTS}, {NIGHT_EVENTS},
+                    {WEEKDAY_DAY_EVENTS}, {FIRST_MINUTE}, {LAST_MINUTE}, {DAY}) AS {FACTS}
+         FROM ({rows}) AS window_rows
+         GROUP BY {PSEUDONYM}
+         ORDER BY {PSEUDONYM}",
+        params = params_sql(params),
+    )
+}
+
+/// The column of [`grouped_sql`] holding each SIM's facts.
+pub const FACTS: &str = "facts";
+
+/// [`classify_store`] as one grouped query ([`grouped_sql`]): the engine gathers each SIM's
+/// rows and runs the rules itself, on a cluster's executors, and only the facts come back.
+/// The same SIMs, facts and order as [`classify_store`].
+pub async fn classify_store_grouped(
+    ctx: &SessionContext,
+    store_dir: &Path,
+    m: CountryCode,
+    first: NaiveDate,
+    window: Window,
+    rules: &Rules,
+    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
+) -> Result<u64, PlanError> {
+    register_store(ctx, store_dir).await?;
+    if datafusion::execution::FunctionRegistry::udaf(ctx, CLASSIFY_SIM).is_err() {
+        ctx.register_udaf(crate::aggregate::classify_sim());
+    }
+    let last = first + chrono::Days::new(window.len() as u64 - 1);
+    let params = ClassifyParams {
+        measuring_country: m.as_str().to_string(),
+        window,
+        rules: rules.clone(),
+    };
+    let mut stream = ctx
+        .sql(&grouped_sql(&params, first, last))
+        .await?
+        .execute_stream()
+        .await?;
+    let mut sims = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let bad = |message: &str| PlanError::BadRow {
+            field: "facts",
+            message: message.into(),
+        };
+        let pseudonyms = batch
+            .column_by_name(borderflow_core::schema::presence::PSEUDONYM)
+            .ok_or_else(|| bad("no pseudonym column"))?;
+        let pseudonyms = cast(pseudonyms, &DataType::FixedSizeBinary(16))?;
+        let pseudonyms = pseudonyms.as_fixed_size_binary();
+        let facts = batch
+            .column_by_name(FACTS)
+            .ok_or_else(|| bad("no facts column"))?
+            .as_struct();
+        for i in 0..batch.num_rows() {
+            let p: [u8; 16] = pseudonyms
+                .value(i)
+                .try_into()
+                .map_err(|_| bad("a pseudonym not 16 bytes"))?;
+            let f = facts_at(facts, i).map_err(|m| bad(&m))?;
+            sims += 1;
+            sink(&p, &f).map_err(PlanError::Sink)?;
+        }
+    }
+    Ok(sims)
+}
+
+/// Registers the store as the table `presence`, partitioned by `local_date`.
+async fn register_store(ctx: &SessionContext, store_dir: &Path) -> Result<(), PlanError> {
+    let options = ParquetReadOptions::default().table_partition_cols(vec![(
+        borderflow_core::schema::presence::LOCAL_DATE.to_string(),
+        DataType::Date32,
+    )]);
+    ctx.register_parquet("presence", &format!("{}/", store_dir.display()), options)
+        .await?;
+    Ok(())
 }
 
 /// The columns of one batch of [`window_sql`], cast to the types read here (the store's
@@ -190,42 +282,53 @@ impl Columns {
     }
 
     fn row(&self, i: usize, window: Window) -> Result<CountryDay, PlanError> {
-        let [events, night, weekday_day, first, last, day] = [0, 1, 2, 3, 4, 5].map(|k| {
+        let ints = [0, 1, 2, 3, 4, 5].map(|k| {
             let a = &self.ints[k];
             if a.is_null(i) { -1 } else { a.value(i) }
         });
-        let day = u16::try_from(day)
-            .ok()
-            .filter(|d| usize::from(*d) < window.len())
-            .ok_or(PlanError::BadRow {
-                field: "local_date",
-                message: format!("day {day} outside the window"),
-            })?;
-        let count = |v: i32, field| {
-            u32::try_from(v).map_err(|_| PlanError::BadRow {
-                field,
-                message: format!("negative count {v}"),
-            })
-        };
-        let minute = |v: i32, field| {
-            u16::try_from(v)
-                .ok()
-                .filter(|m| *m < 1500)
-                .ok_or(PlanError::BadRow {
-                    field,
-                    message: format!("minute {v} outside the day"),
-                })
-        };
-        Ok(CountryDay {
-            day,
-            country: country(self.country.value(i), "country")?,
-            events: count(events, "events")?,
-            night_events: count(night, "night_events")?,
-            weekday_day_events: count(weekday_day, "weekday_day_events")?,
-            first_minute: minute(first, "first_minute")?,
-            last_minute: minute(last, "last_minute")?,
-        })
+        country_day(self.country.value(i), ints, window)
     }
+}
+
+/// One row of [`window_sql`] as a [`CountryDay`]: the country, and `events`, `night_events`,
+/// `weekday_day_events`, `first_minute`, `last_minute` and `day` (a null as -1), checked.
+pub(crate) fn country_day(
+    country_code: &str,
+    ints: [i32; 6],
+    window: Window,
+) -> Result<CountryDay, PlanError> {
+    let [events, night, weekday_day, first, last, day] = ints;
+    let day = u16::try_from(day)
+        .ok()
+        .filter(|d| usize::from(*d) < window.len())
+        .ok_or(PlanError::BadRow {
+            field: "local_date",
+            message: format!("day {day} outside the window"),
+        })?;
+    let count = |v: i32, field| {
+        u32::try_from(v).map_err(|_| PlanError::BadRow {
+            field,
+            message: format!("negative count {v}"),
+        })
+    };
+    let minute = |v: i32, field| {
+        u16::try_from(v)
+            .ok()
+            .filter(|m| *m < 1500)
+            .ok_or(PlanError::BadRow {
+                field,
+                message: format!("minute {v} outside the day"),
+            })
+    };
+    Ok(CountryDay {
+        day,
+        country: country(country_code, "country")?,
+        events: count(events, "events")?,
+        night_events: count(night, "night_events")?,
+        weekday_day_events: count(weekday_day, "weekday_day_events")?,
+        first_minute: minute(first, "first_minute")?,
+        last_minute: minute(last, "last_minute")?,
+    })
 }
 
 fn country(s: &str, field: &'static str) -> Result<CountryCode, PlanError> {

@@ -24,7 +24,7 @@ pub struct CountryDay {
 
 /// The calendar of a window: how many days it holds, which of them form the reference
 /// look-back, and the weekday of its first day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// Days before the look-back that are also read (the previous window, for return
     /// migrants); 0 when the store does not reach that far.

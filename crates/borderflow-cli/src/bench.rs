@@ -29,6 +29,39 @@ pub struct Args {
     /// operators' hourly and daily dumps are. The time-ordered copy is made once and kept.
     #[arg(long, value_enum, default_value = "subscriber")]
     order: Order,
+    /// Also classify on the Ballista cluster of this scheduler (`df://host:port`), and in
+    /// this process with the cluster's grouped plan, checking both give the local facts.
+    #[arg(long)]
+    scheduler: Option<String>,
+    /// An executor's `--work-dir`, to measure the shuffle bytes the cluster wrote
+    /// (repeatable).
+    #[arg(long = "executor-work-dir")]
+    executor_work_dirs: Vec<PathBuf>,
+}
+
+/// Bytes under `dir`, recursively.
+fn bytes_under(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => bytes_under(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The facts files of a classify run, to compare engines byte for byte.
+fn facts_bytes(pipeline: &Pipeline) -> Result<Vec<Vec<u8>>> {
+    let dir = pipeline.state_dir.join("classified/2025");
+    ["sims.parquet", "crossings.parquet"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).with_context(|| format!("{f} of the facts")))
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -204,6 +237,40 @@ pub fn run(args: Args) -> Result<()> {
     let csecs = started.elapsed().as_secs_f64();
     let classify_peak = peak_mib();
 
+    let local_facts = facts_bytes(&pipeline)?;
+    let mut other_plans = Vec::new();
+    if let Some(url) = &args.scheduler {
+        let started = Instant::now();
+        let g = classify::run_with(&pipeline, "2025".parse()?, classify::ClassifyPlan::Grouped)?;
+        let gsecs = started.elapsed().as_secs_f64();
+        let same = facts_bytes(&pipeline)? == local_facts;
+        other_plans.push((
+            "grouped, this process".to_string(),
+            gsecs,
+            g.sims,
+            None,
+            same,
+        ));
+        let sets = [
+            "engine.kind=\"ballista\"".to_string(),
+            format!("engine.scheduler={url:?}"),
+        ];
+        let cluster = Pipeline::parse("bench.toml", &text, &sets, &dir)?;
+        let shuffled_before: u64 = args.executor_work_dirs.iter().map(|d| bytes_under(d)).sum();
+        let started = Instant::now();
+        let b = classify::run(&cluster, "2025".parse()?)?;
+        let bsecs = started.elapsed().as_secs_f64();
+        let shuffled = args
+            .executor_work_dirs
+            .iter()
+            .map(|d| bytes_under(d))
+            .sum::<u64>()
+            - shuffled_before;
+        let same = facts_bytes(&cluster)? == local_facts;
+        let shuffled = (!args.executor_work_dirs.is_empty()).then_some(shuffled);
+        other_plans.push((format!("ballista, {url}"), bsecs, b.sims, shuffled, same));
+    }
+
     let mib = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0} MiB"));
     println!(
         "input     {} ({:.0} MiB, {} events, {} order), memory limit {} MiB, {} cores",
@@ -230,5 +297,22 @@ pub fn run(args: Args) -> Result<()> {
         mib(classify_peak),
         c.sims
     );
+    for (plan, secs, sims, shuffled, same) in other_plans {
+        let shuffle = shuffled.map_or(String::new(), |b| {
+            format!(", {:.1} MiB shuffled", b as f64 / 1048576.0)
+        });
+        println!(
+            "classify  {secs:>7.1} s  {:>10.0} SIM-days/s  ({plan}: {sims} SIMs{shuffle}; facts {})",
+            r.presence_rows as f64 / secs,
+            if same {
+                "equal to the local engine's"
+            } else {
+                "DIFFER from the local engine's"
+            }
+        );
+        if !same {
+            anyhow::bail!("the {plan} plan concluded other facts than the local engine");
+        }
+    }
     Ok(())
 }

@@ -47,6 +47,7 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
             borderflow_pipeline::RunError,
             borderflow_pipeline::IngestError,
             borderflow_pipeline::ClassifyError,
+            borderflow_pipeline::engine::EngineError,
             borderflow_pipeline::PublishError,
             borderflow_pipeline::PipelineError,
             borderflow_pipeline::PeriodError,

@@ -43,6 +43,8 @@ pub struct Validation {
     pub dataset: String,
     /// Its measuring country (alpha-3).
     pub measuring_country: String,
+    /// The engine classification runs on: `local` or `ballista` (its scheduler answered).
+    pub engine: String,
     /// Input files a run would read.
     pub input_files: usize,
     /// Their size in bytes.
@@ -125,6 +127,21 @@ fn check(args: &Args, say: &mut dyn FnMut(String)) -> Result<Validation> {
         p.measuring_country,
         p.operator_plmns.join(", ")
     ));
+    match (p.engine.kind, &p.engine.scheduler) {
+        (borderflow_pipeline::EngineKind::Ballista, Some(url)) => {
+            borderflow_cluster::scheduler_reachable(url, std::time::Duration::from_secs(5))
+                .map_err(borderflow_pipeline::engine::EngineError::Cluster)?;
+            say(format!(
+                "engine    ballista: the scheduler at {url} answers (classification runs on its executors)"
+            ));
+        }
+        _ => say(format!(
+            "engine    local: {} partitions, {} MiB before spilling",
+            borderflow_pipeline::engine::partitions(&p.engine),
+            p.engine.memory_limit_mb
+        )),
+    }
+    v.engine = format!("{:?}", p.engine.kind).to_lowercase();
     let checked = ingest::preflight(&p, &args.inputs)?;
     let bytes: u64 = checked.files.iter().map(|f| f.size).sum();
     v.input_files = checked.files.len();

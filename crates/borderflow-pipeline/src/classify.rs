@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use borderflow_classify::plan::{PlanError, classify_store};
+use borderflow_classify::plan::{PlanError, classify_store, classify_store_grouped};
 use borderflow_classify::{SimFacts, Window};
 use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
 use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
@@ -33,7 +33,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::pipeline::CLASSIFY_LOOKBACK_DAYS;
 use crate::reports::{ClassifyReport, ReportError, ReturnMigrants};
-use crate::{Period, Pipeline};
+use crate::{EngineKind, Period, Pipeline};
 
 /// Why a classify run failed. Nothing changed in the state directory.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,9 @@ pub enum ClassifyError {
     /// The run report could not be written.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The engine could not be started (a local runtime, or a cluster session).
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 fn facts_error(path: &Path, source: parquet::errors::ParquetError) -> ClassifyError {
@@ -142,9 +145,40 @@ pub fn facts_dir(state_dir: &Path, period: Period) -> PathBuf {
     StateLayout::new(state_dir).facts(&period.to_string())
 }
 
+/// How the engine classifies: the same rules, facts and order either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassifyPlan {
+    /// Every presence row of the window sorted by SIM and day, streamed to this process and
+    /// folded SIM by SIM: flat memory on one machine (the local engine's plan).
+    Sorted,
+    /// One grouped query whose aggregate runs the rules where the rows are, returning only
+    /// per-SIM facts (the cluster's plan: no presence row reaches the driver).
+    Grouped,
+}
+
+impl ClassifyPlan {
+    /// The plan of an engine: sorted locally, grouped on a cluster.
+    pub fn of(kind: EngineKind) -> Self {
+        match kind {
+            EngineKind::Local => ClassifyPlan::Sorted,
+            EngineKind::Ballista => ClassifyPlan::Grouped,
+        }
+    }
+}
+
 /// Classifies every SIM in the store for `period` into `state/classified/<period>/`,
-/// replacing facts an earlier run wrote for it.
+/// replacing facts an earlier run wrote for it, with the plan of the pipeline's engine.
 pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError> {
+    run_with(p, period, ClassifyPlan::of(p.engine.kind))
+}
+
+/// [`run`] with the plan given: a grouped plan on the local engine runs the cluster's
+/// aggregate in this process (how tests and `borderflow bench` compare the two).
+pub fn run_with(
+    p: &Pipeline,
+    period: Period,
+    plan: ClassifyPlan,
+) -> Result<ClassifyReport, ClassifyError> {
     let started = Instant::now();
     let lock = crate::StateLock::acquire(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
@@ -205,18 +239,31 @@ pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError
     let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
     let result = (|| {
         let mut out = FactsWriter::create(staging)?;
-        let partitions = crate::engine::partitions(&p.engine);
-        let (runtime, ctx) = crate::engine::session(&p.engine, partitions, spill.path())
-            .map_err(|e: DataFusionError| PlanError::Engine(e))?;
-        let sims = runtime.block_on(classify_store(
-            &ctx,
-            store.dir(),
-            p.measuring_country,
-            window_first,
-            window,
-            &p.classify,
-            |pseudonym, facts| out.push(pseudonym, facts).map_err(|e| e.to_string()),
-        ))?;
+        let (runtime, ctx) = crate::engine::engine_session(&p.engine, spill.path())?;
+        let sink = |pseudonym: &[u8; 16], facts: &SimFacts| {
+            out.push(pseudonym, facts).map_err(|e| e.to_string())
+        };
+        let (m, rules) = (p.measuring_country, &p.classify);
+        let sims = match plan {
+            ClassifyPlan::Sorted => runtime.block_on(classify_store(
+                &ctx,
+                store.dir(),
+                m,
+                window_first,
+                window,
+                rules,
+                sink,
+            ))?,
+            ClassifyPlan::Grouped => runtime.block_on(classify_store_grouped(
+                &ctx,
+                store.dir(),
+                m,
+                window_first,
+                window,
+                rules,
+                sink,
+            ))?,
+        };
         let tally = out.finish()?;
         let events = runtime.block_on(per_day(&ctx, Daily::Events, period.first(), last))?;
         let seen = runtime.block_on(per_day(&ctx, Daily::Sims, first, last))?;
@@ -391,6 +438,7 @@ impl FailureKind for ClassifyError {
             ClassifyError::Io(e) => e.failure(),
             ClassifyError::Facts { .. } => Failure::State,
             ClassifyError::Report(e) => e.failure(),
+            ClassifyError::Engine(e) => e.failure(),
         }
     }
 }

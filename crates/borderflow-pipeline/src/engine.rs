@@ -1,7 +1,12 @@
-//! The local engine: a tokio runtime and a DataFusion session under the pipeline's memory
-//! limit, with a spill pool so inputs larger than memory finish rather than fail. Spill files
-//! (pseudonymised rows) go to a directory of the state, never the system's temporary one: they
-//! stay operator-side, and a run killed mid-spill leaves them where the next run removes them.
+//! The engines: a tokio runtime and a DataFusion session, local or on a cluster.
+//!
+//! The local session runs under the pipeline's memory limit, with a spill pool so inputs
+//! larger than memory finish rather than fail. Spill files (pseudonymised rows) go to a
+//! directory of the state, never the system's temporary one: they stay operator-side, and a
+//! run killed mid-spill leaves them where the next run removes them.
+//!
+//! A Ballista session ([`borderflow_cluster::remote_session`]) plans against the scheduler of
+//! `engine.scheduler`; its executors' memory and spill directories are their own settings.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +17,55 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::EngineConfig;
+use crate::{EngineConfig, EngineKind};
+
+/// Why an engine could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The local runtime or session could not be built.
+    #[error("engine: {0}")]
+    Local(#[source] DataFusionError),
+    /// The cluster session could not be built.
+    #[error("engine.scheduler: {0}")]
+    Cluster(#[source] borderflow_cluster::ClusterError),
+}
+
+impl borderflow_core::FailureKind for EngineError {
+    fn failure(&self) -> borderflow_core::Failure {
+        match self {
+            // Threads or memory the machine refuses: not the data's fault nor the state's.
+            EngineError::Local(_) => borderflow_core::Failure::Internal,
+            // The scheduler named in the pipeline file.
+            EngineError::Cluster(_) => borderflow_core::Failure::Config,
+        }
+    }
+}
+
+/// The runtime and session of the pipeline's engine: local under its limits (spilling into
+/// `spill_dir`), or a session on the Ballista cluster of `engine.scheduler`.
+pub fn engine_session(
+    config: &EngineConfig,
+    spill_dir: &Path,
+) -> Result<(tokio::runtime::Runtime, SessionContext), EngineError> {
+    let partitions = partitions(config);
+    match (config.kind, &config.scheduler) {
+        (EngineKind::Ballista, Some(url)) => {
+            // Ballista connects at the first query; a scheduler that is not there is a
+            // setting to fix, said now rather than as an engine failure mid-stage.
+            borderflow_cluster::scheduler_reachable(url, std::time::Duration::from_secs(10))
+                .map_err(EngineError::Cluster)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| EngineError::Local(e.into()))?;
+            let ctx = runtime
+                .block_on(borderflow_cluster::remote_session(url, partitions))
+                .map_err(EngineError::Cluster)?;
+            Ok((runtime, ctx))
+        }
+        _ => session(config, partitions, spill_dir).map_err(EngineError::Local),
+    }
+}
 
 /// Worker threads for `config`: its `target_partitions`, or every core when 0.
 pub fn partitions(config: &EngineConfig) -> usize {

@@ -32,7 +32,7 @@
 
 mod assemble;
 pub mod classify;
-mod engine;
+pub mod engine;
 pub mod evaluate;
 pub mod ingest;
 mod lock;
@@ -48,8 +48,8 @@ pub use ingest::IngestError;
 pub use lock::{LockError, StateLock};
 pub use period::{Period, PeriodError};
 pub use pipeline::{
-    CLASSIFY_LOOKBACK_DAYS, EngineConfig, KeySource, Pipeline, PipelineError, PresenceConfig,
-    PrivacyConfig, TableNoise,
+    CLASSIFY_LOOKBACK_DAYS, EngineConfig, EngineKind, KeySource, Pipeline, PipelineError,
+    PresenceConfig, PrivacyConfig, TableNoise,
 };
 pub use publish::{PublishError, PublishReport};
 pub use reports::{ClassifyReport, IngestReport, InputDigest, ReportError, ReturnMigrants};

@@ -65,10 +65,15 @@ impl Default for PresenceConfig {
     }
 }
 
-/// The `[engine]` section.
+/// The `[engine]` section: which engine runs the heavy stages, and its limits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
+    /// `local` (DataFusion in this process, the default) or `ballista` (a cluster).
+    pub kind: EngineKind,
+    /// The Ballista scheduler, `df://host:port` (with `kind = "ballista"` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<String>,
     /// Memory DataFusion may use before it spills to disk, in MiB.
     pub memory_limit_mb: u64,
     /// Parallel partitions (0: one per core).
@@ -78,8 +83,41 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
+            kind: EngineKind::Local,
+            scheduler: None,
             memory_limit_mb: 4096,
             target_partitions: 0,
+        }
+    }
+}
+
+/// Which engine runs classification: the same logical plan either way, and the same facts
+/// (docs/scale-out.md). Noise, suppression, the ledger and publication always stay here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// DataFusion in this process, under `memory_limit_mb`, spilling to the state directory.
+    #[default]
+    Local,
+    /// An Apache DataFusion Ballista cluster: scheduler at `engine.scheduler`, executors
+    /// started with `borderflow-executor`.
+    Ballista,
+}
+
+impl EngineConfig {
+    /// Refuses a scheduler without `kind = "ballista"`, and the reverse.
+    pub fn check(&self) -> Result<(), String> {
+        match (self.kind, &self.scheduler) {
+            (EngineKind::Local, Some(_)) => Err(
+                "engine.scheduler is set but engine.kind is \"local\": set kind = \"ballista\" or remove the scheduler".into(),
+            ),
+            (EngineKind::Ballista, None) => Err(
+                "engine.kind = \"ballista\" needs engine.scheduler = \"df://host:port\"".into(),
+            ),
+            (EngineKind::Ballista, Some(url)) => borderflow_cluster::scheduler_host_port(url)
+                .map(|_| ())
+                .map_err(|e| format!("engine.{e}")),
+            (EngineKind::Local, None) => Ok(()),
         }
     }
 }
@@ -245,6 +283,10 @@ impl Pipeline {
             message,
         })?;
         p.sdmx.check().map_err(|message| PipelineError::File {
+            location: name.to_string(),
+            message,
+        })?;
+        p.engine.check().map_err(|message| PipelineError::File {
             location: name.to_string(),
             message,
         })?;
