@@ -1,6 +1,7 @@
 //! `borderflow bench`: throughput of ingest and classify on a generated world, in records per
 //! second and peak memory — how performance is measured (never by timed tests).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,6 +54,34 @@ fn bytes_under(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// Shuffle bytes under executors' work directories, by job and stage
+/// (`<work dir>/<job>/<stage>/<partition>/…`, Ballista's layout), summed over executors.
+fn shuffle_by_stage(work_dirs: &[PathBuf]) -> BTreeMap<(String, String), u64> {
+    let children = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let name = |p: &Path| {
+        p.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+    };
+    let mut out = BTreeMap::new();
+    for dir in work_dirs {
+        for job in children(dir) {
+            for stage in children(&job) {
+                *out.entry((name(&job), name(&stage))).or_default() += bytes_under(&stage);
+            }
+        }
+    }
+    out
 }
 
 /// The facts files of a classify run, to compare engines byte for byte.
@@ -256,18 +285,23 @@ pub fn run(args: Args) -> Result<()> {
             format!("engine.scheduler={url:?}"),
         ];
         let cluster = Pipeline::parse("bench.toml", &text, &sets, &dir)?;
-        let shuffled_before: u64 = args.executor_work_dirs.iter().map(|d| bytes_under(d)).sum();
+        let stages_before = shuffle_by_stage(&args.executor_work_dirs);
         let started = Instant::now();
         let b = classify::run(&cluster, "2025".parse()?)?;
         let bsecs = started.elapsed().as_secs_f64();
-        let shuffled = args
-            .executor_work_dirs
-            .iter()
-            .map(|d| bytes_under(d))
-            .sum::<u64>()
-            - shuffled_before;
+        let stages: Vec<((String, String), u64)> = shuffle_by_stage(&args.executor_work_dirs)
+            .into_iter()
+            .filter(|(k, _)| !stages_before.contains_key(k))
+            .collect();
+        for ((job, stage), bytes) in &stages {
+            println!(
+                "shuffle   job {job} stage {stage}: {:.1} MiB written",
+                *bytes as f64 / 1048576.0
+            );
+        }
         let same = facts_bytes(&cluster)? == local_facts;
-        let shuffled = (!args.executor_work_dirs.is_empty()).then_some(shuffled);
+        let shuffled = (!args.executor_work_dirs.is_empty())
+            .then(|| stages.iter().map(|(_, b)| b).sum::<u64>());
         other_plans.push((format!("ballista, {url}"), bsecs, b.sims, shuffled, same));
     }
 
