@@ -397,3 +397,135 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     assert_eq!(sorted.2, grouped.2);
     assert!(sorted.3 == grouped.3, "the facts files differ");
 }
+
+/// What a cluster is sent to classify — the logical plan the driver submits, the physical
+/// plan the scheduler splits into tasks, and every session option Ballista ships with each
+/// task — serialised with Ballista's own codecs, holds the rules and the store's columns but
+/// never the key in any spelling. An executor with borderflow's functions decodes the tasks'
+/// plan; one without them (a stock Ballista executor) refuses it by the function's name.
+#[test]
+fn the_plan_a_cluster_is_sent_holds_no_key_and_needs_borderflows_functions() {
+    use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+    use borderflow_classify::Window;
+    use borderflow_classify::aggregate::{CLASSIFY_SIM, ClassifyParams, classify_sim};
+    use borderflow_classify::plan::grouped_sql;
+    use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
+    };
+    common::key_and_world(root, KEY, 200, 4, parquet);
+    let p = pipeline(root, "world/events.parquet");
+    ingest::run(&p, None, &[]).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(4));
+    ctx.register_udaf(classify_sim());
+    let options = ParquetReadOptions::default().table_partition_cols(vec![(
+        "local_date".to_string(),
+        datafusion::arrow::datatypes::DataType::Date32,
+    )]);
+    let store = root.join("state/presence/");
+    runtime
+        .block_on(ctx.register_parquet("presence", store.to_str().unwrap(), options))
+        .unwrap();
+    let params = ClassifyParams {
+        measuring_country: "KEN".into(),
+        window: Window {
+            history: 0,
+            lookback: 365,
+            period: 365,
+            first_weekday: 2,
+        },
+        rules: p.classify.clone(),
+    };
+    let first = "2025-01-01".parse().unwrap();
+    let last = "2025-12-31".parse().unwrap();
+    let df = runtime
+        .block_on(ctx.sql(&grouped_sql(&params, first, last)))
+        .unwrap();
+    let logical = df.logical_plan().clone();
+    let physical = runtime.block_on(df.create_physical_plan()).unwrap();
+    let logical_bytes = datafusion_proto::bytes::logical_plan_to_bytes_with_extension_codec(
+        &logical,
+        &BallistaLogicalExtensionCodec::default(),
+    )
+    .unwrap();
+    let physical_bytes = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
+        physical.clone(),
+        &BallistaPhysicalExtensionCodec::default(),
+    )
+    .unwrap();
+    // The options the driver's Ballista session would ship with every task.
+    let session = runtime
+        .block_on(borderflow_cluster::remote_session("df://127.0.0.1:1", 4))
+        .unwrap();
+    let options: Vec<u8> = session
+        .state()
+        .config()
+        .options()
+        .entries()
+        .into_iter()
+        .flat_map(|e| format!("{}={:?}\n", e.key, e.value).into_bytes())
+        .collect();
+
+    let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let needles = [
+        KEY.to_vec(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+    ];
+    let holds = |bytes: &[u8], n: &[u8]| bytes.windows(n.len()).any(|w| w == n);
+    for (what, bytes) in [
+        ("logical plan", &logical_bytes[..]),
+        ("physical plan", &physical_bytes[..]),
+        ("session options", &options[..]),
+    ] {
+        for n in &needles {
+            assert!(!holds(bytes, n), "the {what} holds the key");
+        }
+    }
+    // The scan sees what is there: the function, the rules' literal, the store's columns.
+    for (what, bytes) in [("logical", &logical_bytes), ("physical", &physical_bytes)] {
+        assert!(holds(bytes, CLASSIFY_SIM.as_bytes()), "{what}");
+        assert!(holds(bytes, b"\"measuring_country\":\"KEN\""), "{what}");
+        assert!(holds(bytes, b"pseudonym"), "{what}");
+    }
+    // ...and would see a key put there: the same plan with the key's hex as a literal.
+    let leaky = runtime
+        .block_on(ctx.sql(&format!("SELECT '{hex}' AS k, count(*) FROM presence")))
+        .unwrap();
+    let leaky = runtime.block_on(leaky.create_physical_plan()).unwrap();
+    let leaky = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(
+        leaky,
+        &BallistaPhysicalExtensionCodec::default(),
+    )
+    .unwrap();
+    assert!(holds(&leaky, hex.as_bytes()));
+
+    // An executor decodes the plan with its function registry: borderflow's, or a stock one.
+    let decode = |registry: ballista_core::registry::BallistaFunctionRegistry| {
+        let task = datafusion::execution::TaskContext::new(
+            None,
+            "session".into(),
+            SessionConfig::new(),
+            registry.scalar_functions,
+            registry.higher_order_functions,
+            registry.aggregate_functions,
+            registry.window_functions,
+            Arc::new(datafusion::execution::runtime_env::RuntimeEnv::default()),
+        );
+        datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(
+            &physical_bytes,
+            &task,
+            &BallistaPhysicalExtensionCodec::default(),
+        )
+    };
+    assert!(decode(borderflow_cluster::function_registry()).is_ok());
+    let stock = decode(ballista_core::registry::BallistaFunctionRegistry::default()).unwrap_err();
+    assert!(stock.to_string().contains(CLASSIFY_SIM), "{stock}");
+}
