@@ -427,3 +427,24 @@ fn the_engine_switch_refuses_what_cannot_run() {
     let out = ok(&validate(&[]));
     assert!(out.contains("engine    local: "), "{out}");
 }
+
+/// A process that cannot start says why on one line and exits non-zero: an executor asked to
+/// bind to a name rather than an IP address.
+#[test]
+fn a_cluster_process_that_cannot_start_says_why_in_one_line() {
+    let o = Command::new(env!("CARGO_BIN_EXE_borderflow-executor"))
+        .args([
+            "executor",
+            "--bind-host",
+            "not-an-ip",
+            "--scheduler",
+            "df://127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let last = err.trim_end().lines().last().unwrap_or("");
+    assert!(last.starts_with("error: executor: "), "{err}");
+    assert!(last.contains("invalid"), "{err}");
+}

@@ -24,7 +24,7 @@ struct Cli {
 enum Process {
     /// A scheduler: plans the jobs a pipeline sends and hands their tasks to executors.
     Scheduler {
-        /// Address to listen on.
+        /// IP address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
         bind_host: String,
         /// Port to listen on (the pipeline's `engine.scheduler` names it).
@@ -46,7 +46,7 @@ enum Process {
         /// The scheduler, df://host:port.
         #[arg(long, default_value = "df://127.0.0.1:50050")]
         scheduler: String,
-        /// Address its services bind to.
+        /// IP address its services bind to.
         #[arg(long, default_value = "127.0.0.1")]
         bind_host: String,
         /// Name other processes reach it by, when not its bind address.
@@ -74,8 +74,16 @@ enum Process {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+/// Runs the process; a failure (a port in use, an address that is not an IP, the scheduler
+/// gone for good) is one line on standard error and exit status 1.
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
