@@ -283,7 +283,7 @@ impl Accumulator for SimAccumulator {
                 continue;
             }
             let b = states.value(i);
-            if (b.len() - 3) % ROW_BYTES != 0 {
+            if b.len() < 3 || (b.len() - 3) % ROW_BYTES != 0 {
                 return exec_err!("{CLASSIFY_SIM}: a partial state of {} bytes", b.len());
             }
             let c = std::str::from_utf8(&b[..3]).unwrap_or("");
@@ -440,6 +440,51 @@ mod tests {
         encode(&row, &mut b);
         assert_eq!(b.len(), ROW_BYTES);
         assert_eq!(decode(&b).unwrap(), row);
+    }
+
+    #[test]
+    fn a_malformed_partial_state_is_an_error_not_a_panic() {
+        use datafusion::arrow::array::BinaryArray;
+        let mut acc = SimAccumulator {
+            m: "KEN".parse().unwrap(),
+            window: Window {
+                history: 0,
+                lookback: 365,
+                period: 365,
+                first_weekday: 2,
+            },
+            rules: Arc::new(Rules::default()),
+            sim_country: None,
+            rows: Vec::new(),
+        };
+        for bad in [&b"KE"[..], &[b'K'; 3 + ROW_BYTES - 1][..]] {
+            let state: ArrayRef = Arc::new(BinaryArray::from(vec![bad]));
+            let err = acc.merge_batch(&[state]).unwrap_err().to_string();
+            assert!(err.contains("a partial state of"), "{err}");
+        }
+        // Two SIM countries under one pseudonym cannot be one SIM.
+        let mut two = Vec::new();
+        for c in ["KEN", "UGA"] {
+            let mut b = c.as_bytes().to_vec();
+            encode(
+                &CountryDay {
+                    day: 0,
+                    country: "KEN".parse().unwrap(),
+                    events: 1,
+                    night_events: 0,
+                    weekday_day_events: 0,
+                    first_minute: 0,
+                    last_minute: 0,
+                },
+                &mut b,
+            );
+            two.push(b);
+        }
+        let state: ArrayRef = Arc::new(BinaryArray::from(
+            two.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        ));
+        let err = acc.merge_batch(&[state]).unwrap_err().to_string();
+        assert!(err.contains("two SIM countries"), "{err}");
     }
 
     #[test]
