@@ -113,6 +113,20 @@ impl Drop for Cluster {
     }
 }
 
+/// A generated world under `d/world` and a key at `d/key`.
+fn world_and_key(d: &Path, subscribers: u32, seed: u64) {
+    ok(&borderflow(&[
+        "generate",
+        "--out",
+        d.join("world").to_str().unwrap(),
+        "--subscribers",
+        &subscribers.to_string(),
+        "--seed",
+        &seed.to_string(),
+    ]));
+    ok(&borderflow(&["keygen", d.join("key").to_str().unwrap()]));
+}
+
 /// One root with a key, a pipeline file and the world's events.
 fn root(dir: &Path, name: &str, events: &Path, key: &Path) -> PathBuf {
     let root = dir.join(name);
@@ -200,16 +214,7 @@ fn ballista(cluster: &Cluster) -> Vec<String> {
 fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&borderflow(&[
-        "generate",
-        "--out",
-        d.join("world").to_str().unwrap(),
-        "--subscribers",
-        "800",
-        "--seed",
-        "21",
-    ]));
-    ok(&borderflow(&["keygen", d.join("key").to_str().unwrap()]));
+    world_and_key(d, 800, 21);
     let events = d.join("world/events.parquet");
     let cluster = Cluster::start(d, 2);
 
@@ -375,16 +380,7 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
 fn the_engine_switch_refuses_what_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(&borderflow(&[
-        "generate",
-        "--out",
-        d.join("world").to_str().unwrap(),
-        "--subscribers",
-        "50",
-        "--seed",
-        "2",
-    ]));
-    ok(&borderflow(&["keygen", d.join("key").to_str().unwrap()]));
+    world_and_key(d, 50, 2);
     let r = root(d, "r", &d.join("world/events.parquet"), &d.join("key"));
     let pipeline = r.join("pipeline.toml");
     let validate = |sets: &[&str]| {

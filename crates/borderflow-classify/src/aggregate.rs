@@ -89,17 +89,22 @@ fn crossing_item() -> FieldRef {
     ))
 }
 
+/// The facts schema's columns after the pseudonym, then the crossings: one contract for
+/// the facts files and the facts a cluster returns.
 fn facts_fields() -> Fields {
-    Fields::from(vec![
-        Field::new(SIM_COUNTRY, DataType::Utf8, false),
-        Field::new(RESIDENCE, DataType::Utf8, false),
-        Field::new(CATEGORY, DataType::Utf8, true),
-        Field::new(PARTNER_COUNTRY, DataType::Utf8, true),
-        Field::new(NIGHTS_IN_M, DataType::Int32, false),
-        Field::new(DAYS_SEEN, DataType::Int32, false),
-        Field::new(OPEN_SPELL, DataType::Boolean, false),
-        Field::new(CROSSINGS, DataType::List(crossing_item()), false),
-    ])
+    let sims = borderflow_core::schema::facts_sims_schema();
+    let mut fields: Vec<FieldRef> = sims
+        .fields()
+        .iter()
+        .filter(|f| f.name() != borderflow_core::schema::facts::PSEUDONYM)
+        .cloned()
+        .collect();
+    fields.push(Arc::new(Field::new(
+        CROSSINGS,
+        DataType::List(crossing_item()),
+        false,
+    )));
+    Fields::from(fields)
 }
 
 /// `classify_sim(params, sim_country, country, events, night_events, weekday_day_events,

@@ -92,11 +92,41 @@ fn window_rows_sql(first: NaiveDate, last: NaiveDate) -> String {
     )
 }
 
+/// How the engine classifies: the same rules, facts and order either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassifyPlan {
+    /// Every presence row of the window sorted by SIM and day ([`window_sql`]), streamed to
+    /// this process and folded SIM by SIM: flat memory on one machine (the local engine's).
+    Sorted,
+    /// One grouped query ([`grouped_sql`]) whose aggregate runs the rules where the rows
+    /// are, returning only per-SIM facts (a cluster's: no presence row reaches the driver).
+    Grouped,
+}
+
 /// Classifies every SIM with presence rows in the window that starts on `first` (history
-/// included), passing each SIM's pseudonym and facts to `sink`. Returns the SIMs classified.
+/// included) with `plan`, passing each SIM's pseudonym and facts to `sink`, in pseudonym
+/// order. Returns the SIMs classified.
+#[allow(clippy::too_many_arguments)] // the window's full description, each named
 pub async fn classify_store(
     ctx: &SessionContext,
+    plan: ClassifyPlan,
     store_dir: &Path,
+    m: CountryCode,
+    first: NaiveDate,
+    window: Window,
+    rules: &Rules,
+    sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
+) -> Result<u64, PlanError> {
+    register_store(ctx, store_dir).await?;
+    match plan {
+        ClassifyPlan::Sorted => classify_sorted(ctx, m, first, window, rules, sink).await,
+        ClassifyPlan::Grouped => classify_grouped(ctx, m, first, window, rules, sink).await,
+    }
+}
+
+/// [`ClassifyPlan::Sorted`] over the registered store.
+async fn classify_sorted(
+    ctx: &SessionContext,
     m: CountryCode,
     first: NaiveDate,
     window: Window,
@@ -104,7 +134,6 @@ pub async fn classify_store(
     mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
 ) -> Result<u64, PlanError> {
     let last = first + chrono::Days::new(window.len() as u64 - 1);
-    register_store(ctx, store_dir).await?;
     let mut stream = ctx
         .sql(&window_sql(first, last))
         .await?
@@ -170,19 +199,16 @@ pub fn grouped_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -
 /// The column of [`grouped_sql`] holding each SIM's facts.
 pub const FACTS: &str = "facts";
 
-/// [`classify_store`] as one grouped query ([`grouped_sql`]): the engine gathers each SIM's
-/// rows and runs the rules itself, on a cluster's executors, and only the facts come back.
-/// The same SIMs, facts and order as [`classify_store`].
-pub async fn classify_store_grouped(
+/// [`ClassifyPlan::Grouped`] over the registered store: the engine gathers each SIM's rows
+/// and runs the rules itself, on a cluster's executors, and only the facts come back.
+async fn classify_grouped(
     ctx: &SessionContext,
-    store_dir: &Path,
     m: CountryCode,
     first: NaiveDate,
     window: Window,
     rules: &Rules,
     mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
 ) -> Result<u64, PlanError> {
-    register_store(ctx, store_dir).await?;
     if datafusion::execution::FunctionRegistry::udaf(ctx, CLASSIFY_SIM).is_err() {
         ctx.register_udaf(crate::aggregate::classify_sim());
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use borderflow_classify::plan::{PlanError, classify_store, classify_store_grouped};
+use borderflow_classify::plan::{PlanError, classify_store};
 use borderflow_classify::{SimFacts, Window};
 use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
 use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
@@ -145,31 +145,20 @@ pub fn facts_dir(state_dir: &Path, period: Period) -> PathBuf {
     StateLayout::new(state_dir).facts(&period.to_string())
 }
 
-/// How the engine classifies: the same rules, facts and order either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClassifyPlan {
-    /// Every presence row of the window sorted by SIM and day, streamed to this process and
-    /// folded SIM by SIM: flat memory on one machine (the local engine's plan).
-    Sorted,
-    /// One grouped query whose aggregate runs the rules where the rows are, returning only
-    /// per-SIM facts (the cluster's plan: no presence row reaches the driver).
-    Grouped,
-}
+pub use borderflow_classify::plan::ClassifyPlan;
 
-impl ClassifyPlan {
-    /// The plan of an engine: sorted locally, grouped on a cluster.
-    pub fn of(kind: EngineKind) -> Self {
-        match kind {
-            EngineKind::Local => ClassifyPlan::Sorted,
-            EngineKind::Ballista => ClassifyPlan::Grouped,
-        }
+/// The plan of an engine: sorted locally, grouped on a cluster.
+pub fn plan_of(kind: EngineKind) -> ClassifyPlan {
+    match kind {
+        EngineKind::Local => ClassifyPlan::Sorted,
+        EngineKind::Ballista => ClassifyPlan::Grouped,
     }
 }
 
 /// Classifies every SIM in the store for `period` into `state/classified/<period>/`,
 /// replacing facts an earlier run wrote for it, with the plan of the pipeline's engine.
 pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError> {
-    run_with(p, period, ClassifyPlan::of(p.engine.kind))
+    run_with(p, period, plan_of(p.engine.kind))
 }
 
 /// [`run`] with the plan given: a grouped plan on the local engine runs the cluster's
@@ -243,27 +232,16 @@ pub fn run_with(
         let sink = |pseudonym: &[u8; 16], facts: &SimFacts| {
             out.push(pseudonym, facts).map_err(|e| e.to_string())
         };
-        let (m, rules) = (p.measuring_country, &p.classify);
-        let sims = match plan {
-            ClassifyPlan::Sorted => runtime.block_on(classify_store(
-                &ctx,
-                store.dir(),
-                m,
-                window_first,
-                window,
-                rules,
-                sink,
-            ))?,
-            ClassifyPlan::Grouped => runtime.block_on(classify_store_grouped(
-                &ctx,
-                store.dir(),
-                m,
-                window_first,
-                window,
-                rules,
-                sink,
-            ))?,
-        };
+        let sims = runtime.block_on(classify_store(
+            &ctx,
+            plan,
+            store.dir(),
+            p.measuring_country,
+            window_first,
+            window,
+            &p.classify,
+            sink,
+        ))?;
         let tally = out.finish()?;
         let events = runtime.block_on(per_day(&ctx, Daily::Events, period.first(), last))?;
         let seen = runtime.block_on(per_day(&ctx, Daily::Sims, first, last))?;

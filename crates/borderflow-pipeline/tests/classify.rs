@@ -243,18 +243,15 @@ fn classify_without_a_store_or_data_for_the_period_says_so() {
     assert!(root.join("state/classified/2025-03/summary.json").exists());
 }
 
-/// Two years of store: return migrants (abroad most of the year before, home now) are found,
-/// with the country they came back from.
-#[test]
-fn return_migrants_with_two_years_of_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
+/// Two years of a world with return migrants (10%, residents 45%) under `root`, ingested
+/// into the store of a pipeline that keeps and measures them, with `sets` besides.
+fn two_years_ingested(root: &Path, subscribers: u32, seed: u64, sets: &[&str]) -> Pipeline {
     PseudonymKey::from_bytes(KEY)
         .write_new(&root.join("key"))
         .unwrap();
     let mut scenario = Scenario {
-        subscribers: 400,
-        seed: 5,
+        subscribers,
+        seed,
         days: 730,
         start: "2024-01-01".parse().unwrap(),
         ..Scenario::default()
@@ -265,25 +262,34 @@ fn return_migrants_with_two_years_of_store() {
     scenario
         .personas
         .insert(borderflow_synth::Persona::ReturnMigrant, 0.10);
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
+    };
     generate(
         &scenario,
         &RefData::embedded(),
         &root.join("world"),
-        OutputFormats {
-            csv: false,
-            parquet: true,
-        },
+        parquet,
     )
     .unwrap();
-    let p = pipeline_with(
-        root,
-        "world/events.parquet",
-        &[
-            "presence.lookback_days=730",
-            "classify.return_migrants=true",
-        ],
-    );
+    let mut all = vec![
+        "presence.lookback_days=730",
+        "classify.return_migrants=true",
+    ];
+    all.extend_from_slice(sets);
+    let p = pipeline_with(root, "world/events.parquet", &all);
     ingest::run(&p, None, &[]).unwrap();
+    p
+}
+
+/// Two years of store: return migrants (abroad most of the year before, home now) are found,
+/// with the country they came back from.
+#[test]
+fn return_migrants_with_two_years_of_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let p = two_years_ingested(root, 400, 5, &[]);
     let report = classify::run(&p, "2025".parse().unwrap()).unwrap();
     assert!(
         report.return_migrants.available,
@@ -341,44 +347,8 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     use borderflow_pipeline::classify::{ClassifyPlan, run_with};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    PseudonymKey::from_bytes(KEY)
-        .write_new(&root.join("key"))
-        .unwrap();
-    let mut scenario = Scenario {
-        subscribers: 600,
-        seed: 11,
-        days: 730,
-        start: "2024-01-01".parse().unwrap(),
-        ..Scenario::default()
-    };
-    scenario
-        .personas
-        .insert(borderflow_synth::Persona::Resident, 0.45);
-    scenario
-        .personas
-        .insert(borderflow_synth::Persona::ReturnMigrant, 0.10);
-    let parquet = OutputFormats {
-        csv: false,
-        parquet: true,
-    };
-    generate(
-        &scenario,
-        &RefData::embedded(),
-        &root.join("world"),
-        parquet,
-    )
-    .unwrap();
-    let p = pipeline_with(
-        root,
-        "world/events.parquet",
-        &[
-            "presence.lookback_days=730",
-            "classify.return_migrants=true",
-            // More partitions than cores: a SIM's rows meet in several partial states.
-            "engine.target_partitions=4",
-        ],
-    );
-    ingest::run(&p, None, &[]).unwrap();
+    // More partitions than cores: a SIM's rows meet in several partial states.
+    let p = two_years_ingested(root, 600, 11, &["engine.target_partitions=4"]);
     let period: Period = "2025".parse().unwrap();
     let facts = |plan| {
         let r = run_with(&p, period, plan).unwrap();
