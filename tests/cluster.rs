@@ -1,9 +1,12 @@
 //! The pipeline on an Apache DataFusion Ballista cluster of the workspace's own binaries: a
 //! `borderflow-executor scheduler` and two `borderflow-executor executor` processes on
-//! loopback, free ports. A release made on the cluster equals the local engine's byte for byte
-//! (a test store: the same true counts draw the same noise), and an executor killed mid-run
-//! either leaves a run that completes with the same facts or one that fails with nothing
-//! published and nothing spent.
+//! loopback, free ports. Ingest (validation and pseudonymisation on the executors, the
+//! presence reduction) and classification run on the cluster: the presence store, the
+//! quarantine and the row accounting equal the local engine's row for row, and the release
+//! equals it byte for byte (a test store: the same true counts draw the same noise). An
+//! executor killed mid-run either leaves a run that completes with the same facts or one that
+//! fails with nothing published and nothing spent; an executor without the store's key
+//! refuses to ingest.
 
 mod common;
 
@@ -39,7 +42,8 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(dir: &Path, executors: usize) -> Self {
+    /// A scheduler and `executors` executors, each holding `key` (a key file) if given.
+    fn start(dir: &Path, executors: usize, key: Option<&Path>) -> Self {
         let bin = env!("CARGO_BIN_EXE_borderflow-executor");
         let log = |name: &str| std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
         let scheduler_port = free_port();
@@ -65,8 +69,10 @@ impl Cluster {
                 let (flight, grpc) = (free_port(), free_port());
                 let work = dir.join(format!("executor-{i}"));
                 std::fs::create_dir_all(&work).unwrap();
-                let child = Command::new(bin)
+                let mut command = Command::new(bin);
+                command
                     .env("RUST_LOG", "debug")
+                    .env_remove("BORDERFLOW_KEY")
                     .args([
                         "executor",
                         "--scheduler",
@@ -83,9 +89,11 @@ impl Cluster {
                         work.to_str().unwrap(),
                     ])
                     .stdout(Stdio::null())
-                    .stderr(log(&format!("executor-{i}")))
-                    .spawn()
-                    .unwrap();
+                    .stderr(log(&format!("executor-{i}")));
+                if let Some(key) = key {
+                    command.arg("--key-file").arg(key);
+                }
+                let child = command.spawn().unwrap();
                 wait_for(flight);
                 child
             })
@@ -128,7 +136,7 @@ fn world_and_key(d: &Path, subscribers: u32, seed: u64) {
 }
 
 /// One root with a key, a pipeline file and the world's events.
-fn root(dir: &Path, name: &str, events: &Path, key: &Path) -> PathBuf {
+fn root(dir: &Path, name: &str, events: &[PathBuf], key: &Path) -> PathBuf {
     let root = dir.join(name);
     std::fs::create_dir_all(&root).unwrap();
     std::fs::copy(key, root.join("key")).unwrap();
@@ -144,7 +152,7 @@ release_dir = "release"
 [key]
 file = "key"
 [input]
-paths = [{events:?}]
+paths = {events:?}
 "#
         ),
     )
@@ -201,6 +209,59 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Rows of every Parquet file under `dir`, each as text with its directory's name (a date
+/// partition) in front, sorted: what two engines must agree on whatever their files' bytes.
+fn parquet_rows(dir: &Path) -> Vec<String> {
+    use arrow::util::display::array_value_to_string;
+    let mut rows = Vec::new();
+    for file in files_under(dir) {
+        if file.extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let partition = file
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            std::fs::File::open(&file).unwrap(),
+            8192,
+        )
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            for i in 0..batch.num_rows() {
+                let mut row = partition.clone();
+                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                    let value = array_value_to_string(column, i).unwrap();
+                    row.push_str(&format!(" {}={value}", field.name()));
+                }
+                rows.push(row);
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The row accounting of a root's ingest runs (`state/ingest/*.json`): per file, rows read,
+/// accepted and quarantined by reason, and presence rows written.
+fn ingest_accounting(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in files_under(&root.join("state/ingest")) {
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        out.push(format!(
+            "files={} totals={} presence_rows={}",
+            report["files"], report["totals"], report["presence_rows"]
+        ));
+    }
+    out.sort();
+    out
+}
+
 fn ballista(cluster: &Cluster) -> Vec<String> {
     vec![
         "engine.kind=\"ballista\"".to_string(),
@@ -215,14 +276,47 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     world_and_key(d, 800, 21);
-    let events = d.join("world/events.parquet");
-    let cluster = Cluster::start(d, 2);
+    // The world's events (a Parquet file split into shares by row groups), and a small CSV
+    // of rows the quarantine keeps: a bad time, an unknown network, and one good row.
+    let extra = d.join("world/late.csv");
+    std::fs::write(
+        &extra,
+        "subscriber_id,event_time,home_plmn,serving_plmn,cell_id,event_type,counterpart_number\n\
+         639020000000001,yesterday,63902,63902,C1,data,\n\
+         639020000000002,2025-03-01T10:00:00Z,12345,63902,C1,data,\n\
+         639020000000003,2025-03-01T10:00:00Z,63902,63902,C1,data,\n",
+    )
+    .unwrap();
+    let events = vec![d.join("world/events.parquet"), extra];
+    let cluster = Cluster::start(d, 2, Some(&d.join("key")));
 
     let local = root(d, "local", &events, &d.join("key"));
     ok(&run(&local, &[]));
     let remote = root(d, "remote", &events, &d.join("key"));
     let out = ok(&run(&remote, &ballista(&cluster)));
     assert!(out.contains("publish:"), "{out}");
+
+    // Ingest on the executors: the same presence rows, date by date, the same quarantined
+    // rows with their files and row numbers, the same accounting of every row.
+    let presence = |r: &Path| parquet_rows(&r.join("state/presence"));
+    let (lp, rp) = (presence(&local), presence(&remote));
+    assert!(lp.len() > 100_000, "{} presence rows", lp.len());
+    assert!(lp == rp, "the presence stores differ between the engines");
+    let quarantine = |r: &Path| parquet_rows(&r.join("state/quarantine"));
+    let (lq, rq) = (quarantine(&local), quarantine(&remote));
+    assert_eq!(lq.len(), 2, "{lq:?}");
+    assert_eq!(lq, rq);
+    assert_eq!(ingest_accounting(&local), ingest_accounting(&remote));
+    for r in [&local, &remote] {
+        assert_eq!(
+            files_under(&r.join("state/presence"))
+                .iter()
+                .filter(|f| f.extension().is_some_and(|x| x == "parquet"))
+                .all(|f| f.file_name().unwrap() == "part-0.parquet"),
+            true,
+            "one file per date, named as the store names it"
+        );
+    }
 
     // The per-SIM facts, byte for byte.
     let facts = |r: &Path| files(&r.join("state/classified/2025"));
@@ -300,8 +394,8 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
     let killed = root(d, "killed", &events, &d.join("key"));
     let mut cluster = cluster;
     let sets = ballista(&cluster);
-    // Each executor's shuffle files so far: a new one is the run's classification reaching
-    // it, and that executor is killed at once, mid-job.
+    // Each executor's shuffle files so far: a new one is the run's first job (ingest)
+    // reaching it, and that executor is killed at once, mid-job.
     let shuffle = |i: usize| {
         let mut v = files_under(&d.join(format!("executor-{i}")));
         v.sort();
@@ -329,7 +423,7 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
     let out = run_thread.join().unwrap();
     let release_dir = killed.join("release/cluster/2025");
     eprintln!(
-        "an executor killed mid-classification: the run {}",
+        "an executor killed mid-run: the run {}",
         if out.status.success() {
             "completed on the other executor".to_string()
         } else {
@@ -373,6 +467,47 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
     }
 }
 
+/// An executor holds its own key and refuses to ingest with any other: the plan carries only
+/// the store's key fingerprint. Started with another key, or with none, it fails the run on
+/// one line naming the fault (exit status 2, a setting to fix) and nothing reaches the store.
+#[test]
+fn an_executor_without_the_stores_key_refuses_to_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    world_and_key(d, 60, 5);
+    ok(&borderflow(&[
+        "keygen",
+        d.join("other.key").to_str().unwrap(),
+    ]));
+    let r = root(d, "r", &[d.join("world/events.parquet")], &d.join("key"));
+    let pipeline = r.join("pipeline.toml");
+    for (key, refusal) in [
+        (Some(d.join("other.key")), "is not the store's"),
+        (None, "this executor holds no pseudonymisation key"),
+    ] {
+        let cluster = Cluster::start(d, 1, key.as_deref());
+        let mut args = vec!["ingest".to_string(), pipeline.display().to_string()];
+        for s in ballista(&cluster) {
+            args.extend(["--set".to_string(), s]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = borderflow(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(refusal), "{err}");
+        assert!(err.contains("nothing was written to the store"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        let presence = r.join("state/presence");
+        let dates = std::fs::read_dir(&presence)
+            .map(|d| d.flatten().filter(|e| e.path().is_dir()).count())
+            .unwrap_or(0);
+        assert_eq!(dates, 0, "a refused ingest wrote to the store");
+        assert!(files_under(&r.join("state/quarantine")).is_empty());
+        assert!(files_under(&r.join("state/ingest")).is_empty());
+        drop(cluster);
+    }
+}
+
 /// The engine switch refuses what cannot work, naming the key, before anything is written:
 /// a cluster without a scheduler, a scheduler without the cluster, an address that is not
 /// `df://host:port`, and a scheduler nobody runs.
@@ -381,7 +516,7 @@ fn the_engine_switch_refuses_what_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     world_and_key(d, 50, 2);
-    let r = root(d, "r", &d.join("world/events.parquet"), &d.join("key"));
+    let r = root(d, "r", &[d.join("world/events.parquet")], &d.join("key"));
     let pipeline = r.join("pipeline.toml");
     let validate = |sets: &[&str]| {
         let mut args = vec!["validate", pipeline.to_str().unwrap()];

@@ -30,8 +30,10 @@ pub struct Args {
     /// operators' hourly and daily dumps are. The time-ordered copy is made once and kept.
     #[arg(long, value_enum, default_value = "subscriber")]
     order: Order,
-    /// Also classify on the Ballista cluster of this scheduler (`df://host:port`), and in
-    /// this process with the cluster's grouped plan, checking both give the local facts.
+    /// Also ingest and classify on the Ballista cluster of this scheduler (`df://host:port`,
+    /// its executors started with the bench's key, `bench-out/bench.key`), and classify in
+    /// this process with the cluster's grouped plan, checking that each gives the local
+    /// presence rows and facts.
     #[arg(long)]
     scheduler: Option<String>,
     /// An executor's `--work-dir`, to measure the shuffle bytes the cluster wrote
@@ -84,6 +86,17 @@ fn shuffle_by_stage(work_dirs: &[PathBuf]) -> BTreeMap<(String, String), u64> {
     out
 }
 
+/// The stages of `work_dirs` not in `before`, with their shuffle bytes.
+fn new_stages(
+    work_dirs: &[PathBuf],
+    before: &BTreeMap<(String, String), u64>,
+) -> Vec<((String, String), u64)> {
+    shuffle_by_stage(work_dirs)
+        .into_iter()
+        .filter(|(k, _)| !before.contains_key(k))
+        .collect()
+}
+
 /// The facts files of a classify run, to compare engines byte for byte.
 fn facts_bytes(pipeline: &Pipeline) -> Result<Vec<Vec<u8>>> {
     let dir = pipeline.state_dir.join("classified/2025");
@@ -91,6 +104,42 @@ fn facts_bytes(pipeline: &Pipeline) -> Result<Vec<Vec<u8>>> {
         .iter()
         .map(|f| std::fs::read(dir.join(f)).with_context(|| format!("{f} of the facts")))
         .collect()
+}
+
+/// Each presence row of the store under `state`, as a hash of its date and values, sorted: two
+/// stores hold the same rows exactly when these are equal, whatever their files' bytes and row
+/// order.
+fn presence_rows(state: &Path) -> Result<Vec<u64>> {
+    use datafusion::arrow::util::display::array_value_to_string;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+    use std::hash::{Hash, Hasher};
+    let store = state.join("presence");
+    let mut out = Vec::new();
+    let mut dates: Vec<PathBuf> = std::fs::read_dir(&store)
+        .with_context(|| store.display().to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dates.sort();
+    for date in dates {
+        let file = date.join(borderflow_core::schema::presence::PART_FILE);
+        let open = std::fs::File::open(&file).with_context(|| file.display().to_string())?;
+        for batch in ParquetRecordBatchReader::try_new(open, 65536)? {
+            let batch = batch?;
+            for i in 0..batch.num_rows() {
+                // Deterministic: the standard hasher with its fixed keys.
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                date.file_name().hash(&mut h);
+                for column in batch.columns() {
+                    array_value_to_string(column, i)?.hash(&mut h);
+                }
+                out.push(h.finish());
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -268,6 +317,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let local_facts = facts_bytes(&pipeline)?;
     let mut other_plans = Vec::new();
+    let mut cluster_ingest = None;
     if let Some(url) = &args.scheduler {
         let started = Instant::now();
         let g = classify::run_with(&pipeline, "2025".parse()?, classify::ClassifyPlan::Grouped)?;
@@ -280,22 +330,32 @@ pub fn run(args: Args) -> Result<()> {
             None,
             same,
         ));
+        // The cluster ingests into a state of its own, then classifies it.
         let sets = [
             "engine.kind=\"ballista\"".to_string(),
             format!("engine.scheduler={url:?}"),
+            "state_dir=\"state-cluster\"".to_string(),
         ];
         let cluster = Pipeline::parse("bench.toml", &text, &sets, &dir)?;
+        if cluster.state_dir.exists() {
+            std::fs::remove_dir_all(&cluster.state_dir)?;
+        }
+        let stages_before = shuffle_by_stage(&args.executor_work_dirs);
+        let started = Instant::now();
+        let ci = ingest::run(&cluster, None, &[])?;
+        let cisecs = started.elapsed().as_secs_f64();
+        let ingest_stages = new_stages(&args.executor_work_dirs, &stages_before);
+        let same_presence =
+            presence_rows(&cluster.state_dir)? == presence_rows(&pipeline.state_dir)?;
+        cluster_ingest = Some((cisecs, ci.presence_rows, ingest_stages, same_presence));
         let stages_before = shuffle_by_stage(&args.executor_work_dirs);
         let started = Instant::now();
         let b = classify::run(&cluster, "2025".parse()?)?;
         let bsecs = started.elapsed().as_secs_f64();
-        let stages: Vec<((String, String), u64)> = shuffle_by_stage(&args.executor_work_dirs)
-            .into_iter()
-            .filter(|(k, _)| !stages_before.contains_key(k))
-            .collect();
+        let stages = new_stages(&args.executor_work_dirs, &stages_before);
         for ((job, stage), bytes) in &stages {
             println!(
-                "shuffle   job {job} stage {stage}: {:.1} MiB written",
+                "shuffle   classify job {job} stage {stage}: {:.1} MiB written",
                 *bytes as f64 / 1048576.0
             );
         }
@@ -325,6 +385,27 @@ pub fn run(args: Args) -> Result<()> {
         r.presence_rows,
         r.spilled_bytes as f64 / 1048576.0
     );
+    if let Some((secs, rows, stages, same)) = cluster_ingest {
+        for ((job, stage), bytes) in &stages {
+            println!(
+                "shuffle   ingest job {job} stage {stage}: {:.1} MiB written",
+                *bytes as f64 / 1048576.0
+            );
+        }
+        println!(
+            "ingest    {secs:>7.1} s  {:>10.0} events/s  (ballista: {rows} SIM-days, {:.1} MiB shuffled; presence rows {})",
+            r.totals.read as f64 / secs,
+            stages.iter().map(|(_, b)| *b).sum::<u64>() as f64 / 1048576.0,
+            if same {
+                "equal to the local engine's"
+            } else {
+                "DIFFER from the local engine's"
+            }
+        );
+        if !same {
+            anyhow::bail!("the cluster's ingest wrote other presence rows than the local engine");
+        }
+    }
     println!(
         "classify  {csecs:>7.1} s  {:>10.0} SIM-days/s  peak {}  ({} SIMs)",
         r.presence_rows as f64 / csecs,

@@ -11,15 +11,25 @@
 //! - [`serve_executor`]: a Ballista executor whose function registry holds them, so its tasks
 //!   decode and run them.
 //!
-//! The functions are [`functions`]: today the classification aggregate
-//! ([`borderflow_classify::aggregate`]), so executors classify each SIM where its rows are
-//! and only per-SIM facts reach the driver. Noise, suppression, the ledger and publication
-//! never run here: they stay on the driver (docs/scale-out.md says why).
+//! What runs on the executors:
 //!
-//! Nothing secret crosses the cluster: the presence store holds pseudonyms only, the
-//! classification parameters are public, and the pseudonymisation key is neither in a plan
-//! nor in a session option (Ballista ships every session option to every task and may log
-//! it). The `borderflow-executor` binary (package `borderflow-cli`) starts either process.
+//! - [`ingest`]: the ingest scan, one task per share of the input, validating and
+//!   pseudonymising with the executor's own key; the presence reduction runs over it, so
+//!   only pseudonymised rows are ever shuffled;
+//! - [`functions`]: the classification aggregate ([`borderflow_classify::aggregate`]), so
+//!   executors classify each SIM where its rows are and only per-SIM facts reach the driver.
+//!
+//! [`codec`] carries the ingest scan across the cluster. Noise, suppression, the ledger and
+//! publication never run here: they stay on the driver (docs/scale-out.md says why).
+//!
+//! Nothing secret crosses the cluster: the pseudonymisation key is neither in a plan nor in a
+//! session option (Ballista ships every session option to every task and may log it). Each
+//! executor loads its own ([`ExecutorOptions::key`]) and the plan carries its fingerprint, so
+//! an executor with another key refuses to ingest. The `borderflow-executor` binary (package
+//! `borderflow-cli`) starts either process.
+
+pub mod codec;
+pub mod ingest;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +39,7 @@ use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_scheduler::SessionBuilder;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
+use borderflow_pseudo::PseudonymKey;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::registry::FunctionRegistry;
@@ -120,7 +131,10 @@ pub async fn remote_session(
     url: &str,
     target_partitions: usize,
 ) -> Result<SessionContext, ClusterError> {
-    let config = SessionConfig::new_with_ballista().with_target_partitions(target_partitions);
+    let config = SessionConfig::new_with_ballista()
+        .with_target_partitions(target_partitions)
+        .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
     let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
@@ -148,6 +162,8 @@ pub async fn serve_scheduler(options: SchedulerOptions) -> Result<(), ClusterErr
         expire_dead_executor_interval_seconds: options.expire_dead_executor_interval_seconds,
         no_executors_grace_period_seconds: options.executor_timeout_seconds,
         override_session_builder: Some(session_builder()),
+        override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -193,6 +209,9 @@ pub struct ExecutorOptions {
     pub memory_bytes: Option<u64>,
     /// Seconds between its heartbeats to the scheduler (Ballista's default: 60).
     pub heartbeat_interval_seconds: u64,
+    /// The store's pseudonymisation key, from the executor's own key file or environment;
+    /// without it the executor runs every task but ingest's, which it refuses.
+    pub key: Option<Arc<PseudonymKey>>,
 }
 
 /// The host and port of a `df://host:port` address.
@@ -223,11 +242,27 @@ pub async fn serve_executor(options: ExecutorOptions) -> Result<(), ClusterError
         memory_pool_size: options.memory_bytes,
         executor_heartbeat_interval_seconds: options.heartbeat_interval_seconds,
         override_function_registry: Some(Arc::new(function_registry())),
+        override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
+        override_config_producer: Some(config_producer(options.key.clone())),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config))
         .await
         .map_err(ClusterError::Ballista)
+}
+
+/// Each task's session configuration on an executor: Ballista's default, with the executor's
+/// key as an extension when it has one (extensions are the process's own: never shipped,
+/// never logged).
+fn config_producer(key: Option<Arc<PseudonymKey>>) -> ballista_core::ConfigProducer {
+    Arc::new(move || {
+        let config = ballista_core::utils::default_config_producer();
+        match &key {
+            Some(key) => config.with_extension(Arc::new(ingest::ExecutorKey(Arc::clone(key)))),
+            None => config,
+        }
+    })
 }
 
 #[cfg(test)]

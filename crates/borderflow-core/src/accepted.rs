@@ -11,7 +11,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::pseudonym::PSEUDONYM_BYTES;
-use crate::sims::{PseudonymsByNumber, SimNumber};
+use crate::sims::{PseudonymOf, SimNumber};
 use crate::{CountryCode, FunctionalDay};
 
 /// One accepted event: pseudonymised, countries resolved, local time derived. 20 bytes, `Copy`,
@@ -78,7 +78,7 @@ pub fn accepted_schema() -> SchemaRef {
 
 /// Accepted events as an Arrow batch of [`accepted_schema`]: the `events` table of the
 /// reference reduction (`borderflow_presence::reduce_sql`) and a convenient form to inspect.
-pub fn accepted_batch(events: &[AcceptedEvent], sims: &PseudonymsByNumber) -> RecordBatch {
+pub fn accepted_batch(events: &[AcceptedEvent], sims: &impl PseudonymOf) -> RecordBatch {
     let n = events.len();
     let mut pseudonym = FixedSizeBinaryBuilder::with_capacity(n, PSEUDONYM_BYTES);
     let mut sim = StringBuilder::with_capacity(n, n * 3);
@@ -88,7 +88,9 @@ pub fn accepted_batch(events: &[AcceptedEvent], sims: &PseudonymsByNumber) -> Re
     let mut weekday = UInt8Builder::with_capacity(n);
     let mut counterpart = StringBuilder::with_capacity(n, n * 3);
     for e in events {
-        pseudonym.append_value(sims.get(e.sim).0).expect("16 bytes");
+        pseudonym
+            .append_value(sims.pseudonym_of(e.sim).0)
+            .expect("16 bytes");
         sim.append_value(e.sim_country.as_str());
         serving.append_value(e.serving_country.as_str());
         date.append_value(e.local_date);

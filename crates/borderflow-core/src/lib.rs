@@ -49,7 +49,7 @@ pub use day::{ClockTime, ClockWindow, FunctionalDay, Weekdays};
 pub use failure::{Failure, FailureKind};
 pub use layout::StateLayout;
 pub use pseudonym::Pseudonym;
-pub use sims::{PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
+pub use sims::{PseudonymOf, PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use staged::{
     PathError, ScratchDir, StagedDir, WithPath, sync_dir, write_file_atomic, write_file_synced,
 };

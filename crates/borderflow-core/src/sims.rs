@@ -64,6 +64,14 @@ impl SimRegistry {
         Ok(SimNumber(n))
     }
 
+    /// The pseudonym numbered `n` (one lock; [`Self::snapshot`] reads many without).
+    pub fn pseudonym(&self, n: SimNumber) -> Pseudonym {
+        let shard = self.shards[(n.0 as usize) % SHARDS]
+            .lock()
+            .expect("not poisoned");
+        shard.pseudonyms[(n.0 >> SHARD_BITS) as usize]
+    }
+
     /// Every pseudonym by number, for reading without locks once numbering is over.
     pub fn snapshot(&self) -> PseudonymsByNumber {
         PseudonymsByNumber {
@@ -73,6 +81,25 @@ impl SimRegistry {
                 .map(|s| s.lock().expect("not poisoned").pseudonyms.clone())
                 .collect(),
         }
+    }
+}
+
+/// What maps a run's SIM numbers back to pseudonyms: a [`SimRegistry`] while numbering goes
+/// on, a [`PseudonymsByNumber`] once it is over.
+pub trait PseudonymOf {
+    /// The pseudonym numbered `n`.
+    fn pseudonym_of(&self, n: SimNumber) -> Pseudonym;
+}
+
+impl PseudonymOf for SimRegistry {
+    fn pseudonym_of(&self, n: SimNumber) -> Pseudonym {
+        self.pseudonym(n)
+    }
+}
+
+impl PseudonymOf for PseudonymsByNumber {
+    fn pseudonym_of(&self, n: SimNumber) -> Pseudonym {
+        self.get(n)
     }
 }
 
@@ -114,6 +141,7 @@ mod tests {
         let snap = r.snapshot();
         for (p, n) in ps.iter().zip(&ns) {
             assert_eq!(snap.get(*n), *p);
+            assert_eq!(r.pseudonym(*n), *p);
         }
     }
 }

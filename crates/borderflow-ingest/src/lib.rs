@@ -8,6 +8,8 @@
 //! - [`validate`]: per row, parses the time, checks and resolves the PLMNs to countries, turns
 //!   the counterpart number into a country, pseudonymises the subscriber id, and either accepts
 //!   the row or quarantines it with a [`Reason`]. Raw ids and numbers never leave this step.
+//! - [`share`]: one share of a run's input (files or row-group runs) read by one validator,
+//!   as the local engine's threads and a cluster's tasks both read them.
 //!
 //! Every row read is accounted for: read = accepted + quarantined, per file and per reason
 //! ([`FileCounts`]).
@@ -24,10 +26,15 @@
 pub mod config;
 pub mod local_time;
 pub mod reason;
+pub mod share;
 pub mod source;
 pub mod validate;
 
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use reason::{FileCounts, Reason};
+pub use share::{
+    FileShares, Flow, QuarantineError, ShareCounts, ShareError, add_share_counts, deal_shares,
+    read_share,
+};
 pub use source::{InputFile, SourceError, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, quarantine_schema};

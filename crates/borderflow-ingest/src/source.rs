@@ -72,7 +72,8 @@ pub enum SourceError {
 }
 
 /// The formats borderflow reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Format {
     /// Delimited text with a header row.
     Csv,
@@ -83,8 +84,9 @@ pub enum Format {
 }
 
 /// One input file, or a run of row groups of a Parquet file (so one large file can be read by
-/// several partitions at once, each still knowing the file's row numbers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// several partitions at once, each still knowing the file's row numbers). It travels in a
+/// cluster's ingest plan as it is: a path and row groups, nothing read from the file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Where it is.
     pub path: PathBuf,

@@ -11,25 +11,23 @@
 
 use borderflow_core::{Failure, FailureKind, failpoint};
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath};
+use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout};
 use borderflow_core::{SimRegistry, TooManySims};
 use borderflow_ingest::{
-    FileCounts, InputConfig, InputFile, SourceError, Validator, discover, quarantine_schema,
-    read_cell_catalogue,
+    FileCounts, Flow, InputConfig, InputFile, QuarantineError, ShareCounts, ShareError,
+    SourceError, Validator, add_share_counts, deal_shares, discover, read_cell_catalogue,
 };
 use borderflow_presence::{PresenceShard, PresenceStore, ReduceError, Reduction, StoreError};
 use borderflow_pseudo::{KeyError, Pseudonymiser};
 use borderflow_refdata::{RefData, RefDataError};
-use parquet::arrow::ArrowWriter;
 
 use crate::reports::{IngestReport, InputDigest, ReportError};
-use crate::{Period, Pipeline};
+use crate::{EngineKind, Period, Pipeline};
 
 /// Why an ingest run failed. Nothing was written to the state directory.
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +90,29 @@ pub enum IngestError {
     /// The presence reduction could not write or read its files.
     #[error(transparent)]
     Reduce(#[from] ReduceError),
+    /// The engine of `engine.kind` could not be started.
+    #[error(transparent)]
+    EngineStart(#[from] crate::engine::EngineError),
+    /// The cluster failed the ingest job; nothing was committed.
+    #[error("ingest on the cluster failed, nothing was written to the store: {message}")]
+    Cluster {
+        /// What the cluster said, on one line.
+        message: String,
+        /// Whether an executor refused the job's key (its own is not the store's, or it
+        /// has none).
+        key_refused: bool,
+    },
 }
 
-fn quarantine_error(path: &Path, source: parquet::errors::ParquetError) -> IngestError {
-    IngestError::Quarantine {
-        path: path.to_path_buf(),
-        source,
+impl From<ShareError> for IngestError {
+    fn from(e: ShareError) -> Self {
+        match e {
+            ShareError::Source(e) => IngestError::Source(e),
+            ShareError::TooManySims(e) => IngestError::TooManySims(e),
+            ShareError::Quarantine(QuarantineError { path, source }) => {
+                IngestError::Quarantine { path, source }
+            }
+        }
     }
 }
 
@@ -230,15 +245,15 @@ struct Shared<'a> {
     sims: SimRegistry,
     quarantine_dir: PathBuf,
     /// Per file: its counts so far and how many of its shares were read to their end.
-    counts: Mutex<BTreeMap<String, (FileCounts, usize)>>,
+    counts: Mutex<ShareCounts>,
     /// Set when a thread fails, so the others stop early.
     failed: AtomicBool,
     progress: &'a Progress,
 }
 
-/// Reads one thread's share of the input files in order, validating each batch, writing
-/// quarantined rows to the thread's quarantine file and accepted events into its presence
-/// shard.
+/// Reads one thread's share of the input files in order ([`borderflow_ingest::read_share`]),
+/// writing quarantined rows to the thread's quarantine file and accepted events into its
+/// presence shard.
 fn read_share(
     shared: &Shared<'_>,
     files: &[InputFile],
@@ -257,55 +272,112 @@ fn read_share(
     .with_cells(shared.cells.clone())
     .with_day(&shared.day);
     let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
-    let mut quarantine: Option<ArrowWriter<File>> = None;
-    for f in files {
-        let mut reader = f.open(&shared.input)?;
-        let mut counts = FileCounts::default();
-        let mut reported = 0;
-        while let Some(batch) = reader.next_batch() {
+    // Bytes shown as read: of the whole share, and of the piece being read.
+    let (mut shown, mut piece_shown) = (0u64, (usize::MAX, 0u64));
+    let counts =
+        borderflow_ingest::read_share(&mut v, &shared.input, files, &qpath, |out, piece, read| {
             if shared.failed.load(Ordering::Relaxed) {
-                return Ok(()); // another thread failed; its error is the run's
+                return Ok::<_, IngestError>(Flow::Stop); // another thread failed
             }
-            let read = reader.bytes_read();
-            shared
-                .progress
-                .bytes_read
-                .fetch_add(read.saturating_sub(reported), Ordering::Relaxed);
-            reported = read.max(reported);
-            let out = v.validate(reader.name(), &batch?)?;
-            counts.add(&out.counts);
-            if out.quarantine.num_rows() > 0 {
-                if quarantine.is_none() {
-                    let file = File::create(&qpath).with_path(&qpath)?;
-                    quarantine = Some(
-                        ArrowWriter::try_new(file, quarantine_schema(), None)
-                            .map_err(|e| quarantine_error(&qpath, e))?,
-                    );
-                }
-                let w = quarantine.as_mut().expect("created above");
-                w.write(&out.quarantine)
-                    .map_err(|e| quarantine_error(&qpath, e))?;
+            if piece_shown.0 != piece {
+                piece_shown = (piece, 0);
             }
+            let more = read.saturating_sub(piece_shown.1);
+            piece_shown.1 += more;
+            shown += more;
+            let progress = &shared.progress;
+            progress.bytes_read.fetch_add(more, Ordering::Relaxed);
             shard.push_all(&out.accepted)?;
-            shared
-                .progress
-                .rows
-                .fetch_add(out.counts.read, Ordering::Relaxed);
-        }
-        shared
-            .progress
-            .bytes_read
-            .fetch_add(f.size.saturating_sub(reported), Ordering::Relaxed);
+            progress.rows.fetch_add(out.counts.read, Ordering::Relaxed);
+            Ok(Flow::Continue)
+        })?;
+    // What the estimates left out (headers, a file's last bytes) is read too.
+    let share_bytes: u64 = files.iter().map(|f| f.size).sum();
+    shared
+        .progress
+        .bytes_read
+        .fetch_add(share_bytes.saturating_sub(shown), Ordering::Relaxed);
+    if let Some(counts) = counts {
         // A file read in several shares adds up its shares' counts.
-        let mut all = shared.counts.lock().expect("lock");
-        let entry = all.entry(reader.name().to_string()).or_default();
-        entry.0.add(&counts);
-        entry.1 += 1;
-    }
-    if let Some(w) = quarantine {
-        w.close().map_err(|e| quarantine_error(&qpath, e))?;
+        add_share_counts(&mut shared.counts.lock().expect("lock"), &counts);
     }
     Ok(())
+}
+
+/// Reads and reduces on this machine: one thread per share, each into its own presence shard,
+/// then the shards reduced date by date (see [`borderflow_presence::Reduction`]).
+#[allow(clippy::too_many_arguments)]
+fn reduce_locally(
+    p: &Pipeline,
+    rd: RefData,
+    files: &[InputFile],
+    cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
+    key: &borderflow_pseudo::PseudonymKey,
+    source_tz: chrono_tz::Tz,
+    at: &Staging<'_>,
+    progress: &Progress,
+) -> Result<Reduced, IngestError> {
+    let partitions = crate::engine::partitions(&p.engine);
+    let shared = Shared {
+        input: p.input.clone(),
+        day: p.classify.day,
+        rd,
+        m: p.measuring_country,
+        window: at.window,
+        source_tz,
+        cells,
+        pseudonymiser: Pseudonymiser::new(key),
+        sims: SimRegistry::new(),
+        quarantine_dir: at.quarantine.to_path_buf(),
+        counts: Mutex::new(ShareCounts::new()),
+        failed: AtomicBool::new(false),
+        progress,
+    };
+    let (shares, expected_shares) = deal_shares(files, partitions)?;
+    // Half the memory limit holds the events being reduced; the other half is for what reads
+    // and writes around them (decoded batches, caches, the per-date tables and writers), so the
+    // stage's peak stays near the limit (measured: docs/ingest.md, Performance).
+    let budget =
+        usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 19)).unwrap_or(usize::MAX);
+    let reduction = Reduction::new(budget, &at.dir.join("spill")).with_day(p.classify.day);
+    let shards = std::thread::scope(|s| {
+        let readers: Vec<_> = shares
+            .into_iter()
+            .enumerate()
+            .map(|(index, files)| {
+                let (shared, reduction) = (&shared, &reduction);
+                s.spawn(move || {
+                    let mut shard = reduction.shard(index);
+                    let read = read_share(shared, &files, index, &mut shard);
+                    if read.is_err() {
+                        shared.failed.store(true, Ordering::Relaxed);
+                    }
+                    read?;
+                    Ok::<_, IngestError>(shard.into_parts()?)
+                })
+            })
+            .collect();
+        let mut parts = Vec::new();
+        let mut first_error = None;
+        for r in readers {
+            match r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                Ok(p) => parts.push(p),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(parts), Err)
+    })?;
+    progress.writing.store(true, Ordering::Relaxed);
+    failpoint::hit("ingest:read");
+    let reduced = reduction.finish(shards, &shared.sims.snapshot(), at.presence, partitions)?;
+    Ok(Reduced {
+        counts: std::mem::take(&mut *shared.counts.lock().expect("lock")),
+        expected_shares,
+        presence_rows: reduced.rows,
+        spilled_bytes: reduced.spilled_bytes,
+    })
 }
 
 /// Rows a file must have for "none accepted" to mean the file, not a few stray rows, is bad.
@@ -428,6 +500,32 @@ pub fn run_with_progress(
     Ok(report)
 }
 
+/// What reading and reducing a run's input gave, before anything is committed: the
+/// accounting of every share read to its end, how many shares each file was cut into, and the
+/// presence partitions written under the staging directory.
+pub(crate) struct Reduced {
+    /// Per file: rows read, accepted and quarantined, and shares read to their end.
+    pub counts: ShareCounts,
+    /// Per file: the shares it was cut into.
+    pub expected_shares: BTreeMap<String, usize>,
+    /// Presence rows written.
+    pub presence_rows: u64,
+    /// Bytes the reduction spilled to disk.
+    pub spilled_bytes: u64,
+}
+
+/// Where a run reads, reduces and stages: what both engines are given.
+pub(crate) struct Staging<'a> {
+    /// The run's scratch directory in the state directory.
+    pub dir: &'a Path,
+    /// Where quarantine files go (`part-<share>.parquet`).
+    pub quarantine: &'a Path,
+    /// Where the presence partitions go (`local_date=YYYY-MM-DD/part-0.parquet`).
+    pub presence: &'a Path,
+    /// Accepted functional local dates, days since 1970-01-01, both ends included.
+    pub window: (i32, i32),
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_staged(
     p: &Pipeline,
@@ -450,93 +548,32 @@ fn run_staged(
         .bytes_total
         .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
     let quarantine = StagedDir::create_at(staging.join("quarantine"), &layout.quarantine(run_id))?;
-    let quarantine_dir = quarantine.path().to_path_buf();
     let presence_dir = staging.join("presence");
-    let partitions = crate::engine::partitions(&p.engine);
-    let shared = Shared {
-        input: p.input.clone(),
-        day: p.classify.day,
-        rd,
-        m: p.measuring_country,
+    let at = Staging {
+        dir: staging,
+        quarantine: quarantine.path(),
+        presence: &presence_dir,
         window: period.map_or((i32::MIN, i32::MAX), |x| x.day_range()),
-        source_tz,
-        cells,
-        pseudonymiser: Pseudonymiser::new(key),
-        sims: SimRegistry::new(),
-        quarantine_dir: quarantine_dir.clone(),
-        counts: Mutex::new(BTreeMap::new()),
-        failed: AtomicBool::new(false),
-        progress,
     };
-    // Large Parquet files are split by row groups so that one file keeps every core busy;
-    // shares are dealt out largest first to the least-loaded partition.
-    let mut by_size = Vec::new();
-    let mut expected_shares = BTreeMap::new();
-    for f in &files {
-        let split = f.split(partitions)?;
-        expected_shares.insert(f.path.display().to_string(), split.len());
-        by_size.extend(split);
-    }
-    let mut shares: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); partitions];
-    by_size.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
-    for f in by_size {
-        let share = shares
-            .iter_mut()
-            .min_by_key(|s| s.0)
-            .expect("partitions > 0");
-        share.0 += f.size;
-        share.1.push(f);
-    }
-    // Each share is read on a thread of its own into its own presence shard; the shards are
-    // then reduced date by date (see borderflow_presence::Reduction).
-    // Half the memory limit holds the events being reduced; the other half is for what reads
-    // and writes around them (decoded batches, caches, the per-date tables and writers), so the
-    // stage's peak stays near the limit (measured: docs/ingest.md, Performance).
-    let budget =
-        usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 19)).unwrap_or(usize::MAX);
-    let reduction = Reduction::new(budget, &staging.join("spill")).with_day(p.classify.day);
-    let shards = std::thread::scope(|s| {
-        let readers: Vec<_> = shares
-            .into_iter()
-            .filter(|share| !share.1.is_empty())
-            .enumerate()
-            .map(|(index, (_, files))| {
-                let (shared, reduction) = (&shared, &reduction);
-                s.spawn(move || {
-                    let mut shard = reduction.shard(index);
-                    let read = read_share(shared, &files, index, &mut shard);
-                    if read.is_err() {
-                        shared.failed.store(true, Ordering::Relaxed);
-                    }
-                    read?;
-                    Ok::<_, IngestError>(shard.into_parts()?)
-                })
-            })
-            .collect();
-        let mut parts = Vec::new();
-        let mut first_error = None;
-        for r in readers {
-            match r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
-                Ok(p) => parts.push(p),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+    let Reduced {
+        counts,
+        expected_shares,
+        presence_rows,
+        spilled_bytes,
+    } = match p.engine.kind {
+        EngineKind::Local => reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?,
+        EngineKind::Ballista => {
+            progress.writing.store(true, Ordering::Relaxed);
+            crate::cluster_ingest::reduce_on_cluster(p, &files, fingerprint, &at)?
         }
-        first_error.map_or(Ok(parts), Err)
-    })?;
-    progress.writing.store(true, Ordering::Relaxed);
-    failpoint::hit("ingest:read");
-    let reduced = reduction.finish(shards, &shared.sims.snapshot(), &presence_dir, partitions)?;
+    };
     failpoint::hit("ingest:reduced");
-    let presence_rows = reduced.rows;
 
     // Every file read to its end, every row accounted for.
-    let counts = std::mem::take(&mut *shared.counts.lock().expect("lock"));
     let mut totals = FileCounts::default();
     for (name, shares) in &expected_shares {
         let c = match counts.get(name) {
-            Some((c, done)) if done == shares => c,
+            Some(f) if f.shares == *shares => &f.counts,
             _ => {
                 return Err(IngestError::Engine(format!(
                     "{name} was not read to its end"
@@ -576,11 +613,11 @@ fn run_staged(
         dataset: p.dataset.clone(),
         key_fingerprint: fingerprint.to_string(),
         period: period.map(|x| x.to_string()),
-        files: counts.into_iter().map(|(k, (c, _))| (k, c)).collect(),
+        files: counts.into_iter().map(|(k, f)| (k, f.counts)).collect(),
         inputs: inputs()?,
         totals,
         presence_rows,
-        spilled_bytes: reduced.spilled_bytes,
+        spilled_bytes,
         dates_written: Vec::new(),
         dates_removed: Vec::new(),
         seconds: 0.0,
@@ -616,6 +653,16 @@ impl FailureKind for IngestError {
             IngestError::Engine(_) => Failure::Internal,
             IngestError::TooManySims(e) => e.failure(),
             IngestError::Reduce(e) => e.failure(),
+            IngestError::EngineStart(e) => e.failure(),
+            // An executor started with another key is a setting to fix; anything else is the
+            // cluster or the storage it shares.
+            IngestError::Cluster { key_refused, .. } => {
+                if *key_refused {
+                    Failure::Config
+                } else {
+                    Failure::State
+                }
+            }
         }
     }
 }

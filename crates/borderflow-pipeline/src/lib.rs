@@ -32,6 +32,7 @@
 
 mod assemble;
 pub mod classify;
+mod cluster_ingest;
 pub mod engine;
 pub mod evaluate;
 pub mod ingest;

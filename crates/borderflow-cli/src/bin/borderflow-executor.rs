@@ -71,6 +71,12 @@ enum Process {
         /// Seconds between heartbeats to the scheduler.
         #[arg(long, default_value_t = 60)]
         heartbeat_interval_seconds: u64,
+        /// The store's pseudonymisation key (owner-only file, as `borderflow keygen` writes
+        /// it), for ingest tasks; the environment variable BORDERFLOW_KEY (hex) serves when
+        /// no file is given. Without either, the executor refuses ingest tasks and runs the
+        /// others.
+        #[arg(long)]
+        key_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -126,7 +132,23 @@ fn run(cli: Cli) -> Result<()> {
             work_dir,
             memory_limit_mb,
             heartbeat_interval_seconds,
+            key_file,
         } => {
+            use borderflow_pseudo::{KEY_ENV, PseudonymKey};
+            // The key is loaded here, by the executor, and never leaves the process.
+            let key = match key_file {
+                Some(path) => Some(PseudonymKey::load_file(&path).context("--key-file")?),
+                None if std::env::var_os(KEY_ENV).is_some() => {
+                    Some(PseudonymKey::load_env(KEY_ENV).context(KEY_ENV)?)
+                }
+                None => None,
+            };
+            match &key {
+                Some(k) => {
+                    tracing::info!(fingerprint = %k.fingerprint(), "pseudonymisation key loaded")
+                }
+                None => tracing::info!("no pseudonymisation key: ingest tasks will be refused"),
+            }
             let concurrent_tasks = concurrent_tasks
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             runtime
@@ -140,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
                     work_dir,
                     memory_bytes: memory_limit_mb.map(|m| m << 20),
                     heartbeat_interval_seconds,
+                    key: key.map(std::sync::Arc::new),
                 }))
                 .context("executor")?;
         }

@@ -1,0 +1,165 @@
+//! Reading one share of a run's input: a list of files (or runs of a Parquet file's row
+//! groups) read front to back by one validator, its quarantined rows written to one file.
+//!
+//! The local engine reads one share per thread; a cluster reads one share per task, on
+//! whichever executor runs it. Both go through [`read_share`], so a row is validated,
+//! counted and quarantined the same way wherever it is read.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use borderflow_core::TooManySims;
+use parquet::arrow::ArrowWriter;
+use parquet::errors::ParquetError;
+use serde::{Deserialize, Serialize};
+
+use crate::validate::quarantine_schema;
+use crate::{FileCounts, InputConfig, InputFile, SourceError, Validated, Validator};
+
+/// A quarantine file could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct QuarantineError {
+    /// The quarantine file.
+    pub path: PathBuf,
+    /// What the Parquet writer (or the file system) said.
+    #[source]
+    pub source: ParquetError,
+}
+
+/// Why a share could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ShareError {
+    /// An input file is unreadable, or a batch of it malformed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// More distinct SIMs than one run can number.
+    #[error(transparent)]
+    TooManySims(#[from] TooManySims),
+    /// The share's quarantine file could not be written.
+    #[error(transparent)]
+    Quarantine(#[from] QuarantineError),
+}
+
+/// What the reader does after a batch: go on, or stop because the run is failing elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next batch.
+    Continue,
+    /// Stop now; the share is not read to its end.
+    Stop,
+}
+
+/// One file's part of a share: its rows' accounting and how many of the file's shares this
+/// counts (a Parquet file split by row groups is read in several shares).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileShares {
+    /// Rows read, accepted and quarantined by reason.
+    pub counts: FileCounts,
+    /// Shares of the file read to their end.
+    pub shares: usize,
+}
+
+/// The accounting of shares read to their end, by file name.
+pub type ShareCounts = BTreeMap<String, FileShares>;
+
+/// Adds `more` into `into`, file by file.
+pub fn add_share_counts(into: &mut ShareCounts, more: &ShareCounts) {
+    for (name, f) in more {
+        let entry = into.entry(name.clone()).or_default();
+        entry.counts.add(&f.counts);
+        entry.shares += f.shares;
+    }
+}
+
+/// Reads `files` in order with `validator`, writing quarantined rows to `quarantine` (created
+/// only if a row is quarantined) and handing every validated batch to `on_batch`, with the
+/// index in `files` of the piece it came from and the bytes of that piece read so far. Returns the share's accounting, or `None` when `on_batch` said
+/// stop (then nothing of the share counts, and the quarantine file may be partial).
+pub fn read_share<E>(
+    validator: &mut Validator<'_>,
+    input: &InputConfig,
+    files: &[InputFile],
+    quarantine: &Path,
+    mut on_batch: impl FnMut(&Validated, usize, u64) -> Result<Flow, E>,
+) -> Result<Option<ShareCounts>, E>
+where
+    E: From<ShareError>,
+{
+    let quarantine_error = |source| {
+        ShareError::Quarantine(QuarantineError {
+            path: quarantine.to_path_buf(),
+            source,
+        })
+    };
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut out = ShareCounts::new();
+    for (piece, f) in files.iter().enumerate() {
+        let mut reader = f.open(input).map_err(ShareError::from)?;
+        let mut counts = FileCounts::default();
+        while let Some(batch) = reader.next_batch() {
+            let batch = batch.map_err(ShareError::from)?;
+            let validated = validator
+                .validate(reader.name(), &batch)
+                .map_err(ShareError::from)?;
+            counts.add(&validated.counts);
+            if validated.quarantine.num_rows() > 0 {
+                if writer.is_none() {
+                    let file = File::create(quarantine)
+                        .map_err(|e| quarantine_error(ParquetError::External(Box::new(e))))?;
+                    writer = Some(
+                        ArrowWriter::try_new(file, quarantine_schema(), None)
+                            .map_err(quarantine_error)?,
+                    );
+                }
+                let w = writer.as_mut().expect("created above");
+                w.write(&validated.quarantine).map_err(quarantine_error)?;
+            }
+            if on_batch(&validated, piece, reader.bytes_read())? == Flow::Stop {
+                return Ok(None);
+            }
+        }
+        let entry = out.entry(reader.name().to_string()).or_default();
+        entry.counts.add(&counts);
+        entry.shares += 1;
+    }
+    if let Some(w) = writer {
+        w.close().map_err(quarantine_error)?;
+    }
+    Ok(Some(out))
+}
+
+/// Deals `files` into at most `partitions` shares of about equal bytes: large Parquet files
+/// split by row groups so one file keeps every partition busy, then the pieces dealt out
+/// largest first to the least-loaded share. Returns the non-empty shares and, per file, how
+/// many pieces it was cut into (what "read to its end" means for it).
+pub fn deal_shares(
+    files: &[InputFile],
+    partitions: usize,
+) -> Result<(Vec<Vec<InputFile>>, BTreeMap<String, usize>), SourceError> {
+    let partitions = partitions.max(1);
+    let mut pieces = Vec::new();
+    let mut expected = BTreeMap::new();
+    for f in files {
+        let split = f.split(partitions)?;
+        expected.insert(f.path.display().to_string(), split.len());
+        pieces.extend(split);
+    }
+    let mut shares: Vec<(u64, Vec<InputFile>)> = vec![(0, Vec::new()); partitions];
+    pieces.sort_by(|a, b| b.size.cmp(&a.size).then(a.path.cmp(&b.path)));
+    for f in pieces {
+        let share = shares
+            .iter_mut()
+            .min_by_key(|s| s.0)
+            .expect("partitions > 0");
+        share.0 += f.size;
+        share.1.push(f);
+    }
+    let shares = shares
+        .into_iter()
+        .map(|(_, files)| files)
+        .filter(|files| !files.is_empty())
+        .collect();
+    Ok((shares, expected))
+}
