@@ -95,7 +95,11 @@ pub struct ExecutorKey(pub Arc<PseudonymKey>);
 
 /// Why a task could not read its share. Messages name files, rows and fingerprints, never a
 /// value read from a file or the key.
-#[derive(Debug, thiserror::Error)]
+///
+/// Ballista returns a failed task's error to the driver as its `Debug` text, so `Debug` is the
+/// message itself between [`TASK_ERROR_OPEN`] and [`TASK_ERROR_CLOSE`]: the driver finds it
+/// there ([`task_error_in`]) and reports it as it would a local failure.
+#[derive(thiserror::Error)]
 pub enum IngestTaskError {
     /// The executor was started without a key.
     #[error(
@@ -133,6 +137,25 @@ pub enum IngestTaskError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What opens an [`IngestTaskError`]'s text in the error a cluster returns.
+pub const TASK_ERROR_OPEN: &str = "<<";
+/// What closes it.
+pub const TASK_ERROR_CLOSE: &str = ">>";
+
+impl std::fmt::Debug for IngestTaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{TASK_ERROR_OPEN}{self}{TASK_ERROR_CLOSE}")
+    }
+}
+
+/// The text of the [`IngestTaskError`] inside `message`, an error a cluster returned, if it
+/// holds one.
+pub fn task_error_in(message: &str) -> Option<&str> {
+    let start = message.find(TASK_ERROR_OPEN)? + TASK_ERROR_OPEN.len();
+    let len = message[start..].find(TASK_ERROR_CLOSE)?;
+    Some(&message[start..start + len])
 }
 
 impl From<SourceError> for IngestTaskError {
