@@ -50,7 +50,7 @@ use datafusion::physical_plan::{
 use serde::{Deserialize, Serialize};
 
 /// The name the driver registers the ingest table under: the `events` of
-/// [`borderflow_presence::reduce_sql`].
+/// `borderflow_presence::reduce_sql`.
 pub const INGEST_TABLE: &str = "events";
 
 /// The file of a partition's accounting under [`IngestTask::counts_dir`].

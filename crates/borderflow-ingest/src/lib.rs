@@ -33,8 +33,8 @@ pub mod validate;
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use reason::{FileCounts, Reason};
 pub use share::{
-    FileShares, Flow, QuarantineError, ShareCounts, ShareError, add_share_counts, deal_shares,
-    read_share,
+    Dealt, FileShares, Flow, QuarantineError, ShareCounts, ShareError, add_share_counts,
+    deal_shares, read_share,
 };
 pub use source::{InputFile, SourceError, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, quarantine_schema};

@@ -130,14 +130,19 @@ where
     Ok(Some(out))
 }
 
+/// A run's input dealt into shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dealt {
+    /// The non-empty shares, each read front to back by one reader.
+    pub shares: Vec<Vec<InputFile>>,
+    /// Per file: the pieces it was cut into (what "read to its end" means for it).
+    pub pieces: BTreeMap<String, usize>,
+}
+
 /// Deals `files` into at most `partitions` shares of about equal bytes: large Parquet files
 /// split by row groups so one file keeps every partition busy, then the pieces dealt out
-/// largest first to the least-loaded share. Returns the non-empty shares and, per file, how
-/// many pieces it was cut into (what "read to its end" means for it).
-pub fn deal_shares(
-    files: &[InputFile],
-    partitions: usize,
-) -> Result<(Vec<Vec<InputFile>>, BTreeMap<String, usize>), SourceError> {
+/// largest first to the least-loaded share.
+pub fn deal_shares(files: &[InputFile], partitions: usize) -> Result<Dealt, SourceError> {
     let partitions = partitions.max(1);
     let mut pieces = Vec::new();
     let mut expected = BTreeMap::new();
@@ -161,5 +166,8 @@ pub fn deal_shares(
         .map(|(_, files)| files)
         .filter(|files| !files.is_empty())
         .collect();
-    Ok((shares, expected))
+    Ok(Dealt {
+        shares,
+        pieces: expected,
+    })
 }

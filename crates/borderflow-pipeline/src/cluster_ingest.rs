@@ -67,7 +67,10 @@ pub(crate) fn reduce_on_cluster(
             })
         })
         .collect::<Result<Vec<_>, IngestError>>()?;
-    let (shares, expected_shares) = deal_shares(&files, crate::engine::partitions(&p.engine))?;
+    let borderflow_ingest::Dealt {
+        shares,
+        pieces: expected_shares,
+    } = deal_shares(&files, crate::engine::partitions(&p.engine))?;
     let counts_dir = at.dir.join("counts");
     std::fs::create_dir_all(&counts_dir).with_path(&counts_dir)?;
     let mut input = p.input.clone();

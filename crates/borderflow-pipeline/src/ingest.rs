@@ -333,7 +333,10 @@ fn reduce_locally(
         failed: AtomicBool::new(false),
         progress,
     };
-    let (shares, expected_shares) = deal_shares(files, partitions)?;
+    let borderflow_ingest::Dealt {
+        shares,
+        pieces: expected_shares,
+    } = deal_shares(files, partitions)?;
     // Half the memory limit holds the events being reduced; the other half is for what reads
     // and writes around them (decoded batches, caches, the per-date tables and writers), so the
     // stage's peak stays near the limit (measured: docs/ingest.md, Performance).
