@@ -335,8 +335,8 @@ impl ExecutionPlan for IngestExec {
 
 /// Reads partition `partition` of `task` with `key`, handing each batch of accepted events
 /// ([`accepted_schema`]) to `emit`, which says whether to go on; then writes the partition's
-/// quarantine and accounting files. Returns whether the share was read to its end (false when
-/// `emit` said stop: then no accounting file is written).
+/// quarantine and accounting files. When `emit` says stop (the query was cancelled), the
+/// share is not read to its end and neither file is written.
 pub fn read_partition(
     task: &IngestTask,
     partition: usize,
