@@ -16,20 +16,22 @@
 //! none, refuses the task, so a cluster can never write pseudonyms of another key.
 //!
 //! **Side outputs.** Each partition writes its quarantined rows to
-//! `<quarantine_dir>/part-<partition>.parquet` and its accounting (rows read, accepted and
-//! quarantined per reason, per file) to `<counts_dir>/part-<partition>.json`, each written
+//! `<quarantine_dir>/part-<partition>.parquet` and its [`PartitionReport`] (rows read,
+//! accepted and quarantined per reason, per file; and the digest of each file whose first
+//! piece it read, for the manifest) to `<counts_dir>/part-<partition>.json`, each written
 //! under a temporary name and renamed into place once the share is read to its end. A task
 //! retried after a lost executor writes the same bytes again; a partition with no accounting
 //! file was not read to its end, and the driver fails the run.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use borderflow_core::{CountryCode, FunctionalDay, SimRegistry, accepted_batch, accepted_schema};
 use borderflow_ingest::{
-    Flow, InputConfig, InputFile, ShareCounts, ShareError, SourceError, Validator,
-    read_cell_catalogue, read_share,
+    Flow, InputConfig, InputDigest, InputFile, ShareCounts, ShareError, SourceError, Validator,
+    digest_file, read_cell_catalogue, read_share,
 };
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use borderflow_refdata::{Overrides, RefData, RefDataError};
@@ -53,7 +55,17 @@ use serde::{Deserialize, Serialize};
 /// `borderflow_presence::reduce_sql`.
 pub const INGEST_TABLE: &str = "events";
 
-/// The file of a partition's accounting under [`IngestTask::counts_dir`].
+/// What a partition reports once its share is read to its end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartitionReport {
+    /// Rows read, accepted and quarantined, per file.
+    pub counts: ShareCounts,
+    /// Size and SHA-256 of each file whose first piece the share holds (each file is
+    /// digested once, by the partition that reads its beginning).
+    pub digests: BTreeMap<String, InputDigest>,
+}
+
+/// The file of a partition's report under [`IngestTask::counts_dir`].
 pub fn counts_file(counts_dir: &Path, partition: usize) -> PathBuf {
     counts_dir.join(format!("part-{partition}.json"))
 }
@@ -399,9 +411,18 @@ pub fn read_partition(
     if quarantine_tmp.exists() {
         rename(&quarantine_tmp, &quarantine)?;
     }
+    let mut digests = BTreeMap::new();
+    for f in shares
+        .iter()
+        .filter(|f| f.row_groups.is_none_or(|(start, _)| start == 0))
+    {
+        let digest = digest_file(&f.path).map_err(|e| external(e.into()))?;
+        digests.insert(f.path.display().to_string(), digest);
+    }
+    let report = PartitionReport { counts, digests };
     let path = counts_file(&task.counts_dir, partition);
     let tmp = temporary(&path);
-    let json = serde_json::to_vec(&counts).expect("counts serialise");
+    let json = serde_json::to_vec(&report).expect("a report serialises");
     std::fs::write(&tmp, json).map_err(|source| {
         external(IngestTaskError::Write {
             path: tmp.clone(),

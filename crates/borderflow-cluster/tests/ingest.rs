@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use borderflow_cluster::codec::{LogicalCodec, PhysicalCodec};
 use borderflow_cluster::ingest::{
-    ExecutorKey, INGEST_TABLE, IngestExec, IngestTable, IngestTask, counts_file, quarantine_file,
+    ExecutorKey, INGEST_TABLE, IngestExec, IngestTable, IngestTask, PartitionReport, counts_file,
+    quarantine_file,
 };
 use borderflow_core::FunctionalDay;
-use borderflow_ingest::{InputConfig, Reason, ShareCounts, discover};
+use borderflow_ingest::{InputConfig, Reason, discover};
 use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -159,10 +160,20 @@ fn each_task_pseudonymises_its_share_and_accounts_for_every_row() {
     // Each partition wrote its accounting and its quarantine, by file and row.
     for (partition, share) in task.shares.iter().enumerate() {
         let name = share[0].path.display().to_string();
-        let counts: ShareCounts = serde_json::from_slice(
+        let report: PartitionReport = serde_json::from_slice(
             &std::fs::read(counts_file(&task.counts_dir, partition)).unwrap(),
         )
         .unwrap();
+        // The file's digest for the manifest, taken by the task that read its beginning.
+        assert_eq!(
+            report.digests[&name],
+            borderflow_ingest::digest_file(&share[0].path).unwrap()
+        );
+        assert_eq!(
+            report.digests[&name].bytes,
+            std::fs::metadata(&share[0].path).unwrap().len()
+        );
+        let counts = report.counts;
         let f = &counts[&name];
         assert_eq!((f.counts.read, f.counts.accepted, f.shares), (5, 3, 1));
         assert_eq!(f.counts.quarantined[&Reason::BadTime], 1);

@@ -36,5 +36,5 @@ pub use share::{
     Dealt, FileShares, Flow, QuarantineError, ShareCounts, ShareError, add_share_counts,
     deal_shares, read_share,
 };
-pub use source::{InputFile, SourceError, discover, read_cell_catalogue};
+pub use source::{InputDigest, InputFile, SourceError, digest_file, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, quarantine_schema};

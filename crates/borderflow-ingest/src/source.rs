@@ -832,3 +832,38 @@ impl borderflow_core::FailureKind for SourceError {
         }
     }
 }
+
+/// An input file's size and content digest, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InputDigest {
+    /// Bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+/// Reads the file at `path` once to its end: its size and SHA-256. An input that cannot be
+/// read is the input's failure, named by its path.
+pub fn digest_file(path: &Path) -> Result<InputDigest, SourceError> {
+    use sha2::{Digest, Sha256};
+    let unreadable = |e: std::io::Error| SourceError::Read {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut file = File::open(path).map_err(unreadable)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok(InputDigest {
+        bytes,
+        sha256: hex::encode(h.finalize()),
+    })
+}

@@ -9,6 +9,8 @@
 //! 2. **Reduce.** The presence reduction is [`borderflow_presence::reduce_sql`], the
 //!    definition the local reduction is tested against, written by the cluster as one Parquet
 //!    file per functional date into the run's staging directory.
+//!    Each task also digests the files whose beginning it reads, for the manifest, so the
+//!    driver reads no input file itself.
 //! 3. **Commit.** The driver, not the cluster, names each date's file as the store does and
 //!    then commits the dates into the store, with the store's stamp and whole-day
 //!    replacement, exactly as after a local run (the caller, [`crate::ingest`], does that).
@@ -16,10 +18,13 @@
 //! The staging directory is under the state directory, which every executor must reach at
 //! the same path (shared storage, docs/scale-out.md), and so must every input file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use borderflow_cluster::ingest::{INGEST_TABLE, IngestTable, IngestTask, KEY_REFUSAL, counts_file};
+use borderflow_cluster::ingest::{
+    INGEST_TABLE, IngestTable, IngestTask, KEY_REFUSAL, PartitionReport, counts_file, task_error_in,
+};
 use borderflow_core::schema::presence::{LOCAL_DATE, PART_FILE, PARTITION_PREFIX};
 use borderflow_core::{PathError, WithPath};
 use borderflow_ingest::{InputFile, ShareCounts, add_share_counts, deal_shares};
@@ -31,10 +36,12 @@ use datafusion::error::DataFusionError;
 use crate::Pipeline;
 use crate::ingest::{IngestError, Reduced, Staging};
 
-/// Why the cluster failed a job, as one line: Ballista returns a task's error as text.
+/// Why the cluster failed a job, as one line: Ballista returns a task's error as text, and an
+/// ingest task's own error is picked out of it.
 pub(crate) fn cluster_error(e: DataFusionError) -> IngestError {
-    let message = e
-        .to_string()
+    let text = e.to_string();
+    let message = task_error_in(&text)
+        .unwrap_or(&text)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
@@ -143,16 +150,18 @@ pub(crate) fn reduce_on_cluster(
     commit_names(&written, at.presence)?;
     remove_temporaries(at.quarantine)?;
 
-    // Each share's accounting, as its task wrote it; a share without one was not read to its
-    // end, and the caller's reconciliation says so by file.
+    // Each share's accounting and digests, as its task wrote them; a share without them was
+    // not read to its end, and the caller's reconciliation says so by file.
     let mut counts = ShareCounts::new();
+    let mut digests = BTreeMap::new();
     for partition in 0..share_count {
         let path = counts_file(&counts_dir, partition);
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let share: ShareCounts = serde_json::from_slice(&bytes)
+                let report: PartitionReport = serde_json::from_slice(&bytes)
                     .map_err(|e| IngestError::Engine(format!("{}: {e}", path.display())))?;
-                add_share_counts(&mut counts, &share);
+                add_share_counts(&mut counts, &report.counts);
+                digests.extend(report.digests);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(PathError::new(&path, e).into()),
@@ -163,6 +172,7 @@ pub(crate) fn reduce_on_cluster(
         expected_shares,
         presence_rows: rows,
         spilled_bytes: 0,
+        digests: Some(digests),
     })
 }
 

@@ -20,7 +20,8 @@ use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout
 use borderflow_core::{SimRegistry, TooManySims};
 use borderflow_ingest::{
     FileCounts, Flow, InputConfig, InputFile, QuarantineError, ShareCounts, ShareError,
-    SourceError, Validator, add_share_counts, deal_shares, discover, read_cell_catalogue,
+    SourceError, Validator, add_share_counts, deal_shares, digest_file, discover,
+    read_cell_catalogue,
 };
 use borderflow_presence::{PresenceShard, PresenceStore, ReduceError, Reduction, StoreError};
 use borderflow_pseudo::{KeyError, Pseudonymiser};
@@ -184,28 +185,8 @@ pub struct Progress {
 
 /// Digests every input file, several at a time.
 fn digest_inputs(files: &[InputFile]) -> Result<BTreeMap<String, InputDigest>, IngestError> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
     let digest = |f: &InputFile| -> Result<(String, InputDigest), IngestError> {
-        // An input that cannot be read is the input's failure, not the state directory's.
-        let unreadable = |e: std::io::Error| SourceError::Read {
-            file: f.path.display().to_string(),
-            message: e.to_string(),
-        };
-        let mut file = std::fs::File::open(&f.path).map_err(unreadable)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut bytes = 0u64;
-        loop {
-            let n = file.read(&mut buf).map_err(unreadable)?;
-            if n == 0 {
-                break;
-            }
-            bytes += n as u64;
-            h.update(&buf[..n]);
-        }
-        let sha256 = hex::encode(h.finalize());
-        Ok((f.path.display().to_string(), InputDigest { bytes, sha256 }))
+        Ok((f.path.display().to_string(), digest_file(&f.path)?))
     };
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
@@ -380,6 +361,7 @@ fn reduce_locally(
         expected_shares,
         presence_rows: reduced.rows,
         spilled_bytes: reduced.spilled_bytes,
+        digests: None,
     })
 }
 
@@ -470,8 +452,12 @@ pub fn run_with_progress(
     );
     let scratch = ScratchDir::create(layout.staging("ingest", &run_id))?;
     // The input digests (for the manifest) are computed beside the ingest, on their own
-    // thread: a second pass over the files that would otherwise come first and alone.
-    let to_digest = files.clone();
+    // thread: a second pass over the files that would otherwise come first and alone. On a
+    // cluster, the tasks take them where they read the files.
+    let to_digest = match p.engine.kind {
+        EngineKind::Local => files.clone(),
+        EngineKind::Ballista => Vec::new(),
+    };
     let result = std::thread::scope(|s| {
         let digests = s.spawn(move || digest_inputs(&to_digest));
         let inputs = || {
@@ -515,6 +501,9 @@ pub(crate) struct Reduced {
     pub presence_rows: u64,
     /// Bytes the reduction spilled to disk.
     pub spilled_bytes: u64,
+    /// The input files' digests, when the engine took them while reading (a cluster's
+    /// tasks); `None` when they are taken beside the run.
+    pub digests: Option<BTreeMap<String, InputDigest>>,
 }
 
 /// Where a run reads, reduces and stages: what both engines are given.
@@ -563,6 +552,7 @@ fn run_staged(
         expected_shares,
         presence_rows,
         spilled_bytes,
+        digests,
     } = match p.engine.kind {
         EngineKind::Local => reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?,
         EngineKind::Ballista => {
@@ -617,7 +607,17 @@ fn run_staged(
         key_fingerprint: fingerprint.to_string(),
         period: period.map(|x| x.to_string()),
         files: counts.into_iter().map(|(k, f)| (k, f.counts)).collect(),
-        inputs: inputs()?,
+        inputs: match digests {
+            Some(taken) => {
+                // Every file's digest, or the run fails as one not read to its end.
+                if let Some(name) = expected_shares.keys().find(|n| !taken.contains_key(*n)) {
+                    return Err(IngestError::Engine(format!("{name} was not digested")));
+                }
+                inputs()?;
+                taken
+            }
+            None => inputs()?,
+        },
         totals,
         presence_rows,
         spilled_bytes,

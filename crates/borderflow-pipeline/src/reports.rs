@@ -135,14 +135,7 @@ impl IngestReport {
     }
 }
 
-/// An input file's size and content digest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct InputDigest {
-    /// Bytes.
-    pub bytes: u64,
-    /// SHA-256 of the file's bytes, hex.
-    pub sha256: String,
-}
+pub use borderflow_ingest::InputDigest;
 
 /// Whether return migrants could be classified, and why not.
 #[derive(Debug, Clone, Serialize, Deserialize)]
