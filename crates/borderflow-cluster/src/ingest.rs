@@ -364,12 +364,10 @@ pub fn read_partition(
         Some(c) => read_cell_catalogue(Path::new(c)).map_err(|e| external(e.into()))?,
         None => Default::default(),
     };
-    let source_tz = match &task.input.source_time_zone {
-        None => chrono_tz::UTC,
-        Some(z) => z
-            .parse()
-            .map_err(|_| external(IngestTaskError::SourceTimeZone(z.clone())))?,
-    };
+    let source_tz = task
+        .input
+        .source_tz()
+        .map_err(|z| external(IngestTaskError::SourceTimeZone(z)))?;
     let sims = SimRegistry::new();
     let mut validator = Validator::new(
         &rd,

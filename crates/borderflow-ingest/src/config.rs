@@ -31,6 +31,17 @@ pub struct InputConfig {
     pub cell_catalogue: Option<String>,
 }
 
+impl InputConfig {
+    /// The zone of the source's naive timestamps (`source_time_zone`; UTC when unset), or the
+    /// name that is no IANA time zone.
+    pub fn source_tz(&self) -> Result<chrono_tz::Tz, String> {
+        match &self.source_time_zone {
+            None => Ok(chrono_tz::UTC),
+            Some(z) => z.parse().map_err(|_| z.clone()),
+        }
+    }
+}
+
 /// Canonical column name → the operator's column name. Canonical names not listed are
 /// expected under their own name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

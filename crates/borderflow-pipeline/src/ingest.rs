@@ -437,12 +437,7 @@ pub fn run_with_progress(
     let layout = StateLayout::new(&p.state_dir);
     lock.clear_leftovers(&layout)?;
     let fingerprint = key.fingerprint().to_string();
-    let source_tz = match &p.input.source_time_zone {
-        None => chrono_tz::UTC,
-        Some(z) => z
-            .parse()
-            .map_err(|_| IngestError::SourceTimeZone(z.clone()))?,
-    };
+    let source_tz = p.input.source_tz().map_err(IngestError::SourceTimeZone)?;
     let store = PresenceStore::open(&layout.presence(), &fingerprint)?;
 
     let run_id = format!(
