@@ -36,6 +36,15 @@ pub enum FactsError {
         /// The column at fault.
         column: &'static str,
     },
+    /// The engine tabulating the facts failed (reading them, or on a cluster).
+    #[error("tabulating the facts in {}: {source}", dir.display())]
+    Query {
+        /// The facts directory.
+        dir: PathBuf,
+        /// What the engine said.
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
     /// A pseudonym holds more than one row: the facts are not what classify writes.
     #[error("{}: a pseudonym holds more than one row (reclassify the period)", path.display())]
     DuplicateSim {
@@ -59,6 +68,89 @@ pub struct FactTotals {
     /// crossings clamped to the bound; `unknown_country`, `bad_partner`: not tabulated).
     /// Operator-side only: whether a release fails must not depend on one SIM.
     pub dropped: BTreeMap<String, u64>,
+}
+
+/// The facts of one SIM that tabulation reads from `sims.parquet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimRow {
+    /// Its category; `None` when too sparse to classify.
+    pub category: Option<Category>,
+    /// Its partner country; `None` for residents and the unclassified.
+    pub partner: Option<CountryCode>,
+    /// Whether its category rests on a spell still open at the period's end.
+    pub open_spell: bool,
+    /// Days with any event in the look-back (a SIM with none is not counted).
+    pub days_seen: u64,
+}
+
+impl FactTotals {
+    /// Nothing counted yet, over `domain`.
+    pub fn new(domain: &Domain) -> Self {
+        Self {
+            tables: Tables::new(domain),
+            sims: 0,
+            open_spells: 0,
+            sim_days: 0,
+            dropped: BTreeMap::new(),
+        }
+    }
+
+    /// Adds `other`'s counts to these (partial tables of one domain, merged exactly).
+    pub fn absorb(&mut self, other: &FactTotals) {
+        let add = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        add(&mut self.tables.categories, &other.tables.categories);
+        add(&mut self.tables.crossings, &other.tables.crossings);
+        self.tables.unclassified += other.tables.unclassified;
+        self.sims += other.sims;
+        self.open_spells += other.open_spells;
+        self.sim_days += other.sim_days;
+        for (reason, n) in &other.dropped {
+            *self.dropped.entry(reason.clone()).or_default() += n;
+        }
+    }
+
+    /// Adds one SIM seen in the look-back (`days_seen` > 0; others are ignored) with the
+    /// directed pairs its crossings file lists, in any order and possibly repeated.
+    ///
+    /// The one per-SIM rule of tabulation, whichever engine gathered the SIM's rows: its
+    /// distinct pairs are taken in code order, so the result does not depend on the order
+    /// rows were stored or shuffled in; beyond `max_pairs` only the first `max_pairs` are
+    /// kept (the bound the privacy analysis relies on) and the SIM is counted as
+    /// `too_many_pairs`; a SIM whose facts do not fit the domain adds to no table and is
+    /// counted under its reason. Its SIM-days are clamped to `max_days`.
+    pub fn add_sim(
+        &mut self,
+        domain: &Domain,
+        sim: &SimRow,
+        pairs: &[(CountryCode, CountryCode)],
+        max_pairs: usize,
+        max_days: u64,
+    ) {
+        if sim.days_seen == 0 {
+            return;
+        }
+        self.sims += 1;
+        self.sim_days += sim.days_seen.min(max_days);
+        self.open_spells += u64::from(sim.open_spell);
+        let mut crossed = pairs.to_vec();
+        crossed.sort();
+        crossed.dedup();
+        if crossed.len() > max_pairs {
+            crossed.truncate(max_pairs);
+            *self.dropped.entry("too_many_pairs".into()).or_default() += 1;
+        }
+        if let Err(e) = self
+            .tables
+            .add(domain, sim.category, sim.partner, &crossed, max_pairs)
+        {
+            let reason = match e {
+                TabulateError::UnknownCountry { .. } => "unknown_country",
+                TabulateError::BadPartner { .. } => "bad_partner",
+                TabulateError::TooManyPairs { .. } => "too_many_pairs",
+            };
+            *self.dropped.entry(reason.into()).or_default() += 1;
+        }
+    }
 }
 
 fn batches(path: &Path) -> Result<Vec<RecordBatch>, FactsError> {
@@ -116,13 +208,7 @@ pub fn read_facts(
                 ));
         }
     }
-    let mut out = FactTotals {
-        tables: Tables::new(domain),
-        sims: 0,
-        open_spells: 0,
-        sim_days: 0,
-        dropped: BTreeMap::new(),
-    };
+    let mut out = FactTotals::new(domain);
     let mut seen: HashSet<Pseudonym> = HashSet::new();
     for b in batches(&sims_path)? {
         let p = &sims_path;
@@ -152,9 +238,6 @@ pub fn read_facts(
             if days_seen == 0 {
                 continue;
             }
-            out.sims += 1;
-            out.sim_days += days_seen.min(max_days);
-            out.open_spells += u64::from(open.is_valid(i) && open.value(i));
             let category = if cat.is_valid(i) {
                 Some(
                     cat.value(i)
@@ -169,28 +252,14 @@ pub fn read_facts(
             } else {
                 None
             };
-            let mut crossed: Vec<(CountryCode, CountryCode)> = Vec::new();
-            for pair in pairs.get(&sim).map_or(&[][..], |v| v.as_slice()) {
-                if !crossed.contains(pair) {
-                    crossed.push(*pair);
-                }
-            }
-            if crossed.len() > max_pairs {
-                // The bound the privacy analysis relies on: keep the first distinct pairs.
-                crossed.truncate(max_pairs);
-                *out.dropped.entry("too_many_pairs".into()).or_default() += 1;
-            }
-            if let Err(e) = out
-                .tables
-                .add(domain, category, partner, &crossed, max_pairs)
-            {
-                let reason = match e {
-                    TabulateError::UnknownCountry { .. } => "unknown_country",
-                    TabulateError::BadPartner { .. } => "bad_partner",
-                    TabulateError::TooManyPairs { .. } => "too_many_pairs",
-                };
-                *out.dropped.entry(reason.into()).or_default() += 1;
-            }
+            let row = SimRow {
+                category,
+                partner,
+                open_spell: open.is_valid(i) && open.value(i),
+                days_seen,
+            };
+            let crossed = pairs.get(&sim).map_or(&[][..], |v| v.as_slice());
+            out.add_sim(domain, &row, crossed, max_pairs, max_days);
         }
     }
     Ok(out)

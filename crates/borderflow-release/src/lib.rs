@@ -7,7 +7,8 @@
 //!   with each SIM's contribution bounded, ready for the privacy mechanism
 //!   (`borderflow-privacy`). These counts are never published as they are.
 //! - [`facts`]: a period's classified facts read into those exact tables, columns by the
-//!   facts schema's names.
+//!   facts schema's names; [`aggregate`](mod@aggregate): the same tabulation as a DataFusion
+//!   plan, so a cluster tabulates where the facts are and only the tables reach the driver.
 //! - [`table`]: a released table — dimension columns and protected cells (noisy value or
 //!   suppressed, with the noise's standard deviation).
 //! - [`corridors`](mod@corridors): roll-ups of the noisy `categories` cells by region, income group and the
@@ -40,6 +41,7 @@
 //! assert!(csv.lines().count() == 3 && !csv.contains(",3,"), "{csv}");
 //! ```
 
+pub mod aggregate;
 pub mod corridors;
 pub mod datapackage;
 pub mod facts;
@@ -53,8 +55,9 @@ pub mod tabulate;
 pub mod totals;
 pub mod write;
 
+pub use aggregate::{TabulateParams, tabulate_facts};
 pub use corridors::corridors;
-pub use facts::{FactTotals, FactsError, read_facts};
+pub use facts::{FactTotals, FactsError, SimRow, read_facts};
 pub use manifest::{Manifest, Quality};
 pub use sdmx::{SdmxCodes, SdmxConfig};
 pub use table::{
