@@ -1,8 +1,13 @@
-//! The classification plan: the presence store's rows for a window, summed over counterpart
-//! countries and sorted by SIM and day by DataFusion (which spills to disk under its memory
-//! limit), then folded SIM by SIM through [`classify`]. The sort is the plan's only heavy
-//! step and runs the same on one machine or a cluster; each SIM's rules then see only its own
-//! few hundred rows, so memory stays flat however many SIMs there are.
+//! The classification plans. Both read the presence store's rows for a window, summed over
+//! counterpart countries, and apply the same rules ([`classify`]) to each SIM's rows:
+//!
+//! - [`ClassifyPlan::Sorted`] (the local engine): DataFusion sorts the rows by SIM and day
+//!   (spilling to disk under its memory limit) and [`classify_store`] folds them SIM by SIM
+//!   in this process; each SIM's rules see only its own few hundred rows, so memory stays
+//!   flat however many SIMs there are.
+//! - [`ClassifyPlan::Grouped`] (a cluster): one grouped query whose aggregate
+//!   ([`crate::aggregate`]) runs the rules where the rows are, and [`write_grouped`] has the
+//!   engine write the facts files itself, so nothing per SIM streams back to the driver.
 
 use std::path::Path;
 
@@ -13,11 +18,13 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::config::TableParquetOptions;
+use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 
-use crate::aggregate::{CLASSIFY_SIM, ClassifyParams, facts_at, params_sql};
+use crate::aggregate::{CLASSIFY_SIM, CROSSINGS, ClassifyParams, params_sql};
 use crate::classify::{SimFacts, classify};
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
@@ -92,47 +99,32 @@ fn window_rows_sql(first: NaiveDate, last: NaiveDate) -> String {
     )
 }
 
-/// How the engine classifies: the same rules, facts and order either way.
+/// How the engine classifies: the same rules and facts either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassifyPlan {
     /// Every presence row of the window sorted by SIM and day ([`window_sql`]), streamed to
-    /// this process and folded SIM by SIM: flat memory on one machine (the local engine's).
+    /// this process and folded SIM by SIM ([`classify_store`]): flat memory on one machine
+    /// (the local engine's).
     Sorted,
     /// One grouped query ([`grouped_sql`]) whose aggregate runs the rules where the rows
-    /// are, returning only per-SIM facts (a cluster's: no presence row reaches the driver).
+    /// are, and whose facts the engine writes itself ([`write_grouped`]): on a cluster, no
+    /// presence row and no SIM's facts reach the driver.
     Grouped,
 }
 
 /// Classifies every SIM with presence rows in the window that starts on `first` (history
-/// included) with `plan`, passing each SIM's pseudonym and facts to `sink`, in pseudonym
-/// order. Returns the SIMs classified.
-#[allow(clippy::too_many_arguments)] // the window's full description, each named
+/// included) by the sorted plan, passing each SIM's pseudonym and facts to `sink`, in
+/// pseudonym order. Returns the SIMs classified.
 pub async fn classify_store(
     ctx: &SessionContext,
-    plan: ClassifyPlan,
     store_dir: &Path,
-    m: CountryCode,
-    first: NaiveDate,
-    window: Window,
-    rules: &Rules,
-    sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
-) -> Result<u64, PlanError> {
-    register_store(ctx, store_dir).await?;
-    match plan {
-        ClassifyPlan::Sorted => classify_sorted(ctx, m, first, window, rules, sink).await,
-        ClassifyPlan::Grouped => classify_grouped(ctx, m, first, window, rules, sink).await,
-    }
-}
-
-/// [`ClassifyPlan::Sorted`] over the registered store.
-async fn classify_sorted(
-    ctx: &SessionContext,
     m: CountryCode,
     first: NaiveDate,
     window: Window,
     rules: &Rules,
     mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
 ) -> Result<u64, PlanError> {
+    register_store(ctx, store_dir).await?;
     let last = first + chrono::Days::new(window.len() as u64 - 1);
     let mut stream = ctx
         .sql(&window_sql(first, last))
@@ -183,6 +175,15 @@ async fn classify_sorted(
 /// SIM, in pseudonym order (the order [`classify_store`] gives). The function must be
 /// registered in the session ([`crate::aggregate::classify_sim`]).
 pub fn grouped_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -> String {
+    use borderflow_core::schema::presence::PSEUDONYM;
+    format!(
+        "{} ORDER BY {PSEUDONYM}",
+        grouped_rows_sql(params, first, last)
+    )
+}
+
+/// [`grouped_sql`] in no order.
+fn grouped_rows_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -> String {
     use borderflow_core::schema::presence::*;
     let rows = window_rows_sql(first, last);
     format!(
@@ -190,8 +191,7 @@ pub fn grouped_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -
                 {CLASSIFY_SIM}({params}, {SIM_COUNTRY}, {COUNTRY}, {EVENTS}, {NIGHT_EVENTS},
                     {WEEKDAY_DAY_EVENTS}, {FIRST_MINUTE}, {LAST_MINUTE}, {DAY}) AS {FACTS}
          FROM ({rows}) AS window_rows
-         GROUP BY {PSEUDONYM}
-         ORDER BY {PSEUDONYM}",
+         GROUP BY {PSEUDONYM}",
         params = params_sql(params),
     )
 }
@@ -199,16 +199,98 @@ pub fn grouped_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -
 /// The column of [`grouped_sql`] holding each SIM's facts.
 pub const FACTS: &str = "facts";
 
-/// [`ClassifyPlan::Grouped`] over the registered store: the engine gathers each SIM's rows
-/// and runs the rules itself, on a cluster's executors, and only the facts come back.
-async fn classify_grouped(
+/// The table [`write_grouped`] registers the per-SIM rows under, for the two files' queries.
+const PER_SIM_TABLE: &str = "classified_per_sim";
+
+/// The column of [`crossings_sql`]'s inner query holding one crossing pair.
+const CROSSING: &str = "crossing";
+
+/// An Arrow type spelled for `arrow_cast`, so each column is written in exactly the facts
+/// schema's type (a string read back from Parquet would otherwise be a view).
+fn arrow_cast(expr: &str, to: &DataType) -> String {
+    format!("arrow_cast({expr}, '{to}')")
+}
+
+/// The SQL that makes `sims.parquet`'s rows, in the facts schema's columns and types and in
+/// pseudonym order, from the per-SIM rows of [`grouped_sql`] registered as the table
+/// `PER_SIM_TABLE`.
+fn sims_sql() -> String {
+    use borderflow_core::schema::facts::PSEUDONYM;
+    let schema = borderflow_core::schema::facts_sims_schema();
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let from = if f.name() == PSEUDONYM {
+                PSEUDONYM.to_string()
+            } else {
+                format!("{FACTS}['{}']", f.name())
+            };
+            format!("{} AS {}", arrow_cast(&from, f.data_type()), f.name())
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM {PER_SIM_TABLE} ORDER BY {PSEUDONYM}",
+        columns.join(", ")
+    )
+}
+
+/// The SQL that makes `crossings.parquet`'s rows (one per SIM and pair, in the facts
+/// schema's columns and types, in pseudonym and pair order) from the per-SIM rows.
+fn crossings_sql() -> String {
+    use borderflow_core::schema::facts::{FROM_COUNTRY, PSEUDONYM, TO_COUNTRY};
+    let schema = borderflow_core::schema::facts_crossings_schema();
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let from = if f.name() == PSEUDONYM {
+                PSEUDONYM.to_string()
+            } else {
+                format!("{CROSSING}['{}']", f.name())
+            };
+            format!("{} AS {}", arrow_cast(&from, f.data_type()), f.name())
+        })
+        .collect();
+    format!(
+        "SELECT {} FROM (
+             SELECT {PSEUDONYM}, unnest({FACTS}['{CROSSINGS}']) AS {CROSSING}
+             FROM {PER_SIM_TABLE}
+         ) AS pairs
+         ORDER BY {PSEUDONYM}, {FROM_COUNTRY}, {TO_COUNTRY}",
+        columns.join(", ")
+    )
+}
+
+/// Where [`write_grouped`]'s engine writes: a directory for the per-SIM rows between its
+/// jobs (scratch, removed by the caller), and the two facts files.
+#[derive(Debug, Clone)]
+pub struct GroupedOutput {
+    /// The per-SIM rows of the grouped query, as the engine's files.
+    pub per_sim_dir: std::path::PathBuf,
+    /// `sims.parquet`.
+    pub sims: std::path::PathBuf,
+    /// `crossings.parquet`.
+    pub crossings: std::path::PathBuf,
+}
+
+/// Classifies every SIM of the window that starts on `first` (history included) by the
+/// grouped plan and has the engine write the facts files itself: on a cluster, executors
+/// run the rules where the rows are and write the files, so neither a presence row nor a
+/// SIM's facts reach this process. The paths must be ones the engine's workers can write
+/// (shared storage on a cluster). `options` are the facts files' Parquet settings.
+#[allow(clippy::too_many_arguments)] // the window's full description, each named
+pub async fn write_grouped(
     ctx: &SessionContext,
+    store_dir: &Path,
     m: CountryCode,
     first: NaiveDate,
     window: Window,
     rules: &Rules,
-    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
-) -> Result<u64, PlanError> {
+    out: &GroupedOutput,
+    options: TableParquetOptions,
+) -> Result<(), PlanError> {
+    register_store(ctx, store_dir).await?;
     if datafusion::execution::FunctionRegistry::udaf(ctx, CLASSIFY_SIM).is_err() {
         ctx.register_udaf(crate::aggregate::classify_sim());
     }
@@ -218,38 +300,28 @@ async fn classify_grouped(
         window,
         rules: rules.clone(),
     };
-    let mut stream = ctx
-        .sql(&grouped_sql(&params, first, last))
+    // 1. The rules where the rows are; one file per partition of per-SIM rows.
+    let per_sim_dir = format!("{}/", out.per_sim_dir.display());
+    ctx.sql(&grouped_rows_sql(&params, first, last))
         .await?
-        .execute_stream()
+        .write_parquet(&per_sim_dir, DataFrameWriteOptions::new(), None)
         .await?;
-    let mut sims = 0u64;
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        let bad = |message: &str| PlanError::BadRow {
-            field: "facts",
-            message: message.into(),
-        };
-        let pseudonyms = batch
-            .column_by_name(borderflow_core::schema::presence::PSEUDONYM)
-            .ok_or_else(|| bad("no pseudonym column"))?;
-        let pseudonyms = cast(pseudonyms, &DataType::FixedSizeBinary(16))?;
-        let pseudonyms = pseudonyms.as_fixed_size_binary();
-        let facts = batch
-            .column_by_name(FACTS)
-            .ok_or_else(|| bad("no facts column"))?
-            .as_struct();
-        for i in 0..batch.num_rows() {
-            let p: [u8; 16] = pseudonyms
-                .value(i)
-                .try_into()
-                .map_err(|_| bad("a pseudonym not 16 bytes"))?;
-            let f = facts_at(facts, i).map_err(|m| bad(&m))?;
-            sims += 1;
-            sink(&p, &f).map_err(PlanError::Sink)?;
-        }
+    // 2. The two facts files, each one file in pseudonym order.
+    ctx.deregister_table(PER_SIM_TABLE)?;
+    ctx.register_parquet(PER_SIM_TABLE, &per_sim_dir, ParquetReadOptions::default())
+        .await?;
+    for (sql, path) in [(sims_sql(), &out.sims), (crossings_sql(), &out.crossings)] {
+        ctx.sql(&sql)
+            .await?
+            .write_parquet(
+                &path.display().to_string(),
+                DataFrameWriteOptions::new().with_single_file_output(true),
+                Some(options.clone()),
+            )
+            .await?;
     }
-    Ok(sims)
+    ctx.deregister_table(PER_SIM_TABLE)?;
+    Ok(())
 }
 
 /// Registers the store as the table `presence`, partitioned by `local_date`.

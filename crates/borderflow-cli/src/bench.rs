@@ -97,13 +97,10 @@ fn new_stages(
         .collect()
 }
 
-/// The facts files of a classify run, to compare engines byte for byte.
-fn facts_bytes(pipeline: &Pipeline) -> Result<Vec<Vec<u8>>> {
-    let dir = pipeline.state_dir.join("classified/2025");
-    ["sims.parquet", "crossings.parquet"]
-        .iter()
-        .map(|f| std::fs::read(dir.join(f)).with_context(|| format!("{f} of the facts")))
-        .collect()
+/// The facts of a classify run, row by row, to compare plans and engines.
+fn facts_rows(pipeline: &Pipeline) -> Result<Vec<u64>> {
+    let dir = classify::facts_dir(&pipeline.state_dir, "2025".parse()?);
+    Ok(classify::facts_rows(&dir)?)
 }
 
 /// Each presence row of the store under `state`, as a hash of its date and values, sorted: two
@@ -315,14 +312,14 @@ pub fn run(args: Args) -> Result<()> {
     let csecs = started.elapsed().as_secs_f64();
     let classify_peak = peak_mib();
 
-    let local_facts = facts_bytes(&pipeline)?;
+    let local_facts = facts_rows(&pipeline)?;
     let mut other_plans = Vec::new();
     let mut cluster_ingest = None;
     if let Some(url) = &args.scheduler {
         let started = Instant::now();
         let g = classify::run_with(&pipeline, "2025".parse()?, classify::ClassifyPlan::Grouped)?;
         let gsecs = started.elapsed().as_secs_f64();
-        let same = facts_bytes(&pipeline)? == local_facts;
+        let same = facts_rows(&pipeline)? == local_facts;
         other_plans.push((
             "grouped, this process".to_string(),
             gsecs,
@@ -359,7 +356,7 @@ pub fn run(args: Args) -> Result<()> {
                 *bytes as f64 / 1048576.0
             );
         }
-        let same = facts_bytes(&cluster)? == local_facts;
+        let same = facts_rows(&cluster)? == local_facts;
         let shuffled = (!args.executor_work_dirs.is_empty())
             .then(|| stages.iter().map(|(_, b)| b).sum::<u64>());
         other_plans.push((format!("ballista, {url}"), bsecs, b.sims, shuffled, same));

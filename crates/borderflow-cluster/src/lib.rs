@@ -17,7 +17,9 @@
 //!   pseudonymising with the executor's own key; the presence reduction runs over it, so
 //!   only pseudonymised rows are ever shuffled;
 //! - [`functions`]: the classification aggregate ([`borderflow_classify::aggregate`]), so
-//!   executors classify each SIM where its rows are and only per-SIM facts reach the driver.
+//!   executors classify each SIM where its rows are, and the tabulation aggregate
+//!   ([`borderflow_release::aggregate`]), so they tabulate the facts where they are and only
+//!   the exact tables reach the driver.
 //!
 //! [`codec`] carries the ingest scan across the cluster. Noise, suppression, the ledger and
 //! publication never run here: they stay on the driver (docs/scale-out.md says why).
@@ -101,7 +103,10 @@ pub fn scheduler_reachable(url: &str, timeout: std::time::Duration) -> Result<()
 /// borderflow's functions a cluster must know: each plan that names one is decoded by name
 /// on the scheduler and on every executor.
 pub fn functions() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(borderflow_classify::aggregate::classify_sim())]
+    vec![
+        Arc::new(borderflow_classify::aggregate::classify_sim()),
+        Arc::new(borderflow_release::aggregate::tabulate_udaf()),
+    ]
 }
 
 /// Ballista's default functions and borderflow's, for an executor.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use borderflow_classify::plan::{PlanError, classify_store};
+use borderflow_classify::plan::{GroupedOutput, PlanError, classify_store, write_grouped};
 use borderflow_classify::{SimFacts, Window};
 use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
 use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
@@ -22,10 +22,12 @@ use borderflow_core::{
 use borderflow_presence::{PresenceStore, StoreError};
 use chrono::{Datelike, Days, NaiveDate};
 use datafusion::arrow::array::{
-    ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch,
+    Array, ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch,
     StringBuilder,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use datafusion::config::{ParquetColumnOptions, TableParquetOptions};
 use datafusion::error::DataFusionError;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -145,6 +147,41 @@ pub fn facts_dir(state_dir: &Path, period: Period) -> PathBuf {
     StateLayout::new(state_dir).facts(&period.to_string())
 }
 
+/// Each row of the facts in `dir` (both files) as a hash of its file, its columns' names and
+/// types and its values, sorted: two runs concluded the same facts exactly when these are
+/// equal, whatever their files' bytes, row groups and row order (how the tests and
+/// `borderflow bench` compare the plans and the engines).
+pub fn facts_rows(dir: &Path) -> Result<Vec<u64>, ClassifyError> {
+    use datafusion::arrow::util::display::array_value_to_string;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+    use std::hash::{Hash, Hasher};
+    let mut out = Vec::new();
+    for name in [SIMS_FILE, CROSSINGS_FILE] {
+        let path = dir.join(name);
+        let file = File::open(&path).with_path(&path)?;
+        let reader =
+            ParquetRecordBatchReader::try_new(file, BATCH).map_err(|e| facts_error(&path, e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| facts_error(&path, e.into()))?;
+            for i in 0..batch.num_rows() {
+                // Deterministic: the standard hasher with its fixed keys.
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                name.hash(&mut h);
+                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                    field.name().hash(&mut h);
+                    field.data_type().to_string().hash(&mut h);
+                    array_value_to_string(column, i)
+                        .map_err(|e| facts_error(&path, e.into()))?
+                        .hash(&mut h);
+                }
+                out.push(h.finish());
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
 pub use borderflow_classify::plan::ClassifyPlan;
 
 /// The plan of an engine: sorted locally, grouped on a cluster.
@@ -227,22 +264,47 @@ pub fn run_with(
     let staging = staged.path();
     let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
     let result = (|| {
-        let mut out = FactsWriter::create(staging)?;
         let (runtime, ctx) = crate::engine::engine_session(&p.engine, spill.path())?;
-        let sink = |pseudonym: &[u8; 16], facts: &SimFacts| {
-            out.push(pseudonym, facts).map_err(|e| e.to_string())
+        let (sims, tally) = match plan {
+            ClassifyPlan::Sorted => {
+                let mut out = FactsWriter::create(staging)?;
+                let sink = |pseudonym: &[u8; 16], facts: &SimFacts| {
+                    out.push(pseudonym, facts).map_err(|e| e.to_string())
+                };
+                let sims = runtime.block_on(classify_store(
+                    &ctx,
+                    store.dir(),
+                    p.measuring_country,
+                    window_first,
+                    window,
+                    &p.classify,
+                    sink,
+                ))?;
+                (sims, out.finish()?)
+            }
+            ClassifyPlan::Grouped => {
+                // The engine's workers write the facts: every path absolute, as a cluster's
+                // executors (other processes, other working directories) must find it.
+                let absolute = |path: &Path| std::path::absolute(path).with_path(path);
+                let staging = absolute(staging)?;
+                let out = GroupedOutput {
+                    per_sim_dir: absolute(&spill.path().join("per-sim"))?,
+                    sims: staging.join(SIMS_FILE),
+                    crossings: staging.join(CROSSINGS_FILE),
+                };
+                runtime.block_on(write_grouped(
+                    &ctx,
+                    &absolute(store.dir())?,
+                    p.measuring_country,
+                    window_first,
+                    window,
+                    &p.classify,
+                    &out,
+                    facts_parquet_options(),
+                ))?;
+                runtime.block_on(tally_written(&ctx, &staging))?
+            }
         };
-        let sims = runtime.block_on(classify_store(
-            &ctx,
-            plan,
-            store.dir(),
-            p.measuring_country,
-            window_first,
-            window,
-            &p.classify,
-            sink,
-        ))?;
-        let tally = out.finish()?;
         let events = runtime.block_on(per_day(&ctx, Daily::Events, period.first(), last))?;
         let seen = runtime.block_on(per_day(&ctx, Daily::Sims, first, last))?;
         Ok::<_, ClassifyError>((sims, tally, events, seen))
@@ -281,6 +343,108 @@ pub fn run_with(
     Ok(report)
 }
 
+/// The zstd level of the facts files, whichever engine writes them.
+const FACTS_ZSTD_LEVEL: i32 = 1;
+
+/// The facts files' Parquet settings for an engine's writer: those [`FactsWriter`] uses.
+fn facts_parquet_options() -> TableParquetOptions {
+    let mut options = TableParquetOptions::default();
+    options.global.compression = Some(format!("zstd({FACTS_ZSTD_LEVEL})"));
+    options.column_specific_options.insert(
+        PSEUDONYM.to_string(),
+        ParquetColumnOptions {
+            dictionary_enabled: Some(false),
+            ..Default::default()
+        },
+    );
+    options
+}
+
+/// The report's tallies of the facts an engine wrote in `dir`, counted by the engine: only
+/// the counts reach this process. Returns the SIMs classified and the tallies.
+async fn tally_written(
+    ctx: &datafusion::prelude::SessionContext,
+    dir: &Path,
+) -> Result<(u64, Tally), ClassifyError> {
+    use borderflow_core::schema::facts::{CATEGORY, OPEN_SPELL};
+    const SIMS: &str = "written_facts_sims";
+    const CROSSINGS: &str = "written_facts_crossings";
+    let engine = |e: DataFusionError| ClassifyError::from(PlanError::Engine(e));
+    for (table, file) in [(SIMS, SIMS_FILE), (CROSSINGS, CROSSINGS_FILE)] {
+        let path = dir.join(file);
+        ctx.deregister_table(table).map_err(engine)?;
+        ctx.register_parquet(
+            table,
+            &path.display().to_string(),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await
+        .map_err(engine)?;
+    }
+    let query = |sql: String| async move {
+        ctx.sql(&sql)
+            .await
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)
+    };
+    let by_category = query(format!(
+        "SELECT CAST({CATEGORY} AS VARCHAR), CAST(count(*) AS BIGINT),
+                CAST(sum(CASE WHEN {OPEN_SPELL} THEN 1 ELSE 0 END) AS BIGINT)
+         FROM {SIMS} GROUP BY {CATEGORY}"
+    ))
+    .await?;
+    let pairs = query(format!("SELECT CAST(count(*) AS BIGINT) FROM {CROSSINGS}")).await?;
+    // A task that wrote its per-SIM rows and was lost before it said so is run again: its
+    // rows would then be written twice. Such facts are refused here, not published from.
+    let repeated = query(format!(
+        "SELECT CAST(count(*) - count(DISTINCT {PSEUDONYM}) AS BIGINT) FROM {SIMS}"
+    ))
+    .await?;
+    for table in [SIMS, CROSSINGS] {
+        ctx.deregister_table(table).map_err(engine)?;
+    }
+    let count = |a: &ArrayRef, i: usize| u64::try_from(a.as_primitive::<Int64Type>().value(i));
+    let mut sims = 0u64;
+    let mut tally = Tally::default();
+    for b in &by_category {
+        let category = cast(b.column(0), &DataType::Utf8).map_err(|e| engine(e.into()))?;
+        let category = category.as_string::<i32>();
+        for i in 0..b.num_rows() {
+            let n = count(b.column(1), i).unwrap_or(0);
+            if category.is_null(i) {
+                tally.insufficient += n;
+            } else {
+                *tally
+                    .categories
+                    .entry(category.value(i).to_string())
+                    .or_default() += n;
+            }
+            sims += n;
+            tally.open_spells += count(b.column(2), i).unwrap_or(0);
+        }
+    }
+    for b in &pairs {
+        for i in 0..b.num_rows() {
+            tally.crossing_pairs += count(b.column(0), i).unwrap_or(0);
+        }
+    }
+    let repeated: u64 = repeated
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(|i| count(b.column(0), i).unwrap_or(0)))
+        .sum();
+    if repeated > 0 {
+        return Err(ClassifyError::Engine(
+            crate::engine::EngineError::Repeated {
+                path: dir.join(SIMS_FILE),
+                repeated,
+            },
+        ));
+    }
+    Ok((sims, tally))
+}
+
 #[derive(Default)]
 struct Tally {
     insufficient: u64,
@@ -302,7 +466,9 @@ const BATCH: usize = 8192;
 impl FactsWriter {
     fn create(dir: &Path) -> Result<Self, ClassifyError> {
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(FACTS_ZSTD_LEVEL).expect("a valid level"),
+            ))
             .set_column_dictionary_enabled(PSEUDONYM.into(), false)
             .build();
         let open = |name: &str, schema: SchemaRef| {

@@ -28,6 +28,18 @@ pub enum EngineError {
     /// The cluster session could not be built.
     #[error("engine.scheduler: {0}")]
     Cluster(#[source] borderflow_cluster::ClusterError),
+    /// The engine wrote some SIM's facts more than once (a task run again after it had
+    /// written): the stage fails rather than count a SIM twice.
+    #[error(
+        "{}: the engine wrote {repeated} SIM(s) more than once (a task run again after a lost worker); nothing was committed: run the stage again",
+        path.display()
+    )]
+    Repeated {
+        /// The facts file at fault.
+        path: std::path::PathBuf,
+        /// SIM rows beyond the first of each pseudonym.
+        repeated: u64,
+    },
 }
 
 impl borderflow_core::FailureKind for EngineError {
@@ -37,6 +49,8 @@ impl borderflow_core::FailureKind for EngineError {
             EngineError::Local(_) => borderflow_core::Failure::Internal,
             // The scheduler named in the pipeline file.
             EngineError::Cluster(_) => borderflow_core::Failure::Config,
+            // As any engine failure mid-stage (a lost worker): run again.
+            EngineError::Repeated { .. } => borderflow_core::Failure::State,
         }
     }
 }

@@ -24,21 +24,24 @@ use std::path::PathBuf;
 
 use borderflow_core::failpoint;
 use borderflow_core::schema::facts::{CROSSINGS_FILE, SIMS_FILE};
-use borderflow_core::{CountryCode, PathError, StagedDir, StateLayout};
+use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath};
 use borderflow_privacy::{
     DomainSizes, Ledger, LedgerError, NoiseSource, PrivacyConfig, ReleasePlan, ReleaseRequest,
     Reservation, SamplerError, Span, Status, StoreKind, TableRequest, draw,
 };
 use borderflow_refdata::{RefData, RefDataError};
 use borderflow_release::manifest::{MANIFEST_FILE, digest_files, digest_release};
-use borderflow_release::{Domain, FactsError, TOTAL_CELLS, TabulateError, WriteError, read_facts};
+use borderflow_release::{
+    Domain, FactsError, TOTAL_CELLS, TabulateError, TabulateParams, WriteError, read_facts,
+    tabulate_facts,
+};
 use chrono::{Datelike, NaiveDate};
 use sha2::{Digest, Sha256};
 
 use crate::assemble::{Drawn, Job};
 use crate::classify::facts_dir;
 use crate::reports::{ClassifyReport, IngestReport, ReportError};
-use crate::{Period, Pipeline};
+use crate::{EngineKind, Period, Pipeline};
 
 /// The ledger file under the state directory.
 pub const LEDGER_FILE: &str = "ledger.sqlite";
@@ -113,6 +116,9 @@ pub enum PublishError {
     /// A file operation failed.
     #[error(transparent)]
     Io(#[from] PathError),
+    /// The cluster that tabulates the facts could not be reached.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 /// What the publish stage did.
@@ -302,6 +308,34 @@ fn query_digest(
     hex::encode(Sha256::digest(identity.to_string().as_bytes()))
 }
 
+/// The exact tables of the facts in `facts`: read here on the local engine, or tabulated by
+/// the cluster's executors where the facts are, so only the tables reach this process. Both
+/// apply the same per-SIM rule ([`borderflow_release::FactTotals::add_sim`]).
+fn tabulate(
+    p: &Pipeline,
+    layout: &StateLayout,
+    facts: &std::path::Path,
+    domain: &Domain,
+    countries: &[CountryCode],
+    lookback_days: u64,
+) -> Result<borderflow_release::FactTotals, PublishError> {
+    let max_pairs = p.classify.max_crossing_pairs;
+    match p.engine.kind {
+        EngineKind::Local => Ok(read_facts(facts, domain, max_pairs, lookback_days)?),
+        EngineKind::Ballista => {
+            // Executors read the facts where they are: the path absolute, as other processes
+            // in other working directories must find it.
+            let facts = std::path::absolute(facts).with_path(facts)?;
+            let run = std::process::id().to_string();
+            let spill = ScratchDir::create(layout.staging("publish-spill", &run))?;
+            let (runtime, ctx) = crate::engine::engine_session(&p.engine, spill.path())?;
+            let params =
+                TabulateParams::new(p.measuring_country, countries, max_pairs, lookback_days);
+            Ok(runtime.block_on(tabulate_facts(&ctx, &facts, &params))?)
+        }
+    }
+}
+
 /// Publishes `period` of the pipeline's dataset. `noise` is the OS source in production; a
 /// seeded test source is accepted only in a test store and marks the release NOT FOR
 /// PUBLICATION.
@@ -349,12 +383,7 @@ pub fn run(
     let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
     let domain = Domain::new(p.measuring_country, &countries);
     let lookback_days = (summary.lookback_last - summary.lookback_first).num_days() as u64 + 1;
-    let exact = read_facts(
-        &facts,
-        &domain,
-        p.classify.max_crossing_pairs,
-        lookback_days,
-    )?;
+    let exact = tabulate(p, &layout, &facts, &domain, &countries, lookback_days)?;
     let plan = release_plan(p, &domain, years.len(), lookback_days);
     let runs = IngestReport::current(&layout, window_first, summary.lookback_last)?;
     let mut inputs: Vec<String> = runs
@@ -512,6 +541,7 @@ impl FailureKind for PublishError {
             PublishError::Write(e) => e.failure(),
             PublishError::Index(e) => e.failure(),
             PublishError::Io(e) => e.failure(),
+            PublishError::Engine(e) => e.failure(),
         }
     }
 }

@@ -338,13 +338,15 @@ fn return_migrants_with_two_years_of_store() {
     assert!(f64::from(found) >= 0.95 * f64::from(claimed));
 }
 
-/// The cluster's plan (one grouped query, the rules in an aggregate where the rows are) and
-/// the local plan (a sort streamed and folded here) conclude the same facts for every SIM, in
-/// the same order, byte for byte — on two years of store, so the window's history (return
-/// migrants) is in play, with the aggregate's partial states merged across partitions.
+/// The cluster's plan (one grouped query, the rules in an aggregate where the rows are, the
+/// facts files written by the engine) and the local plan (a sort streamed and folded here,
+/// the files written by this process) conclude the same facts for every SIM, row for row in
+/// the facts schema's columns and types, and the same report — on two years of store, so
+/// the window's history (return migrants) is in play, with the aggregate's partial states
+/// merged across partitions.
 #[test]
 fn the_grouped_plan_gives_the_sorted_plans_facts() {
-    use borderflow_pipeline::classify::{ClassifyPlan, run_with};
+    use borderflow_pipeline::classify::{ClassifyPlan, facts_dir, facts_rows, run_with};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     // More partitions than cores: a SIM's rows meet in several partial states.
@@ -352,10 +354,28 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     let period: Period = "2025".parse().unwrap();
     let facts = |plan| {
         let r = run_with(&p, period, plan).unwrap();
-        let dir = root.join("state/classified/2025");
-        let bytes =
-            ["sims.parquet", "crossings.parquet"].map(|f| std::fs::read(dir.join(f)).unwrap());
-        (r.sims, r.categories, r.crossing_pairs, bytes)
+        let dir = facts_dir(&p.state_dir, period);
+        // Nothing but the report and the two facts files is committed.
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let sims = read(&dir.join("sims.parquet"));
+        let schemas = (
+            sims[0].schema(),
+            read(&dir.join("crossings.parquet"))[0].schema(),
+        );
+        (
+            r.sims,
+            r.categories,
+            r.crossing_pairs,
+            r.insufficient,
+            r.open_spells,
+            facts_rows(&dir).unwrap(),
+            names,
+            schemas,
+        )
     };
     let sorted = facts(ClassifyPlan::Sorted);
     let grouped = facts(ClassifyPlan::Grouped);
@@ -365,7 +385,25 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     assert_eq!(sorted.0, grouped.0);
     assert_eq!(sorted.1, grouped.1);
     assert_eq!(sorted.2, grouped.2);
-    assert!(sorted.3 == grouped.3, "the facts files differ");
+    assert_eq!(sorted.3, grouped.3);
+    assert_eq!(sorted.4, grouped.4);
+    assert_eq!(sorted.5.len() as u64, sorted.0 + sorted.2);
+    assert!(sorted.5 == grouped.5, "the facts differ between the plans");
+    assert_eq!(sorted.6, grouped.6);
+    // The engine's files have the facts schema's types exactly, as read_facts needs them.
+    let types = |s: &datafusion::arrow::datatypes::SchemaRef| {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect::<Vec<_>>()
+    };
+    for (a, b) in [(&sorted.7.0, &grouped.7.0), (&sorted.7.1, &grouped.7.1)] {
+        assert_eq!(types(a), types(b));
+    }
+    assert_eq!(
+        types(&grouped.7.0),
+        types(&borderflow_core::schema::facts_sims_schema())
+    );
 }
 
 /// What a cluster is sent to classify — the logical plan the driver submits, the physical

@@ -28,11 +28,17 @@ fn c(s: &str) -> CountryCode {
 /// One SIM's row of `sims.parquet`: pseudonym byte, category, partner, open spell, days seen.
 type Sim = (u8, Option<&'static str>, Option<&'static str>, bool, i32);
 
+/// One row of `crossings.parquet`: pseudonym byte, from, to.
+type Crossing = (u8, &'static str, &'static str);
+
+/// Facts that a reader must refuse, and the refusal it gives.
+type Refusal = (Vec<Sim>, Vec<Crossing>, String);
+
 /// Writes the facts in row groups of 2 rows, so the plan reads them in several partitions.
 fn write_facts(dir: &Path, sims: &[Sim], crossings: &[(u8, &str, &str)]) {
     let p = |b: u8| [b; 16];
     let props = WriterProperties::builder()
-        .set_max_row_group_size(2)
+        .set_max_row_group_row_count(Some(2))
         .build();
     let sims_batch = RecordBatch::try_new(
         facts_sims_schema(),
@@ -204,7 +210,7 @@ fn file(path: &Path) -> String {
 
 #[test]
 fn the_plan_refuses_what_the_reader_refuses_naming_the_file_and_column() {
-    let cases: Vec<(Vec<Sim>, Vec<(u8, &str, &str)>, String)> = vec![
+    let cases: Vec<Refusal> = vec![
         (
             vec![
                 (1, Some("resident"), None, false, 3),
