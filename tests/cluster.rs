@@ -399,6 +399,19 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
     }
     assert!(scanned > 0, "the cluster wrote nothing to scan");
 
+    // The cluster, not the driver, wrote the facts and tabulated them: the scheduler planned
+    // a Parquet sink for ingest's presence files and three for classification (the per-SIM
+    // rows, then each facts file from them), and a job running the tabulation aggregate.
+    let scheduler_log = std::fs::read_to_string(d.join("scheduler.log")).unwrap();
+    let sinks = scheduler_log.matches("DataSinkExec").count();
+    assert!(sinks >= 4, "the scheduler planned {sinks} file sinks");
+    for planned in ["/per-sim/", "borderflow_tabulate"] {
+        assert!(
+            scheduler_log.contains(planned),
+            "the scheduler planned no job with {planned}"
+        );
+    }
+
     // An executor killed mid-run: Ballista retries its tasks on the other, or the run fails
     // whole — then with nothing published and no budget spent.
     let killed = root(d, "killed", &events, &d.join("key"));
