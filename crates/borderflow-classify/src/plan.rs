@@ -211,54 +211,45 @@ fn arrow_cast(expr: &str, to: &DataType) -> String {
     format!("arrow_cast({expr}, '{to}')")
 }
 
+/// The columns of `schema` (a facts file's), each in exactly its type: the pseudonym as it
+/// is, every other column the field of that name in the struct column `from`.
+fn facts_columns(schema: &datafusion::arrow::datatypes::Schema, from: &str) -> String {
+    use borderflow_core::schema::facts::PSEUDONYM;
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let value = if f.name() == PSEUDONYM {
+                PSEUDONYM.to_string()
+            } else {
+                format!("{from}['{}']", f.name())
+            };
+            format!("{} AS {}", arrow_cast(&value, f.data_type()), f.name())
+        })
+        .collect();
+    columns.join(", ")
+}
+
 /// The SQL that makes `sims.parquet`'s rows, in the facts schema's columns and types and in
 /// pseudonym order, from the per-SIM rows of [`grouped_sql`] registered as the table
 /// `PER_SIM_TABLE`.
 fn sims_sql() -> String {
     use borderflow_core::schema::facts::PSEUDONYM;
-    let schema = borderflow_core::schema::facts_sims_schema();
-    let columns: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let from = if f.name() == PSEUDONYM {
-                PSEUDONYM.to_string()
-            } else {
-                format!("{FACTS}['{}']", f.name())
-            };
-            format!("{} AS {}", arrow_cast(&from, f.data_type()), f.name())
-        })
-        .collect();
-    format!(
-        "SELECT {} FROM {PER_SIM_TABLE} ORDER BY {PSEUDONYM}",
-        columns.join(", ")
-    )
+    let columns = facts_columns(&borderflow_core::schema::facts_sims_schema(), FACTS);
+    format!("SELECT {columns} FROM {PER_SIM_TABLE} ORDER BY {PSEUDONYM}")
 }
 
 /// The SQL that makes `crossings.parquet`'s rows (one per SIM and pair, in the facts
 /// schema's columns and types, in pseudonym and pair order) from the per-SIM rows.
 fn crossings_sql() -> String {
     use borderflow_core::schema::facts::{FROM_COUNTRY, PSEUDONYM, TO_COUNTRY};
-    let schema = borderflow_core::schema::facts_crossings_schema();
-    let columns: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let from = if f.name() == PSEUDONYM {
-                PSEUDONYM.to_string()
-            } else {
-                format!("{CROSSING}['{}']", f.name())
-            };
-            format!("{} AS {}", arrow_cast(&from, f.data_type()), f.name())
-        })
-        .collect();
+    let columns = facts_columns(&borderflow_core::schema::facts_crossings_schema(), CROSSING);
     format!(
-        "SELECT {} FROM (
+        "SELECT {columns} FROM (
              SELECT {PSEUDONYM}, unnest({FACTS}['{CROSSINGS}']) AS {CROSSING}
              FROM {PER_SIM_TABLE}
          ) AS pairs
-         ORDER BY {PSEUDONYM}, {FROM_COUNTRY}, {TO_COUNTRY}",
-        columns.join(", ")
+         ORDER BY {PSEUDONYM}, {FROM_COUNTRY}, {TO_COUNTRY}"
     )
 }
 

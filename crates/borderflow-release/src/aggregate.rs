@@ -454,8 +454,9 @@ const DROP_REASONS: [&str; 3] = ["too_many_pairs", "unknown_country", "bad_partn
 /// reasons, and the five [`Refused`] counts.
 const HEAD: usize = 4 + DROP_REASONS.len() + 5;
 
-/// The totals as little-endian `u64`s: [`HEAD`] counts, then the `categories` cells and the
-/// `crossings` cells in the domain's order.
+/// The totals as little-endian `u64`s: the head's counts (unclassified, SIMs, open spells,
+/// SIM-days, the three drop reasons and the five [`Refused`] counts), then the `categories`
+/// cells and the `crossings` cells in the domain's order.
 pub fn encode_totals(t: &FactTotals, refused: &Refused) -> Vec<u8> {
     let mut words = vec![t.tables.unclassified, t.sims, t.open_spells, t.sim_days];
     words.extend(
