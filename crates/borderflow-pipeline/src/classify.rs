@@ -360,9 +360,11 @@ fn facts_parquet_options() -> TableParquetOptions {
     options
 }
 
-/// The report's tallies of the facts an engine wrote in `dir`, counted by the engine: only
-/// the counts reach this process. Returns the SIMs classified and the tallies.
-async fn tally_written(
+/// The report's tallies of the facts an engine wrote in `dir`, counted by the engine (a
+/// cluster's executors): only the counts reach this process. Returns the SIMs classified and
+/// the tallies; facts holding a SIM more than once are refused
+/// ([`crate::engine::EngineError::Repeated`]).
+pub async fn tally_written(
     ctx: &datafusion::prelude::SessionContext,
     dir: &Path,
 ) -> Result<(u64, Tally), ClassifyError> {
@@ -445,12 +447,17 @@ async fn tally_written(
     Ok((sims, tally))
 }
 
-#[derive(Default)]
-struct Tally {
-    insufficient: u64,
-    open_spells: u64,
-    categories: BTreeMap<String, u64>,
-    crossing_pairs: u64,
+/// What the run report counts of a period's facts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// SIMs too sparse to classify.
+    pub insufficient: u64,
+    /// SIMs whose last spell is still open.
+    pub open_spells: u64,
+    /// SIMs by category.
+    pub categories: BTreeMap<String, u64>,
+    /// Crossing pairs, all SIMs together.
+    pub crossing_pairs: u64,
 }
 
 /// Writes facts in batches of [`BATCH`] SIMs to `sims.parquet` and `crossings.parquet`.

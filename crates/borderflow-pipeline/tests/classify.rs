@@ -406,6 +406,70 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     );
 }
 
+/// The counts an engine takes of the facts it wrote are the run report's, and facts that hold
+/// a SIM twice (a task run again after it had written its rows) are refused by file, with
+/// the number of repeated SIMs, rather than counted.
+#[test]
+fn the_engines_count_of_written_facts_is_the_reports_and_a_repeated_sim_is_refused() {
+    use borderflow_pipeline::FailureKind;
+    use borderflow_pipeline::classify::{ClassifyPlan, facts_dir, run_with, tally_written};
+    use borderflow_pipeline::engine::EngineError;
+    use parquet::arrow::ArrowWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
+    };
+    common::key_and_world(root, KEY, 200, 4, parquet);
+    let p = pipeline(root, "world/events.parquet");
+    ingest::run(&p, None, &[]).unwrap();
+    let period: Period = "2025".parse().unwrap();
+    let report = run_with(&p, period, ClassifyPlan::Sorted).unwrap();
+    let facts = facts_dir(&p.state_dir, period);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let (sims, tally) = runtime.block_on(tally_written(&ctx, &facts)).unwrap();
+    assert_eq!(sims, report.sims);
+    assert_eq!(tally.categories, report.categories);
+    assert_eq!(tally.insufficient, report.insufficient);
+    assert_eq!(tally.open_spells, report.open_spells);
+    assert_eq!(tally.crossing_pairs, report.crossing_pairs);
+
+    // The same facts with the first 3 SIMs' rows written a second time.
+    let repeated = root.join("repeated");
+    std::fs::create_dir_all(&repeated).unwrap();
+    std::fs::copy(
+        facts.join("crossings.parquet"),
+        repeated.join("crossings.parquet"),
+    )
+    .unwrap();
+    let batches = read(&facts.join("sims.parquet"));
+    let file = File::create(repeated.join("sims.parquet")).unwrap();
+    let mut w = ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.write(&batches[0].slice(0, 3)).unwrap();
+    w.close().unwrap();
+    let err = runtime
+        .block_on(tally_written(&ctx, &repeated))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClassifyError::Engine(EngineError::Repeated { repeated: 3, path })
+                if path == &repeated.join("sims.parquet")
+        ),
+        "{err}"
+    );
+    assert_eq!(err.failure(), borderflow_pipeline::Failure::State);
+    assert!(
+        err.to_string().contains("wrote 3 SIM(s) more than once"),
+        "{err}"
+    );
+}
+
 /// What a cluster is sent to classify — the logical plan the driver submits, the physical
 /// plan the scheduler splits into tasks, and every session option Ballista ships with each
 /// task — serialised with Ballista's own codecs, holds the rules and the store's columns but
