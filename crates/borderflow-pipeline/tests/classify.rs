@@ -71,6 +71,19 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A generated world of `subscribers` SIMs (Parquet events) under `root`, ingested into the
+/// store of the default test pipeline.
+fn ingested_world(root: &Path, subscribers: u32, seed: u64) -> Pipeline {
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
+    };
+    common::key_and_world(root, KEY, subscribers, seed, parquet);
+    let p = pipeline(root, "world/events.parquet");
+    ingest::run(&p, None, &[]).unwrap();
+    p
+}
+
 /// On the default world (5,000 SIMs, 365 days): per-category recall and precision at least
 /// 0.90 over the SIMs with enough data to classify (the scenario suite's bound, tests/
 /// scenarios.rs), and category totals within a total variation distance of 0.03 of the truth.
@@ -78,13 +91,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn classification_matches_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let parquet = OutputFormats {
-        csv: false,
-        parquet: true,
-    };
-    common::key_and_world(root, KEY, 5000, 7, parquet);
-    let p = pipeline(root, "world/events.parquet");
-    ingest::run(&p, None, &[]).unwrap();
+    let p = ingested_world(root, 5000, 7);
     let before: Vec<PathBuf> = files_under(root)
         .into_iter()
         .filter(|f| !f.starts_with(root.join("state")))
@@ -417,13 +424,7 @@ fn the_engines_count_of_written_facts_is_the_reports_and_a_repeated_sim_is_refus
     use parquet::arrow::ArrowWriter;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let parquet = OutputFormats {
-        csv: false,
-        parquet: true,
-    };
-    common::key_and_world(root, KEY, 200, 4, parquet);
-    let p = pipeline(root, "world/events.parquet");
-    ingest::run(&p, None, &[]).unwrap();
+    let p = ingested_world(root, 200, 4);
     let period: Period = "2025".parse().unwrap();
     let report = run_with(&p, period, ClassifyPlan::Sorted).unwrap();
     let facts = facts_dir(&p.state_dir, period);
@@ -486,13 +487,7 @@ fn the_plan_a_cluster_is_sent_holds_no_key_and_needs_borderflows_functions() {
 
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let parquet = OutputFormats {
-        csv: false,
-        parquet: true,
-    };
-    common::key_and_world(root, KEY, 200, 4, parquet);
-    let p = pipeline(root, "world/events.parquet");
-    ingest::run(&p, None, &[]).unwrap();
+    let p = ingested_world(root, 200, 4);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(4));
