@@ -33,6 +33,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::engine::worker_path;
 use crate::pipeline::CLASSIFY_LOOKBACK_DAYS;
 use crate::reports::{ClassifyReport, ReportError, ReturnMigrants};
 use crate::{EngineKind, Period, Pipeline};
@@ -283,18 +284,16 @@ pub fn run_with(
                 (sims, out.finish()?)
             }
             ClassifyPlan::Grouped => {
-                // The engine's workers write the facts: every path absolute, as a cluster's
-                // executors (other processes, other working directories) must find it.
-                let absolute = |path: &Path| std::path::absolute(path).with_path(path);
-                let staging = absolute(staging)?;
+                // The engine's workers write the facts, at paths they can find.
+                let staging = worker_path(staging)?;
                 let out = GroupedOutput {
-                    per_sim_dir: absolute(&spill.path().join("per-sim"))?,
+                    per_sim_dir: worker_path(&spill.path().join("per-sim"))?,
                     sims: staging.join(SIMS_FILE),
                     crossings: staging.join(CROSSINGS_FILE),
                 };
                 runtime.block_on(write_grouped(
                     &ctx,
-                    &absolute(store.dir())?,
+                    &worker_path(store.dir())?,
                     p.measuring_country,
                     window_first,
                     window,

@@ -34,6 +34,7 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
 
 use crate::Pipeline;
+use crate::engine::worker_path;
 use crate::ingest::{IngestError, Reduced, Staging};
 
 /// Why the cluster failed a job, as one line: Ballista returns a task's error as text, and an
@@ -51,12 +52,6 @@ pub(crate) fn cluster_error(e: DataFusionError) -> IngestError {
     }
 }
 
-/// An absolute form of `path` (relative to the driver's working directory), so executors
-/// started elsewhere find the same file.
-fn absolute(path: &Path) -> Result<PathBuf, IngestError> {
-    Ok(std::path::absolute(path).with_path(path)?)
-}
-
 /// Reads, pseudonymises and reduces `files` on the cluster of `p.engine`, into the presence
 /// partitions, quarantine files and accounting of `at`.
 pub(crate) fn reduce_on_cluster(
@@ -69,7 +64,7 @@ pub(crate) fn reduce_on_cluster(
         .iter()
         .map(|f| {
             Ok(InputFile {
-                path: absolute(&f.path)?,
+                path: worker_path(&f.path)?,
                 ..f.clone()
             })
         })
@@ -83,7 +78,7 @@ pub(crate) fn reduce_on_cluster(
     let mut input = p.input.clone();
     input.paths = Vec::new(); // the shares name the files
     if let Some(c) = &input.cell_catalogue {
-        input.cell_catalogue = Some(absolute(Path::new(c))?.display().to_string());
+        input.cell_catalogue = Some(worker_path(Path::new(c))?.display().to_string());
     }
     let mut refdata = p.refdata.clone();
     for path in [
@@ -97,7 +92,7 @@ pub(crate) fn reduce_on_cluster(
     .into_iter()
     .flatten()
     {
-        *path = absolute(path)?;
+        *path = worker_path(path)?;
     }
     let share_count = shares.len();
     let task = IngestTask {
@@ -108,10 +103,10 @@ pub(crate) fn reduce_on_cluster(
         window: at.window,
         day: p.classify.day,
         key_fingerprint: fingerprint.to_string(),
-        quarantine_dir: absolute(at.quarantine)?,
-        counts_dir: absolute(&counts_dir)?,
+        quarantine_dir: worker_path(at.quarantine)?,
+        counts_dir: worker_path(&counts_dir)?,
     };
-    let written = absolute(&at.dir.join("written"))?;
+    let written = worker_path(&at.dir.join("written"))?;
     let (runtime, ctx) = crate::engine::engine_session(&p.engine, at.dir)?;
     let rows = runtime.block_on(async {
         {

@@ -8,8 +8,10 @@
 //! A Ballista session ([`borderflow_cluster::remote_session`]) plans against the scheduler of
 //! `engine.scheduler`; its executors' memory and spill directories are their own settings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use borderflow_core::{PathError, WithPath};
 
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -61,24 +63,36 @@ pub fn engine_session(
     config: &EngineConfig,
     spill_dir: &Path,
 ) -> Result<(tokio::runtime::Runtime, SessionContext), EngineError> {
-    let partitions = partitions(config);
     match (config.kind, &config.scheduler) {
-        (EngineKind::Ballista, Some(url)) => {
-            // Ballista connects at the first query; a scheduler that is not there is a
-            // setting to fix, said now rather than as an engine failure mid-stage.
-            borderflow_cluster::scheduler_reachable(url, std::time::Duration::from_secs(10))
-                .map_err(EngineError::Cluster)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| EngineError::Local(e.into()))?;
-            let ctx = runtime
-                .block_on(borderflow_cluster::remote_session(url, partitions))
-                .map_err(EngineError::Cluster)?;
-            Ok((runtime, ctx))
-        }
-        _ => session(config, partitions, spill_dir).map_err(EngineError::Local),
+        (EngineKind::Ballista, Some(url)) => cluster_session(url, partitions(config)),
+        _ => session(config, partitions(config), spill_dir).map_err(EngineError::Local),
     }
+}
+
+/// A runtime and a session on the Ballista cluster of the scheduler at `url`, planning
+/// `partitions` partitions per stage; the executors spill to their own directories.
+pub fn cluster_session(
+    url: &str,
+    partitions: usize,
+) -> Result<(tokio::runtime::Runtime, SessionContext), EngineError> {
+    // Ballista connects at the first query; a scheduler that is not there is a setting to
+    // fix, said now rather than as an engine failure mid-stage.
+    borderflow_cluster::scheduler_reachable(url, std::time::Duration::from_secs(10))
+        .map_err(EngineError::Cluster)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| EngineError::Local(e.into()))?;
+    let ctx = runtime
+        .block_on(borderflow_cluster::remote_session(url, partitions))
+        .map_err(EngineError::Cluster)?;
+    Ok((runtime, ctx))
+}
+
+/// `path` as an engine's workers must name it: absolute (relative to this process's working
+/// directory), since a cluster's executors run in other processes and other directories.
+pub fn worker_path(path: &Path) -> Result<PathBuf, PathError> {
+    std::path::absolute(path).with_path(path)
 }
 
 /// Worker threads for `config`: its `target_partitions`, or every core when 0.

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 
 use borderflow_core::failpoint;
 use borderflow_core::schema::facts::{CROSSINGS_FILE, SIMS_FILE};
-use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath};
+use borderflow_core::{CountryCode, PathError, StagedDir, StateLayout};
 use borderflow_privacy::{
     DomainSizes, Ledger, LedgerError, NoiseSource, PrivacyConfig, ReleasePlan, ReleaseRequest,
     Reservation, SamplerError, Span, Status, StoreKind, TableRequest, draw,
@@ -40,6 +40,7 @@ use sha2::{Digest, Sha256};
 
 use crate::assemble::{Drawn, Job};
 use crate::classify::facts_dir;
+use crate::engine::partitions;
 use crate::reports::{ClassifyReport, IngestReport, ReportError};
 use crate::{EngineKind, Period, Pipeline};
 
@@ -313,26 +314,21 @@ fn query_digest(
 /// apply the same per-SIM rule ([`borderflow_release::FactTotals::add_sim`]).
 fn tabulate(
     p: &Pipeline,
-    layout: &StateLayout,
     facts: &std::path::Path,
     domain: &Domain,
     countries: &[CountryCode],
     lookback_days: u64,
 ) -> Result<borderflow_release::FactTotals, PublishError> {
     let max_pairs = p.classify.max_crossing_pairs;
-    match p.engine.kind {
-        EngineKind::Local => Ok(read_facts(facts, domain, max_pairs, lookback_days)?),
-        EngineKind::Ballista => {
-            // Executors read the facts where they are: the path absolute, as other processes
-            // in other working directories must find it.
-            let facts = std::path::absolute(facts).with_path(facts)?;
-            let run = std::process::id().to_string();
-            let spill = ScratchDir::create(layout.staging("publish-spill", &run))?;
-            let (runtime, ctx) = crate::engine::engine_session(&p.engine, spill.path())?;
+    match (p.engine.kind, &p.engine.scheduler) {
+        (EngineKind::Ballista, Some(url)) => {
+            let (runtime, ctx) = crate::engine::cluster_session(url, partitions(&p.engine))?;
             let params =
                 TabulateParams::new(p.measuring_country, countries, max_pairs, lookback_days);
+            let facts = crate::engine::worker_path(facts)?;
             Ok(runtime.block_on(tabulate_facts(&ctx, &facts, &params))?)
         }
+        _ => Ok(read_facts(facts, domain, max_pairs, lookback_days)?),
     }
 }
 
@@ -383,7 +379,7 @@ pub fn run(
     let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
     let domain = Domain::new(p.measuring_country, &countries);
     let lookback_days = (summary.lookback_last - summary.lookback_first).num_days() as u64 + 1;
-    let exact = tabulate(p, &layout, &facts, &domain, &countries, lookback_days)?;
+    let exact = tabulate(p, &facts, &domain, &countries, lookback_days)?;
     let plan = release_plan(p, &domain, years.len(), lookback_days);
     let runs = IngestReport::current(&layout, window_first, summary.lookback_last)?;
     let mut inputs: Vec<String> = runs

@@ -386,6 +386,14 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     };
     let sorted = facts(ClassifyPlan::Sorted);
     let grouped = facts(ClassifyPlan::Grouped);
+    // The engine's per-SIM rows (pseudonyms) went to a scratch directory of the state, removed
+    // with the stage: nothing is left beside what was committed.
+    let leftovers: Vec<String> = std::fs::read_dir(&p.state_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(borderflow_core::layout::STAGING_PREFIX))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(sorted.0 > 500, "{}", sorted.0);
     assert!(sorted.1.contains_key("return_migrant"), "{:?}", sorted.1);
     assert!(sorted.2 > 0);
