@@ -251,6 +251,29 @@ fn a_run_killed_at_each_step_recovers_to_the_uninterrupted_release() {
     }
 }
 
+/// A process killed while writing a file in place (a run report, a summary) leaves that
+/// write's sibling temporary file in whatever directory of the state it was writing; the next
+/// run removes it, at any depth, and recovers as after any other kill.
+#[test]
+fn a_write_killed_before_its_rename_leaves_nothing_after_the_next_run() {
+    let b = base();
+    let scratch = tempfile::tempdir().unwrap();
+    let root = copy_of(&b.root, scratch.path(), "killed-write");
+    let planted = [
+        root.join("state/.ledger.sqlite.4242.tmp"),
+        root.join("state/ingest/.20250101T000000Z-4242.json.4242.tmp"),
+        root.join("state/classified/2025/.summary.json.4242.tmp"),
+    ];
+    for path in &planted {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"half a file").unwrap();
+    }
+    recovered(&root, "a write killed before its rename");
+    for path in &planted {
+        assert!(!path.exists(), "{} is still there", path.display());
+    }
+}
+
 #[test]
 fn a_run_killed_at_random_instants_recovers_to_the_uninterrupted_release() {
     let b = base();

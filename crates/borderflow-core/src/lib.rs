@@ -51,5 +51,6 @@ pub use layout::StateLayout;
 pub use pseudonym::Pseudonym;
 pub use sims::{PseudonymOf, PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use staged::{
-    PathError, ScratchDir, StagedDir, WithPath, sync_dir, write_file_atomic, write_file_synced,
+    PathError, ScratchDir, StagedDir, WithPath, is_atomic_temp, sync_dir, write_file_atomic,
+    write_file_synced,
 };

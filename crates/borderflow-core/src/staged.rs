@@ -48,6 +48,16 @@ pub fn sync_dir(dir: &Path) -> Result<(), PathError> {
     File::open(dir).and_then(|d| d.sync_all()).with_path(dir)
 }
 
+/// The end of the name of the sibling file [`write_file_atomic`] writes before its rename.
+pub const ATOMIC_TEMP_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is a file [`write_file_atomic`] writes before its rename
+/// (`.<name>.<pid>.tmp`): one still there was left by a process killed mid-write, and the
+/// next holder of the state's lock removes it.
+pub fn is_atomic_temp(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(ATOMIC_TEMP_SUFFIX)
+}
+
 /// Writes `bytes` to `path` atomically: a sibling staging file, fsynced, renamed into place,
 /// and the parent directory fsynced.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
@@ -56,7 +66,10 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
     let name = path
         .file_name()
         .map_or("file".into(), |n| n.to_string_lossy());
-    let tmp = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = parent.join(format!(
+        ".{name}.{}{ATOMIC_TEMP_SUFFIX}",
+        std::process::id()
+    ));
     let written = (|| {
         let mut f = File::create(&tmp)?;
         crate::failpoint::disk_full(path)?;

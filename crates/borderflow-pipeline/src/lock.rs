@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
 use borderflow_core::layout::STAGING_PREFIX;
-use borderflow_core::{PathError, StateLayout, WithPath};
+use borderflow_core::{PathError, StateLayout, WithPath, is_atomic_temp};
 
 /// Holds the state directory's lock until dropped.
 #[derive(Debug)]
@@ -32,28 +32,47 @@ pub enum LockError {
     },
 }
 
+/// Removes, under `dir`, every file a write killed before its rename left
+/// ([`is_atomic_temp`]). Returns how many went.
+fn remove_atomic_temps(dir: &Path) -> Result<usize, PathError> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir).with_path(dir)?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            removed += remove_atomic_temps(&path)?;
+        } else if is_atomic_temp(&entry.file_name().to_string_lossy()) {
+            std::fs::remove_file(&path).with_path(&path)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 impl StateLock {
-    /// Removes what crashed runs left in the state directory's top level: every staging
-    /// directory and file ([`STAGING_PREFIX`]), spill directories included. Only the holder of
-    /// the lock may, since only then is no other run writing there. Returns how many went.
+    /// Removes what crashed runs left in the state directory: every staging directory and
+    /// file of its top level ([`STAGING_PREFIX`]), spill directories included, and, anywhere
+    /// below, every file a write was killed before renaming into place
+    /// ([`borderflow_core::is_atomic_temp`]). Only the holder of the lock may, since only
+    /// then is no other run writing there. Returns how many went.
     pub fn clear_leftovers(&self, state: &StateLayout) -> Result<usize, PathError> {
         let mut removed = 0;
         let root = state.root();
         for entry in std::fs::read_dir(root).with_path(root)?.flatten() {
-            if !entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(STAGING_PREFIX)
-            {
-                continue;
-            }
             let path = entry.path();
-            if path.is_dir() {
-                std::fs::remove_dir_all(&path).with_path(&path)?;
-            } else {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(STAGING_PREFIX) {
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path).with_path(&path)?;
+                } else {
+                    std::fs::remove_file(&path).with_path(&path)?;
+                }
+                removed += 1;
+            } else if path.is_dir() {
+                removed += remove_atomic_temps(&path)?;
+            } else if is_atomic_temp(&name) {
                 std::fs::remove_file(&path).with_path(&path)?;
+                removed += 1;
             }
-            removed += 1;
         }
         Ok(removed)
     }
