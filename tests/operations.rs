@@ -18,7 +18,10 @@ use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::{borderflow, copy_tree, failed_with, ok, one_line_error};
+use common::{borderflow, copy_tree, failed_with, listing, ok, one_line_error};
+
+#[path = "operations/deliveries.rs"]
+mod deliveries;
 
 /// An established test store: a generated world's events as CSV, CSV.gz and Parquet, a key,
 /// a pipeline, and the release of 2025-11 already published from them.

@@ -119,8 +119,17 @@ fn presence_rows(state: &Path) -> Result<Vec<u64>> {
         .filter(|p| p.is_dir())
         .collect();
     dates.sort();
-    for date in dates {
-        let file = date.join(borderflow_core::schema::presence::PART_FILE);
+    // A date holds one file per delivery; a bench delivers once, so rows are compared as
+    // written.
+    let files = dates.into_iter().map(|date| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&date)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.retain(|f| f.extension().is_some_and(|x| x == "parquet"));
+        files.sort();
+        (date, files)
+    });
+    for (date, file) in files.flat_map(|(d, fs)| fs.into_iter().map(move |f| (d.clone(), f))) {
         let open = std::fs::File::open(&file).with_context(|| file.display().to_string())?;
         for batch in ParquetRecordBatchReader::try_new(open, 65536)? {
             let batch = batch?;

@@ -14,10 +14,13 @@ pub struct Args {
     /// More input files, directories or glob patterns, on top of the pipeline's.
     #[arg(long = "input", value_name = "GLOB")]
     inputs: Vec<String>,
-    /// Only events whose functional local date lies in this year (2025) or month (2025-07);
-    /// others are quarantined as outside_window.
+    /// The period the data are for: a year (2025), a month (2025-07), previous_year or
+    /// previous_month (default: the pipeline's `period`). Only events whose functional local
+    /// date lies in its look-back (presence.lookback_days ending with its last day) are taken,
+    /// others are quarantined as outside_window, and retention removes older dates. Without
+    /// a period, dates up to today are taken and nothing is removed.
     #[arg(long)]
-    period: Option<Period>,
+    period: Option<String>,
     /// Override a pipeline setting, e.g. --set engine.memory_limit_mb=2048 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     sets: Vec<String>,
@@ -26,8 +29,12 @@ pub struct Args {
 /// Runs the ingest stage and prints its accounting.
 pub fn run(args: Args) -> Result<()> {
     let pipeline = Pipeline::load(&args.pipeline, &args.sets)?;
+    let period = match args.period.as_deref().or(pipeline.period.as_deref()) {
+        Some(text) => Some(Period::resolve(text, chrono::Utc::now().date_naive())?),
+        None => None,
+    };
     let r = crate::progress::with_ingest_bar(true, |progress| {
-        ingest::run_with_progress(&pipeline, args.period, &args.inputs, progress)
+        ingest::run_with_progress(&pipeline, period, &args.inputs, progress)
     })?;
     let t = &r.totals;
     println!(
@@ -44,11 +51,17 @@ pub fn run(args: Args) -> Result<()> {
     for (reason, n) in &t.quarantined {
         println!("  quarantined {reason:<20} {n:>12}");
     }
+    for (file, why) in &r.skipped {
+        println!("  not read: {file}: {why}");
+    }
+    if let Some((first, last)) = r.window {
+        println!("  accepted dates {first} to {last}");
+    }
     if !r.dates_removed.is_empty() {
         println!(
-            "  retention removed {} dates older than {} days",
+            "  retention removed {} dates before {} (the look-back of the period)",
             r.dates_removed.len(),
-            pipeline.presence.lookback_days
+            r.window.map_or(String::new(), |w| w.0.to_string())
         );
     }
     println!(

@@ -112,6 +112,14 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL)
     };
+    // Everything written under the state directory holds pseudonyms or exact counts: it is
+    // created readable by its owner only, whatever the user's umask. What is published (a
+    // release, its index, a series) is opened to everyone explicitly where it is written.
+    // SAFETY: sets the process's file-creation mask before any other thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::umask(0o077)
+    };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),

@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<()> {
     let p = Pipeline::load(&pipeline, &sets)?;
     let rd = RefData::load(&p.refdata)?;
     let prepared = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let xml = structure_message(&p.sdmx, &SdmxCodes::new(&rd), &TABLES, &prepared);
+    let xml = structure_message(&p.sdmx, &SdmxCodes::new(&rd), &TABLES, &prepared, false);
     match out {
         Some(path) if path.as_os_str() != "-" => {
             if path.exists() {
@@ -55,6 +55,8 @@ pub fn run(args: Args) -> Result<()> {
             }
             borderflow_release::write::write_file(&path, xml.as_bytes())
                 .with_context(|| format!("{}: cannot write", path.display()))?;
+            // Structures are published before any release: readable by everyone.
+            borderflow_core::make_public(&path)?;
             println!(
                 "wrote {} ({} dataflows, agency {}, version {})",
                 path.display(),

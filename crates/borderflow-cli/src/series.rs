@@ -51,6 +51,8 @@ pub fn run(args: Args) -> Result<()> {
         |n| n.parse::<Period>().is_ok(),
         &args.out,
     )?;
+    // A series is stacked from publications: it is as public as they are.
+    borderflow_core::make_public(&args.out)?;
     println!(
         "wrote {}: {} {} rows from {} period(s): {}",
         args.out.display(),

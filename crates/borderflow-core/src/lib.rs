@@ -41,6 +41,7 @@ pub mod pseudonym;
 pub mod schema;
 pub mod sims;
 pub mod staged;
+pub mod window;
 
 pub use accepted::{AcceptedEvent, accepted_batch, accepted_schema};
 pub use category::{Category, Side};
@@ -49,8 +50,10 @@ pub use day::{ClockTime, ClockWindow, FunctionalDay, Weekdays};
 pub use failure::{Failure, FailureKind};
 pub use layout::StateLayout;
 pub use pseudonym::Pseudonym;
+pub use window::DateWindow;
 pub use sims::{PseudonymOf, PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use staged::{
-    PathError, ScratchDir, StagedDir, WithPath, is_atomic_temp, sync_dir, write_file_atomic,
+    PathError, ScratchDir, StagedDir, WithPath, is_atomic_temp, make_dir_public, make_public, sync_dir,
+    write_file_atomic,
     write_file_synced,
 };

@@ -58,6 +58,42 @@ pub fn is_atomic_temp(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(ATOMIC_TEMP_SUFFIX)
 }
 
+/// Makes `path` readable by everyone, as a publication is: a directory (and everything
+/// below it) `rwxr-xr-x`, a file `rw-r--r--`. The state directory is kept owner-only (the
+/// binary runs with umask 077); what is published is opened up explicitly, by this.
+pub fn make_public(path: &Path) -> Result<(), PathError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::symlink_metadata(path).with_path(path)?;
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = if meta.is_dir() { 0o755 } else { 0o644 };
+    if meta.permissions().mode() & 0o777 != mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).with_path(path)?;
+    }
+    if meta.is_dir() {
+        for entry in fs::read_dir(path).with_path(path)? {
+            make_public(&entry.with_path(path)?.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes the directory `dir` itself (not what it holds) readable and searchable by everyone;
+/// a directory this user may not change (another owner's) is left as it is.
+pub fn make_dir_public(dir: &Path) -> Result<(), PathError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(dir).with_path(dir)?;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o755 == 0o755 {
+        return Ok(());
+    }
+    match fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o755)) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        r => r.with_path(dir),
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a sibling staging file, fsynced, renamed into place,
 /// and the parent directory fsynced.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {

@@ -38,3 +38,4 @@ pub use share::{
 };
 pub use source::{InputDigest, InputFile, SourceError, digest_file, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, quarantine_schema};
+pub use borderflow_core::DateWindow;

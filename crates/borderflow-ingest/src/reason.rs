@@ -23,11 +23,14 @@ pub enum Reason {
     ForeignOnForeign,
     /// The same event (id, time, network, type, cell, counterpart) as a row shortly before it.
     Duplicate,
+    /// A row of a file the store has already taken, on a date it took it for: the same
+    /// content delivered again adds nothing.
+    AlreadyIngested,
 }
 
 impl Reason {
     /// Every reason, in report order.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::EmptyId,
         Reason::BadTime,
         Reason::OutsideWindow,
@@ -35,6 +38,7 @@ impl Reason {
         Reason::UnknownPlmn,
         Reason::ForeignOnForeign,
         Reason::Duplicate,
+        Reason::AlreadyIngested,
     ];
 
     /// The reason code.
@@ -47,6 +51,7 @@ impl Reason {
             Reason::UnknownPlmn => "unknown_plmn",
             Reason::ForeignOnForeign => "foreign_on_foreign",
             Reason::Duplicate => "duplicate",
+            Reason::AlreadyIngested => "already_ingested",
         }
     }
 }
@@ -66,6 +71,11 @@ pub struct FileCounts {
     pub accepted: u64,
     /// Rows quarantined, by reason.
     pub quarantined: BTreeMap<Reason, u64>,
+    /// The first and last functional local date (days since 1970-01-01) of the rows whose
+    /// date could be told (a time and known networks), inside the window or not: what the
+    /// file could ever give the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dates: Option<(i32, i32)>,
 }
 
 impl FileCounts {
@@ -81,6 +91,10 @@ impl FileCounts {
         for (r, n) in &other.quarantined {
             *self.quarantined.entry(*r).or_default() += n;
         }
+        self.dates = match (self.dates, other.dates) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        };
     }
 
     /// Whether every row is accounted for.

@@ -97,6 +97,7 @@ where
     let mut out = ShareCounts::new();
     for (piece, f) in files.iter().enumerate() {
         let mut reader = f.open(input).map_err(ShareError::from)?;
+        validator.set_file_window(f.window.clone());
         let mut counts = FileCounts::default();
         while let Some(batch) = reader.next_batch() {
             let batch = batch.map_err(ShareError::from)?;

@@ -98,6 +98,10 @@ pub struct InputFile {
     pub row_groups: Option<(usize, usize)>,
     /// Row number (1-based) of the first row read.
     pub first_row: u64,
+    /// The only dates this file may still give the store, when the store has taken the same
+    /// content before under another window; `None`: the run's whole window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::DateWindow>,
 }
 
 fn format_of(path: &Path) -> Option<Format> {
@@ -166,6 +170,7 @@ pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
                 size,
                 row_groups: None,
                 first_row: 1,
+                window: None,
             })
         })
         .collect()
@@ -211,6 +216,7 @@ impl InputFile {
                     size: self.size * rows / total.max(1),
                     row_groups: Some((start, i + 1)),
                     first_row,
+                    window: self.window.clone(),
                 });
                 first_row += rows;
                 start = i + 1;
@@ -305,6 +311,10 @@ impl LastByte {
     fn ends_row(&self) -> bool {
         matches!(self.0.load(Ordering::Relaxed), Self::NONE | 0x0a)
     }
+
+    fn is_carriage_return(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0x0d
+    }
 }
 
 /// A reader that remembers the last byte it passed on.
@@ -386,6 +396,19 @@ impl InputFile {
                 let schema = builder.schema().clone();
                 let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
                 check_types(&name, &schema, cfg)?;
+                // A required column missing is named with the file's own columns (the
+                // projection below keeps only the mapped ones).
+                for canonical in REQUIRED {
+                    let source = cfg.columns.source_name(canonical);
+                    if !names.iter().any(|n| n == source) {
+                        return Err(SourceError::MissingColumn {
+                            file: name.clone(),
+                            column: source.to_string(),
+                            canonical: canonical.to_string(),
+                            found: describe_header(&names),
+                        });
+                    }
+                }
                 let wanted: Vec<usize> = REQUIRED
                     .iter()
                     .chain(OPTIONAL.iter())
@@ -696,7 +719,14 @@ impl FileReader {
         let Some(next) = self.batches.next() else {
             // Read to its end: a text file must end its last row with a newline, as every
             // export does; one that does not was cut short, and its last row with it.
-            let cut = self.tail.take().is_some_and(|t| !t.ends_row());
+            let tail = self.tail.take();
+            if tail.as_ref().is_some_and(|t| t.is_carriage_return()) {
+                return Some(Err(SourceError::Read {
+                    file: self.name.clone(),
+                    message: "ends its rows with a carriage return alone (classic Mac line endings), which no CSV reader takes as a row's end: export it with LF or CRLF line endings".into(),
+                }));
+            }
+            let cut = tail.is_some_and(|t| !t.ends_row());
             return cut.then(|| {
                 Err(SourceError::Read {
                     file: self.name.clone(),

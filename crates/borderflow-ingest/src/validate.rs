@@ -116,6 +116,11 @@ pub struct Validator<'a> {
     seen_before: HashSet<u64>,
     /// Seconds from local midnight to the start of the functional day.
     day_start: i64,
+    /// The dates the file being read may still give, when fewer than the run's window
+    /// ([`crate::InputFile::window`]).
+    file_window: Option<crate::DateWindow>,
+    /// First and last functional date of the batch's rows that have one.
+    dates: Option<(i32, i32)>,
 }
 
 impl<'a> Validator<'a> {
@@ -150,7 +155,16 @@ impl<'a> Validator<'a> {
             seen: HashSet::new(),
             seen_before: HashSet::new(),
             day_start: FunctionalDay::default().start_seconds(),
+            file_window: None,
+            dates: None,
         }
+    }
+
+    /// Limits the rows accepted from the file read next to the dates of `window` (besides
+    /// the run's): a row of the run's window but not of `window` is quarantined as
+    /// [`Reason::AlreadyIngested`]. `None` lifts the limit.
+    pub fn set_file_window(&mut self, window: Option<crate::DateWindow>) {
+        self.file_window = window;
     }
 
     /// Uses a cell catalogue (cell id → time zone) for events on the operator's network.
@@ -178,6 +192,7 @@ impl<'a> Validator<'a> {
         // The older set is emptied and becomes the current one (keeping its capacity).
         std::mem::swap(&mut self.seen, &mut self.seen_before);
         self.seen.clear();
+        self.dates = None;
         for i in 0..n {
             let time = self.time_of(&raw.event_time, i);
             let verdict = self.check(raw, i, time)?;
@@ -208,6 +223,7 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        counts.dates = self.dates;
         Ok(Validated {
             accepted,
             quarantine: q.finish(),
@@ -252,8 +268,19 @@ impl<'a> Validator<'a> {
         let tz = self.zone_of(serving, raw, i);
         let local = time + self.offsets.at(tz, time) - self.day_start;
         let date = local.div_euclid(86_400);
+        if let Ok(day) = i32::try_from(date) {
+            self.dates = Some(match self.dates {
+                Some((a, b)) => (a.min(day), b.max(day)),
+                None => (day, day),
+            });
+        }
         if date < i64::from(self.window.0) || date > i64::from(self.window.1) {
             return Ok(Err(Reason::OutsideWindow));
+        }
+        if let Some(w) = &self.file_window
+            && !w.contains(date as i32)
+        {
+            return Ok(Err(Reason::AlreadyIngested));
         }
         let key = IdKey::of(id);
         let fingerprint = event_hash(raw, i, &key, time);

@@ -276,6 +276,7 @@ impl Job<'_> {
             &p.sdmx,
             &codes,
             &published_at,
+            !for_publication,
             &staging.join(STRUCTURE_FILE),
         )?;
         let package = data_package(
@@ -429,6 +430,11 @@ impl Job<'_> {
         write_file(&staging.join(MANIFEST_FILE), &manifest.to_bytes())?;
         self.keep_operator_side(drawn, &cat, &cross)?;
         failpoint::hit("publish:staged");
+        // A publication is for everyone to read (the state beside it is owner-only).
+        borderflow_core::make_public(staging)?;
+        for d in [&p.release_dir, dataset_dir] {
+            borderflow_core::make_dir_public(d)?;
+        }
         staged.commit_new()?;
         borderflow_release::series::write_index(dataset_dir, &p.dataset, |n| {
             n.parse::<Period>().is_ok()

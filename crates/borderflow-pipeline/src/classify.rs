@@ -61,6 +61,20 @@ pub enum ClassifyError {
         /// The dates the store holds, in words.
         held: String,
     },
+    /// The store holds days of the look-back but none of the period itself: its statistics
+    /// would be last year's, labelled as this period's.
+    #[error(
+        "the presence store holds no date of period {period} itself (it holds {held}): give the files of that period, or release a period they cover"
+    )]
+    NoDataInPeriod {
+        /// The period.
+        period: String,
+        /// The dates the store holds, in words.
+        held: String,
+    },
+    /// The state directory is another store's, or its ledger is missing.
+    #[error(transparent)]
+    Binding(#[from] crate::BindingError),
     /// The engine failed or a stored row is malformed.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -207,10 +221,14 @@ pub fn run_with(
     plan: ClassifyPlan,
 ) -> Result<ClassifyReport, ClassifyError> {
     let started = Instant::now();
-    let lock = crate::StateLock::acquire(&p.state_dir)?;
+    crate::binding::check(p)?;
+    let lock = crate::StateLock::for_run(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
     lock.clear_leftovers(&layout)?;
+    crate::binding::check(p)?;
     let (store, key_fingerprint) = PresenceStore::existing(&layout.presence())?;
+    // A delivery killed before it was committed is not read: its files go first.
+    store.roll_back()?;
     // Every partition's footer is read first, so a corrupt one is named by its file.
     let dates = store.check_partitions()?;
     let last = period.last();
@@ -225,6 +243,19 @@ pub fn run_with(
             held: match (dates.first(), dates.last()) {
                 (Some(a), Some(b)) => format!("it holds {a} to {b}"),
                 _ => "it is empty".into(),
+            },
+        });
+    }
+    let own = dates
+        .iter()
+        .filter(|d| **d >= period.first() && **d <= last)
+        .count();
+    if own == 0 {
+        return Err(ClassifyError::NoDataInPeriod {
+            period: period.to_string(),
+            held: match (dates.first(), dates.last()) {
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                _ => "nothing".into(),
             },
         });
     }
@@ -583,7 +614,10 @@ impl FailureKind for ClassifyError {
             ClassifyError::Store(e) => e.failure(),
             ClassifyError::Lock(e) => e.failure(),
             // The inputs given hold no day of the period: the wrong files, or none yet.
-            ClassifyError::NoPresence { .. } => Failure::Input,
+            ClassifyError::NoPresence { .. } | ClassifyError::NoDataInPeriod { .. } => {
+                Failure::Input
+            }
+            ClassifyError::Binding(e) => e.failure(),
             ClassifyError::Plan(e) => e.failure(),
             ClassifyError::Io(e) => e.failure(),
             ClassifyError::Facts { .. } => Failure::State,

@@ -11,9 +11,9 @@
 //!    file per functional date into the run's staging directory.
 //!    Each task also digests the files whose beginning it reads, for the manifest, so the
 //!    driver reads no input file itself.
-//! 3. **Commit.** The driver, not the cluster, names each date's file as the store does and
-//!    then commits the dates into the store, with the store's stamp and whole-day
-//!    replacement, exactly as after a local run (the caller, [`crate::ingest`], does that).
+//! 3. **Commit.** The driver, not the cluster, names each date's file as the store names a
+//!    delivery's and then adds the delivery to the store, exactly as after a local run (the
+//!    caller, [`crate::ingest`], does that).
 //!
 //! The staging directory is under the state directory, which every executor must reach at
 //! the same path (shared storage, docs/scale-out.md), and so must every input file.
@@ -25,7 +25,7 @@ use std::sync::Arc;
 use borderflow_cluster::ingest::{
     INGEST_TABLE, IngestTable, IngestTask, KEY_REFUSAL, PartitionReport, counts_file, task_error_in,
 };
-use borderflow_core::schema::presence::{LOCAL_DATE, PART_FILE, PARTITION_PREFIX};
+use borderflow_core::schema::presence::{LOCAL_DATE, PARTITION_PREFIX};
 use borderflow_core::{PathError, WithPath};
 use borderflow_ingest::{InputFile, ShareCounts, add_share_counts, deal_shares};
 use datafusion::arrow::array::AsArray;
@@ -142,7 +142,7 @@ pub(crate) fn reduce_on_cluster(
     })?;
     drop(ctx);
     drop(runtime);
-    commit_names(&written, at.presence)?;
+    commit_names(&written, at.presence, &at.part_file)?;
     remove_temporaries(at.quarantine)?;
 
     // Each share's accounting and digests, as its task wrote them; a share without them was
@@ -186,9 +186,9 @@ fn remove_temporaries(dir: &Path) -> Result<(), IngestError> {
 }
 
 /// Moves each date's file the cluster wrote (`local_date=D/<write id>_0.parquet`) to the
-/// store's layout under `presence` (`local_date=D/part-0.parquet`). A date with more than one
-/// file is an engine defect, never silently merged.
-fn commit_names(written: &Path, presence: &Path) -> Result<(), IngestError> {
+/// store's layout under `presence` (`local_date=D/<part_file>`, the delivery's file). A date
+/// with more than one file is an engine defect, never silently merged.
+fn commit_names(written: &Path, presence: &Path, part_file: &str) -> Result<(), IngestError> {
     let Ok(entries) = std::fs::read_dir(written) else {
         return Ok(()); // no event accepted: no date written
     };
@@ -216,7 +216,7 @@ fn commit_names(written: &Path, presence: &Path) -> Result<(), IngestError> {
         };
         let to_dir = presence.join(&name);
         std::fs::create_dir_all(&to_dir).with_path(&to_dir)?;
-        let to = to_dir.join(PART_FILE);
+        let to = to_dir.join(part_file);
         std::fs::rename(&file, &to).with_path(&to)?;
     }
     Ok(())

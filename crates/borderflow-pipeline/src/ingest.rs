@@ -23,7 +23,12 @@ use borderflow_ingest::{
     SourceError, Validator, add_share_counts, deal_shares, digest_file, discover,
     read_cell_catalogue,
 };
-use borderflow_presence::{PresenceShard, PresenceStore, ReduceError, Reduction, StoreError};
+use borderflow_core::DateWindow;
+use borderflow_presence::{
+    DeliveredFile, Delivery, DeliveryRegister, DeliveryState, PresenceShard, PresenceStore,
+    ReduceError, Reduction, StoreError, segment_file,
+};
+use chrono::NaiveDate;
 use borderflow_pseudo::{KeyError, Pseudonymiser};
 use borderflow_refdata::{RefData, RefDataError};
 
@@ -48,6 +53,9 @@ pub enum IngestError {
     /// A code-list override is malformed.
     #[error(transparent)]
     RefData(#[from] RefDataError),
+    /// The state directory is another store's, or its ledger is missing.
+    #[error(transparent)]
+    Binding(#[from] crate::BindingError),
     /// `measuring_country` is not in the country code list.
     #[error(
         "measuring_country = {0:?} is not in the country code list (ISO 3166-1 alpha-3; `borderflow refdata lookup` shows the list, refdata.countries amends it)"
@@ -152,6 +160,7 @@ pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, Ing
         None => Default::default(),
     };
     let key = p.key.load()?;
+    crate::binding::check(p)?;
     let store = StateLayout::new(&p.state_dir).presence();
     if store.exists() {
         let (_, fingerprint) = PresenceStore::existing(&store)?;
@@ -323,7 +332,9 @@ fn reduce_locally(
     // stage's peak stays near the limit (measured: docs/ingest.md, Performance).
     let budget =
         usize::try_from(p.engine.memory_limit_mb.saturating_mul(1 << 19)).unwrap_or(usize::MAX);
-    let reduction = Reduction::new(budget, &at.dir.join("spill")).with_day(p.classify.day);
+    let reduction = Reduction::new(budget, &at.dir.join("spill"))
+        .with_day(p.classify.day)
+        .with_part_file(&at.part_file);
     let shards = std::thread::scope(|s| {
         let readers: Vec<_> = shares
             .into_iter()
@@ -390,12 +401,14 @@ fn nothing_accepted(c: &FileCounts) -> Option<String> {
     ))
 }
 
-/// Rows quarantined only for lying outside the period asked for.
+/// Rows quarantined only for not being this run's: outside the period's window, or on dates
+/// the store already took this file's content for.
 fn outside_window(c: &FileCounts) -> u64 {
-    c.quarantined
-        .get(&borderflow_ingest::Reason::OutsideWindow)
-        .copied()
-        .unwrap_or(0)
+    use borderflow_ingest::Reason;
+    [Reason::OutsideWindow, Reason::AlreadyIngested]
+        .iter()
+        .filter_map(|r| c.quarantined.get(r))
+        .sum()
 }
 
 /// The quarantine reasons of `c`, most frequent first (`"950 bad_time, 50 unknown_plmn"`).
@@ -410,13 +423,72 @@ fn reasons(c: &FileCounts) -> String {
 }
 
 /// Runs the ingest stage of `p`: every input file (the pipeline's and `extra_inputs`) into the
-/// presence store, limited to the dates of `period` when one is given.
+/// presence store. With a `period`, only the dates of its look-back are accepted (the
+/// `presence.lookback_days` ending with its last day) and retention keeps no date before
+/// them; without one, dates up to today are accepted and nothing is removed.
 pub fn run(
     p: &Pipeline,
     period: Option<Period>,
     extra_inputs: &[String],
 ) -> Result<IngestReport, IngestError> {
     run_with_progress(p, period, extra_inputs, &Progress::default())
+}
+
+/// The functional local dates a run accepts: the look-back of `period` (the
+/// `presence.lookback_days` ending with its last day), or every date up to `today`.
+pub fn run_window(p: &Pipeline, period: Option<Period>, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    match period {
+        Some(period) => {
+            let last = period.last();
+            let days = u64::from(p.presence.lookback_days.max(1) - 1);
+            (last - chrono::Days::new(days), last)
+        }
+        None => (NaiveDate::MIN, today),
+    }
+}
+
+fn epoch_days(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// Which input files a run reads, and for which dates: a content the store has taken before
+/// (known by its digest, whatever its name) is read again only for the dates of `window` it
+/// has rows on and was not read for; a content given twice in one run is read once.
+fn plan_reads(
+    files: Vec<InputFile>,
+    digests: &BTreeMap<String, InputDigest>,
+    register: &DeliveryRegister,
+    window: &DateWindow,
+) -> (Vec<InputFile>, BTreeMap<String, String>) {
+    let mut read = Vec::new();
+    let mut skipped = BTreeMap::new();
+    let mut first_name: BTreeMap<&str, String> = BTreeMap::new();
+    for mut f in files {
+        let name = f.path.display().to_string();
+        let Some(digest) = digests.get(&name) else {
+            read.push(f);
+            continue;
+        };
+        if let Some(first) = first_name.get(digest.sha256.as_str()) {
+            skipped.insert(name, format!("the same content as {first}"));
+            continue;
+        }
+        first_name.insert(&digest.sha256, name.clone());
+        if let Some(taken) = register.files.get(&digest.sha256) {
+            let left = taken.still_to_give(window);
+            if left.is_empty() {
+                let known = taken.names.first().map_or("", String::as_str);
+                skipped.insert(
+                    name,
+                    format!("already in the presence store (delivered as {known})"),
+                );
+                continue;
+            }
+            f.window = Some(left);
+        }
+        read.push(f);
+    }
+    (read, skipped)
 }
 
 /// [`run`], reporting how far it has got in `progress`.
@@ -433,55 +505,77 @@ pub fn run_with_progress(
         cells,
         key,
     } = preflight(p, extra_inputs)?;
-    let lock = crate::StateLock::acquire(&p.state_dir)?;
+    let lock = crate::StateLock::for_run(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
     lock.clear_leftovers(&layout)?;
+    // Checked again now that no other run can change the state.
+    let ledger = crate::binding::check(p)?;
     let fingerprint = key.fingerprint().to_string();
     let source_tz = p.input.source_tz().map_err(IngestError::SourceTimeZone)?;
     let store = PresenceStore::open(&layout.presence(), &fingerprint)?;
+    store.roll_back()?;
+    store.bind(&crate::binding::binding_of(p, ledger))?;
 
     let run_id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
         std::process::id()
     );
+    let (first, last) = run_window(p, period, chrono::Utc::now().date_naive());
+    let window = DateWindow::from_range(epoch_days(first).max(i32::MIN + 1), epoch_days(last));
+    // Every file's digest first: a content the store holds is not read again.
+    let digests = digest_inputs(&files)?;
+    let (to_read, skipped) = plan_reads(files, &digests, &store.register()?, &window);
     let scratch = ScratchDir::create(layout.staging("ingest", &run_id))?;
-    // The input digests (for the manifest) are computed beside the ingest, on their own
-    // thread: a second pass over the files that would otherwise come first and alone. On a
-    // cluster, the tasks take them where they read the files.
-    let to_digest = match p.engine.kind {
-        EngineKind::Local => files.clone(),
-        EngineKind::Ballista => Vec::new(),
-    };
-    let result = std::thread::scope(|s| {
-        let digests = s.spawn(move || digest_inputs(&to_digest));
-        let inputs = || {
-            digests
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e))
-        };
-        run_staged(
+    let result = run_staged(
+        &RunContext {
             p,
             period,
-            rd,
-            files,
-            cells,
-            &key,
-            source_tz,
-            &store,
-            &layout,
-            scratch.path(),
-            &run_id,
-            &fingerprint,
-            inputs,
+            window: (first, last),
+            run_id: &run_id,
+            fingerprint: &fingerprint,
             started,
             progress,
-        )
-    });
+        },
+        Inputs {
+            rd,
+            files: to_read,
+            cells,
+            key: &key,
+            source_tz,
+            digests,
+            skipped,
+        },
+        &store,
+        &layout,
+        scratch.path(),
+    );
     drop(scratch);
     let mut report = result?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// What one ingest run is: its pipeline, period, window and identity.
+struct RunContext<'a> {
+    p: &'a Pipeline,
+    period: Option<Period>,
+    window: (NaiveDate, NaiveDate),
+    run_id: &'a str,
+    fingerprint: &'a str,
+    started: Instant,
+    progress: &'a Progress,
+}
+
+/// What one ingest run reads.
+struct Inputs<'a> {
+    rd: RefData,
+    files: Vec<InputFile>,
+    cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
+    key: &'a borderflow_pseudo::PseudonymKey,
+    source_tz: chrono_tz::Tz,
+    digests: BTreeMap<String, InputDigest>,
+    skipped: BTreeMap<String, String>,
 }
 
 /// What reading and reducing a run's input gave, before anything is committed: the
@@ -511,26 +605,35 @@ pub(crate) struct Staging<'a> {
     pub presence: &'a Path,
     /// Accepted functional local dates, days since 1970-01-01, both ends included.
     pub window: (i32, i32),
+    /// The name of each date's file: the delivery's ([`segment_file`]).
+    pub part_file: String,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_staged(
-    p: &Pipeline,
-    period: Option<Period>,
-    rd: RefData,
-    files: Vec<InputFile>,
-    cells: foldhash::HashMap<Box<str>, chrono_tz::Tz>,
-    key: &borderflow_pseudo::PseudonymKey,
-    source_tz: chrono_tz::Tz,
+    run: &RunContext<'_>,
+    inputs: Inputs<'_>,
     store: &PresenceStore,
     layout: &StateLayout,
     staging: &Path,
-    run_id: &str,
-    fingerprint: &str,
-    inputs: impl FnOnce() -> Result<BTreeMap<String, InputDigest>, IngestError>,
-    started: Instant,
-    progress: &Progress,
 ) -> Result<IngestReport, IngestError> {
+    let RunContext {
+        p,
+        period,
+        window,
+        run_id,
+        fingerprint,
+        started,
+        progress,
+    } = *run;
+    let Inputs {
+        rd,
+        files,
+        cells,
+        key,
+        source_tz,
+        digests,
+        skipped,
+    } = inputs;
     progress
         .bytes_total
         .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
@@ -540,19 +643,31 @@ fn run_staged(
         dir: staging,
         quarantine: quarantine.path(),
         presence: &presence_dir,
-        window: period.map_or((i32::MIN, i32::MAX), |x| x.day_range()),
+        window: (epoch_days(window.0).max(i32::MIN + 1), epoch_days(window.1)),
+        part_file: segment_file(run_id),
     };
+    let read_files: Vec<InputFile> = files.clone();
     let Reduced {
         counts,
         expected_shares,
         presence_rows,
         spilled_bytes,
-        digests,
-    } = match p.engine.kind {
-        EngineKind::Local => reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?,
-        EngineKind::Ballista => {
-            progress.writing.store(true, Ordering::Relaxed);
-            crate::cluster_ingest::reduce_on_cluster(p, &files, fingerprint, &at)?
+        digests: taken,
+    } = if files.is_empty() {
+        Reduced {
+            counts: ShareCounts::new(),
+            expected_shares: BTreeMap::new(),
+            presence_rows: 0,
+            spilled_bytes: 0,
+            digests: None,
+        }
+    } else {
+        match p.engine.kind {
+            EngineKind::Local => reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?,
+            EngineKind::Ballista => {
+                progress.writing.store(true, Ordering::Relaxed);
+                crate::cluster_ingest::reduce_on_cluster(p, &files, fingerprint, &at)?
+            }
         }
     };
     failpoint::hit("ingest:reduced");
@@ -594,25 +709,28 @@ fn run_staged(
             ),
         });
     }
+    if let Some(taken) = &taken
+        && let Some(name) = expected_shares.keys().find(|n| !taken.contains_key(*n))
+    {
+        // A cluster's tasks digest what they read: a file without one was not read whole.
+        return Err(IngestError::Engine(format!("{name} was not digested")));
+    }
 
-    // Publish into the state directory: quarantine and report first, presence last.
+    // Publish into the state directory: quarantine first, then the delivery (recorded as
+    // pending, moved in, the report written, committed), then retention.
+    let files_counts: BTreeMap<String, FileCounts> =
+        counts.into_iter().map(|(k, f)| (k, f.counts)).collect();
+    let added = presence_dir.exists();
     let mut report = IngestReport {
         run_id: run_id.to_string(),
         dataset: p.dataset.clone(),
         key_fingerprint: fingerprint.to_string(),
         period: period.map(|x| x.to_string()),
-        files: counts.into_iter().map(|(k, f)| (k, f.counts)).collect(),
-        inputs: match digests {
-            Some(taken) => {
-                // Every file's digest, or the run fails as one not read to its end.
-                if let Some(name) = expected_shares.keys().find(|n| !taken.contains_key(*n)) {
-                    return Err(IngestError::Engine(format!("{name} was not digested")));
-                }
-                inputs()?;
-                taken
-            }
-            None => inputs()?,
-        },
+        window: period.map(|_| window),
+        delivery: None,
+        skipped,
+        files: files_counts.clone(),
+        inputs: digests.clone(),
         totals,
         presence_rows,
         spilled_bytes,
@@ -620,13 +738,51 @@ fn run_staged(
         dates_removed: Vec::new(),
         seconds: 0.0,
     };
+    let run_days = at.window;
     quarantine.commit()?;
     failpoint::hit("ingest:quarantined");
-    if presence_dir.exists() {
-        report.dates_written = store.replace_from(&presence_dir)?;
+    let delivered: Vec<DeliveredFile> = read_files
+        .iter()
+        .filter_map(|f| {
+            let name = f.path.display().to_string();
+            let digest = digests.get(&name)?;
+            Some(DeliveredFile {
+                sha256: digest.sha256.clone(),
+                size: digest.bytes,
+                window: f
+                    .window
+                    .clone()
+                    .unwrap_or_else(|| DateWindow::from_range(run_days.0, run_days.1)),
+                dates: files_counts.get(&name).and_then(|c| c.dates),
+                name,
+            })
+        })
+        .collect();
+    // Only whole files are recorded (a Parquet file read in pieces is one file here).
+    let mut seen = std::collections::BTreeSet::new();
+    let delivered: Vec<DeliveredFile> = delivered
+        .into_iter()
+        .filter(|f| seen.insert(f.name.clone()))
+        .collect();
+    if !delivered.is_empty() {
+        // Recorded as pending first: a run killed while the files move in leaves a pending
+        // delivery, which the next run holding the lock removes whole.
+        store.begin(Delivery {
+            id: run_id.to_string(),
+            state: DeliveryState::Pending,
+            files: delivered,
+        })?;
+        if added {
+            report.dates_written = store.add_from(&presence_dir)?;
+            report.delivery = Some(run_id.to_string());
+        }
+        failpoint::hit("ingest:swapped");
+        report.write(layout)?;
+        store.commit(run_id)?;
     }
-    failpoint::hit("ingest:swapped");
-    report.dates_removed = store.retain(p.presence.lookback_days)?;
+    if period.is_some() {
+        report.dates_removed = store.retain_from(window.0)?;
+    }
     report.seconds = started.elapsed().as_secs_f64();
     report.write(layout)?;
     failpoint::hit("ingest:reported");
@@ -641,6 +797,7 @@ impl FailureKind for IngestError {
             IngestError::Store(e) => e.failure(),
             IngestError::Lock(e) => e.failure(),
             IngestError::RefData(e) => e.failure(),
+            IngestError::Binding(e) => e.failure(),
             IngestError::NoInput
             | IngestError::SourceTimeZone(_)
             | IngestError::UnknownCountry(_) => Failure::Config,

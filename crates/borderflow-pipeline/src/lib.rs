@@ -31,6 +31,7 @@
 //! ```
 
 mod assemble;
+pub mod binding;
 pub mod classify;
 mod cluster_ingest;
 pub mod engine;
@@ -44,6 +45,7 @@ pub mod reports;
 pub mod run;
 
 pub use borderflow_core::{Failure, FailureKind};
+pub use binding::BindingError;
 pub use classify::ClassifyError;
 pub use ingest::IngestError;
 pub use lock::{LockError, StateLock};

@@ -1,16 +1,41 @@
 //! One run at a time per state directory: an advisory lock on `state/.lock`, released by the
 //! operating system when the process ends, however it ends (so a crash leaves no stale lock).
+//!
+//! The lock is taken before anything in the state directory is created, and a whole run
+//! holds it from its first check to its last write ([`StateLock::for_run`]): its stages ask
+//! for it again and share it, while any other holder is refused at once.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use borderflow_core::layout::STAGING_PREFIX;
 use borderflow_core::{PathError, StateLayout, WithPath, is_atomic_temp};
 
-/// Holds the state directory's lock until dropped.
+/// Holds the state directory's lock until dropped (the last holder in this process drops
+/// it).
 #[derive(Debug)]
 pub struct StateLock {
-    _file: File,
+    _file: Arc<File>,
+}
+
+/// The locks held by runs of this process ([`StateLock::for_run`]), by state directory: the
+/// stages of the run share them.
+static HELD: Mutex<Vec<(PathBuf, Weak<File>)>> = Mutex::new(Vec::new());
+
+/// Creates the state directory readable by its owner only (it holds pseudonyms and exact
+/// counts), whatever the umask, and makes an existing one so.
+fn create_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// The lock could not be taken.
@@ -77,13 +102,41 @@ impl StateLock {
         Ok(removed)
     }
 
-    /// Takes the lock of `state_dir` (created if missing) without waiting.
+    /// Takes the lock of `state_dir` for a whole run: until it is dropped, the stages of the
+    /// run ([`Self::acquire`] in this process) share it, and every other holder is refused.
+    pub fn for_run(state_dir: &Path) -> Result<Self, LockError> {
+        let lock = Self::acquire(state_dir)?;
+        let key = state_dir.canonicalize().map_err(|source| LockError::Io {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if !held.iter().any(|(k, _)| *k == key) {
+            held.push((key, Arc::downgrade(&lock._file)));
+        }
+        Ok(lock)
+    }
+
+    /// Takes the lock of `state_dir` (created if missing, owner-only) without waiting; shares
+    /// it with the run of this process that holds it ([`Self::for_run`]).
     pub fn acquire(state_dir: &Path) -> Result<Self, LockError> {
         let io = |source: std::io::Error| LockError::Io {
             path: state_dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(state_dir).map_err(io)?;
+        create_private(state_dir).map_err(io)?;
+        let key = state_dir.canonicalize().map_err(io)?;
+        {
+            let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+            held.retain(|(_, w)| w.strong_count() > 0);
+            if let Some(file) = held
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, w)| w.upgrade())
+            {
+                return Ok(Self { _file: file });
+            }
+        }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -91,7 +144,9 @@ impl StateLock {
             .open(borderflow_core::StateLayout::new(state_dir).lock())
             .map_err(io)?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
+            Ok(()) => Ok(Self {
+                _file: Arc::new(file),
+            }),
             Err(TryLockError::WouldBlock) => Err(LockError::Busy(state_dir.display().to_string())),
             Err(TryLockError::Error(e)) => Err(io(e)),
         }

@@ -312,6 +312,10 @@ impl Pipeline {
                 ),
             });
         }
+        p.check_limits().map_err(|message| PipelineError::File {
+            location: name.to_string(),
+            message,
+        })?;
         if p.presence.lookback_days < CLASSIFY_LOOKBACK_DAYS {
             return Err(PipelineError::File {
                 location: name.to_string(),
@@ -324,6 +328,62 @@ impl Pipeline {
         Ok(p)
     }
 }
+
+impl Pipeline {
+    /// Refuses numeric settings outside the range a run can honour, before anything is read
+    /// or written: each message names the key, its value and the range.
+    fn check_limits(&self) -> Result<(), String> {
+        let e = &self.engine;
+        if !(MIN_MEMORY_LIMIT_MB..=MAX_MEMORY_LIMIT_MB).contains(&e.memory_limit_mb) {
+            return Err(format!(
+                "engine.memory_limit_mb = {} must lie in [{MIN_MEMORY_LIMIT_MB}, {MAX_MEMORY_LIMIT_MB}] (MiB)",
+                e.memory_limit_mb
+            ));
+        }
+        if e.target_partitions > MAX_TARGET_PARTITIONS {
+            return Err(format!(
+                "engine.target_partitions = {} must lie in [0, {MAX_TARGET_PARTITIONS}] (0: one per core)",
+                e.target_partitions
+            ));
+        }
+        let days = self.presence.lookback_days;
+        if days > MAX_LOOKBACK_DAYS {
+            return Err(format!(
+                "presence.lookback_days = {days} must lie in [{CLASSIFY_LOOKBACK_DAYS}, {MAX_LOOKBACK_DAYS}]"
+            ));
+        }
+        if self.classify.return_migrants && days < 2 * CLASSIFY_LOOKBACK_DAYS {
+            return Err(format!(
+                "presence.lookback_days = {days} keeps too little for classify.return_migrants = true: return migration reads {} days",
+                2 * CLASSIFY_LOOKBACK_DAYS
+            ));
+        }
+        if self.operator_plmns.is_empty() {
+            return Err(
+                "operator_plmns is empty: name the operator's own networks (MCC+MNC, 5 or 6 digits)"
+                    .into(),
+            );
+        }
+        for plmn in &self.operator_plmns {
+            if !(5..=6).contains(&plmn.len()) || !plmn.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "operator_plmns: {plmn:?} is not a PLMN (MCC+MNC, 5 or 6 digits)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The least memory a run may be given, in MiB (with 0 the engines could hold nothing; a
+/// small limit only spills more).
+pub const MIN_MEMORY_LIMIT_MB: u64 = 1;
+/// The most memory a run may be told it has, in MiB (16 TiB).
+pub const MAX_MEMORY_LIMIT_MB: u64 = 16 << 20;
+/// The most parallel partitions a run may ask for.
+pub const MAX_TARGET_PARTITIONS: usize = 1024;
+/// The longest presence look-back a store keeps: ten years.
+pub const MAX_LOOKBACK_DAYS: u32 = 3660;
 
 /// Days of presence classification reads for a reference period (DESIGN §6: the 365-day
 /// look-back ending with the period); return migrants need twice as many.

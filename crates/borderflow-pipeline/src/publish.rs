@@ -117,6 +117,9 @@ pub enum PublishError {
     /// A file operation failed.
     #[error(transparent)]
     Io(#[from] PathError),
+    /// The state directory is another store's, or its ledger is missing.
+    #[error(transparent)]
+    Binding(#[from] crate::BindingError),
     /// The cluster that tabulates the facts could not be reached.
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
@@ -173,14 +176,42 @@ pub fn store_kind(noise: &NoiseSource) -> StoreKind {
     }
 }
 
-/// Opens the store's ledger for a run noised by `noise`, creating the state directory and
-/// fixing the store's kind when it is new; a store of the other kind is refused.
+/// Opens the store's ledger for a run noised by `noise`, creating the state directory (under
+/// its lock) and fixing the store's kind when it is new; a store of the other kind is
+/// refused, and so is a missing or foreign ledger beside a store or releases that exist
+/// ([`crate::binding::check`]). The presence store, if any, is bound to the ledger.
 pub fn open_store(p: &Pipeline, noise: &NoiseSource) -> Result<Ledger, PublishError> {
-    std::fs::create_dir_all(&p.state_dir).map_err(|e| PathError::new(&p.state_dir, e))?;
-    Ok(Ledger::open(
-        &StateLayout::new(&p.state_dir).ledger(),
-        store_kind(noise),
-    )?)
+    let _lock = crate::StateLock::for_run(&p.state_dir)?;
+    crate::binding::check(p)?;
+    let layout = StateLayout::new(&p.state_dir);
+    let ledger = Ledger::open(&layout.ledger(), store_kind(noise))?;
+    if layout.presence().join("store.json").is_file() {
+        let (store, _) = borderflow_presence::PresenceStore::existing(&layout.presence())
+            .map_err(crate::BindingError::from)?;
+        store
+            .bind(&crate::binding::binding_of(p, Some(ledger.identity()?)))
+            .map_err(crate::BindingError::from)?;
+    }
+    Ok(ledger)
+}
+
+/// Refuses, before anything is read, a period whose release the ledger records as published
+/// but whose directory is gone: it is never noised again, only restored from a backup.
+pub fn check_release_in_place(
+    p: &Pipeline,
+    period: Period,
+    ledger: &Ledger,
+) -> Result<(), PublishError> {
+    if published(p, period) {
+        return Ok(());
+    }
+    match ledger.published(&p.dataset, &period.to_string())?.first() {
+        Some(r) => Err(PublishError::ReleaseMissing {
+            dir: release_dir(p, period),
+            id: r.id,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The privacy plan of a release of the pipeline over `domain`, on a window of `window_days`
@@ -237,6 +268,19 @@ pub fn precheck_budget(
         Period::Month(y, 12) => Some(Period::Year(y).to_string()),
         Period::Month(..) => None,
     };
+    // A year's budget is fixed once set: a pipeline that says otherwise is refused now,
+    // before ingest changes the store, not after.
+    let configured = borderflow_privacy::PrivacyConfig::exact(p.privacy.annual_rho);
+    for (year, held) in ledger.budgets()? {
+        if years.contains(&year) && held != configured {
+            return Err(LedgerError::BudgetChanged {
+                year,
+                ledger: format!("{}", held.to_f64()),
+                pipeline: format!("{}", p.privacy.annual_rho),
+            }
+            .into());
+        }
+    }
     let reusable = ledger.releases()?.into_iter().any(|r| {
         let same = r.period == text || counterpart.as_deref() == Some(r.period.as_str());
         let interrupted = r.dataset == p.dataset
@@ -341,7 +385,8 @@ pub fn run(
     mut noise: NoiseSource,
 ) -> Result<PublishReport, PublishError> {
     let started = std::time::Instant::now();
-    let lock = crate::StateLock::acquire(&p.state_dir)?;
+    crate::binding::check(p)?;
+    let lock = crate::StateLock::for_run(&p.state_dir)?;
     let layout = StateLayout::new(&p.state_dir);
     lock.clear_leftovers(&layout)?;
     let mut ledger = open_store(p, &noise)?;
@@ -537,6 +582,7 @@ impl FailureKind for PublishError {
             PublishError::Write(e) => e.failure(),
             PublishError::Index(e) => e.failure(),
             PublishError::Io(e) => e.failure(),
+            PublishError::Binding(e) => e.failure(),
             PublishError::Engine(e) => e.failure(),
         }
     }

@@ -56,8 +56,20 @@ pub struct IngestReport {
     pub dataset: String,
     /// Fingerprint of the key the pseudonyms were made with.
     pub key_fingerprint: String,
-    /// The period the run was limited to, if any.
+    /// The period the run was for, if any.
     pub period: Option<String>,
+    /// The functional local dates the run accepted, first and last: the look-back of its
+    /// period, or up to the day it ran when it had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<(NaiveDate, NaiveDate)>,
+    /// The delivery this run added to the store (its files' name in each date,
+    /// `part-<delivery>.parquet`), when it added rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+    /// Input files not read, and why: their content is in the store already (for every date
+    /// of the window it holds rows on), or is another file's of this run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
     /// Rows per input file: read = accepted + quarantined by reason.
     pub files: BTreeMap<String, FileCounts>,
     /// Size and SHA-256 of each input file, for the release manifest.
@@ -69,9 +81,9 @@ pub struct IngestReport {
     /// Bytes of events the presence reduction spilled to disk (0 when the memory limit was
     /// never reached).
     pub spilled_bytes: u64,
-    /// Dates whose partitions this run wrote (replacing any before).
+    /// Dates this run added rows to (beside what other deliveries gave them).
     pub dates_written: Vec<NaiveDate>,
-    /// Dates removed by retention (older than the look-back window).
+    /// Dates removed by retention (older than the look-back of the run's period).
     pub dates_removed: Vec<NaiveDate>,
     /// Wall-clock seconds.
     pub seconds: f64,
@@ -84,10 +96,11 @@ impl IngestReport {
     }
 
     /// The reports of the ingest runs whose data the store holds for some date from `first`
-    /// to `last`, oldest run first: a date is replaced whole by each run that writes it, so a
-    /// run whose dates were all written again by later runs (a retry, a corrected file) no
-    /// longer counts. Files that are not reports (a stray file, a report of another version)
-    /// fail.
+    /// to `last`, oldest run first. A delivery adds to the dates it gives rows to, so every
+    /// run whose delivery the store has committed counts; a run killed before its delivery
+    /// was committed does not. (Runs of a store made before deliveries replaced whole dates:
+    /// of those, a run whose dates were all written again by later ones no longer counts.)
+    /// Files that are not reports (a stray file, a report of another version) fail.
     pub fn current(
         state: &StateLayout,
         first: NaiveDate,
@@ -114,10 +127,25 @@ impl IngestReport {
             }
         }
         runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-        // Newest first, each date belongs to the last run that wrote it.
+        let register = borderflow_presence::PresenceStore::existing(&state.presence())
+            .and_then(|(store, _)| store.register())
+            .unwrap_or_default();
+        let committed = |id: &str| {
+            register
+                .deliveries
+                .iter()
+                .any(|d| d.id == id && d.state == borderflow_presence::DeliveryState::Committed)
+        };
+        // Newest first, each date of the older layout belongs to the last run that wrote it.
         let mut claimed = std::collections::BTreeSet::new();
         let mut current = Vec::new();
         for run in runs.into_iter().rev() {
+            if let Some(id) = &run.delivery {
+                if committed(id) {
+                    current.push(run);
+                }
+                continue;
+            }
             let mut owns = false;
             for d in run
                 .dates_written

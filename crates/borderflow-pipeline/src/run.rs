@@ -101,6 +101,12 @@ pub fn run_observed(
     progress: &ingest::Progress,
     on_stage: &mut dyn FnMut(StageDone<'_>),
 ) -> Result<RunReport, RunError> {
+    // A state directory that is not this pipeline's store is refused before anything is
+    // created in it (again under the lock, below).
+    crate::binding::check(p).map_err(PublishError::from)?;
+    // One run at a time, from the first check to the last write: the lock is taken before
+    // anything in the state directory is created, and the stages share it.
+    let _lock = crate::StateLock::for_run(&p.state_dir).map_err(PublishError::from)?;
     // The store's kind is checked (and fixed, for a new store) before anything is read: a
     // test seed never runs against a production store, nor the OS source against a test one.
     let ledger = publish::open_store(p, &noise).map_err(RunError::Publish)?;
@@ -112,10 +118,14 @@ pub fn run_observed(
             publish: publish::run(p, period, noise)?,
         });
     }
-    // A release the budget cannot take is refused before a byte is read.
+    // A release whose directory is gone, or that the budget cannot take, is refused before
+    // a byte is read.
+    publish::check_release_in_place(p, period, &ledger)?;
     publish::precheck_budget(p, period, &ledger)?;
     drop(ledger);
-    let ingest = ingest::run_with_progress(p, None, extra_inputs, progress)?;
+    // Only the dates of the period's look-back are taken, and retention counts back from the
+    // period, never from whatever dates the rows carry.
+    let ingest = ingest::run_with_progress(p, Some(period), extra_inputs, progress)?;
     on_stage(StageDone::Ingest(&ingest));
     let classify = classify::run(p, period)?;
     on_stage(StageDone::Classify(&classify));

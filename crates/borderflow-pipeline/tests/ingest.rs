@@ -399,25 +399,33 @@ fn a_failing_run_leaves_the_state_as_it_was() {
 }
 
 #[test]
-fn reingesting_a_period_replaces_its_days() {
+fn a_later_delivery_adds_to_the_days_it_shares_and_the_same_content_adds_nothing() {
     let f = Fixture::new();
     f.write("a.csv", "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000001,2025-03-03T10:00:00Z,63902,63902,\n639020000000002,2025-03-04T10:00:00Z,63902,63902,\n");
     let p = f.pipeline(&["data/a.csv"], &[]);
     let first = ingest::run(&p, None, &[]).unwrap();
     assert_eq!(first.dates_written.len(), 2);
-    // A corrected delivery for 4 March only.
+    // A later file with more of 4 March (a file cut at another instant, a late file).
     f.write("b.csv", "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000003,2025-03-04T11:00:00Z,63902,63902,\n639020000000004,2025-03-04T12:00:00Z,63902,63902,\n");
     let p = f.pipeline(&["data/b.csv"], &[]);
     let second = ingest::run(&p, None, &[]).unwrap();
     assert_eq!(second.dates_written, ["2025-03-04".parse().unwrap()]);
-    let rows = presence(
-        &p,
-        "SELECT CAST(local_date AS VARCHAR), count(*) FROM presence GROUP BY 1 ORDER BY 1",
-    );
-    assert_eq!(
-        rows,
-        [["2025-03-03", "1"], ["2025-03-04", "2"]].map(|r| r.map(String::from).to_vec())
-    );
+    let count = |p| {
+        presence(
+            p,
+            "SELECT CAST(local_date AS VARCHAR), count(*) FROM presence GROUP BY 1 ORDER BY 1",
+        )
+    };
+    let want = [["2025-03-03", "1"], ["2025-03-04", "3"]].map(|r| r.map(String::from).to_vec());
+    assert_eq!(count(&p), want);
+    // Both files again, one under a new name: nothing is read, nothing added.
+    f.write("a-again.csv", &std::fs::read_to_string(f.root.join("data/a.csv")).unwrap());
+    let p = f.pipeline(&["data/a-again.csv", "data/b.csv"], &[]);
+    let third = ingest::run(&p, None, &[]).unwrap();
+    assert_eq!(third.totals.read, 0);
+    assert_eq!(third.skipped.len(), 2, "{:?}", third.skipped);
+    assert!(third.dates_written.is_empty());
+    assert_eq!(count(&p), want);
 }
 
 #[test]

@@ -10,8 +10,12 @@
 //!   cluster engine runs, and what tests hold [`Reduction`] to, row for row.
 //! - [`PresenceStore`] is the on-disk store under the state directory: Parquet partitioned by
 //!   date (`local_date=YYYY-MM-DD/`), stamped with the fingerprint of the key that made its
-//!   pseudonyms. A run whose key differs is refused, a re-ingested date replaces its partition
-//!   atomically, and [`PresenceStore::retain`] drops dates older than the look-back window.
+//!   pseudonyms and bound to one measuring country, operator and ledger. Each delivery (one
+//!   ingest run) adds its own file to every date it gives rows to (`part-<delivery>.parquet`),
+//!   so files cut at any instant add up; readers merge a date's files (classification sums
+//!   them). The register of deliveries ([`DeliveryRegister`]) knows every file content taken,
+//!   by digest, so the same content delivered again adds nothing. [`PresenceStore::retain_from`]
+//!   drops dates older than the look-back of the period being released.
 //!
 //! Presence rows are long: one row per SIM, functional local date, serving country and
 //! counterpart country (null for data sessions and unknown numbers). A SIM-day is the group of
@@ -45,7 +49,10 @@ mod store;
 use borderflow_core::FunctionalDay;
 pub use borderflow_core::schema::presence_schema;
 pub use reduce::{PresenceShard, ReduceError, ReduceSummary, Reduction, ShardParts};
-pub use store::{PresenceStore, StoreError};
+pub use store::{
+    DeliveredFile, Delivery, DeliveryRegister, DeliveryState, PresenceStore, StoreBinding,
+    StoreError, TakenFile, segment_file,
+};
 
 /// The reduction from accepted events (a table named `events` of
 /// [`borderflow_core::accepted_schema`]) to presence rows, ordered by date, as a DataFusion

@@ -216,6 +216,7 @@ pub struct Reduction {
     spill_dir: PathBuf,
     held: AtomicUsize,
     spilled: AtomicUsize,
+    part_file: String,
 }
 
 /// What a reduction wrote.
@@ -241,7 +242,15 @@ impl Reduction {
             spill_dir: spill_dir.to_path_buf(),
             held: AtomicUsize::new(0),
             spilled: AtomicUsize::new(0),
+            part_file: PART_FILE.to_string(),
         }
+    }
+
+    /// Names each date's file `name` (default `part-0.parquet`; the store names a delivery's
+    /// files by the delivery, [`crate::segment_file`]).
+    pub fn with_part_file(mut self, name: &str) -> Self {
+        self.part_file = name.to_string();
+        self
     }
 
     /// Counts night and working-daytime events by `day`'s windows (the default is
@@ -265,7 +274,7 @@ impl Reduction {
     }
 
     /// Aggregates every date of `shards` on `threads` threads and writes each date as
-    /// `out_dir/local_date=YYYY-MM-DD/part-0.parquet`, with the pseudonyms `sims` numbered.
+    /// `out_dir/local_date=YYYY-MM-DD/<part file>`, with the pseudonyms `sims` numbered.
     pub fn finish(
         &self,
         shards: Vec<ShardParts>,
@@ -308,6 +317,7 @@ impl Reduction {
                         let mut worker = Worker {
                             day: self.day,
                             out_dir,
+                            part_file: &self.part_file,
                             sims,
                             spills: &spills,
                             files: spills.iter().map(|_| None).collect(),
@@ -507,6 +517,7 @@ impl PresenceShard<'_> {
 struct Worker<'a> {
     day: FunctionalDay,
     out_dir: &'a Path,
+    part_file: &'a str,
     sims: &'a PseudonymsByNumber,
     spills: &'a [PathBuf],
     files: Vec<Option<File>>,
@@ -522,7 +533,7 @@ impl Worker<'_> {
             .expect("accepted dates are calendar dates");
         let dir = self.out_dir.join(format!("{PARTITION_PREFIX}{day}"));
         std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-        let path = dir.join(PART_FILE);
+        let path = dir.join(self.part_file);
         let file = File::create(&path).map_err(|e| io(&path, e))?;
         // Pseudonyms are random bytes: compressing them costs time and saves nothing.
         let props = WriterProperties::builder()

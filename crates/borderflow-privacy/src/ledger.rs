@@ -30,12 +30,28 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use crate::sampler::Ratio;
 
+/// ρ as a person reads it: at most six significant digits, so a sum of decimal costs shows
+/// as the decimal it is (0.02, not 0.01999999999999999).
+pub fn rho_text(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (5 - v.abs().log10().floor() as i32).clamp(0, 17) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// Why the ledger refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The release would spend more than is left of a data year's budget.
     #[error(
-        "privacy budget exceeded for data year {year}: release {dataset}/{period} needs ρ = {requested}, {spent} of ρ = {budget} is spent, {remaining} remains; nothing was published (raise privacy.annual_rho before the year's first release, lower the release's ρ, or release less often)"
+        "privacy budget exceeded for data year {year}: release {dataset}/{period} needs ρ = {}, {} of ρ = {} is spent, {} remains; nothing was published (raise privacy.annual_rho before the year's first release, lower the release's ρ, or release less often)",
+        rho_text(*requested), rho_text(*spent), rho_text(*budget), rho_text(*remaining)
     )]
     OverBudget {
         /// The release's dataset.
@@ -452,6 +468,19 @@ impl Ledger {
                 StoreKind::Production
             }
         }))
+    }
+
+    /// Who this ledger is: its kind and the second it was created
+    /// (`production-1764864000`). The presence store records it at its first run, so a ledger
+    /// restored from another store, or made anew, is told from the store's own.
+    pub fn identity(&self) -> Result<String, LedgerError> {
+        let (kind, created): (String, String) = self
+            .conn
+            .query_row("SELECT kind, created FROM store LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.db(e))?;
+        Ok(format!("{kind}-{created}"))
     }
 
     /// What the store is for.

@@ -191,10 +191,25 @@ impl TableNoise {
             ));
         }
         for (key, v) in set {
+            // ρ below 1e-9 would ask for noise beyond what a 64-bit count can carry; above
+            // 100 it would spend the largest annual budget at once.
+            let (lo, hi) = if key == "rho" {
+                (1e-9, 100.0)
+            } else {
+                (1e-3, 1e6)
+            };
             if let Some(v) = v
-                && !(v.is_finite() && v > 0.0 && v <= 1e6)
+                && !(v.is_finite() && (lo..=hi).contains(&v))
             {
-                return Err(format!("privacy.{table}.{key} = {v} must be above 0"));
+                // Written as the user would: 1e-300, not three hundred zeros.
+                let shown = if v != 0.0 && (v.abs() < 1e-4 || v.abs() > 1e7) {
+                    format!("{v:e}")
+                } else {
+                    format!("{v}")
+                };
+                return Err(format!(
+                    "privacy.{table}.{key} = {shown} must lie in [{lo}, {hi}]"
+                ));
             }
         }
         Ok(())

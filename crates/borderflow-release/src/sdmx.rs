@@ -436,12 +436,14 @@ const NS: &str = "http://www.sdmx.org/resources/sdmxml/schemas/v3_0";
 
 /// The SDMX-ML 3.0 structure message for `tables` under `ids`: code lists, the concept
 /// scheme, one dataflow and one data structure definition per table. `prepared` is the
-/// header's timestamp (RFC 3339).
+/// header's timestamp (RFC 3339); `test` marks the message as a test's (`<mes:Test>`), as in
+/// a release made with a test seed.
 pub fn structure_message(
     ids: &SdmxConfig,
     codes: &SdmxCodes,
     tables: &[&TableSchema],
     prepared: &str,
+    test: bool,
 ) -> String {
     let mut x = String::new();
     let w = &mut x;
@@ -454,7 +456,7 @@ pub fn structure_message(
     );
     let _ = writeln!(
         w,
-        "<mes:Header><mes:ID>BORDERFLOW_STRUCTURES</mes:ID><mes:Test>false</mes:Test><mes:Prepared>{}</mes:Prepared><mes:Sender id=\"{ag}\"/></mes:Header>",
+        "<mes:Header><mes:ID>BORDERFLOW_STRUCTURES</mes:ID><mes:Test>{test}</mes:Test><mes:Prepared>{}</mes:Prepared><mes:Sender id=\"{ag}\"/></mes:Header>",
         esc(prepared)
     );
     let _ = writeln!(w, "<mes:Structures>");
@@ -722,15 +724,17 @@ fn write_dsd(w: &mut String, ids: &SdmxConfig, t: &TableSchema) {
     let _ = writeln!(w, "</str:DataStructureComponents>\n</str:DataStructure>");
 }
 
-/// Writes the structure message for every release table to `path`.
+/// Writes the structure message for every release table to `path` (`test` as in
+/// [`structure_message`]).
 pub fn write_structures(
     ids: &SdmxConfig,
     codes: &SdmxCodes,
     prepared: &str,
+    test: bool,
     path: &Path,
 ) -> Result<(), WriteError> {
     write_file(
         path,
-        structure_message(ids, codes, &TABLES, prepared).as_bytes(),
+        structure_message(ids, codes, &TABLES, prepared, test).as_bytes(),
     )
 }

@@ -141,6 +141,12 @@ pub fn write_index(
     });
     let tmp = dataset_dir.join(format!(".{INDEX_FILE}.tmp"));
     write_file(&tmp, format!("{doc:#}\n").as_bytes())?;
+    borderflow_core::make_public(&tmp).map_err(|e| {
+        SeriesError::Write(WriteError::Io {
+            path: e.path,
+            source: e.source,
+        })
+    })?;
     let target = dataset_dir.join(INDEX_FILE);
     std::fs::rename(&tmp, &target).map_err(|e| {
         SeriesError::Write(WriteError::Io {

@@ -64,7 +64,7 @@ fn every_code_the_data_writes_is_in_its_code_list() {
     ];
     let codes = SdmxCodes::new(&rd);
     let ids = SdmxConfig::default();
-    let xml = structure_message(&ids, &codes, &TABLES, "2026-01-01T00:00:00Z");
+    let xml = structure_message(&ids, &codes, &TABLES, "2026-01-01T00:00:00Z", false);
     let lists = codelists(&xml);
     for list in Codelist::ALL {
         assert!(lists.contains_key(list.id()), "{} missing", list.id());
@@ -165,7 +165,7 @@ fn the_pipelines_ids_reach_the_structures_and_the_data() {
         text.lines().nth(1).unwrap(),
         "dataflow,KNBS:DF_MOB_CAT(2.1.0),I,M,KEN,RESIDENT,_Z,2025-07,20,A,F,SIM,2"
     );
-    let xml = structure_message(&ids, &codes, &TABLES, "2026-01-01T00:00:00Z");
+    let xml = structure_message(&ids, &codes, &TABLES, "2026-01-01T00:00:00Z", false);
     assert!(xml.contains(r#"agencyID="KNBS" id="DF_MOB_CAT" version="2.1.0""#));
     assert!(!xml.contains("agencyID=\"BORDERFLOW\""));
 
