@@ -397,7 +397,7 @@ fn a_period_before_the_stores_history_says_what_the_store_holds() {
         3,
         &[
             "no date from 2019-01-01 to 2019-12-31",
-            "it holds 2025-01-01 to 2025-12-31",
+            "it holds 2025-01-01 to 2025-11-30",
         ],
         |_| {},
     );
@@ -761,19 +761,16 @@ fn a_corrupt_ledger_is_refused() {
 
 #[test]
 fn a_corrupt_presence_partition_is_named_by_classify_and_validate() {
+    // The date's one file (a delivery's: `part-<delivery>.parquet`).
+    let day = "state/presence/local_date=2025-11-10";
+    let file = listing(&established().join(day)).pop().unwrap();
     let corrupt = |r: &Path| {
-        let part = r.join("state/presence/local_date=2025-12-10/part-0.parquet");
-        std::fs::write(part, b"not parquet").unwrap();
+        std::fs::write(r.join(day).join(&file), b"not parquet").unwrap();
     };
+    let named = format!("local_date=2025-11-10/{file}");
     for command in ["classify", "validate"] {
         let args: &[&str] = if command == "classify" { &NEXT } else { &[] };
-        case(
-            command,
-            args,
-            6,
-            &["local_date=2025-12-10/part-0.parquet", "is corrupt"],
-            corrupt,
-        );
+        case(command, args, 6, &[&named, "is corrupt"], corrupt);
     }
 }
 
@@ -937,7 +934,8 @@ fn ok_out(o: Output) -> Output {
 #[test]
 fn a_retry_counts_each_input_once() {
     let (_dir, root) = copy();
-    // The same file ingested again (a retry, a re-run after a failure) replaces its days.
+    // The same file ingested again (a retry, a re-run after a failure) is read only for the
+    // dates it had not been read for, and listed once.
     ok(&command_in(&root, "ingest", &[], &[]));
     ok(&run_in(&root, &NEXT));
     let operator: serde_json::Value = serde_json::from_slice(
@@ -977,9 +975,10 @@ fn validate_json_reports_the_checks_as_data_and_fails_with_the_same_status() {
     assert_eq!(v["measuring_country"], "KEN");
     assert_eq!(v["input_files"], 1);
     assert_eq!(v["period"], "2025-12");
-    // The store holds every day of the generated year, ingested in setup.
+    // The store holds every day of the look-back of 2025-11, ingested in setup (December's
+    // rows were outside its window).
     assert_eq!(v["store_first"], "2025-01-01");
-    assert_eq!(v["store_last"], "2025-12-31");
+    assert_eq!(v["store_last"], "2025-11-30");
     let cost = v["cost"].as_array().unwrap();
     assert!(!cost.is_empty());
     assert!(cost.iter().all(|c| c["rho"].as_f64().unwrap() > 0.0));

@@ -369,7 +369,7 @@ fn a_deleted_or_empty_ledger_beside_a_store_is_refused_not_recreated() {
         "run",
         &NEXT,
         6,
-        &["the ledger is an empty file", "restore the ledger from a backup"],
+        &["the file is empty", "restore the ledger from a backup"],
         |r| std::fs::write(r.join("state/ledger.sqlite"), b"").unwrap(),
     );
     // The release of a period already out is not re-published on a fresh budget either.
@@ -577,4 +577,109 @@ fn the_state_is_owner_only_and_the_release_readable_by_everyone() {
         let want = if p.is_dir() { 0o755 } else { 0o644 };
         assert_eq!(*m, want, "{}", p.display());
     }
+}
+
+#[test]
+fn a_store_whose_description_is_gone_is_refused_by_every_command() {
+    for (command, args) in [("run", &NEXT[..]), ("ingest", &[][..]), ("classify", &NEXT[..])] {
+        case(
+            command,
+            args,
+            6,
+            &["store.json: missing", "restore store.json from a backup"],
+            |r| std::fs::remove_file(r.join("state/presence/store.json")).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn a_file_with_carriage_returns_alone_reads_as_its_lf_twin() {
+    let (header, rows) = event_rows();
+    let lf = in_months(&header, &rows, &["2025-11", "2025-12"]);
+    let (_a, unix) = fresh(&[("events.csv".into(), lf.clone())]);
+    ok(&command_in(&unix, "ingest", &[], &[]));
+    let (_b, mac) = fresh(&[("events.csv".into(), lf.replace('\n', "\r"))]);
+    ok(&command_in(&mac, "ingest", &[], &[]));
+    same_rows(
+        &merged_presence(&mac.join("state")),
+        &merged_presence(&unix.join("state")),
+    );
+}
+
+#[test]
+fn a_parquet_file_without_the_mapped_columns_names_its_own() {
+    case(
+        "run",
+        &NEXT,
+        3,
+        &[
+            "missing column \"IMSI\"",
+            "the file has columns subscriber_id,event_time",
+        ],
+        |r| {
+            set_in_pipeline(r, "data/events.csv", "data/events.parquet");
+            set_in_pipeline(
+                r,
+                "[privacy]",
+                "[input.columns]\nsubscriber_id = \"IMSI\"\n[privacy]",
+            )
+        },
+    );
+}
+
+#[test]
+fn return_migrants_with_too_short_a_lookback_are_refused() {
+    case(
+        "run",
+        &[
+            "--period",
+            "2025-12",
+            "--set",
+            "classify.return_migrants=true",
+        ],
+        2,
+        &["presence.lookback_days = 365 keeps too little for classify.return_migrants"],
+        |_| {},
+    );
+}
+
+#[test]
+fn a_wrong_delivery_is_taken_out_and_its_correction_read_afresh() {
+    let (_a, right) = copy();
+    ok(&command_in(&right, "ingest", &["--period", "2025-12"], &[]));
+    // December delivered with a wrong extra file (December's rows a second time, cut apart).
+    let (_b, wrong) = copy();
+    let (header, rows) = event_rows();
+    std::fs::write(
+        wrong.join("data/december-again.csv"),
+        in_months(&header, &rows, &["2025-12"]),
+    )
+    .unwrap();
+    ok(&command_in(
+        &wrong,
+        "ingest",
+        &["--period", "2025-12", "--input", "data/december-again.csv"],
+        &[],
+    ));
+    assert_ne!(
+        merged_presence(&wrong.join("state")),
+        merged_presence(&right.join("state"))
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&command_in(&wrong, "deliveries", &["--json"], &[]))).unwrap();
+    let last = listed.as_array().unwrap().last().unwrap();
+    assert_eq!(last["state"], "committed");
+    assert_eq!(last["files"].as_array().unwrap().len(), 2, "{last}");
+    let id = last["id"].as_str().unwrap();
+    let said = ok(&command_in(&wrong, "deliveries", &["--remove", id], &[]));
+    assert!(said.contains("removed delivery"), "{said}");
+    // An unknown id is a mistake of the command line, and changes nothing.
+    let o = command_in(&wrong, "deliveries", &["--remove", id], &[]);
+    assert!(failed_with(&o, 2).contains("holds no delivery"));
+    // December delivered again, right: the store is the right one's, row for row.
+    ok(&command_in(&wrong, "ingest", &["--period", "2025-12"], &[]));
+    same_rows(
+        &merged_presence(&wrong.join("state")),
+        &merged_presence(&right.join("state")),
+    );
 }

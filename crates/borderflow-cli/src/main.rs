@@ -12,6 +12,7 @@ mod bench;
 mod budget;
 mod classify;
 mod completions;
+mod deliveries;
 mod demo;
 mod evaluate;
 mod exit;
@@ -57,6 +58,8 @@ enum Command {
     Generate(generate::Args),
     /// Read operator files into the pseudonymised daily presence store.
     Ingest(ingest::Args),
+    /// List the deliveries in the presence store, or take a wrong one out (--remove ID).
+    Deliveries(deliveries::Args),
     /// Measure ingest and classify throughput (records/s, peak memory) on a generated world.
     Bench(bench::Args),
     /// Show the privacy budget: spent and remaining per year, in ρ and (ε, δ), and releases.
@@ -126,6 +129,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Deliveries(args) => deliveries::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Budget(args) => budget::run(args),

@@ -308,12 +308,11 @@ impl LastByte {
         Self(std::sync::atomic::AtomicU16::new(Self::NONE))
     }
 
+    /// Whether the content ends a row: a line feed, or a carriage return (CRLF files end
+    /// with LF; files with carriage returns alone, old Mac exports, end with CR and are read
+    /// row by row as the CSV reader takes any of the three as a row's end).
     fn ends_row(&self) -> bool {
-        matches!(self.0.load(Ordering::Relaxed), Self::NONE | 0x0a)
-    }
-
-    fn is_carriage_return(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == 0x0d
+        matches!(self.0.load(Ordering::Relaxed), Self::NONE | 0x0a | 0x0d)
     }
 }
 
@@ -720,12 +719,6 @@ impl FileReader {
             // Read to its end: a text file must end its last row with a newline, as every
             // export does; one that does not was cut short, and its last row with it.
             let tail = self.tail.take();
-            if tail.as_ref().is_some_and(|t| t.is_carriage_return()) {
-                return Some(Err(SourceError::Read {
-                    file: self.name.clone(),
-                    message: "ends its rows with a carriage return alone (classic Mac line endings), which no CSV reader takes as a row's end: export it with LF or CRLF line endings".into(),
-                }));
-            }
             let cut = tail.is_some_and(|t| !t.ends_row());
             return cut.then(|| {
                 Err(SourceError::Read {

@@ -87,13 +87,19 @@ pub(crate) fn exact_cells(
     ])
 }
 
-/// The input files of the ingest runs in `runs`, by file name, with their row counts.
+/// The input files of the ingest runs in `runs` (oldest first), one entry per content, with
+/// its row counts. A content read in several runs (a monthly run, then the next month's for
+/// the dates it had not been read for) is one entry: its rows as the latest read counted
+/// them, the rows each read accepted added up (each read took other dates), and as
+/// quarantined what the latest read quarantined less the rows earlier reads accepted (those
+/// it counted as `already_ingested`), so read = accepted + quarantined still holds.
 fn inputs_of(runs: &[IngestReport]) -> Vec<InputManifest> {
-    let mut inputs = Vec::new();
+    use borderflow_ingest::Reason;
+    let mut inputs: Vec<InputManifest> = Vec::new();
     for run in runs {
         for (path, counts) in &run.files {
             let digest = run.inputs.get(path);
-            inputs.push(InputManifest {
+            let entry = InputManifest {
                 name: Path::new(path)
                     .file_name()
                     .map_or(path.clone(), |n| n.to_string_lossy().into_owned()),
@@ -106,7 +112,30 @@ fn inputs_of(runs: &[IngestReport]) -> Vec<InputManifest> {
                     .iter()
                     .map(|(r, n)| (r.code().to_string(), *n))
                     .collect(),
-            });
+            };
+            let earlier = inputs
+                .iter()
+                .position(|i| i.sha256.is_some() && i.sha256 == entry.sha256);
+            match earlier {
+                None => inputs.push(entry),
+                Some(k) => {
+                    let before = inputs[k].accepted;
+                    let mut merged = entry;
+                    merged.accepted += before;
+                    let already = Reason::AlreadyIngested.code();
+                    let taken_before = merged.quarantined.remove(already).unwrap_or(0);
+                    // Rows earlier reads took but did not accept (duplicates) stay
+                    // quarantined, under their own reason.
+                    let duplicates = taken_before.saturating_sub(before);
+                    if duplicates > 0 {
+                        *merged
+                            .quarantined
+                            .entry(Reason::Duplicate.code().to_string())
+                            .or_default() += duplicates;
+                    }
+                    inputs[k] = merged;
+                }
+            }
         }
     }
     inputs

@@ -86,7 +86,7 @@ pub fn check(p: &Pipeline) -> Result<Option<String>, BindingError> {
         Ok(m) if m.len() > 0 => Some(Ledger::open_existing(&ledger_path)?.identity()?),
         found => {
             let what = if found.is_ok() {
-                "the ledger is an empty file"
+                "the file is empty"
             } else {
                 "there is no ledger"
             };

@@ -359,7 +359,8 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
         world.days >= 730
     );
     let p = Pipeline::parse("evaluation.toml", &text, &[], work)?;
-    ingest::run(&p, None, &[]).map_err(EvaluateError::Ingest)?;
+    // As a scheduled run of the period reads it: the dates of its look-back, nothing after.
+    ingest::run(&p, Some(period), &[]).map_err(EvaluateError::Ingest)?;
     classify::run(&p, period).map_err(EvaluateError::Classify)?;
 
     let mut ps = Pseudonymiser::new(&key);

@@ -142,10 +142,7 @@ pub struct Preflight {
 /// Runs every check a run makes before it writes anything (`borderflow validate` runs only
 /// these).
 pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, IngestError> {
-    let rd = RefData::load(&p.refdata)?;
-    if rd.countries.get(p.measuring_country).is_none() {
-        return Err(IngestError::UnknownCountry(p.measuring_country.to_string()));
-    }
+    let rd = code_lists(p)?;
     let mut paths = p.input.paths.clone();
     paths.extend(extra_inputs.iter().cloned());
     if paths.is_empty() {
@@ -175,6 +172,16 @@ pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, Ing
         cells,
         key,
     })
+}
+
+/// The code lists with the pipeline's overrides, once the measuring country is found in
+/// them: the first check of every run, before the state directory is looked at.
+pub fn code_lists(p: &Pipeline) -> Result<RefData, IngestError> {
+    let rd = RefData::load(&p.refdata)?;
+    if rd.countries.get(p.measuring_country).is_none() {
+        return Err(IngestError::UnknownCountry(p.measuring_country.to_string()));
+    }
+    Ok(rd)
 }
 
 /// How far a running ingest has got, for a progress display: the reading threads update it as

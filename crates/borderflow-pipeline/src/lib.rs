@@ -33,6 +33,7 @@
 mod assemble;
 pub mod binding;
 pub mod classify;
+pub mod deliveries;
 mod cluster_ingest;
 pub mod engine;
 pub mod evaluate;

@@ -101,8 +101,9 @@ pub fn run_observed(
     progress: &ingest::Progress,
     on_stage: &mut dyn FnMut(StageDone<'_>),
 ) -> Result<RunReport, RunError> {
-    // A state directory that is not this pipeline's store is refused before anything is
-    // created in it (again under the lock, below).
+    // The measuring country, then a state directory that is not this pipeline's store, are
+    // refused before anything is created in it (the store again under the lock, below).
+    ingest::code_lists(p)?;
     crate::binding::check(p).map_err(PublishError::from)?;
     // One run at a time, from the first check to the last write: the lock is taken before
     // anything in the state directory is created, and the stages share it.

@@ -30,6 +30,16 @@ pub enum StoreError {
         /// Where the store would be.
         path: String,
     },
+    /// No delivery of that id is in the store.
+    #[error(
+        "presence store {path} holds no delivery {id:?} (`borderflow deliveries` lists them)"
+    )]
+    UnknownDelivery {
+        /// The store.
+        path: String,
+        /// The id asked for.
+        id: String,
+    },
     /// The store holds days but its description is gone: the key that made its pseudonyms,
     /// and what it is bound to, are unknown.
     #[error(
@@ -54,7 +64,7 @@ pub enum StoreError {
     },
     /// A partition's Parquet file does not read (truncated, overwritten, not Parquet).
     #[error(
-        "presence store partition {} is corrupt ({message}): restore the state directory from a backup, or remove that date's directory and ingest the day's files again",
+        "presence store partition {} is corrupt ({message}): restore the state directory from a backup (the files that gave it are recorded as taken, so delivering them again would not rebuild it)",
         path.display()
     )]
     CorruptPartition {
@@ -253,6 +263,21 @@ pub struct DeliveryRegister {
 }
 
 impl DeliveryRegister {
+    /// Forgets every content taken and takes again those of the committed deliveries (after
+    /// one was removed).
+    fn retake(&mut self) {
+        self.files.clear();
+        let ids: Vec<String> = self
+            .deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Committed)
+            .map(|d| d.id.clone())
+            .collect();
+        for id in ids {
+            self.commit(&id);
+        }
+    }
+
     /// Records `delivery` as committed: its files become taken for their windows.
     fn commit(&mut self, id: &str) {
         let Some(d) = self.deliveries.iter_mut().find(|d| d.id == id) else {
@@ -631,6 +656,37 @@ impl PresenceStore {
         Ok(pending.len())
     }
 
+    /// The dates a delivery gave rows to (those still held).
+    pub fn dates_of(&self, id: &str) -> Result<Vec<NaiveDate>, StoreError> {
+        let file = segment_file(id);
+        Ok(self
+            .dates()?
+            .into_iter()
+            .filter(|d| self.date_dir(*d).join(&file).is_file())
+            .collect())
+    }
+
+    /// Takes the committed delivery `id` out of the store: its file of every date, and its
+    /// contents from the register, so delivering them again reads them afresh (how a wrong
+    /// delivery is corrected). Marked pending first, so a run killed half-way is finished by
+    /// the next one's [`Self::roll_back`]. Only a run holding the state directory's lock may.
+    /// Returns the dates it had given rows to.
+    pub fn remove_delivery(&self, id: &str) -> Result<Vec<NaiveDate>, StoreError> {
+        let mut register = self.register()?;
+        let Some(d) = register.deliveries.iter_mut().find(|d| d.id == id) else {
+            return Err(StoreError::UnknownDelivery {
+                path: self.dir.display().to_string(),
+                id: id.to_string(),
+            });
+        };
+        d.state = DeliveryState::Pending;
+        register.retake();
+        self.write_register(&register)?;
+        let dates = self.dates_of(id)?;
+        self.roll_back()?;
+        Ok(dates)
+    }
+
     /// Removes the partitions of dates before `oldest_kept`: the retention rule, applied from
     /// the period a run releases (never from the dates the data happen to hold). Returns the
     /// dates removed.
@@ -650,7 +706,9 @@ impl borderflow_core::FailureKind for StoreError {
         use borderflow_core::Failure;
         match self {
             // The run's key is not the store's: the pipeline names the wrong key.
-            StoreError::KeyMismatch { .. } | StoreError::Foreign { .. } => Failure::Config,
+            StoreError::KeyMismatch { .. }
+            | StoreError::Foreign { .. }
+            | StoreError::UnknownDelivery { .. } => Failure::Config,
             StoreError::Missing { .. }
             | StoreError::MetaMissing { .. }
             | StoreError::Io(_)

@@ -543,7 +543,7 @@ mod tests {
         );
         assert_eq!(
             noise(None, None, Some(-1.0)).check("categories"),
-            Err("privacy.categories.margin_of_error = -1 must be above 0".into())
+            Err("privacy.categories.margin_of_error = -1 must lie in [0.001, 1000000]".into())
         );
     }
 
