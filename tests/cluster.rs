@@ -323,7 +323,10 @@ fn a_release_on_the_cluster_equals_the_local_one_and_a_lost_executor_is_handled(
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         let name = names.first().unwrap();
-        assert!(name.starts_with("part-2") && name.ends_with(".parquet"), "{name}");
+        assert!(
+            name.starts_with("part-2") && name.ends_with(".parquet"),
+            "{name}"
+        );
     }
 
     // The per-SIM facts, row for row: written by the executors on the cluster (no SIM's

@@ -92,9 +92,20 @@ fn same_rows(got: &BTreeMap<String, [i64; 5]>, want: &BTreeMap<String, [i64; 5]>
         .chain(got.keys())
         .filter(|k| got.get(*k) != want.get(*k))
         .take(6)
-        .map(|k| format!("{k}: {:?} where the whole delivery has {:?}", got.get(k), want.get(k)))
+        .map(|k| {
+            format!(
+                "{k}: {:?} where the whole delivery has {:?}",
+                got.get(k),
+                want.get(k)
+            )
+        })
         .collect();
-    assert!(differ.is_empty(), "{} rows against {}: {differ:#?}", got.len(), want.len());
+    assert!(
+        differ.is_empty(),
+        "{} rows against {}: {differ:#?}",
+        got.len(),
+        want.len()
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -130,7 +141,10 @@ fn fresh(files: &[(String, String)]) -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir_all(root.join("data")).unwrap();
     std::fs::write(
         root.join("p.toml"),
-        PIPELINE.replace(r#"paths = ["data/events.csv"]"#, r#"paths = ["data/*.csv"]"#),
+        PIPELINE.replace(
+            r#"paths = ["data/events.csv"]"#,
+            r#"paths = ["data/*.csv"]"#,
+        ),
     )
     .unwrap();
     std::fs::copy(established().join("key"), root.join("key")).unwrap();
@@ -209,7 +223,10 @@ fn monthly_files_cut_at_utc_midnight_add_to_the_day_they_share() {
     ok(&run_in(&monthly, &["--period", "2025-06"]));
     let after = may_31(&monthly.join("state"));
     // June's file added its hours to 31 May, and replaced nothing.
-    assert!(after > before, "31 May: {before} events before June's file, {after} after");
+    assert!(
+        after > before,
+        "31 May: {before} events before June's file, {after} after"
+    );
     // Every day up to June's end is the whole delivery's, row for row.
     let upto_june = |state: &Path| {
         merged_presence(state)
@@ -225,7 +242,10 @@ fn monthly_files_cut_at_utc_midnight_add_to_the_day_they_share() {
         release_tables(&monthly, "2025-06"),
         release_tables(&whole, "2025-06"),
     );
-    let differ: Vec<&String> = want.keys().filter(|k| got.get(*k) != want.get(*k)).collect();
+    let differ: Vec<&String> = want
+        .keys()
+        .filter(|k| got.get(*k) != want.get(*k))
+        .collect();
     assert!(differ.is_empty(), "{differ:?}");
 }
 
@@ -252,8 +272,7 @@ impl Draws {
 }
 
 #[test]
-fn a_world_cut_at_random_instants_and_delivered_in_any_order_makes_the_whole_store_and_release()
-{
+fn a_world_cut_at_random_instants_and_delivered_in_any_order_makes_the_whole_store_and_release() {
     let (header, rows) = event_rows();
     let t = time_column(&header);
     let (_w, whole) = fresh(&[("events.csv".into(), events_csv_text())]);
@@ -263,7 +282,9 @@ fn a_world_cut_at_random_instants_and_delivered_in_any_order_makes_the_whole_sto
     for seed in [1u64, 2, 3] {
         let mut draws = Draws(seed);
         // Cut instants: every UTC month end, and random instants (any second of the year).
-        let mut cuts: Vec<String> = (2..=12).map(|m| format!("2025-{m:02}-01T00:00:00Z")).collect();
+        let mut cuts: Vec<String> = (2..=12)
+            .map(|m| format!("2025-{m:02}-01T00:00:00Z"))
+            .collect();
         for _ in 0..6 {
             let day = 1 + draws.below(28);
             let month = 1 + draws.below(12);
@@ -349,8 +370,7 @@ fn a_future_dated_row_is_quarantined_and_deletes_no_day() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(reports.join(newest)).unwrap()).unwrap();
     assert_eq!(
-        report["files"]["data/late.csv"]["quarantined"]["outside_window"],
-        2,
+        report["files"]["data/late.csv"]["quarantined"]["outside_window"], 2,
         "{report}"
     );
     assert_eq!(report["window"][1], "2025-12-31");
@@ -362,7 +382,11 @@ fn a_deleted_or_empty_ledger_beside_a_store_is_refused_not_recreated() {
         "run",
         &NEXT,
         6,
-        &["ledger.sqlite", "there is no ledger", "restore the ledger from a backup"],
+        &[
+            "ledger.sqlite",
+            "there is no ledger",
+            "restore the ledger from a backup",
+        ],
         |r| std::fs::remove_file(r.join("state/ledger.sqlite")).unwrap(),
     );
     case(
@@ -385,7 +409,10 @@ fn a_deleted_or_empty_ledger_beside_a_store_is_refused_not_recreated() {
         "run",
         &NEXT,
         6,
-        &["release/ops holds releases", "restore the ledger from a backup"],
+        &[
+            "release/ops holds releases",
+            "restore the ledger from a backup",
+        ],
         |r| std::fs::remove_dir_all(r.join("state")).unwrap(),
     );
     // And `publish` alone refuses it too.
@@ -404,7 +431,10 @@ fn another_stores_ledger_is_refused() {
         "run",
         &NEXT,
         6,
-        &["was accounted in the ledger", "restore the store's own ledger"],
+        &[
+            "was accounted in the ledger",
+            "restore the store's own ledger",
+        ],
         |r| {
             let conn = rusqlite::Connection::open(r.join("state/ledger.sqlite")).unwrap();
             conn.execute("UPDATE store SET created = '1'", []).unwrap();
@@ -418,7 +448,10 @@ fn another_measuring_country_or_operator_on_the_same_state_is_refused() {
         "run",
         &NEXT,
         2,
-        &["holds the measuring country KEN", "names the measuring country UGA"],
+        &[
+            "holds the measuring country KEN",
+            "names the measuring country UGA",
+        ],
         |r| {
             set_in_pipeline(r, r#""KEN""#, r#""UGA""#);
             set_in_pipeline(r, r#"["63902"]"#, r#"["64101"]"#);
@@ -428,7 +461,10 @@ fn another_measuring_country_or_operator_on_the_same_state_is_refused() {
         "ingest",
         &[],
         2,
-        &["operator networks [63902]", "operator networks [63902, 63903]"],
+        &[
+            "operator networks [63902]",
+            "operator networks [63902, 63903]",
+        ],
         |r| set_in_pipeline(r, r#"["63902"]"#, r#"["63902", "63903"]"#),
     );
 }
@@ -462,7 +498,11 @@ fn the_same_content_under_another_name_is_read_once() {
     let (_c, later) = copy();
     ok(&run_in(&later, &NEXT));
     let before = merged_presence(&later.join("state"));
-    std::fs::copy(later.join("data/events.csv"), later.join("data/redelivered.csv")).unwrap();
+    std::fs::copy(
+        later.join("data/events.csv"),
+        later.join("data/redelivered.csv"),
+    )
+    .unwrap();
     let o = command_in(&later, "ingest", &["--input", "data/redelivered.csv"], &[]);
     let said = ok(&o);
     assert!(said.contains("already in the presence store"), "{said}");
@@ -475,10 +515,7 @@ fn a_period_without_data_of_its_own_is_not_published() {
     let ledger_before = ledger_rows(&root.join("state"));
     let o = run_in(&root, &["--period", "2026-11"]);
     let err = failed_with(&o, 3);
-    assert!(
-        err.contains("no date of period 2026-11 itself"),
-        "{err}"
-    );
+    assert!(err.contains("no date of period 2026-11 itself"), "{err}");
     assert!(!root.join("release/ops/2026-11").exists());
     assert_eq!(ledger_rows(&root.join("state")), ledger_before);
 }
@@ -497,14 +534,32 @@ fn a_deleted_release_directory_is_found_before_anything_is_read() {
 #[test]
 fn settings_out_of_range_are_refused_before_anything_is_written() {
     let cases: [(&str, &str); 8] = [
-        ("engine.memory_limit_mb=0", "engine.memory_limit_mb = 0 must lie in"),
-        ("engine.target_partitions=100000", "engine.target_partitions = 100000 must lie in"),
-        ("presence.lookback_days=100000000", "presence.lookback_days = 100000000 must lie in"),
-        ("privacy.categories.rho=1e-300", "privacy.categories.rho = 1e-300 must lie in"),
-        ("privacy.categories.rho=1e300", "rho = 1e300 must lie in [0.000000001, 100]"),
+        (
+            "engine.memory_limit_mb=0",
+            "engine.memory_limit_mb = 0 must lie in",
+        ),
+        (
+            "engine.target_partitions=100000",
+            "engine.target_partitions = 100000 must lie in",
+        ),
+        (
+            "presence.lookback_days=100000000",
+            "presence.lookback_days = 100000000 must lie in",
+        ),
+        (
+            "privacy.categories.rho=1e-300",
+            "privacy.categories.rho = 1e-300 must lie in",
+        ),
+        (
+            "privacy.categories.rho=1e300",
+            "rho = 1e300 must lie in [0.000000001, 100]",
+        ),
         ("operator_plmns=[]", "operator_plmns is empty"),
         ("operator_plmns=[\"ABCDE\"]", "\"ABCDE\" is not a PLMN"),
-        ("privacy.annual_rho=0.3", "the ledger holds a budget of ρ = 0.25"),
+        (
+            "privacy.annual_rho=0.3",
+            "the ledger holds a budget of ρ = 0.25",
+        ),
     ];
     for (set, says) in cases {
         let mut args = NEXT.to_vec();
@@ -564,7 +619,11 @@ fn the_state_is_owner_only_and_the_release_readable_by_everyone() {
             }
         }
     }
-    let state_mode = std::fs::metadata(root.join("state")).unwrap().permissions().mode() & 0o777;
+    let state_mode = std::fs::metadata(root.join("state"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(state_mode, 0o700);
     let mut state = Vec::new();
     walk(&root.join("state"), &mut state);
@@ -581,7 +640,11 @@ fn the_state_is_owner_only_and_the_release_readable_by_everyone() {
 
 #[test]
 fn a_store_whose_description_is_gone_is_refused_by_every_command() {
-    for (command, args) in [("run", &NEXT[..]), ("ingest", &[][..]), ("classify", &NEXT[..])] {
+    for (command, args) in [
+        ("run", &NEXT[..]),
+        ("ingest", &[][..]),
+        ("classify", &NEXT[..]),
+    ] {
         case(
             command,
             args,

@@ -50,10 +50,9 @@ pub use day::{ClockTime, ClockWindow, FunctionalDay, Weekdays};
 pub use failure::{Failure, FailureKind};
 pub use layout::StateLayout;
 pub use pseudonym::Pseudonym;
-pub use window::DateWindow;
 pub use sims::{PseudonymOf, PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use staged::{
-    PathError, ScratchDir, StagedDir, WithPath, is_atomic_temp, make_dir_public, make_public, sync_dir,
-    write_file_atomic,
-    write_file_synced,
+    PathError, ScratchDir, StagedDir, WithPath, is_atomic_temp, make_dir_public, make_public,
+    sync_dir, write_file_atomic, write_file_synced,
 };
+pub use window::DateWindow;

@@ -30,6 +30,7 @@ pub mod share;
 pub mod source;
 pub mod validate;
 
+pub use borderflow_core::DateWindow;
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use reason::{FileCounts, Reason};
 pub use share::{
@@ -38,4 +39,3 @@ pub use share::{
 };
 pub use source::{InputDigest, InputFile, SourceError, digest_file, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, quarantine_schema};
-pub use borderflow_core::DateWindow;

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+use borderflow_core::DateWindow;
 use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout};
 use borderflow_core::{SimRegistry, TooManySims};
 use borderflow_ingest::{
@@ -23,14 +24,13 @@ use borderflow_ingest::{
     SourceError, Validator, add_share_counts, deal_shares, digest_file, discover,
     read_cell_catalogue,
 };
-use borderflow_core::DateWindow;
 use borderflow_presence::{
     DeliveredFile, Delivery, DeliveryRegister, DeliveryState, PresenceShard, PresenceStore,
     ReduceError, Reduction, StoreError, segment_file,
 };
-use chrono::NaiveDate;
 use borderflow_pseudo::{KeyError, Pseudonymiser};
 use borderflow_refdata::{RefData, RefDataError};
+use chrono::NaiveDate;
 
 use crate::reports::{IngestReport, InputDigest, ReportError};
 use crate::{EngineKind, Period, Pipeline};
@@ -443,7 +443,11 @@ pub fn run(
 
 /// The functional local dates a run accepts: the look-back of `period` (the
 /// `presence.lookback_days` ending with its last day), or every date up to `today`.
-pub fn run_window(p: &Pipeline, period: Option<Period>, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+pub fn run_window(
+    p: &Pipeline,
+    period: Option<Period>,
+    today: NaiveDate,
+) -> (NaiveDate, NaiveDate) {
     match period {
         Some(period) => {
             let last = period.last();
@@ -670,7 +674,9 @@ fn run_staged(
         }
     } else {
         match p.engine.kind {
-            EngineKind::Local => reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?,
+            EngineKind::Local => {
+                reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?
+            }
             EngineKind::Ballista => {
                 progress.writing.store(true, Ordering::Relaxed);
                 crate::cluster_ingest::reduce_on_cluster(p, &files, fingerprint, &at)?

@@ -33,8 +33,8 @@
 mod assemble;
 pub mod binding;
 pub mod classify;
-pub mod deliveries;
 mod cluster_ingest;
+pub mod deliveries;
 pub mod engine;
 pub mod evaluate;
 pub mod ingest;
@@ -45,8 +45,8 @@ pub mod publish;
 pub mod reports;
 pub mod run;
 
-pub use borderflow_core::{Failure, FailureKind};
 pub use binding::BindingError;
+pub use borderflow_core::{Failure, FailureKind};
 pub use classify::ClassifyError;
 pub use ingest::IngestError;
 pub use lock::{LockError, StateLock};

@@ -419,7 +419,10 @@ fn a_later_delivery_adds_to_the_days_it_shares_and_the_same_content_adds_nothing
     let want = [["2025-03-03", "1"], ["2025-03-04", "3"]].map(|r| r.map(String::from).to_vec());
     assert_eq!(count(&p), want);
     // Both files again, one under a new name: nothing is read, nothing added.
-    f.write("a-again.csv", &std::fs::read_to_string(f.root.join("data/a.csv")).unwrap());
+    f.write(
+        "a-again.csv",
+        &std::fs::read_to_string(f.root.join("data/a.csv")).unwrap(),
+    );
     let p = f.pipeline(&["data/a-again.csv", "data/b.csv"], &[]);
     let third = ingest::run(&p, None, &[]).unwrap();
     assert_eq!(third.totals.read, 0);

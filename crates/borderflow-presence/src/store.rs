@@ -31,9 +31,7 @@ pub enum StoreError {
         path: String,
     },
     /// No delivery of that id is in the store.
-    #[error(
-        "presence store {path} holds no delivery {id:?} (`borderflow deliveries` lists them)"
-    )]
+    #[error("presence store {path} holds no delivery {id:?} (`borderflow deliveries` lists them)")]
     UnknownDelivery {
         /// The store.
         path: String,

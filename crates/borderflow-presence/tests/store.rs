@@ -34,7 +34,12 @@ fn a_store_refuses_a_run_with_another_key() {
     let dir = tempfile::tempdir().unwrap();
     PresenceStore::open(dir.path(), "aaaa").unwrap();
     PresenceStore::open(dir.path(), "aaaa").unwrap();
-    day(dir.path(), "2025-03-01", "part-0.parquet", "pseudonyms of aaaa");
+    day(
+        dir.path(),
+        "2025-03-01",
+        "part-0.parquet",
+        "pseudonyms of aaaa",
+    );
     let err = PresenceStore::open(dir.path(), "bbbb").unwrap_err();
     assert!(matches!(err, StoreError::KeyMismatch { .. }));
     assert!(err.to_string().contains("fingerprint aaaa"), "{err}");
@@ -49,7 +54,12 @@ fn a_store_that_never_held_a_day_takes_the_next_runs_key() {
     PresenceStore::open(dir.path(), "bbbb").unwrap();
     let (_, fingerprint) = PresenceStore::existing(dir.path()).unwrap();
     assert_eq!(fingerprint, "bbbb");
-    day(dir.path(), "2025-03-01", "part-0.parquet", "pseudonyms of bbbb");
+    day(
+        dir.path(),
+        "2025-03-01",
+        "part-0.parquet",
+        "pseudonyms of bbbb",
+    );
     assert!(PresenceStore::open(dir.path(), "aaaa").is_err());
 }
 
@@ -57,7 +67,10 @@ fn a_store_that_never_held_a_day_takes_the_next_runs_key() {
 fn a_delivery_adds_its_files_beside_the_others_and_never_replaces_a_day() {
     let root = tempfile::tempdir().unwrap();
     let store = PresenceStore::open(&root.path().join("presence"), "k").unwrap();
-    for (id, dates) in [("a", ["2025-03-01", "2025-03-02"]), ("b", ["2025-03-02", "2025-03-03"])] {
+    for (id, dates) in [
+        ("a", ["2025-03-01", "2025-03-02"]),
+        ("b", ["2025-03-02", "2025-03-03"]),
+    ] {
         let staging = root.path().join(format!("s-{id}"));
         for d in dates {
             day(&staging, d, &segment_file(id), id);
