@@ -533,7 +533,15 @@ fn a_deleted_release_directory_is_found_before_anything_is_read() {
 
 #[test]
 fn settings_out_of_range_are_refused_before_anything_is_written() {
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 10] = [
+        (
+            "classify.max_crossing_pairs=100000",
+            "classify.max_crossing_pairs: must be between 1 and 32",
+        ),
+        (
+            "classify.border_guard_minutes=100000",
+            "classify.border_guard_minutes: must be at most 1440",
+        ),
         (
             "engine.memory_limit_mb=0",
             "engine.memory_limit_mb = 0 must lie in",

@@ -94,6 +94,9 @@ pub struct RulesError {
     pub message: String,
 }
 
+/// The most crossing pairs a SIM may contribute to a release's `crossings` table.
+pub const MAX_CROSSING_PAIRS: usize = 32;
+
 impl Rules {
     /// Checks the values make sense together (the pipeline calls this before any work).
     pub fn check(&self) -> Result<(), RulesError> {
@@ -136,8 +139,27 @@ impl Rules {
         if !(0.0..=1.0).contains(&self.frontier_max_night_share) {
             return bad("frontier_max_night_share", "must be between 0 and 1");
         }
-        if self.max_crossing_pairs == 0 {
-            return bad("max_crossing_pairs", "must be at least 1");
+        if self.max_crossing_pairs == 0 || self.max_crossing_pairs > MAX_CROSSING_PAIRS {
+            return bad(
+                "max_crossing_pairs",
+                &format!(
+                    "must be between 1 and {MAX_CROSSING_PAIRS} (it bounds each SIM's contribution, so the noise grows with it)"
+                ),
+            );
+        }
+        // Day counts beyond a year, and event or minute counts beyond a day, mean nothing and
+        // would overflow the day arithmetic of a window.
+        for (key, value, most) in [
+            ("max_gap_cap_days", self.max_gap_cap_days, 365),
+            ("min_gaps_for_rate", self.min_gaps_for_rate, 365),
+            ("min_days_for_density", self.min_days_for_density, 365),
+            ("sparse_median_gap_days", self.sparse_median_gap_days, 365),
+            ("border_guard_events", self.border_guard_events, 1440),
+            ("border_guard_minutes", self.border_guard_minutes, 1440),
+        ] {
+            if value > most {
+                return bad(key, &format!("must be at most {most}"));
+            }
         }
         Ok(())
     }

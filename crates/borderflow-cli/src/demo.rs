@@ -47,7 +47,9 @@ fn prepare(out: &Path) -> Result<()> {
             )));
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // The demo's directory holds its state (owner-only) beside its release (for everyone).
+    borderflow_core::create_public_dir_all(out)
+        .with_context(|| format!("cannot create {}", out.display()))?;
     std::fs::write(out.join(MARKER), b"written by borderflow demo\n")
         .with_context(|| format!("cannot write in {}", out.display()))?;
     Ok(())

@@ -79,6 +79,30 @@ pub fn make_public(path: &Path) -> Result<(), PathError> {
     Ok(())
 }
 
+/// Creates `dir` and its missing parents readable and searchable by everyone (`rwxr-xr-x`,
+/// whatever the umask), for a publication's directories; directories that exist are left as
+/// they are.
+pub fn create_public_dir_all(dir: &Path) -> Result<(), PathError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if d.as_os_str().is_empty() || d.exists() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        at = d.parent();
+    }
+    for d in missing.iter().rev() {
+        match fs::create_dir(d) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            r => r.with_path(d)?,
+        }
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).with_path(d)?;
+    }
+    Ok(())
+}
+
 /// Makes the directory `dir` itself (not what it holds) readable and searchable by everyone;
 /// a directory this user may not change (another owner's) is left as it is.
 pub fn make_dir_public(dir: &Path) -> Result<(), PathError> {

@@ -294,6 +294,10 @@ impl Job<'_> {
         };
 
         let dir = release_dir(p, self.period);
+        // The directories of a publication are everyone's to read, the ones made here too.
+        if let Some(dataset_dir) = dir.parent() {
+            borderflow_core::create_public_dir_all(dataset_dir)?;
+        }
         let staged = StagedDir::create(&dir)?;
         let staging = staged.path();
         let codes = SdmxCodes::new(self.rd);
