@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use borderflow_core::StateLayout;
+use borderflow_ingest::Reason;
 use borderflow_pipeline::{Period, Pipeline, ingest};
 
 /// Arguments of `borderflow ingest`.
@@ -38,18 +39,24 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     let t = &r.totals;
     println!(
-        "ingested {} files: {} rows read, {} accepted, {} quarantined; {} presence rows into {} dates in {:.1} s ({:.0} rows/s)",
+        "ingested {} files: {} rows read, {} accepted, {} quarantined{}; {} presence rows into {} dates in {:.1} s ({:.0} rows/s)",
         r.files.len(),
         t.read,
         t.accepted,
-        t.quarantined_total(),
+        t.quarantined_total() - t.already_ingested(),
+        match t.already_ingested() {
+            0 => String::new(),
+            n => format!(", {n} already in the store"),
+        },
         r.presence_rows,
         r.dates_written.len(),
         r.seconds,
         t.read as f64 / r.seconds.max(1e-9)
     );
     for (reason, n) in &t.quarantined {
-        println!("  quarantined {reason:<20} {n:>12}");
+        if *reason != Reason::AlreadyIngested {
+            println!("  quarantined {reason:<20} {n:>12}");
+        }
     }
     for (file, why) in &r.skipped {
         println!("  not read: {file}: {why}");

@@ -171,7 +171,9 @@ fn log_ingest(dataset: &str, period: &str, i: &IngestReport) {
         period,
         rows_read = i.totals.read,
         rows_accepted = i.totals.accepted,
-        rows_quarantined = i.totals.quarantined_total(),
+        rows_quarantined = i.totals.quarantined_total() - i.totals.already_ingested(),
+        rows_already_ingested = i.totals.already_ingested(),
+        files_not_read = i.skipped.len(),
         presence_rows = i.presence_rows,
         seconds = i.seconds,
         "ingested"
@@ -212,14 +214,24 @@ fn log_publish(dataset: &str, period: &str, p: &PublishReport) {
 pub fn print_run(r: &RunReport) {
     if let Some(i) = &r.ingest {
         let t = &i.totals;
+        let already = match t.already_ingested() {
+            0 => String::new(),
+            n => format!(", {n} already in the store"),
+        };
         println!(
-            "ingest:   {} rows read, {} accepted, {} quarantined; {} SIM-days in {:.1} s",
+            "ingest:   {} rows read, {} accepted, {} quarantined{already}; {} SIM-days in {:.1} s",
             t.read,
             t.accepted,
-            t.quarantined_total(),
+            t.quarantined_total() - t.already_ingested(),
             i.presence_rows,
             i.seconds
         );
+        if !i.skipped.is_empty() {
+            println!(
+                "          {} file(s) not read: their content is in the store",
+                i.skipped.len()
+            );
+        }
     }
     if let Some(c) = &r.classify {
         println!(

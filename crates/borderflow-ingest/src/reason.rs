@@ -97,6 +97,14 @@ impl FileCounts {
         };
     }
 
+    /// Rows set aside as the store's already (`already_ingested`): counted, not bad.
+    pub fn already_ingested(&self) -> u64 {
+        self.quarantined
+            .get(&Reason::AlreadyIngested)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Whether every row is accounted for.
     pub fn reconciles(&self) -> bool {
         self.read == self.accepted + self.quarantined_total()

@@ -210,6 +210,15 @@ impl<'a> Validator<'a> {
                     });
                     counts.accepted += 1;
                 }
+                // A row the store already took is counted, not written: it is not a bad row,
+                // and a file read again for a few new dates would otherwise fill the
+                // quarantine with every row it gave before.
+                Err(Reason::AlreadyIngested) => {
+                    *counts
+                        .quarantined
+                        .entry(Reason::AlreadyIngested)
+                        .or_default() += 1;
+                }
                 Err(reason) => {
                     *counts.quarantined.entry(reason).or_default() += 1;
                     q.file.append_value(file);
