@@ -1,4 +1,4 @@
-//! The category rules of DESIGN §6 over one SIM's reconstructed nights and days.
+//! The category rules of docs/design.md §6 over one SIM's reconstructed nights and days.
 
 use borderflow_core::{Category, CountryCode};
 

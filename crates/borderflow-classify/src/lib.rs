@@ -1,14 +1,14 @@
 //! # borderflow-classify
 //!
-//! The methodological heart of borderflow (DESIGN §6): from each SIM's daily presence over
+//! The methodological heart of borderflow (docs/design.md §6): from each SIM's daily presence over
 //! the look-back window to one mobility category and partner country per reference period,
 //! and the border crossings it made.
 //!
-//! - [`Rules`]: every threshold, named, with the defaults of DESIGN §6.
+//! - [`Rules`]: every threshold, named, with the defaults of docs/design.md §6.
 //! - [`nights`]: night reconstruction — the night country of each day, the border guard,
 //!   gap filling (with a longer reach for SIMs seen on few nights) and the asymmetry of what
 //!   the operator sees (own SIMs abroad through roaming; foreign SIMs only in M).
-//! - [`classify()`]: usual residence, then the categories in the order of DESIGN §6
+//! - [`classify()`]: usual residence, then the categories in the order of docs/design.md §6
 //!   (return migrant, frontier, temporary, seasonal; emigrant; visitor), the partner country,
 //!   open spells, and the SIMs too sparse to classify.
 //! - [`crossings()`]: directed country pairs crossed in the period, at most

@@ -1,11 +1,11 @@
-//! The thresholds of the classification rules (DESIGN §6), each a named configuration value
+//! The thresholds of the classification rules (docs/design.md §6), each a named configuration value
 //! with its default. The pipeline file's `[classify]` table sets them; docs/methodology.md
 //! gives each one's source.
 
 use borderflow_core::FunctionalDay;
 use serde::{Deserialize, Serialize};
 
-/// Every threshold the rules use. `Rules::default()` holds the defaults of DESIGN §6.
+/// Every threshold the rules use. `Rules::default()` holds the defaults of docs/design.md §6.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rules {

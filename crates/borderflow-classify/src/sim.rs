@@ -12,9 +12,10 @@ pub struct CountryDay {
     pub country: CountryCode,
     /// Events.
     pub events: u32,
-    /// Of which 18:00–08:00 local.
+    /// Of which in the night window (`[classify.day]`; 20:00–04:00 local by default).
     pub night_events: u32,
-    /// Of which Monday–Friday 08:00–17:00 local.
+    /// Of which in working daytime (`[classify.day]`; Monday–Friday 05:00–20:00 local by
+    /// default).
     pub weekday_day_events: u32,
     /// First event, minutes after 04:00 local.
     pub first_minute: u16,

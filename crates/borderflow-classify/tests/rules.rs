@@ -1,4 +1,4 @@
-//! Each rule of DESIGN §6 pinned on hand-built day sequences, at and around its threshold.
+//! Each rule of docs/design.md §6 pinned on hand-built day sequences, at and around its threshold.
 
 use borderflow_classify::nights::{BorderGuard, abroad_sighting, reconstruct};
 use borderflow_classify::{

@@ -1,4 +1,4 @@
-//! The mobility categories of DESIGN §6: one per SIM per reference period.
+//! The mobility categories of docs/design.md §6: one per SIM per reference period.
 
 use std::fmt;
 use std::str::FromStr;

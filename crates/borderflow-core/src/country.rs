@@ -6,7 +6,7 @@ use std::str::FromStr;
 /// An ISO 3166-1 alpha-3 code (`KEN`, `UGA`, …), stored as three ASCII capital letters.
 ///
 /// Fixed-size and `Copy`, so tables keyed by country cost no allocation. Every released
-/// country column holds these codes (DESIGN §8). `XKX` (Kosovo) is accepted like any other
+/// country column holds these codes (docs/design.md §8). `XKX` (Kosovo) is accepted like any other
 /// three-letter code: it is the user-assigned code the World Bank, IMF and EU use.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CountryCode([u8; 3]);

@@ -1,4 +1,4 @@
-//! The functional day and its windows (DESIGN §6), defined once.
+//! The functional day and its windows (docs/design.md §6), defined once.
 //!
 //! A phone's day does not end at midnight: the functional day begins at
 //! [`FunctionalDay::start`] on the local clock (04:00 by default), so a late evening and the small
@@ -144,7 +144,7 @@ impl<'de> Deserialize<'de> for Weekdays {
     }
 }
 
-/// The functional day and the windows of it that presence counts (DESIGN §6; the defaults and
+/// The functional day and the windows of it that presence counts (docs/design.md §6; the defaults and
 /// their sources are in docs/methodology.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -2,7 +2,7 @@
 //!
 //! The vocabulary every other borderflow crate speaks, and the contracts between stages:
 //!
-//! - [`CountryCode`] (ISO 3166-1 alpha-3) and the mobility [`Category`] of DESIGN §6;
+//! - [`CountryCode`] (ISO 3166-1 alpha-3) and the mobility [`Category`] of docs/design.md §6;
 //! - [`Pseudonym`], the only identity a SIM has after ingest, and the run-local [`SimNumber`]s
 //!   of [`sims`];
 //! - [`AcceptedEvent`], the hand-off from ingest to the presence reduction ([`accepted`]);

@@ -1,5 +1,5 @@
 //! The Arrow schemas that cross stage boundaries, with their column names as constants: the
-//! canonical events (DESIGN §4), the presence store, the classified facts and the synthetic
+//! canonical events (docs/design.md §4), the presence store, the classified facts and the synthetic
 //! ground truth. A stage that reads another's output names its columns through these
 //! constants, so a rename breaks the build, not a manifest.
 

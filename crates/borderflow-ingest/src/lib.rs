@@ -1,6 +1,6 @@
 //! # borderflow-ingest
 //!
-//! From operator files to validated, pseudonymised canonical events (DESIGN §4, §5).
+//! From operator files to validated, pseudonymised canonical events (docs/design.md §4, §5).
 //!
 //! - [`source`]: finds the input files (paths, directories, globs), reads CSV, CSV.gz and
 //!   Parquet in streaming batches and maps the operator's column names to the canonical ones.

@@ -154,7 +154,7 @@ pub struct Pipeline {
     /// User CSVs amending the code lists.
     #[serde(default)]
     pub refdata: Overrides,
-    /// Classification thresholds (DESIGN §6; defaults in docs/methodology.md).
+    /// Classification thresholds (docs/design.md §6; defaults in docs/methodology.md).
     #[serde(default)]
     pub classify: Rules,
     /// Privacy budget, costs and threshold.
@@ -385,7 +385,7 @@ pub const MAX_TARGET_PARTITIONS: usize = 1024;
 /// The longest presence look-back a store keeps: ten years.
 pub const MAX_LOOKBACK_DAYS: u32 = 3660;
 
-/// Days of presence classification reads for a reference period (DESIGN §6: the 365-day
+/// Days of presence classification reads for a reference period (docs/design.md §6: the 365-day
 /// look-back ending with the period); return migrants need twice as many.
 pub const CLASSIFY_LOOKBACK_DAYS: u32 = 365;
 

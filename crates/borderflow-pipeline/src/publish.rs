@@ -1,4 +1,4 @@
-//! The publish stage's discipline (DESIGN §1.3, §1.4, §1.6, §7): a period's classified facts
+//! The publish stage's discipline (docs/design.md §1.3, §1.4, §1.6, §7): a period's classified facts
 //! become `release/<dataset>/<period>/` only under the store's ledger.
 //!
 //! 1. **Lock and settle.** One run at a time. What crashed runs left is settled: a

@@ -30,8 +30,8 @@
 //! | `country` | alpha-3 country of the network that carried the events |
 //! | `counterpart_country` | country of the other party of calls and SMS; null otherwise |
 //! | `events` | events |
-//! | `night_events` | of which in the night window (18:00–08:00 local by default) |
-//! | `weekday_day_events` | of which in working daytime (Monday–Friday 08:00–17:00 local by default) |
+//! | `night_events` | of which in the night window (20:00–04:00 local by default) |
+//! | `weekday_day_events` | of which in working daytime (Monday–Friday 05:00–20:00 local by default) |
 //! | `first_minute`, `last_minute` | first and last event, minutes after the functional day's start (04:00 local by default) |
 //! | `local_date` | the functional local date (partition column, in the directory name) |
 //!
@@ -58,8 +58,8 @@ pub use store::{
 /// [`borderflow_core::accepted_schema`]) to presence rows, ordered by date, as a DataFusion
 /// plan: the definition [`Reduction`] is tested against, and the form a cluster engine runs.
 /// Night and working-daytime events are counted by `day`'s windows on the functional day's
-/// minute (0 = the day's start; by default 04:00 local, so 18:00 = 840, 08:00 = 240,
-/// 17:00 = 780).
+/// minute (0 = the day's start; by default 04:00 local, so the night from 20:00 starts at
+/// minute 960 and working daytime from 05:00 at minute 60).
 pub fn reduce_sql(day: &FunctionalDay) -> String {
     use borderflow_core::accepted::column as e;
     use borderflow_core::schema::presence as p;

@@ -1,6 +1,6 @@
 //! # borderflow-privacy
 //!
-//! The privacy engine's foundations (DESIGN §7): exact integer samplers for the discrete
+//! The privacy engine's foundations (docs/design.md §7): exact integer samplers for the discrete
 //! Laplace and discrete Gaussian mechanisms, and the source of their randomness.
 //!
 //! - [`sampler`]: Bernoulli, Bernoulli(exp(−γ)), discrete Laplace and discrete Gaussian after

@@ -41,7 +41,7 @@ pub const DAILY_RHO: &str = "0.005";
 /// a 95% margin of ±9.8 SIMs before combination with the cell sums.
 pub const TOTALS_RHO: &str = "0.04";
 
-/// The `[privacy]` section of a pipeline (DESIGN §7; docs/privacy.md).
+/// The `[privacy]` section of a pipeline (docs/design.md §7; docs/privacy.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacyConfig {

@@ -180,7 +180,7 @@ fn decimals_are_read_exactly() {
 #[test]
 fn accounting_matches_the_formulas() {
     use borderflow_privacy::accountant::{epsilon, rho_for, sigma2_for};
-    // DESIGN §7: ρ = 0.25 is ε ≈ 4.4 at δ = 1e-9.
+    // docs/design.md §7: ρ = 0.25 is ε ≈ 4.4 at δ = 1e-9.
     let e = epsilon(0.25, 1e-9);
     assert!((e - 4.44).abs() < 0.01, "{e}");
     // Tighter than the simple bound ρ + 2√(ρ ln 1/δ) = 4.80.

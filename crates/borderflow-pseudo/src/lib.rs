@@ -1,6 +1,6 @@
 //! # borderflow-pseudo
 //!
-//! Keyed pseudonymisation (DESIGN §5): the operator's secret [`PseudonymKey`] and the
+//! Keyed pseudonymisation (docs/design.md §5): the operator's secret [`PseudonymKey`] and the
 //! [`Pseudonym`] it turns each subscriber id into. A pseudonym is the first 16 bytes of
 //! HMAC-SHA256(key, `"borderflow/v1/"` ‖ normalised id): fixed-size, so presence tables stay
 //! compact, and unlinkable to the raw id without the key.

@@ -1,5 +1,5 @@
 //! Key files: created owner-only, never overwritten, refused when exposed; pseudonyms follow
-//! DESIGN §5 exactly.
+//! docs/design.md §5 exactly.
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,7 +1,7 @@
 //! The `corridors` table: roll-ups of `categories` by the partner country's M49 region and
 //! sub-region, World Bank income group, and side of the North–South divide under each of the
 //! three Global-South definitions, with the direction of the flow relative to the measuring
-//! country (DESIGN §7, §8).
+//! country (docs/design.md §7, §8).
 //!
 //! A corridor's value is the sum of the **noisy** values of all its cells — suppressed ones
 //! included — so it is unbiased (summing only published cells would drop every small partner

@@ -6,7 +6,7 @@
 //! JSON paths by string.
 //!
 //! The public documents hold only noisy counts, values computed from noisy counts, and public
-//! parameters (DESIGN §7): nothing in them changes with one SIM except through noise.
+//! parameters (docs/design.md §7): nothing in them changes with one SIM except through noise.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Exact tables over the public domain (DESIGN §7): every cell the code lists allow is listed,
+//! Exact tables over the public domain (docs/design.md §7): every cell the code lists allow is listed,
 //! zeros included, so whether a row exists says nothing about anyone; and each SIM adds to
 //! exactly one `categories` cell and to at most `max_pairs` `crossings` cells.
 

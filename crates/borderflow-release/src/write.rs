@@ -2,7 +2,7 @@
 //! whole and synced to disk; the caller stages them and renames the directory into place.
 //!
 //! All three carry the same cells in the same order: Parquet and CSV with the columns of
-//! DESIGN §8 (country codes ISO 3166-1 alpha-3, `subscribers` empty where suppressed or not
+//! docs/design.md §8 (country codes ISO 3166-1 alpha-3, `subscribers` empty where suppressed or not
 //! measured, `noise_sd` empty where not measured, and `status`); SDMX-CSV (in [`crate::sdmx`])
 //! with one column per dimension of the dataflow, `OBS_VALUE`, and the attributes `OBS_STATUS`
 //! (A published, Q suppressed, L not measured), `CONF_STATUS` (F free, C confidential),
