@@ -167,7 +167,6 @@ fn report(args: &Args) -> Result<BudgetReport> {
             window,
             rho: plan.rho().to_f64(),
             tables: plan
-                .tables
                 .iter()
                 .map(|t| TableCost {
                     table: t.name.to_string(),

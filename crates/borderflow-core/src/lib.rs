@@ -12,6 +12,7 @@
 //!   ([`schema`]: events, presence, facts, ground truth);
 //! - [`Failure`], the class of a failure a scheduler acts on (its exit status), which every
 //!   error type reports through [`FailureKind`];
+//! - [`TableId`], the tables of a release, and [`Noised`], one value per noised table;
 //! - [`StateLayout`], every path under the state directory, and [`StagedDir`], the one way a
 //!   stage writes a directory (staged beside its target, fsynced, renamed into place).
 //!
@@ -41,6 +42,7 @@ pub mod pseudonym;
 pub mod schema;
 pub mod sims;
 pub mod staged;
+pub mod table;
 pub mod window;
 
 pub use accepted::{AcceptedEvent, accepted_batch, accepted_schema};
@@ -55,4 +57,5 @@ pub use staged::{
     PathError, ScratchDir, StagedDir, WithPath, create_public_dir_all, is_atomic_temp,
     make_dir_public, make_public, sync_dir, write_file_atomic, write_file_synced,
 };
+pub use table::{Noised, QUALITY_CELLS, QualityTotals, TableId};
 pub use window::DateWindow;

@@ -30,7 +30,6 @@
 //! assert!("2025-13".parse::<Period>().is_err());
 //! ```
 
-mod assemble;
 pub mod binding;
 pub mod classify;
 mod cluster_ingest;

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use borderflow_core::TableId;
 use borderflow_pipeline::Pipeline;
-use borderflow_privacy::plan::{CATEGORIES, CROSSINGS};
 use borderflow_privacy::{DomainSizes, NoiseSource, ReleasePlan, Span, draw};
 use borderflow_refdata::RefData;
 use borderflow_release::{Domain, TOTAL_CELLS};
@@ -31,8 +31,8 @@ fn true_zero_cells_are_published_at_the_configured_rate_not_by_the_thousand() {
         },
     );
     let mut noise = NoiseSource::seeded_for_tests(2026);
-    for (name, releases) in [(CATEGORIES, 40), (CROSSINGS, 30)] {
-        let t = plan.table(name);
+    for (name, releases) in [(TableId::Categories, 40), (TableId::Crossings, 30)] {
+        let t = plan.table(name).unwrap();
         let zeros = vec![0u64; t.cells];
         let sigma2 = t.sigma2().unwrap();
         let (mut phantoms, mut above_k) = (0usize, 0usize);

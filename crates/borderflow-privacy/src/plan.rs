@@ -18,6 +18,7 @@
 //! A table's noise is set by its cost ρ, by σ, or by a 95% margin of error; the plan holds the
 //! exact ρ that follows, and σ = Δ/√(2ρ) with it.
 
+use borderflow_core::{Noised, QualityTotals, TableId};
 use serde::{Deserialize, Serialize};
 
 use crate::accountant::{Z_95_DEN, Z_95_NUM, margin_of_error_95, rho_for, sigma2_for};
@@ -250,8 +251,8 @@ impl Span {
 /// One noised table of a release: its cost, sensitivity and threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TablePlan {
-    /// The table's name (`categories`, `crossings`, `totals`, `quality`).
-    pub name: &'static str,
+    /// Which table.
+    pub name: TableId,
     /// Its exact cost per release, charged to every data year the window reads.
     pub rho: Ratio,
     /// Its squared L2 sensitivity Δ² under the unit of privacy: how much one SIM-year can
@@ -271,7 +272,7 @@ pub struct TablePlan {
 }
 
 impl TablePlan {
-    fn new(name: &'static str, rho: Ratio, delta_sq: u32, k: u32, cells: usize, rate: f64) -> Self {
+    fn new(name: TableId, rho: Ratio, delta_sq: u32, k: u32, cells: usize, rate: f64) -> Self {
         let mut t = TablePlan {
             name,
             rho,
@@ -391,25 +392,14 @@ pub fn expected_phantoms(sigma: f64, cells: usize, t: i64) -> f64 {
     cells as f64 * tail(sigma, t)
 }
 
-/// The noised tables of one release, in the order they are noised.
+/// The noised tables of one release.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleasePlan {
-    /// `categories`, `crossings`, `totals`, `quality`, `daily`.
-    pub tables: [TablePlan; 5],
+    /// Each noised table's plan.
+    pub tables: Noised<TablePlan>,
     /// How the window sits on calendar years.
     pub span: Span,
 }
-
-/// Name of the categories table.
-pub const CATEGORIES: &str = "categories";
-/// Name of the crossings table.
-pub const CROSSINGS: &str = "crossings";
-/// Name of the headline totals (per category and per flow direction).
-pub const TOTALS: &str = "totals";
-/// Name of the quality totals.
-pub const QUALITY: &str = "quality";
-/// Name of the daily series of SIMs seen.
-pub const DAILY: &str = "daily";
 
 /// The public domain's size per table, and the SIM-days bound of the quality table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,7 +416,7 @@ pub struct DomainSizes {
 }
 
 /// Cells of the `quality` table: SIMs seen, too sparse to classify, on open spells, SIM-days.
-pub const QUALITY_CELLS: usize = 4;
+pub use borderflow_core::QUALITY_CELLS;
 
 impl ReleasePlan {
     /// The plan for `config`, with at most `max_crossing_pairs` pairs per SIM in `crossings`,
@@ -445,18 +435,25 @@ impl ReleasePlan {
         let f = span.factor();
         let rate = config.phantom_rate;
         let mut quality = TablePlan::new(
-            QUALITY,
+            TableId::Quality,
             config.quality.rho_or(4, QUALITY_RHO),
             QUALITY_CELLS as u32,
             1,
             QUALITY_CELLS,
             rate,
         );
-        quality.scales = vec![1, 1, 1, sizes.window_days.max(1)];
+        quality.scales = QualityTotals {
+            sims: 1,
+            too_sparse: 1,
+            open_spells: 1,
+            sim_days: sizes.window_days.max(1),
+        }
+        .cells()
+        .to_vec();
         // A SIM-year is seen on at most the days of one calendar year of the look-back.
         let daily_sq = u32::try_from(sizes.window_days.clamp(1, 366)).expect("at most 366");
         let daily = TablePlan::new(
-            DAILY,
+            TableId::Daily,
             config.daily.rho_or(daily_sq, DAILY_RHO),
             daily_sq,
             1,
@@ -464,25 +461,25 @@ impl ReleasePlan {
             rate,
         );
         Self {
-            tables: [
-                TablePlan::new(
-                    CATEGORIES,
+            tables: Noised {
+                categories: TablePlan::new(
+                    TableId::Categories,
                     config.categories.rho(f),
                     f,
                     config.k,
                     sizes.categories,
                     rate,
                 ),
-                TablePlan::new(
-                    CROSSINGS,
+                crossings: TablePlan::new(
+                    TableId::Crossings,
                     config.crossings.rho(f * max_pairs),
                     f * max_pairs,
                     config.k,
                     sizes.crossings,
                     rate,
                 ),
-                TablePlan::new(
-                    TOTALS,
+                totals: TablePlan::new(
+                    TableId::Totals,
                     config.totals.rho_or(2 * f, TOTALS_RHO),
                     2 * f,
                     config.k,
@@ -491,23 +488,24 @@ impl ReleasePlan {
                 ),
                 quality,
                 daily,
-            ],
+            },
             span,
         }
     }
 
-    /// The table named `name`.
-    pub fn table(&self, name: &str) -> &TablePlan {
-        self.tables
-            .iter()
-            .find(|t| t.name == name)
-            .expect("every released table is planned")
+    /// The plan of a noised table; `None` for [`TableId::Corridors`], which is never noised.
+    pub fn table(&self, id: TableId) -> Option<&TablePlan> {
+        self.tables.get(id)
+    }
+
+    /// Every noised table's plan, in the order they are noised.
+    pub fn iter(&self) -> impl Iterator<Item = &TablePlan> {
+        self.tables.iter().map(|(_, t)| t)
     }
 
     /// The release's total cost per data year read, exact.
     pub fn rho(&self) -> Ratio {
-        self.tables
-            .iter()
+        self.iter()
             .fold(Ratio::new(0u32, 1u32).expect("zero"), |a, t| a.add(&t.rho))
     }
 }
@@ -556,7 +554,13 @@ mod tests {
             window_days: 365,
         };
         let plan = ReleasePlan::new(&PrivacyConfig::default(), 4, Span::OneYear, sizes);
-        let [c, x, t, q, d] = &plan.tables;
+        let Noised {
+            categories: c,
+            crossings: x,
+            totals: t,
+            quality: q,
+            daily: d,
+        } = &plan.tables;
         assert_eq!(
             (c.delta_sq, x.delta_sq, t.delta_sq, q.delta_sq, d.delta_sq),
             (1, 4, 2, 4, 365)
@@ -568,7 +572,13 @@ mod tests {
         assert_eq!(q.scales, [1, 1, 1, 365]);
         // A window over two years: replace-one doubles each count table's Δ², same ρ.
         let two = ReleasePlan::new(&PrivacyConfig::default(), 4, Span::SeveralYears, sizes);
-        let [c2, x2, t2, q2, d2] = &two.tables;
+        let Noised {
+            categories: c2,
+            crossings: x2,
+            totals: t2,
+            quality: q2,
+            daily: d2,
+        } = &two.tables;
         assert_eq!(
             (
                 c2.delta_sq,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use borderflow_core::schema::facts::*;
-use borderflow_core::{Category, CountryCode, PathError, Pseudonym, WithPath};
+use borderflow_core::{
+    Category, CountryCode, Noised, PathError, Pseudonym, QualityTotals, WithPath,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::tabulate::{Domain, Tables, TabulateError};
@@ -51,6 +53,52 @@ pub enum FactsError {
         /// The file.
         path: PathBuf,
     },
+}
+
+/// The exact cells of every table a release noises, in each table's domain order.
+/// Operator-side: what the noise is added to, and never published as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactTables {
+    /// SIMs per `categories` cell.
+    pub categories: Vec<u64>,
+    /// SIMs per `crossings` cell.
+    pub crossings: Vec<u64>,
+    /// SIMs per category and per direction of flow.
+    pub totals: Vec<u64>,
+    /// The quality totals.
+    pub quality: QualityTotals<u64>,
+    /// SIMs seen on each day of the look-back, in date order.
+    pub daily: Vec<u64>,
+}
+
+impl ExactTables {
+    /// The exact tables of `facts` over `domain`, with the SIMs seen per day of the look-back
+    /// (in date order).
+    pub fn of(domain: &Domain, facts: &FactTotals, sims_per_day: Vec<u64>) -> Self {
+        Self {
+            categories: facts.tables.categories.clone(),
+            crossings: facts.tables.crossings.clone(),
+            totals: crate::totals::exact_totals(domain, &facts.tables.categories),
+            quality: QualityTotals {
+                sims: facts.sims,
+                too_sparse: facts.tables.unclassified,
+                open_spells: facts.open_spells,
+                sim_days: facts.sim_days,
+            },
+            daily: sims_per_day,
+        }
+    }
+
+    /// Each noised table's cells.
+    pub fn cells(&self) -> Noised<Vec<u64>> {
+        Noised {
+            categories: self.categories.clone(),
+            crossings: self.crossings.clone(),
+            totals: self.totals.clone(),
+            quality: self.quality.cells().to_vec(),
+            daily: self.daily.clone(),
+        }
+    }
 }
 
 /// The exact tables of a period and its SIM totals. Never published as they are.

@@ -9,6 +9,10 @@
 //! - [`facts`]: a period's classified facts read into those exact tables, columns by the
 //!   facts schema's names; [`aggregate`](mod@aggregate): the same tabulation as a DataFusion
 //!   plan, so a cluster tabulates where the facts are and only the tables reach the driver.
+//! - [`protect`](mod@protect): the one step from noisy values to what may be published —
+//!   thresholds, cell statuses, combined totals, corridors, each table's privacy parameters —
+//!   as a [`ProtectedRelease`]; [`render`](mod@render): every file of a release from it, and
+//!   from nothing exact.
 //! - [`table`]: a released table — dimension columns and protected cells (noisy value or
 //!   suppressed, with the noise's standard deviation).
 //! - [`corridors`](mod@corridors): roll-ups of the noisy `categories` cells by region, income group and the
@@ -47,6 +51,8 @@ pub mod datapackage;
 pub mod facts;
 pub mod history;
 pub mod manifest;
+pub mod protect;
+pub mod render;
 pub mod report;
 pub mod sdmx;
 pub mod series;
@@ -57,8 +63,12 @@ pub mod write;
 
 pub use aggregate::{TabulateParams, tabulate_facts};
 pub use corridors::corridors;
-pub use facts::{FactTotals, FactsError, SimRow, read_facts};
+pub use facts::{ExactTables, FactTotals, FactsError, SimRow, read_facts};
 pub use manifest::{Manifest, Quality};
+pub use protect::{
+    DailySeen, KeptNoisy, NoisyTable, NotMeasured, ProtectedRelease, ReleaseFrame, protect,
+};
+pub use render::{ReleaseAbout, ReleaseWindow, render};
 pub use sdmx::{SdmxCodes, SdmxConfig};
 pub use table::{
     CATEGORIES, CORRIDORS, CROSSINGS, Cell, CellStatus, Codelist, Column, Dimension, ReleasedTable,

@@ -2,7 +2,7 @@
 //! (Parquet, CSV, SDMX-CSV) and the report read. Only published values are in it: a suppressed
 //! cell has no value here, whatever its noisy value was.
 
-use borderflow_core::CountryCode;
+use borderflow_core::{Category, CountryCode};
 use borderflow_privacy::ProtectedCell;
 
 use crate::tabulate::Domain;
@@ -360,15 +360,22 @@ impl ReleasedTable {
         }
     }
 
-    /// Marks every cell whose `column` holds `value` as not measured: no value, no noise.
-    pub fn mark_not_measured(&mut self, column: &str, value: &str) {
-        let Some(d) = self.dimension(column) else {
+    /// Marks every cell of `category` not measured: no value, no noise. The category is found
+    /// by the table's coded column of mobility categories (or totals); a table without one
+    /// is left as it is.
+    pub fn mark_not_measured(&mut self, category: Category) {
+        let Some(d) = self.dimensions.iter().find(|d| {
+            matches!(
+                d.kind,
+                ValueKind::Code(Codelist::MobilityCategory | Codelist::MobilityTotal)
+            )
+        }) else {
             return;
         };
         let hit: Vec<bool> = d
             .values
             .iter()
-            .map(|v| v.as_deref() == Some(value))
+            .map(|v| v.as_deref() == Some(category.as_str()))
             .collect();
         for (cell, hit) in self.cells.iter_mut().zip(hit) {
             if hit {

@@ -182,23 +182,6 @@ impl Tables {
     }
 }
 
-/// Marks every `categories` cell of `category` as not measured: no value, suppressed. Used for
-/// return migrants when the store does not reach back over the previous window: those cells
-/// are zero by construction, not by measurement, and are never released as noise around zero.
-pub fn mark_not_measured(
-    domain: &Domain,
-    cells: &mut [borderflow_privacy::ProtectedCell],
-    category: Category,
-) {
-    for (cell, c) in domain.categories.iter().zip(cells.iter_mut()) {
-        if cell.category == category {
-            c.subscribers = None;
-            c.suppressed = true;
-            c.noisy = 0;
-        }
-    }
-}
-
 impl borderflow_core::FailureKind for TabulateError {
     /// The facts do not fit the code list the pipeline configures (a country dropped from an
     /// override, say).

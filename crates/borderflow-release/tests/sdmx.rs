@@ -210,7 +210,7 @@ fn a_cell_not_measured_is_missing_not_withheld() {
     let m = c("KEN");
     let domain = Domain::new(m, &[c("KEN"), c("UGA")]);
     let mut t = ReleasedTable::categories(&domain, &cells(&domain, 30), m, "2025");
-    t.mark_not_measured("category", Category::ReturnMigrant.as_str());
+    t.mark_not_measured(Category::ReturnMigrant);
     assert_eq!(
         t.published(),
         t.cells.len() - 1,
