@@ -2,9 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-mod common;
+use crate::common;
 
-use common::{borderflow, listing, ok, one_line_error, stderr};
+use crate::common::{borderflow, listing, ok, one_line_error, stderr};
 
 #[test]
 fn generate_writes_a_reproducible_world() {

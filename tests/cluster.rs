@@ -8,14 +8,12 @@
 //! a run that completes with the same facts or one that fails with nothing published and
 //! nothing spent; an executor without the store's key refuses to ingest.
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{borderflow, ok, stderr};
+use crate::common::{borderflow, ok, stderr};
 
 /// A free port on loopback (bound, read, released).
 fn free_port() -> u16 {

@@ -11,15 +11,13 @@
 //! (test seed; the publication time aside), the budget charged once, no staging directory
 //! left in the state or release tree, and a store whose every partition reads.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{borderflow, copy_tree, ok};
+use crate::common::{borderflow, copy_tree, ok};
 
 const PIPELINE: &str = r#"
 dataset = "crash"

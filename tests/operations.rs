@@ -7,7 +7,7 @@
 //!   as they were.
 //! - **Exit statuses and the JSON summary line**, which a scheduler and a log collector read.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,11 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
 
+use crate::common::{borderflow, copy_tree, failed_with, listing, ok, one_line_error};
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::{borderflow, copy_tree, failed_with, listing, ok, one_line_error};
 
-#[path = "operations/deliveries.rs"]
 mod deliveries;
 
 /// An established test store: a generated world's events as CSV, CSV.gz and Parquet, a key,

@@ -9,13 +9,13 @@
 //!   and commit; after the next run the ledger shows the release's cost once, one set of
 //!   noisy values per table, nothing left staged, and the published values are those drawn.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::common::{borderflow, csv_rows, ok, parquet_rows};
 use borderflow_privacy::{Ledger, Ratio, Status};
-use common::{borderflow, csv_rows, ok, parquet_rows};
 
 /// Writes a generated world's events (canonical columns) to `dir/gen`, returns its CSV text.
 fn generated(dir: &Path, subscribers: &str, seed: &str) -> String {

@@ -10,9 +10,9 @@ use std::process::Output;
 
 use borderflow_refdata::RefData;
 
-mod common;
+use crate::common;
 
-use common::{borderflow, csv_rows, ok, parquet_rows};
+use crate::common::{borderflow, csv_rows, ok, parquet_rows};
 
 /// Operator names for the canonical columns, as the annual template maps them.
 const OPERATOR_NAMES: [(&str, &str); 7] = [

@@ -10,14 +10,12 @@
 //! state directory. Both sequences must end with the same releases (test seed; the publication
 //! time aside) and the same budget spent per data year.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{borderflow, ok};
+use crate::common::{borderflow, ok};
 
 const SCENARIO: &str = r#"
 start = "2024-01-01"

@@ -18,10 +18,7 @@ use borderflow_core::schema::facts::{
     SIM_COUNTRY, TO_COUNTRY,
 };
 use borderflow_core::{Category, CountryCode};
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, ListArray, StringArray, StructArray,
-};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, StructArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type};
 use datafusion::common::{Result, ScalarValue, exec_err};
@@ -33,14 +30,15 @@ use datafusion::physical_expr::expressions::Literal;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{SimFacts, classify};
+use crate::codec::{FactsColumns, crossing_item};
+use crate::row::PresenceRow;
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
 
 /// The function's name in SQL and in a serialised plan: executors find it by this name in
 /// their function registry.
 pub const CLASSIFY_SIM: &str = "borderflow_classify_sim";
-/// The struct field of the facts holding the crossings, a list of (from, to) structs.
-pub const CROSSINGS: &str = "crossings";
+pub use crate::codec::CROSSINGS;
 /// Bytes of one encoded row in a partial state.
 pub const ROW_BYTES: usize = 2 + 3 + 4 * 3 + 2 * 2;
 
@@ -72,21 +70,6 @@ pub fn params_sql(params: &ClassifyParams) -> String {
 /// [`borderflow_core::schema::facts_sims_schema`] after the pseudonym, and the crossings.
 pub fn facts_type() -> DataType {
     DataType::Struct(facts_fields())
-}
-
-fn crossing_fields() -> Fields {
-    Fields::from(vec![
-        Field::new(FROM_COUNTRY, DataType::Utf8, false),
-        Field::new(TO_COUNTRY, DataType::Utf8, false),
-    ])
-}
-
-fn crossing_item() -> FieldRef {
-    Arc::new(Field::new(
-        "item",
-        DataType::Struct(crossing_fields()),
-        false,
-    ))
 }
 
 /// The facts schema's columns after the pseudonym, then the crossings: one contract for
@@ -224,24 +207,25 @@ impl Accumulator for SimAccumulator {
         let sim_country = sim_country.as_string::<i32>();
         let country_col = cast(country_col, &DataType::Utf8)?;
         let country_col = country_col.as_string::<i32>();
-        let ints = [events, night, weekday_day, first, last, day]
-            .map(int_column)
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?;
+        let (events, night, weekday_day) = (
+            int_column(events)?,
+            int_column(night)?,
+            int_column(weekday_day)?,
+        );
+        let (first, last, day) = (int_column(first)?, int_column(last)?, int_column(day)?);
         for i in 0..sim_country.len() {
             self.set_sim_country(country(sim_country.value(i), "sim_country")?)?;
-            let v = |k: usize| {
-                if ints[k].is_null(i) {
-                    -1
-                } else {
-                    ints[k].value(i)
-                }
-            };
-            let row = crate::plan::country_day(
-                country_col.value(i),
-                [v(0), v(1), v(2), v(3), v(4), v(5)],
-                self.window,
-            )
+            let v = |a: &Int32Array| if a.is_null(i) { -1 } else { a.value(i) };
+            let row = PresenceRow {
+                country: country_col.value(i),
+                events: v(&events),
+                night_events: v(&night),
+                weekday_day_events: v(&weekday_day),
+                first_minute: v(&first),
+                last_minute: v(&last),
+                day: v(&day),
+            }
+            .check(self.window)
             .or_else(|e| exec_err!("{CLASSIFY_SIM}: {e}"))?;
             self.rows.push(row);
         }
@@ -328,37 +312,11 @@ fn decode(b: &[u8]) -> Result<CountryDay> {
 
 /// One SIM's facts as a struct array of one row, of [`facts_type`].
 pub fn facts_array(f: &SimFacts) -> StructArray {
-    let text = |s: Option<&str>| Arc::new(StringArray::from(vec![s])) as ArrayRef;
-    let from: Vec<&str> = f.crossings.iter().map(|(a, _)| a.as_str()).collect();
-    let to: Vec<&str> = f.crossings.iter().map(|(_, b)| b.as_str()).collect();
-    let pairs = StructArray::new(
-        crossing_fields(),
-        vec![
-            Arc::new(StringArray::from(from)) as ArrayRef,
-            Arc::new(StringArray::from(to)),
-        ],
-        None,
-    );
-    let crossings = ListArray::new(
-        crossing_item(),
-        OffsetBuffer::from_lengths([f.crossings.len()]),
-        Arc::new(pairs),
-        None,
-    );
-    StructArray::new(
-        facts_fields(),
-        vec![
-            text(Some(f.sim_country.as_str())),
-            text(Some(f.residence.as_str())),
-            text(f.category.map(|c| c.as_str())),
-            text(f.partner.as_ref().map(CountryCode::as_str)),
-            Arc::new(Int32Array::from(vec![i32::from(f.nights_in_m)])),
-            Arc::new(Int32Array::from(vec![i32::from(f.days_seen)])),
-            Arc::new(BooleanArray::from(vec![f.open_spell])),
-            Arc::new(crossings),
-        ],
-        None,
-    )
+    let mut columns = FactsColumns::default();
+    columns.push(f);
+    let fields = facts_fields();
+    let arrays = columns.finish(&fields);
+    StructArray::new(fields, arrays, None)
 }
 
 /// The facts of row `i` of a struct column of [`facts_type`], as [`SimFacts`] again.

@@ -48,9 +48,11 @@
 
 pub mod aggregate;
 mod classify;
+pub mod codec;
 mod crossings;
 pub mod nights;
 pub mod plan;
+mod row;
 mod rules;
 mod sim;
 

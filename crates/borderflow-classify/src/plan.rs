@@ -26,6 +26,7 @@ use futures::StreamExt;
 
 use crate::aggregate::{CLASSIFY_SIM, CROSSINGS, ClassifyParams, params_sql};
 use crate::classify::{SimFacts, classify};
+use crate::row::{BadRow, PresenceRow, country};
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
 
@@ -332,7 +333,12 @@ struct Columns {
     pseudonym: FixedSizeBinaryArray,
     sim_country: StringArray,
     country: StringArray,
-    ints: [Int32Array; 6],
+    events: Int32Array,
+    night_events: Int32Array,
+    weekday_day_events: Int32Array,
+    first_minute: Int32Array,
+    last_minute: Int32Array,
+    day: Int32Array,
 }
 
 impl Columns {
@@ -359,72 +365,37 @@ impl Columns {
                 .clone(),
             sim_country: string(SIM_COUNTRY)?,
             country: string(COUNTRY)?,
-            ints: [
-                int(EVENTS)?,
-                int(NIGHT_EVENTS)?,
-                int(WEEKDAY_DAY_EVENTS)?,
-                int(FIRST_MINUTE)?,
-                int(LAST_MINUTE)?,
-                int(DAY)?,
-            ],
+            events: int(EVENTS)?,
+            night_events: int(NIGHT_EVENTS)?,
+            weekday_day_events: int(WEEKDAY_DAY_EVENTS)?,
+            first_minute: int(FIRST_MINUTE)?,
+            last_minute: int(LAST_MINUTE)?,
+            day: int(DAY)?,
         })
     }
 
     fn row(&self, i: usize, window: Window) -> Result<CountryDay, PlanError> {
-        let ints = [0, 1, 2, 3, 4, 5].map(|k| {
-            let a = &self.ints[k];
-            if a.is_null(i) { -1 } else { a.value(i) }
-        });
-        country_day(self.country.value(i), ints, window)
+        let v = |a: &Int32Array| if a.is_null(i) { -1 } else { a.value(i) };
+        let row = PresenceRow {
+            country: self.country.value(i),
+            events: v(&self.events),
+            night_events: v(&self.night_events),
+            weekday_day_events: v(&self.weekday_day_events),
+            first_minute: v(&self.first_minute),
+            last_minute: v(&self.last_minute),
+            day: v(&self.day),
+        };
+        Ok(row.check(window)?)
     }
 }
 
-/// One row of [`window_sql`] as a [`CountryDay`]: the country, and `events`, `night_events`,
-/// `weekday_day_events`, `first_minute`, `last_minute` and `day` (a null as -1), checked.
-pub(crate) fn country_day(
-    country_code: &str,
-    ints: [i32; 6],
-    window: Window,
-) -> Result<CountryDay, PlanError> {
-    let [events, night, weekday_day, first, last, day] = ints;
-    let day = u16::try_from(day)
-        .ok()
-        .filter(|d| usize::from(*d) < window.len())
-        .ok_or(PlanError::BadRow {
-            field: "local_date",
-            message: format!("day {day} outside the window"),
-        })?;
-    let count = |v: i32, field| {
-        u32::try_from(v).map_err(|_| PlanError::BadRow {
-            field,
-            message: format!("negative count {v}"),
-        })
-    };
-    let minute = |v: i32, field| {
-        u16::try_from(v)
-            .ok()
-            .filter(|m| *m < 1500)
-            .ok_or(PlanError::BadRow {
-                field,
-                message: format!("minute {v} outside the day"),
-            })
-    };
-    Ok(CountryDay {
-        day,
-        country: country(country_code, "country")?,
-        events: count(events, "events")?,
-        night_events: count(night, "night_events")?,
-        weekday_day_events: count(weekday_day, "weekday_day_events")?,
-        first_minute: minute(first, "first_minute")?,
-        last_minute: minute(last, "last_minute")?,
-    })
-}
-
-fn country(s: &str, field: &'static str) -> Result<CountryCode, PlanError> {
-    s.parse().map_err(|_| PlanError::BadRow {
-        field,
-        message: format!("{s:?} is not a country code"),
-    })
+impl From<BadRow> for PlanError {
+    fn from(e: BadRow) -> Self {
+        PlanError::BadRow {
+            field: e.field,
+            message: e.message,
+        }
+    }
 }
 
 impl borderflow_core::FailureKind for PlanError {

@@ -41,24 +41,9 @@ pub fn run(args: Args) -> Result<()> {
         return Ok(());
     }
     println!("published {}", r.dir.display());
-    print_cells(&r.cells);
+    crate::summary::print_cells(&r.cells);
     if args.test_seed.is_some() {
         println!("  NOT FOR PUBLICATION: noise from a fixed test seed");
     }
     Ok(())
-}
-
-/// Prints a release's cells by status, one line per table.
-pub(crate) fn print_cells(cells: &[publish::TableCells]) {
-    for c in cells {
-        let missing = if c.not_measured > 0 {
-            format!(", {} not measured", c.not_measured)
-        } else {
-            String::new()
-        };
-        println!(
-            "  {:<11} {:>7} cells published, {:>7} suppressed (below max(k, τ)){missing}",
-            c.table, c.published, c.suppressed
-        );
-    }
 }

@@ -248,7 +248,7 @@ pub fn print_run(r: &RunReport) {
     }
     if p.new {
         println!("publish:  {}", p.dir.display());
-        crate::publish::print_cells(&p.cells);
+        crate::summary::print_cells(&p.cells);
     } else {
         println!(
             "already published: {} (returned as it is; nothing re-noised, nothing spent)",

@@ -43,13 +43,29 @@ pub fn print(release: &Path) -> Result<()> {
     let measured = manifest.classification.return_migrants.available;
     for r in records(&release.join("totals.csv"))? {
         if r["total"] == "return_migrant" && !measured {
-            println!(
-                "  {:<22} {:>21}",
-                "return_migrant", "not measured (classify.return_migrants = false)"
+            let reason = format!(
+                "not measured ({})",
+                borderflow_release::NotMeasured::ReturnMigrantsOff.setting()
             );
+            println!("  {:<22} {:>21}", "return_migrant", reason);
         } else {
             line(&r["total"], &r["subscribers"], &r["noise_sd"]);
         }
     }
     Ok(())
+}
+
+/// Prints a release's cells by status, one line per table.
+pub(crate) fn print_cells(cells: &[borderflow_pipeline::publish::TableCells]) {
+    for c in cells {
+        let missing = if c.not_measured > 0 {
+            format!(", {} not measured", c.not_measured)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<11} {:>7} cells published, {:>7} suppressed (below max(k, τ)){missing}",
+            c.table, c.published, c.suppressed
+        );
+    }
 }

@@ -381,7 +381,7 @@ pub fn read_partition(
     .with_cells(cells)
     .with_day(&task.day);
     let quarantine = quarantine_file(&task.quarantine_dir, partition);
-    let quarantine_tmp = temporary(&quarantine);
+    let quarantine_tmp = borderflow_core::atomic_temp(&quarantine);
     let counts = read_share(
         &mut validator,
         &task.input,
@@ -419,7 +419,7 @@ pub fn read_partition(
     }
     let report = PartitionReport { counts, digests };
     let path = counts_file(&task.counts_dir, partition);
-    let tmp = temporary(&path);
+    let tmp = borderflow_core::atomic_temp(&path);
     let json = serde_json::to_vec(&report).expect("a report serialises");
     std::fs::write(&tmp, json).map_err(|source| {
         external(IngestTaskError::Write {
@@ -449,17 +449,6 @@ impl From<ReadFailure> for DataFusionError {
             ReadFailure::Emit(e) => e,
         }
     }
-}
-
-/// A name beside `path` no other attempt of the same task uses.
-fn temporary(path: &Path) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{}-{nanos}.tmp", std::process::id()))
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {

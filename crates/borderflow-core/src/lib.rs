@@ -54,7 +54,7 @@ pub use layout::StateLayout;
 pub use pseudonym::Pseudonym;
 pub use sims::{PseudonymOf, PseudonymsByNumber, SimNumber, SimRegistry, TooManySims};
 pub use staged::{
-    PathError, ScratchDir, StagedDir, WithPath, create_public_dir_all, is_atomic_temp,
+    PathError, ScratchDir, StagedDir, WithPath, atomic_temp, create_public_dir_all, is_atomic_temp,
     make_dir_public, make_public, sync_dir, write_file_atomic, write_file_synced,
 };
 pub use table::{Noised, QUALITY_CELLS, QualityTotals, TableId};

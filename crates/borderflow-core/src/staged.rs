@@ -51,11 +51,27 @@ pub fn sync_dir(dir: &Path) -> Result<(), PathError> {
 /// The end of the name of the sibling file [`write_file_atomic`] writes before its rename.
 pub const ATOMIC_TEMP_SUFFIX: &str = ".tmp";
 
-/// Whether `name` is a file [`write_file_atomic`] writes before its rename
-/// (`.<name>.<pid>.tmp`): one still there was left by a process killed mid-write, and the
-/// next holder of the state's lock removes it.
+/// Whether `name` is a file written before its rename into place ([`atomic_temp`]): one still
+/// there was left by a process killed mid-write, and the next holder of the state's lock
+/// removes it.
 pub fn is_atomic_temp(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(ATOMIC_TEMP_SUFFIX)
+}
+
+/// The one temporary name of a file written whole and then renamed to `path`:
+/// `.<name>.<pid>-<nanos>.tmp` beside it, hidden, recognised by [`is_atomic_temp`], and unique
+/// to the writing process and moment (two attempts of one cluster task never share one).
+pub fn atomic_temp(path: &Path) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = path
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy());
+    path.with_file_name(format!(
+        ".{name}.{}-{nanos}{ATOMIC_TEMP_SUFFIX}",
+        std::process::id()
+    ))
 }
 
 /// Makes `path` readable by everyone, as a publication is: a directory (and everything
@@ -123,13 +139,7 @@ pub fn make_dir_public(dir: &Path) -> Result<(), PathError> {
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), PathError> {
     let parent = parent_of(path);
     fs::create_dir_all(&parent).with_path(&parent)?;
-    let name = path
-        .file_name()
-        .map_or("file".into(), |n| n.to_string_lossy());
-    let tmp = parent.join(format!(
-        ".{name}.{}{ATOMIC_TEMP_SUFFIX}",
-        std::process::id()
-    ));
+    let tmp = atomic_temp(path);
     let written = (|| {
         let mut f = File::create(&tmp)?;
         crate::failpoint::disk_full(path)?;

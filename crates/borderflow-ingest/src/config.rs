@@ -3,9 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use borderflow_core::schema::event;
 use serde::{Deserialize, Serialize};
 
-use crate::source::{OPTIONAL, REQUIRED};
+/// The canonical columns every file must have (under their mapped names).
+pub(crate) const REQUIRED: [&str; 4] = [
+    event::SUBSCRIBER_ID,
+    event::EVENT_TIME,
+    event::HOME_PLMN,
+    event::SERVING_PLMN,
+];
+/// The canonical columns a file may have.
+pub(crate) const OPTIONAL: [&str; 3] =
+    [event::CELL_ID, event::EVENT_TYPE, event::COUNTERPART_NUMBER];
 
 /// The `[input]` section of a pipeline file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

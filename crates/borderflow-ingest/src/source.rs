@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 
-use crate::config::InputConfig;
+use crate::config::{InputConfig, OPTIONAL, REQUIRED};
 
 /// Rows per batch read.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -270,17 +270,6 @@ impl RawBatch {
         self.len() == 0
     }
 }
-
-/// The canonical columns every file must have (under their mapped names).
-pub(crate) const REQUIRED: [&str; 4] = [
-    event::SUBSCRIBER_ID,
-    event::EVENT_TIME,
-    event::HOME_PLMN,
-    event::SERVING_PLMN,
-];
-/// The canonical columns a file may have.
-pub(crate) const OPTIONAL: [&str; 3] =
-    [event::CELL_ID, event::EVENT_TYPE, event::COUNTERPART_NUMBER];
 
 /// Reads a file batch by batch, mapping columns. Errors name the file.
 pub struct FileReader {

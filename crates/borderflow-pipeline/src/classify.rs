@@ -12,18 +12,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use borderflow_classify::codec::FactsColumns;
 use borderflow_classify::plan::{GroupedOutput, PlanError, classify_store, write_grouped};
 use borderflow_classify::{SimFacts, Window};
 use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
 use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
-use borderflow_core::{
-    Category, CountryCode, PathError, ScratchDir, StagedDir, StateLayout, WithPath,
-};
+use borderflow_core::{PathError, ScratchDir, StagedDir, StateLayout, WithPath};
 use borderflow_presence::{PresenceStore, StoreError};
 use chrono::{Datelike, Days, NaiveDate};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryBuilder, Int32Builder, RecordBatch,
-    StringBuilder,
+    Array, ArrayRef, AsArray, FixedSizeBinaryBuilder, RecordBatch, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
@@ -274,7 +272,7 @@ pub fn run_with(
     } else {
         ReturnMigrants {
             available: false,
-            reason: Some("not measured: classify.return_migrants = false".into()),
+            reason: Some(borderflow_release::NotMeasured::ReturnMigrantsOff.reason()),
         }
     };
     let history = if return_migrants.available {
@@ -544,45 +542,31 @@ impl FactsWriter {
         }
         let n = self.pending.len();
         let mut pseudonym = FixedSizeBinaryBuilder::with_capacity(n, 16);
-        let mut sim_country = StringBuilder::new();
-        let mut residence = StringBuilder::new();
-        let mut category = StringBuilder::new();
-        let mut partner = StringBuilder::new();
-        let mut nights = Int32Builder::with_capacity(n);
-        let mut days = Int32Builder::with_capacity(n);
-        let mut open = BooleanBuilder::with_capacity(n);
+        let mut facts = FactsColumns::default();
         let mut x_pseudonym = FixedSizeBinaryBuilder::new(16);
         let mut x_from = StringBuilder::new();
         let mut x_to = StringBuilder::new();
         for (p, f) in &self.pending {
             pseudonym.append_value(p).expect("16 bytes");
-            sim_country.append_value(f.sim_country.as_str());
-            residence.append_value(f.residence.as_str());
-            category.append_option(f.category.map(Category::as_str));
-            partner.append_option(f.partner.as_ref().map(CountryCode::as_str));
-            nights.append_value(i32::from(f.nights_in_m));
-            days.append_value(i32::from(f.days_seen));
-            open.append_value(f.open_spell);
+            facts.push(f);
             for (a, b) in &f.crossings {
                 x_pseudonym.append_value(p).expect("16 bytes");
                 x_from.append_value(a.as_str());
                 x_to.append_value(b.as_str());
             }
         }
-        let sims = RecordBatch::try_new(
-            facts_sims_schema(),
-            vec![
-                Arc::new(pseudonym.finish()) as ArrayRef,
-                Arc::new(sim_country.finish()),
-                Arc::new(residence.finish()),
-                Arc::new(category.finish()),
-                Arc::new(partner.finish()),
-                Arc::new(nights.finish()),
-                Arc::new(days.finish()),
-                Arc::new(open.finish()),
-            ],
-        )
-        .expect("sims batch matches its schema");
+        // Every column by its name in the schema (the codec's, and the pseudonym here).
+        let schema = facts_sims_schema();
+        let mut pseudonym = Some(Arc::new(pseudonym.finish()) as ArrayRef);
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| match field.name().as_str() {
+                PSEUDONYM => pseudonym.take().expect("one pseudonym column"),
+                name => facts.take(name).expect("a column of the facts"),
+            })
+            .collect();
+        let sims = RecordBatch::try_new(schema, columns).expect("sims batch matches its schema");
         let crossings = RecordBatch::try_new(
             facts_crossings_schema(),
             vec![

@@ -32,7 +32,6 @@
 
 pub mod binding;
 pub mod classify;
-mod cluster_ingest;
 pub mod deliveries;
 pub mod engine;
 pub mod evaluate;

@@ -505,6 +505,36 @@ impl Ledger {
         Ok(b)
     }
 
+    /// Refuses, without reserving or recording anything, a release of `dataset`/`period`
+    /// costing `cost` on each data year of `years` that [`Ledger::reserve`] would refuse were
+    /// none of its noise reusable: a `configured` budget other than the one a year holds, or
+    /// more than is left of one. The same exact arithmetic as `reserve`.
+    pub fn check_cost(
+        &self,
+        dataset: &str,
+        period: &str,
+        years: &[i32],
+        configured: &Ratio,
+        cost: &Ratio,
+    ) -> Result<(), LedgerError> {
+        for &year in years {
+            let budget = held_budget(&self.conn, &self.path, year, configured)?
+                .unwrap_or_else(|| configured.clone());
+            let spent = self.spent(year)?;
+            refuse_over_budget(dataset, period, year, cost, &spent, &budget)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a `configured` budget other than the one a year of `years` holds (a year's
+    /// budget is fixed at its first release); records nothing.
+    pub fn check_budget_fixed(&self, years: &[i32], configured: &Ratio) -> Result<(), LedgerError> {
+        for &year in years {
+            held_budget(&self.conn, &self.path, year, configured)?;
+        }
+        Ok(())
+    }
+
     /// ρ spent from data year `year` (by releases reserved, sampled, published or withdrawn).
     pub fn spent(&self, year: i32) -> Result<Ratio, LedgerError> {
         spent_in(&self.conn, &self.path, year)
@@ -591,17 +621,7 @@ impl Ledger {
         for &year in &req.years {
             let budget = budget_in(&tx, &path, year, &req.budget)?;
             let spent = spent_in(&tx, &path, year)?;
-            if spent.add(&cost) > budget {
-                return Err(LedgerError::OverBudget {
-                    dataset: req.dataset.into(),
-                    period: req.period.into(),
-                    year,
-                    requested: cost.to_f64(),
-                    spent: spent.to_f64(),
-                    budget: budget.to_f64(),
-                    remaining: budget.checked_sub(&spent).map_or(0.0, |r| r.to_f64()),
-                });
-            }
+            refuse_over_budget(req.dataset, req.period, year, &cost, &spent, &budget)?;
         }
         for t in due {
             let id = insert_release(&tx, &path, req, t, &t.rho, Status::Reserved, None)?;
@@ -810,36 +830,69 @@ fn budget_in(
     year: i32,
     configured: &Ratio,
 ) -> Result<Ratio, LedgerError> {
-    let db = db_at(path);
-    let held: Option<String> = tx
+    match held_budget(tx, path, year, configured)? {
+        Some(b) => Ok(b),
+        None => {
+            tx.execute(
+                "INSERT INTO budgets (year, rho, created) VALUES (?1, ?2, ?3)",
+                params![year, configured.to_fraction(), now()],
+            )
+            .map_err(db_at(path))?;
+            Ok(configured.clone())
+        }
+    }
+}
+
+/// The budget data year `year` holds, if any; a `configured` value other than it is refused.
+fn held_budget(
+    conn: &Connection,
+    path: &str,
+    year: i32,
+    configured: &Ratio,
+) -> Result<Option<Ratio>, LedgerError> {
+    let held: Option<String> = conn
         .query_row(
             "SELECT rho FROM budgets WHERE year = ?1",
             params![year],
             |r| r.get(0),
         )
         .optional()
-        .map_err(&db)?;
-    match held {
-        Some(text) => {
-            let b = ratio_at(path, &text)?;
-            if &b != configured {
-                return Err(LedgerError::BudgetChanged {
-                    year,
-                    ledger: format!("{}", b.to_f64()),
-                    pipeline: format!("{}", configured.to_f64()),
-                });
-            }
-            Ok(b)
-        }
-        None => {
-            tx.execute(
-                "INSERT INTO budgets (year, rho, created) VALUES (?1, ?2, ?3)",
-                params![year, configured.to_fraction(), now()],
-            )
-            .map_err(&db)?;
-            Ok(configured.clone())
-        }
+        .map_err(db_at(path))?;
+    let Some(text) = held else {
+        return Ok(None);
+    };
+    let b = ratio_at(path, &text)?;
+    if &b != configured {
+        return Err(LedgerError::BudgetChanged {
+            year,
+            ledger: format!("{}", b.to_f64()),
+            pipeline: format!("{}", configured.to_f64()),
+        });
     }
+    Ok(Some(b))
+}
+
+/// Refuses a cost that would take `spent` above `budget` in data year `year`.
+fn refuse_over_budget(
+    dataset: &str,
+    period: &str,
+    year: i32,
+    cost: &Ratio,
+    spent: &Ratio,
+    budget: &Ratio,
+) -> Result<(), LedgerError> {
+    if spent.add(cost) > *budget {
+        return Err(LedgerError::OverBudget {
+            dataset: dataset.into(),
+            period: period.into(),
+            year,
+            requested: cost.to_f64(),
+            spent: spent.to_f64(),
+            budget: budget.to_f64(),
+            remaining: budget.checked_sub(spent).map_or(0.0, |r| r.to_f64()),
+        });
+    }
+    Ok(())
 }
 
 fn spent_in(conn: &Connection, path: &str, year: i32) -> Result<Ratio, LedgerError> {

@@ -68,7 +68,7 @@ pub use manifest::{Manifest, Quality};
 pub use protect::{
     DailySeen, KeptNoisy, NoisyTable, NotMeasured, ProtectedRelease, ReleaseFrame, protect,
 };
-pub use render::{ReleaseAbout, ReleaseWindow, render};
+pub use render::{ReleaseAbout, ReleaseWindow, render, write_all};
 pub use sdmx::{SdmxCodes, SdmxConfig};
 pub use table::{
     CATEGORIES, CORRIDORS, CROSSINGS, Cell, CellStatus, Codelist, Column, Dimension, ReleasedTable,
@@ -76,4 +76,4 @@ pub use table::{
 };
 pub use tabulate::{CategoryCell, Domain, Tables, TabulateError};
 pub use totals::{Flow, TOTAL_CELLS, exact_totals};
-pub use write::{WriteError, write_all};
+pub use write::WriteError;

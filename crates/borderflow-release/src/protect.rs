@@ -15,7 +15,7 @@
 //! 4. states each table's privacy parameters as the manifest gives them.
 //!
 //! What comes out, [`ProtectedRelease`], is all a release's files are rendered from
-//! ([`crate::render`]); the noisy values of suppressed cells go apart, to be kept operator-side
+//! ([`render`](mod@crate::render)); the noisy values of suppressed cells go apart, to be kept operator-side
 //! ([`KeptNoisy`]).
 
 use std::collections::BTreeMap;
@@ -60,11 +60,16 @@ impl NotMeasured {
         }
     }
 
-    /// The reason, as the manifest, the report and the run's summary give it.
-    pub fn reason(self) -> &'static str {
+    /// The setting that leaves it unmeasured, as the pipeline file spells it.
+    pub fn setting(self) -> &'static str {
         match self {
-            NotMeasured::ReturnMigrantsOff => "not measured: classify.return_migrants = false",
+            NotMeasured::ReturnMigrantsOff => "classify.return_migrants = false",
         }
+    }
+
+    /// The reason, as the manifest and the classify summary give it.
+    pub fn reason(self) -> String {
+        format!("not measured: {}", self.setting())
     }
 }
 
@@ -314,5 +319,150 @@ fn daily_seen(days: &[NaiveDate], cells: &[ProtectedCell], sigma2: &Ratio) -> Da
             .iter()
             .filter(|c| (c.noisy as f64) < Z_95 * noise_sd)
             .count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CellStatus;
+    use borderflow_privacy::{DomainSizes, PrivacyConfig, Span};
+
+    fn ratio(s: &str) -> Ratio {
+        Ratio::from_fraction(s).unwrap()
+    }
+
+    /// A release of KEN with one partner, UGA, from hand-picked noisy values.
+    fn release(
+        not_measured: Option<NotMeasured>,
+        reuse_crossings: bool,
+    ) -> (ProtectedRelease, KeptNoisy, Domain) {
+        let (ken, uga) = ("KEN".parse().unwrap(), "UGA".parse().unwrap());
+        let domain = Domain::new(ken, &[ken, uga]);
+        let days: Vec<NaiveDate> = (1..=3)
+            .map(|d| NaiveDate::from_ymd_opt(2025, 12, d).unwrap())
+            .collect();
+        let plan = ReleasePlan::new(
+            &PrivacyConfig::default(),
+            4,
+            Span::OneYear,
+            DomainSizes {
+                categories: domain.categories.len(),
+                crossings: domain.crossings.len(),
+                totals: crate::TOTAL_CELLS,
+                window_days: days.len() as u64,
+            },
+        );
+        // Every categories cell at 100 but the first partner cell, at 3 (below k = 16).
+        let mut categories = vec![100; domain.categories.len()];
+        categories[1] = 3;
+        let sigma2 = |id: TableId| plan.tables.get(id).unwrap().sigma2().unwrap();
+        let table = |id, noisy: Vec<i64>| NoisyTable {
+            noisy,
+            sigma2: sigma2(id),
+            reused_from: None,
+        };
+        let mut crossings = table(TableId::Crossings, vec![40, 2]);
+        if reuse_crossings {
+            crossings.reused_from = Some("other/2025".into());
+        }
+        let draws = Noised {
+            categories: table(TableId::Categories, categories),
+            crossings,
+            totals: table(TableId::Totals, vec![100; crate::TOTAL_CELLS]),
+            quality: table(TableId::Quality, vec![1000, -5, 30, 300_000]),
+            daily: table(TableId::Daily, vec![900, 0, 950]),
+        };
+        let frame = ReleaseFrame {
+            domain: &domain,
+            refdata: &RefData::embedded(),
+            measuring_country: ken,
+            period: "2025",
+            days: &days,
+            not_measured,
+        };
+        let (r, k) = protect(&plan, &draws, &frame);
+        (r, k, domain)
+    }
+
+    #[test]
+    fn cells_below_the_threshold_are_withheld_and_kept_only_operator_side() {
+        let (r, kept, domain) = release(None, false);
+        assert_eq!(r.categories.cells.len(), domain.categories.len());
+        let withheld = &r.categories.cells[1];
+        assert_eq!(
+            (withheld.subscribers, withheld.status),
+            (None, CellStatus::Suppressed)
+        );
+        let shown = &r.categories.cells[0];
+        assert_eq!(
+            (shown.subscribers, shown.status),
+            (Some(100), CellStatus::Published)
+        );
+        assert_eq!(r.threshold(TableId::Categories), Some(16));
+        // The operator side keeps the withheld value; the release never holds it.
+        assert_eq!(kept.categories.cells[1].subscribers, Some(3));
+        assert_eq!(
+            r.crossings
+                .cells
+                .iter()
+                .map(|c| c.subscribers)
+                .collect::<Vec<_>>(),
+            [Some(40), None]
+        );
+        // Quality totals never fall below 0; every table of the default plan is charged.
+        assert_eq!(r.quality.too_sparse.value, 0);
+        assert_eq!(r.quality.sims.value, 1000);
+        assert_eq!(r.daily.per_day["2025-12-02"], 0);
+        assert_eq!(r.daily.indistinguishable_from_no_data, 1);
+        assert!((r.rho_charged - 0.25).abs() < 1e-12, "{}", r.rho_charged);
+        assert_eq!(
+            r.noise.categories.published + r.noise.categories.suppressed,
+            11
+        );
+        assert_eq!(r.not_measured, None);
+    }
+
+    #[test]
+    fn a_category_not_measured_has_no_value_in_any_table_and_in_no_sum() {
+        let (r, kept, _) = release(Some(NotMeasured::ReturnMigrantsOff), false);
+        let rm = Category::ReturnMigrant.as_str();
+        for t in [&r.categories, &r.totals, &r.corridors] {
+            let d = &t.dimensions[0];
+            let mut found = 0;
+            for (v, c) in d.values.iter().zip(&t.cells) {
+                if v.as_deref() == Some(rm) {
+                    found += 1;
+                    assert_eq!(c.status, CellStatus::NotMeasured, "{}", t.name);
+                    assert_eq!(c.subscribers, None, "{}", t.name);
+                    assert_eq!(c.noise_sd(), None, "{}", t.name);
+                } else {
+                    assert_ne!(c.status, CellStatus::NotMeasured, "{}", t.name);
+                }
+            }
+            assert!(found > 0, "{} lists return migrants", t.name);
+        }
+        // Not measured is zero by construction in what the operator keeps.
+        let d = &kept.categories.dimensions[0];
+        for (v, c) in d.values.iter().zip(&kept.categories.cells) {
+            if v.as_deref() == Some(rm) {
+                assert_eq!(c.subscribers, Some(0));
+            }
+        }
+        assert_eq!(r.noise.categories.not_measured, 1);
+        assert_eq!(
+            r.not_measured.map(NotMeasured::reason).as_deref(),
+            Some("not measured: classify.return_migrants = false")
+        );
+    }
+
+    #[test]
+    fn a_table_whose_noise_is_reused_charges_nothing() {
+        let (r, _, _) = release(None, true);
+        assert_eq!(r.noise.crossings.rho, 0.0);
+        assert_eq!(r.noise.crossings.rho_exact, "0/1");
+        assert_eq!(r.noise.crossings.reused_from.as_deref(), Some("other/2025"));
+        assert!((r.rho_charged - 0.15).abs() < 1e-12, "{}", r.rho_charged);
+        assert_eq!(ratio("1/10").to_f64(), r.noise.categories.rho);
     }
 }

@@ -25,8 +25,9 @@ use crate::manifest::{
 };
 use crate::protect::ProtectedRelease;
 use crate::report::{self, PeriodCrossings, ReportInput};
-use crate::sdmx::{STRUCTURE_FILE, SdmxCodes, SdmxConfig, write_structures};
-use crate::write::{WriteError, write_all, write_file};
+use crate::sdmx::{STRUCTURE_FILE, SdmxCodes, SdmxConfig, write_sdmx_csv, write_structures};
+use crate::table::ReleasedTable;
+use crate::write::{WriteError, write_csv, write_file, write_parquet};
 
 /// The classification window a release's figures rest on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,9 @@ pub struct ReleaseAbout<'a> {
     pub window: ReleaseWindow,
     /// The classification rules, as configured.
     pub rules: &'a serde_json::Value,
+    /// What the classification said of return migrants when it measured them (that they
+    /// are undercounted, when the store begins too late).
+    pub return_migrants_note: Option<&'a str>,
     /// Published crossings of the dataset's earlier periods, oldest first (the report's
     /// series over time).
     pub earlier_crossings: &'a [PeriodCrossings],
@@ -114,6 +118,23 @@ pub fn render(
     let manifest = manifest(release, about, &outputs_digest);
     write_file(&dir.join(MANIFEST_FILE), &manifest.to_bytes())?;
     Ok(outputs_digest)
+}
+
+/// Writes `<dir>/<name>.parquet`, `.csv` and `.sdmx.csv` (against the dataflows of `ids`).
+pub fn write_all(
+    table: &ReleasedTable,
+    ids: &SdmxConfig,
+    codes: &SdmxCodes,
+    dir: &Path,
+) -> Result<(), WriteError> {
+    write_parquet(table, &dir.join(format!("{}.parquet", table.name)))?;
+    write_csv(table, &dir.join(format!("{}.csv", table.name)))?;
+    write_sdmx_csv(
+        table,
+        ids,
+        codes,
+        &dir.join(format!("{}.sdmx.csv", table.name)),
+    )
 }
 
 /// ε of the release at the pipeline's δ, from the ρ it charged.
@@ -248,7 +269,10 @@ fn manifest(
             lookback_last: about.window.lookback_last.to_string(),
             return_migrants: ReturnMigrantsStatus {
                 available: release.not_measured.is_none(),
-                reason: release.not_measured.map(|n| n.reason().to_string()),
+                reason: match release.not_measured {
+                    Some(n) => Some(n.reason()),
+                    None => about.return_migrants_note.map(str::to_string),
+                },
             },
             open_spells: release.quality.open_spells,
             rules: about.rules.clone(),

@@ -260,8 +260,9 @@ fn headline(input: &ReportInput) -> String {
         if *c == Category::ReturnMigrant && !input.return_migrants_measured {
             let _ = write!(
                 rows,
-                "<tr><td>{}</td><td class=n>not measured (classify.return_migrants = false)</td></tr>",
-                label(*c)
+                "<tr><td>{}</td><td class=n>not measured ({})</td></tr>",
+                label(*c),
+                crate::NotMeasured::ReturnMigrantsOff.setting()
             );
             continue;
         }

@@ -139,7 +139,8 @@ pub fn write_index(
         "dataset": dataset,
         "releases": entries,
     });
-    let tmp = dataset_dir.join(format!(".{INDEX_FILE}.tmp"));
+    let target = dataset_dir.join(INDEX_FILE);
+    let tmp = borderflow_core::atomic_temp(&target);
     write_file(&tmp, format!("{doc:#}\n").as_bytes())?;
     borderflow_core::make_public(&tmp).map_err(|e| {
         SeriesError::Write(WriteError::Io {
@@ -147,7 +148,6 @@ pub fn write_index(
             source: e.source,
         })
     })?;
-    let target = dataset_dir.join(INDEX_FILE);
     std::fs::rename(&tmp, &target).map_err(|e| {
         SeriesError::Write(WriteError::Io {
             path: target.clone(),

@@ -19,7 +19,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::sdmx::{SdmxCodes, SdmxConfig, write_sdmx_csv};
 use crate::table::{ReleasedTable, ValueKind};
 
 /// A release file could not be written.
@@ -63,23 +62,6 @@ impl From<borderflow_core::PathError> for WriteError {
     fn from(e: borderflow_core::PathError) -> Self {
         fail(&e.path, e.source)
     }
-}
-
-/// Writes `<dir>/<name>.parquet`, `.csv` and `.sdmx.csv` (against the dataflows of `ids`).
-pub fn write_all(
-    table: &ReleasedTable,
-    ids: &SdmxConfig,
-    codes: &SdmxCodes,
-    dir: &Path,
-) -> Result<(), WriteError> {
-    write_parquet(table, &dir.join(format!("{}.parquet", table.name)))?;
-    write_csv(table, &dir.join(format!("{}.csv", table.name)))?;
-    write_sdmx_csv(
-        table,
-        ids,
-        codes,
-        &dir.join(format!("{}.sdmx.csv", table.name)),
-    )
 }
 
 /// The table as one Arrow batch with the columns of [`ReleasedTable::columns`].

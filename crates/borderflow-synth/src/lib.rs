@@ -44,8 +44,8 @@ use rand_chacha::ChaCha8Rng;
 
 use borderflow_core::layout::STAGING_PREFIX;
 use borderflow_core::{PathError, ScratchDir, WithPath};
-pub use persona::{DayLocation, Itinerary, Persona};
-pub use scenario::{Activity, Commute, DEFAULT_SCENARIO, Scenario, Stays};
+pub use persona::{Commute, DayLocation, Itinerary, Persona, Stays};
+pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario};
 pub use writer::OutputFormats;
 
 use crate::persona::{Geography, itinerary, nights_in};

@@ -7,8 +7,6 @@ use borderflow_core::{Category, CountryCode};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Commute, Stays};
-
 /// A kind of SIM holder, named after the category it is built to fall in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -434,4 +432,60 @@ pub fn nights_in(it: &Itinerary, c: CountryCode) -> usize {
 /// A uniform draw from `lo..=hi`.
 fn rng_range(rng: &mut impl Rng, lo: usize, hi: usize) -> usize {
     rng.random_range(lo..=hi)
+}
+
+/// How frontier workers (and market traders and shoppers) cross the border: when they leave
+/// home and come back, on which days, and how often.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Commute {
+    /// Earliest and latest local hour a commuter crosses to work (each SIM draws its own
+    /// time in this range; each day varies by up to a quarter of an hour).
+    pub depart_hours: [f64; 2],
+    /// Earliest and latest local hour a commuter crosses back home.
+    pub return_hours: [f64; 2],
+    /// Share of frontier workers who also work on Saturdays.
+    pub six_day_share: f64,
+    /// Chance a frontier worker crosses on a working day (holidays, sick days, home office).
+    pub attendance: f64,
+    /// Shortest and longest run of commuting weeks in the reference period.
+    pub weeks: [u32; 2],
+    /// Chance a frontier worker spends a working night at the workplace.
+    pub night_at_work: f64,
+}
+
+impl Default for Commute {
+    fn default() -> Self {
+        Self {
+            depart_hours: [6.0, 8.0],
+            return_hours: [16.0, 19.0],
+            six_day_share: 0.0,
+            attendance: 0.85,
+            weeks: [20, 52],
+            night_at_work: 0.02,
+        }
+    }
+}
+
+/// How stays and trips recur.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stays {
+    /// Most short stays a visitor makes in the reference period (each 1–8 nights).
+    pub visitor_max_stays: u32,
+    /// Whether seasonal stays (in and out) recur each year at the same season (worlds of two
+    /// years or more).
+    pub recurring_seasonal: bool,
+    /// Most one-off trips abroad (2–12 nights) a resident makes.
+    pub resident_max_trips: u32,
+}
+
+impl Default for Stays {
+    fn default() -> Self {
+        Self {
+            visitor_max_stays: 3,
+            recurring_seasonal: false,
+            resident_max_trips: 3,
+        }
+    }
 }

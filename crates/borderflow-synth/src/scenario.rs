@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::SynthError;
-use crate::persona::Persona;
+use crate::persona::{Commute, Persona, Stays};
 
 /// The built-in scenario, also shipped as a commented template.
 pub const DEFAULT_SCENARIO: &str = include_str!("default_scenario.toml");
@@ -48,62 +48,6 @@ pub struct Scenario {
     pub commute: Commute,
     /// How stays and trips recur.
     pub stays: Stays,
-}
-
-/// How frontier workers (and market traders and shoppers) cross the border: when they leave
-/// home and come back, on which days, and how often.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Commute {
-    /// Earliest and latest local hour a commuter crosses to work (each SIM draws its own
-    /// time in this range; each day varies by up to a quarter of an hour).
-    pub depart_hours: [f64; 2],
-    /// Earliest and latest local hour a commuter crosses back home.
-    pub return_hours: [f64; 2],
-    /// Share of frontier workers who also work on Saturdays.
-    pub six_day_share: f64,
-    /// Chance a frontier worker crosses on a working day (holidays, sick days, home office).
-    pub attendance: f64,
-    /// Shortest and longest run of commuting weeks in the reference period.
-    pub weeks: [u32; 2],
-    /// Chance a frontier worker spends a working night at the workplace.
-    pub night_at_work: f64,
-}
-
-impl Default for Commute {
-    fn default() -> Self {
-        Self {
-            depart_hours: [6.0, 8.0],
-            return_hours: [16.0, 19.0],
-            six_day_share: 0.0,
-            attendance: 0.85,
-            weeks: [20, 52],
-            night_at_work: 0.02,
-        }
-    }
-}
-
-/// How stays and trips recur.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Stays {
-    /// Most short stays a visitor makes in the reference period (each 1–8 nights).
-    pub visitor_max_stays: u32,
-    /// Whether seasonal stays (in and out) recur each year at the same season (worlds of two
-    /// years or more).
-    pub recurring_seasonal: bool,
-    /// Most one-off trips abroad (2–12 nights) a resident makes.
-    pub resident_max_trips: u32,
-}
-
-impl Default for Stays {
-    fn default() -> Self {
-        Self {
-            visitor_max_stays: 3,
-            recurring_seasonal: false,
-            resident_max_trips: 3,
-        }
-    }
 }
 
 /// How often and how visibly phones are used.

@@ -2,7 +2,7 @@
 //! the refusal, before ingest changes the store, of a release the ledger would refuse.
 
 use borderflow_core::CountryCode;
-use borderflow_privacy::{Ledger, LedgerError};
+use borderflow_privacy::{Ledger, PrivacyConfig, ReleasePlan, Status};
 use borderflow_refdata::RefData;
 use borderflow_release::Domain;
 
@@ -14,6 +14,12 @@ use crate::{Period, Pipeline};
 /// data years its window reads (the 365-day look-back, 730 days when return migrants are
 /// measured) and the ρ it charges to each.
 pub fn planned_cost(p: &Pipeline, period: Period) -> Result<(Vec<i32>, f64), PublishError> {
+    let (years, plan) = planned(p, period)?;
+    Ok((years, plan.rho().to_f64()))
+}
+
+/// The data years a release of `period` reads and its plan, before anything is classified.
+fn planned(p: &Pipeline, period: Period) -> Result<(Vec<i32>, ReleasePlan), PublishError> {
     let days = if p.classify.return_migrants {
         2 * i64::from(crate::CLASSIFY_LOOKBACK_DAYS)
     } else {
@@ -25,74 +31,56 @@ pub fn planned_cost(p: &Pipeline, period: Period) -> Result<(Vec<i32>, f64), Pub
     let countries: Vec<CountryCode> = rd.countries.iter().map(|c| c.alpha3).collect();
     let domain = Domain::new(p.measuring_country, &countries);
     let plan = release_plan(p, &domain, years.len(), days as u64);
-    Ok((years, plan.rho().to_f64()))
+    Ok((years, plan))
 }
 
-/// Refuses, before any input is read, a release the budget cannot take: its planned ρ is
-/// more than is left of a data year its window reads. A release that may reuse the noise of
-/// an earlier identical query (the year and its December, either way round), or that an
-/// interrupted run already reserved, is left for the ledger to decide once its queries are
-/// known. Returns the planned cost.
+/// Refuses, before any input is read, a release the budget cannot take: a budget other than
+/// one a year its window reads holds, or a planned ρ more than is left of such a year. The
+/// ledger decides, in its exact arithmetic ([`Ledger::check_cost`]). A release that may reuse
+/// the noise of an earlier identical query (the year and its December, either way round), or
+/// that an interrupted run already reserved, is left for the ledger to decide once its
+/// queries are known. Returns the planned cost.
 pub fn precheck_budget(
     p: &Pipeline,
     period: Period,
     ledger: &Ledger,
 ) -> Result<(Vec<i32>, f64), PublishError> {
-    let (years, rho) = planned_cost(p, period)?;
-    // Noise may be reused from an identical query of any dataset (the period itself, or the
-    // year and its December either way round), and a run of this release that was
-    // interrupted has paid already: the ledger decides those once the queries are known.
+    let (years, plan) = planned(p, period)?;
+    let configured = PrivacyConfig::exact(p.privacy.annual_rho);
+    // A year's budget is fixed once set: a pipeline that says otherwise is refused now,
+    // before ingest changes the store, not after.
+    ledger.check_budget_fixed(&years, &configured)?;
+    if !may_reuse_or_resume(p, period, ledger)? {
+        ledger.check_cost(
+            &p.dataset,
+            &period.to_string(),
+            &years,
+            &configured,
+            &plan.rho(),
+        )?;
+    }
+    Ok((years, plan.rho().to_f64()))
+}
+
+/// Whether a release of `period` may cost less than its plan: noise may be reused from an
+/// identical query of any dataset (the period itself, or the year and its December either way
+/// round, once published), and a run of this release that was interrupted has paid already.
+fn may_reuse_or_resume(
+    p: &Pipeline,
+    period: Period,
+    ledger: &Ledger,
+) -> Result<bool, PublishError> {
     let text = period.to_string();
     let counterpart = match period {
         Period::Year(y) => Some(Period::Month(y, 12).to_string()),
         Period::Month(y, 12) => Some(Period::Year(y).to_string()),
         Period::Month(..) => None,
     };
-    // A year's budget is fixed once set: a pipeline that says otherwise is refused now,
-    // before ingest changes the store, not after.
-    let configured = borderflow_privacy::PrivacyConfig::exact(p.privacy.annual_rho);
-    for (year, held) in ledger.budgets()? {
-        if years.contains(&year) && held != configured {
-            return Err(LedgerError::BudgetChanged {
-                year,
-                ledger: format!("{}", held.to_f64()),
-                pipeline: format!("{}", p.privacy.annual_rho),
-            }
-            .into());
-        }
-    }
-    let reusable = ledger.releases()?.into_iter().any(|r| {
+    Ok(ledger.releases()?.into_iter().any(|r| {
         let same = r.period == text || counterpart.as_deref() == Some(r.period.as_str());
         let interrupted = r.dataset == p.dataset
             && r.period == text
-            && matches!(
-                r.status,
-                borderflow_privacy::Status::Reserved | borderflow_privacy::Status::Sampled
-            );
-        (same && r.status == borderflow_privacy::Status::Published) || interrupted
-    });
-    if reusable {
-        return Ok((years, rho));
-    }
-    let budgets = ledger.budgets()?;
-    for &year in &years {
-        let budget = budgets
-            .iter()
-            .find(|(y, _)| *y == year)
-            .map_or(p.privacy.annual_rho, |(_, b)| b.to_f64());
-        let spent = ledger.spent(year)?.to_f64();
-        if spent + rho > budget * (1.0 + 1e-12) {
-            return Err(LedgerError::OverBudget {
-                dataset: p.dataset.clone(),
-                period: period.to_string(),
-                year,
-                requested: rho,
-                spent,
-                budget,
-                remaining: (budget - spent).max(0.0),
-            }
-            .into());
-        }
-    }
-    Ok((years, rho))
+            && matches!(r.status, Status::Reserved | Status::Sampled);
+        (same && r.status == Status::Published) || interrupted
+    }))
 }

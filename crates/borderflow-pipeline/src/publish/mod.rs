@@ -12,12 +12,12 @@
 //! 3. **Reserve** every noised table of the [`ReleasePlan`](borderflow_privacy::ReleasePlan)
 //!    in one transaction, charged to every calendar year of data the window reads; an
 //!    identical query reuses its noisy values at no cost. Over any year's budget, nothing is
-//!    written. The exact tables and the plan come from the [`classified`] period.
+//!    written. The exact tables and the plan come from the classified period (the private `classified` module).
 //! 4. **Sampled, then noise.** The ledger marks the tables sampled before any noise is drawn
 //!    (from then on nothing is refunded), then keeps the noisy values it draws.
 //! 5. **Protect** ([`borderflow_release::protect()`]): thresholds, statuses, combined totals
 //!    and corridors from the noisy values alone.
-//! 6. **Render and rename** ([`place`]): every file staged, fsynced, renamed into place,
+//! 6. **Render and rename** (the private `place` and `operator` modules): every file staged, fsynced, renamed into place,
 //!    manifest last; the operator-side record beside it; then **commit**. Nothing after the
 //!    rename undoes the release.
 //!
@@ -202,7 +202,7 @@ pub fn run(
     let (release, kept) = protect(&classified.plan, &draws, &frame);
     // 6. Render and rename, then commit. Once the release is in place it is published,
     // whatever failed after.
-    let operator = place::OperatorSide {
+    let operator = operator::OperatorSide {
         kept: &kept,
         ledger_ids: &ledger_ids,
         started,

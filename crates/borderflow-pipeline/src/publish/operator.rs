@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use borderflow_core::{PathError, StateLayout, write_file_atomic};
+use borderflow_core::{Noised, PathError, StateLayout, write_file_atomic};
 use borderflow_ingest::Reason;
+use borderflow_release::KeptNoisy;
 use borderflow_release::manifest::{
     ExactCounts, InputManifest, OPERATOR_MANIFEST_FILE, OperatorManifest, RowTotals, Timings,
 };
@@ -14,13 +15,22 @@ use borderflow_release::write::write_parquet;
 
 use super::classified::ClassifiedPeriod;
 use super::error::PublishError;
-use super::place::OperatorSide;
 use crate::reports::IngestReport;
 use crate::{Period, Pipeline};
 
 /// Where the noisy values of a release are kept, operator-side.
 pub fn noisy_dir(p: &Pipeline, period: Period) -> PathBuf {
     StateLayout::new(&p.state_dir).noisy(&p.dataset, &period.to_string())
+}
+
+/// The operator-side record that goes with a release: what [`keep`] writes.
+pub(super) struct OperatorSide<'a> {
+    /// Every noisy value of `categories` and `crossings`.
+    pub kept: &'a KeptNoisy,
+    /// Each noised table's ledger id.
+    pub ledger_ids: &'a Noised<i64>,
+    /// When the publish stage started.
+    pub started: std::time::Instant,
 }
 
 /// Writes the noisy values and the operator manifest of the release of `period`.

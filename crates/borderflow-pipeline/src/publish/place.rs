@@ -5,14 +5,15 @@
 
 use std::path::PathBuf;
 
-use borderflow_core::{Noised, StagedDir, failpoint};
+use borderflow_core::{StagedDir, failpoint};
 use borderflow_release::history::earlier_crossings;
 use borderflow_release::manifest::MANIFEST_FILE;
-use borderflow_release::{KeptNoisy, ProtectedRelease, ReleaseAbout, ReleaseWindow, render};
+use borderflow_release::{ProtectedRelease, ReleaseAbout, ReleaseWindow, render};
 use sha2::{Digest, Sha256};
 
 use super::classified::ClassifiedPeriod;
 use super::error::PublishError;
+use super::operator::OperatorSide;
 use crate::{Period, Pipeline};
 
 /// Whether the period's release is there. A release directory is complete or absent (renamed
@@ -24,16 +25,6 @@ pub fn published(p: &Pipeline, period: Period) -> bool {
 /// The release directory of a period.
 pub fn release_dir(p: &Pipeline, period: Period) -> PathBuf {
     p.release_dir.join(&p.dataset).join(period.to_string())
-}
-
-/// The operator-side record that goes with a release: what [`super::operator::keep`] writes.
-pub(super) struct OperatorSide<'a> {
-    /// Every noisy value of `categories` and `crossings`.
-    pub kept: &'a KeptNoisy,
-    /// Each noised table's ledger id.
-    pub ledger_ids: &'a Noised<i64>,
-    /// When the publish stage started.
-    pub started: std::time::Instant,
 }
 
 /// Renders `release` into a staging directory, keeps the operator side, and renames the
@@ -75,6 +66,7 @@ pub(super) fn place(
             lookback_last: summary.lookback_last,
         },
         rules: &rules,
+        return_migrants_note: summary.return_migrants.reason.as_deref(),
         earlier_crossings: &earlier,
         published_at: &published_at,
     };

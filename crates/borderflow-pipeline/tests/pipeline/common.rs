@@ -1,6 +1,6 @@
 //! Helpers shared by the pipeline's end-to-end tests.
 
-#![allow(dead_code)] // each test file uses its own share of the helpers
+#![allow(dead_code)] // each test module uses its own share of the helpers
 
 use std::collections::{HashMap, HashSet};
 

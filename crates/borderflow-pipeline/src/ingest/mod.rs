@@ -9,7 +9,7 @@
 //! the quarantine and the run report are written to a staging directory and moved into the
 //! state directory only after the whole run succeeded and every row is accounted for.
 
-use borderflow_core::{Failure, FailureKind, failpoint};
+use borderflow_core::failpoint;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,113 +17,29 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use borderflow_core::DateWindow;
-use borderflow_core::{CountryCode, PathError, ScratchDir, StagedDir, StateLayout};
-use borderflow_core::{SimRegistry, TooManySims};
+use borderflow_core::SimRegistry;
+use borderflow_core::{CountryCode, ScratchDir, StagedDir, StateLayout};
 use borderflow_ingest::{
-    FileCounts, Flow, InputConfig, InputFile, QuarantineError, ShareCounts, ShareError,
-    SourceError, Validator, add_share_counts, deal_shares, digest_file, discover,
-    read_cell_catalogue,
+    FileCounts, Flow, InputConfig, InputFile, ShareCounts, Validator, add_share_counts,
+    deal_shares, digest_file, discover, read_cell_catalogue,
 };
 use borderflow_presence::{
     DeliveredFile, Delivery, DeliveryRegister, DeliveryState, PresenceShard, PresenceStore,
-    ReduceError, Reduction, StoreError, segment_file,
+    Reduction, segment_file,
 };
-use borderflow_pseudo::{KeyError, Pseudonymiser};
-use borderflow_refdata::{RefData, RefDataError};
+use borderflow_pseudo::Pseudonymiser;
+use borderflow_refdata::RefData;
 use chrono::NaiveDate;
 
-use crate::reports::{IngestReport, InputDigest, ReportError};
+mod cluster;
+mod error;
+mod staging;
+
+pub use error::IngestError;
+use staging::{Reduced, Staging};
+
+use crate::reports::{IngestReport, InputDigest};
 use crate::{EngineKind, Period, Pipeline};
-
-/// Why an ingest run failed. Nothing was written to the state directory.
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// An input file is missing, unreadable or lacks a column.
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    /// The key is missing, exposed or malformed.
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    /// The presence store refused the run or could not be changed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Another run holds the state directory.
-    #[error(transparent)]
-    Lock(#[from] crate::LockError),
-    /// A code-list override is malformed.
-    #[error(transparent)]
-    RefData(#[from] RefDataError),
-    /// The state directory is another store's, or its ledger is missing.
-    #[error(transparent)]
-    Binding(#[from] crate::BindingError),
-    /// `measuring_country` is not in the country code list.
-    #[error(
-        "measuring_country = {0:?} is not in the country code list (ISO 3166-1 alpha-3; `borderflow refdata lookup` shows the list, refdata.countries amends it)"
-    )]
-    UnknownCountry(String),
-    /// An input file holds no row, or none that could be accepted.
-    #[error("{file}: {why}; nothing was written (see docs/ingest.md for each reason)")]
-    NothingAccepted {
-        /// The file.
-        file: String,
-        /// Its rows and the reasons they were quarantined.
-        why: String,
-    },
-    /// The pipeline names no input.
-    #[error("no input: the pipeline's input.paths is empty and no --input was given")]
-    NoInput,
-    /// A file-system operation on the state directory or an input failed.
-    #[error(transparent)]
-    Io(#[from] PathError),
-    /// A quarantine file could not be written.
-    #[error("{}: {source}", path.display())]
-    Quarantine {
-        /// The quarantine file.
-        path: PathBuf,
-        /// What the Parquet writer said.
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
-    /// The run report could not be written.
-    #[error(transparent)]
-    Report(#[from] ReportError),
-    /// `input.source_time_zone` names no IANA time zone.
-    #[error("input.source_time_zone: unknown IANA time zone {0:?}")]
-    SourceTimeZone(String),
-    /// The rows of a file do not add up (a defect, never expected).
-    #[error("ingest: {0}")]
-    Engine(String),
-    /// More distinct SIMs than one run can number.
-    #[error(transparent)]
-    TooManySims(#[from] TooManySims),
-    /// The presence reduction could not write or read its files.
-    #[error(transparent)]
-    Reduce(#[from] ReduceError),
-    /// The engine of `engine.kind` could not be started.
-    #[error(transparent)]
-    EngineStart(#[from] crate::engine::EngineError),
-    /// The cluster failed the ingest job; nothing was committed.
-    #[error("ingest on the cluster failed, nothing was written to the store: {message}")]
-    Cluster {
-        /// What the cluster said, on one line.
-        message: String,
-        /// Whether an executor refused the job's key (its own is not the store's, or it
-        /// has none).
-        key_refused: bool,
-    },
-}
-
-impl From<ShareError> for IngestError {
-    fn from(e: ShareError) -> Self {
-        match e {
-            ShareError::Source(e) => IngestError::Source(e),
-            ShareError::TooManySims(e) => IngestError::TooManySims(e),
-            ShareError::Quarantine(QuarantineError { path, source }) => {
-                IngestError::Quarantine { path, source }
-            }
-        }
-    }
-}
 
 /// What can be checked before a byte is written, checked: the code lists load, the files exist
 /// and have the mapped columns, the cell catalogue reads, the key loads (owner-only file) and,
@@ -589,37 +505,6 @@ struct Inputs<'a> {
     skipped: BTreeMap<String, String>,
 }
 
-/// What reading and reducing a run's input gave, before anything is committed: the
-/// accounting of every share read to its end, how many shares each file was cut into, and the
-/// presence partitions written under the staging directory.
-pub(crate) struct Reduced {
-    /// Per file: rows read, accepted and quarantined, and shares read to their end.
-    pub counts: ShareCounts,
-    /// Per file: the shares it was cut into.
-    pub expected_shares: BTreeMap<String, usize>,
-    /// Presence rows written.
-    pub presence_rows: u64,
-    /// Bytes the reduction spilled to disk.
-    pub spilled_bytes: u64,
-    /// The input files' digests, when the engine took them while reading (a cluster's
-    /// tasks); `None` when they are taken beside the run.
-    pub digests: Option<BTreeMap<String, InputDigest>>,
-}
-
-/// Where a run reads, reduces and stages: what both engines are given.
-pub(crate) struct Staging<'a> {
-    /// The run's scratch directory in the state directory.
-    pub dir: &'a Path,
-    /// Where quarantine files go (`part-<share>.parquet`).
-    pub quarantine: &'a Path,
-    /// Where the presence partitions go (`local_date=YYYY-MM-DD/part-0.parquet`).
-    pub presence: &'a Path,
-    /// Accepted functional local dates, days since 1970-01-01, both ends included.
-    pub window: (i32, i32),
-    /// The name of each date's file: the delivery's ([`segment_file`]).
-    pub part_file: String,
-}
-
 fn run_staged(
     run: &RunContext<'_>,
     inputs: Inputs<'_>,
@@ -679,7 +564,7 @@ fn run_staged(
             }
             EngineKind::Ballista => {
                 progress.writing.store(true, Ordering::Relaxed);
-                crate::cluster_ingest::reduce_on_cluster(p, &files, fingerprint, &at)?
+                cluster::reduce_on_cluster(p, &files, fingerprint, &at)?
             }
         }
     };
@@ -800,37 +685,4 @@ fn run_staged(
     report.write(layout)?;
     failpoint::hit("ingest:reported");
     Ok(report)
-}
-
-impl FailureKind for IngestError {
-    fn failure(&self) -> Failure {
-        match self {
-            IngestError::Source(e) => e.failure(),
-            IngestError::Key(e) => e.failure(),
-            IngestError::Store(e) => e.failure(),
-            IngestError::Lock(e) => e.failure(),
-            IngestError::RefData(e) => e.failure(),
-            IngestError::Binding(e) => e.failure(),
-            IngestError::NoInput
-            | IngestError::SourceTimeZone(_)
-            | IngestError::UnknownCountry(_) => Failure::Config,
-            IngestError::NothingAccepted { .. } => Failure::Input,
-            IngestError::Io(e) => e.failure(),
-            IngestError::Quarantine { .. } => Failure::State,
-            IngestError::Report(e) => e.failure(),
-            IngestError::Engine(_) => Failure::Internal,
-            IngestError::TooManySims(e) => e.failure(),
-            IngestError::Reduce(e) => e.failure(),
-            IngestError::EngineStart(e) => e.failure(),
-            // An executor started with another key is a setting to fix; anything else is the
-            // cluster or the storage it shares.
-            IngestError::Cluster { key_refused, .. } => {
-                if *key_refused {
-                    Failure::Config
-                } else {
-                    Failure::State
-                }
-            }
-        }
-    }
 }

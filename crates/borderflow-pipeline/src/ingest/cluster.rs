@@ -33,9 +33,10 @@ use datafusion::arrow::datatypes::UInt64Type;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
 
+use super::error::IngestError;
+use super::staging::{Reduced, Staging};
 use crate::Pipeline;
 use crate::engine::worker_path;
-use crate::ingest::{IngestError, Reduced, Staging};
 
 /// Why the cluster failed a job, as one line: Ballista returns a task's error as text, and an
 /// ingest task's own error is picked out of it.
@@ -177,7 +178,7 @@ pub(crate) fn reduce_on_cluster(
 fn remove_temporaries(dir: &Path) -> Result<(), IngestError> {
     for entry in std::fs::read_dir(dir).with_path(dir)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(".tmp") {
+        if borderflow_core::is_atomic_temp(&name) {
             let path = entry.path();
             std::fs::remove_file(&path).with_path(&path)?;
         }

@@ -3,7 +3,7 @@
 //! its window reads, a crash settled without refunding drawn noise, and no identifier in any
 //! released byte.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! The classify stage end to end on a generated world: the confusion matrix against ground
 //! truth, what it writes (only inside the state directory, never a raw id), and its errors.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;

@@ -2,7 +2,7 @@
 //! every row accounted for, nothing identifying written anywhere, nothing half-written on
 //! failure, and no mixing of keys.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
