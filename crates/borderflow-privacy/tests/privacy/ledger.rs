@@ -275,7 +275,10 @@ fn separate_processes_never_overspend() {
             std::process::Command::new(&exe)
                 .args([
                     "--exact",
-                    "reserve_in_a_child_process",
+                    // Its name in this test binary, under this module.
+                    concat!(module_path!(), "::reserve_in_a_child_process")
+                        .split_once("::")
+                        .map_or("reserve_in_a_child_process", |(_, name)| name),
                     "--ignored",
                     "--nocapture",
                 ])
