@@ -90,13 +90,13 @@ impl ExactTables {
     }
 
     /// Each noised table's cells.
-    pub fn cells(&self) -> Noised<Vec<u64>> {
+    pub fn into_cells(self) -> Noised<Vec<u64>> {
         Noised {
-            categories: self.categories.clone(),
-            crossings: self.crossings.clone(),
-            totals: self.totals.clone(),
+            categories: self.categories,
+            crossings: self.crossings,
+            totals: self.totals,
             quality: self.quality.cells().to_vec(),
-            daily: self.daily.clone(),
+            daily: self.daily,
         }
     }
 }

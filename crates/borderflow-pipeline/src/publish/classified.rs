@@ -11,7 +11,8 @@ use borderflow_privacy::{DomainSizes, ReleasePlan, Span};
 use borderflow_refdata::RefData;
 use borderflow_release::manifest::digest_files;
 use borderflow_release::{
-    Domain, ExactTables, FactTotals, TOTAL_CELLS, TabulateParams, read_facts, tabulate_facts,
+    Domain, ExactTables, FactTotals, ReleaseWindow, TOTAL_CELLS, TabulateParams, read_facts,
+    tabulate_facts,
 };
 use chrono::{Datelike, NaiveDate};
 use sha2::{Digest, Sha256};
@@ -32,8 +33,10 @@ pub(crate) struct ClassifiedPeriod {
     pub domain: Domain,
     /// The SIM totals of the facts (for the operator manifest).
     pub facts: FactTotals,
-    /// The exact cells the noise is added to.
-    pub exact: ExactTables,
+    /// The exact cells of each noised table: what the noise is added to.
+    pub exact: Noised<Vec<u64>>,
+    /// The classification window the release rests on.
+    pub window: ReleaseWindow,
     /// The release's privacy plan.
     pub plan: ReleasePlan,
     /// The calendar years of data the window reads.
@@ -58,12 +61,17 @@ impl ClassifiedPeriod {
             });
         }
         let summary = ClassifyReport::read(&facts_dir)?;
-        let window_first = summary.window_first.unwrap_or(summary.lookback_first);
+        let window = ReleaseWindow {
+            window_first: summary.window_first.unwrap_or(summary.lookback_first),
+            lookback_first: summary.lookback_first,
+            lookback_last: summary.lookback_last,
+        };
+        let window_first = window.window_first;
         let years = years_read(window_first, summary.lookback_last);
         let refdata = RefData::load(&p.refdata)?;
         let countries: Vec<CountryCode> = refdata.countries.iter().map(|c| c.alpha3).collect();
         let domain = Domain::new(p.measuring_country, &countries);
-        let lookback_days = (summary.lookback_last - summary.lookback_first).num_days() as u64 + 1;
+        let lookback_days = window.lookback_days().unsigned_abs();
         let facts = tabulate(p, &facts_dir, &domain, &countries, lookback_days)?;
         let plan = release_plan(p, &domain, years.len(), lookback_days);
         let layout = StateLayout::new(&p.state_dir);
@@ -89,7 +97,8 @@ impl ClassifiedPeriod {
             &domain,
             &facts,
             summary.sims_per_day.values().copied().collect(),
-        );
+        )
+        .into_cells();
         Ok(Self {
             facts_digest: digest_files(&[
                 facts_dir.join(SIMS_FILE),
@@ -100,6 +109,7 @@ impl ClassifiedPeriod {
             domain,
             facts,
             exact,
+            window,
             plan,
             years,
             runs,

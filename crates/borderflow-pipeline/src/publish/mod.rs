@@ -255,7 +255,6 @@ impl ClassifiedPeriod {
         period: &'a str,
         for_publication: bool,
     ) -> Result<ReleaseRequest<'a>, SamplerError> {
-        let cells = self.exact.cells();
         let tables = self
             .plan
             .tables
@@ -267,7 +266,7 @@ impl ClassifiedPeriod {
                     rho: t.rho.clone(),
                     sigma2: t.sigma2()?,
                     delta_sq: t.delta_sq,
-                    cells: cells.get(id).expect("a noised table").len(),
+                    cells: self.exact.get(id).expect("a noised table").len(),
                 })
             })
             .collect::<Result<Vec<_>, SamplerError>>()?;
@@ -292,12 +291,11 @@ fn draw_missing(
     classified: &ClassifiedPeriod,
     noise: &mut NoiseSource,
 ) -> Result<(Noised<NoisyTable>, Noised<i64>), PublishError> {
-    let exact = classified.exact.cells();
     let mut fresh = BTreeMap::new();
     for t in reserved.iter().filter(|t| t.draws.is_none()) {
         let id = table_of(t);
         let plan = classified.plan.table(id).expect("a noised table");
-        let cells = exact.get(id).expect("a noised table");
+        let cells = classified.exact.get(id).expect("a noised table");
         fresh.insert(t.id, draw(cells, &t.sigma2, &plan.scales, noise)?);
     }
     let to_store: Vec<(i64, &[i64])> = fresh.iter().map(|(id, v)| (*id, v.as_slice())).collect();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use borderflow_core::{StagedDir, failpoint};
 use borderflow_release::history::earlier_crossings;
 use borderflow_release::manifest::MANIFEST_FILE;
-use borderflow_release::{ProtectedRelease, ReleaseAbout, ReleaseWindow, render};
+use borderflow_release::{ProtectedRelease, ReleaseAbout, render};
 use sha2::{Digest, Sha256};
 
 use super::classified::ClassifiedPeriod;
@@ -60,11 +60,7 @@ pub(super) fn place(
         sdmx: &p.sdmx,
         refdata: &classified.refdata,
         config_digest: &config_digest(p),
-        window: ReleaseWindow {
-            window_first: summary.window_first.unwrap_or(summary.lookback_first),
-            lookback_first: summary.lookback_first,
-            lookback_last: summary.lookback_last,
-        },
+        window: classified.window,
         rules: &rules,
         return_migrants_note: summary.return_migrants.reason.as_deref(),
         earlier_crossings: &earlier,

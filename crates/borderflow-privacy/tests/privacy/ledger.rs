@@ -306,3 +306,37 @@ fn separate_processes_never_overspend() {
     assert_eq!(outcomes, ["refused", "refused", "reserved", "reserved"]);
     assert_eq!(open(dir.path()).spent(2025).unwrap(), r("0.2"));
 }
+
+#[test]
+fn the_budget_precheck_draws_the_line_exactly_where_reserve_does_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = open(dir.path());
+    publish(&mut l, &request("ken", "2025-01", &[2025], "q1", "0.15"));
+    let budget = r("0.25");
+    // Exactly what is left passes, as `reserve` then takes it; a hair more is refused.
+    l.check_cost("ken", "2025-02", &[2025], &budget, &r("0.1"))
+        .unwrap();
+    let over = l
+        .check_cost("ken", "2025-02", &[2025], &budget, &r("0.1000001"))
+        .unwrap_err();
+    assert!(
+        matches!(over, LedgerError::OverBudget { year: 2025, .. }),
+        "{over}"
+    );
+    publish(&mut l, &request("ken", "2025-02", &[2025], "q2", "0.1"));
+    assert!(matches!(
+        l.check_cost("ken", "2025-03", &[2025], &budget, &r("0.000000001")),
+        Err(LedgerError::OverBudget { .. })
+    ));
+    // A year without a budget is checked against the configured one and left without one.
+    l.check_cost("ken", "2026-01", &[2026], &budget, &r("0.25"))
+        .unwrap();
+    assert_eq!(l.budgets().unwrap(), vec![(2025, r("0.25"))]);
+    // A budget other than the year's is refused, a new year's is not fixed by asking.
+    assert!(matches!(
+        l.check_budget_fixed(&[2025], &r("0.3")),
+        Err(LedgerError::BudgetChanged { year: 2025, .. })
+    ));
+    l.check_budget_fixed(&[2026], &r("0.3")).unwrap();
+    assert_eq!(l.budgets().unwrap(), vec![(2025, r("0.25"))]);
+}
