@@ -127,21 +127,12 @@ fn check(args: &Args, say: &mut dyn FnMut(String)) -> Result<Validation> {
         p.measuring_country,
         p.operator_plmns.join(", ")
     ));
-    match (p.engine.kind, &p.engine.scheduler) {
-        (borderflow_pipeline::EngineKind::Ballista, Some(url)) => {
-            borderflow_cluster::scheduler_reachable(url, std::time::Duration::from_secs(5))
-                .map_err(borderflow_pipeline::engine::EngineError::Cluster)?;
-            say(format!(
-                "engine    ballista: the scheduler at {url} answers (classification runs on its executors)"
-            ));
-        }
-        _ => say(format!(
-            "engine    local: {} partitions, {} MiB before spilling",
-            borderflow_pipeline::engine::partitions(&p.engine),
-            p.engine.memory_limit_mb
-        )),
-    }
-    v.engine = format!("{:?}", p.engine.kind).to_lowercase();
+    let engine = borderflow_pipeline::engine::Engine::of(&p.engine);
+    say(format!(
+        "engine    {}",
+        engine.check(std::time::Duration::from_secs(5))?
+    ));
+    v.engine = engine.name().to_string();
     let checked = ingest::preflight(&p, &args.inputs)?;
     let bytes: u64 = checked.files.iter().map(|f| f.size).sum();
     v.input_files = checked.files.len();

@@ -31,10 +31,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::engine::worker_path;
+use crate::engine::{Engine, worker_path};
 use crate::pipeline::CLASSIFY_LOOKBACK_DAYS;
 use crate::reports::{ClassifyReport, ReportError, ReturnMigrants};
-use crate::{EngineKind, Period, Pipeline};
+use crate::{Period, Pipeline};
 
 /// Why a classify run failed. Nothing changed in the state directory.
 #[derive(Debug, thiserror::Error)]
@@ -197,18 +197,10 @@ pub fn facts_rows(dir: &Path) -> Result<Vec<u64>, ClassifyError> {
 
 pub use borderflow_classify::plan::ClassifyPlan;
 
-/// The plan of an engine: sorted locally, grouped on a cluster.
-pub fn plan_of(kind: EngineKind) -> ClassifyPlan {
-    match kind {
-        EngineKind::Local => ClassifyPlan::Sorted,
-        EngineKind::Ballista => ClassifyPlan::Grouped,
-    }
-}
-
 /// Classifies every SIM in the store for `period` into `state/classified/<period>/`,
 /// replacing facts an earlier run wrote for it, with the plan of the pipeline's engine.
 pub fn run(p: &Pipeline, period: Period) -> Result<ClassifyReport, ClassifyError> {
-    run_with(p, period, plan_of(p.engine.kind))
+    run_with(p, period, Engine::of(&p.engine).classify_plan())
 }
 
 /// [`run`] with the plan given: a grouped plan on the local engine runs the cluster's
@@ -294,7 +286,7 @@ pub fn run_with(
     let staging = staged.path();
     let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
     let result = (|| {
-        let (runtime, ctx) = crate::engine::engine_session(&p.engine, spill.path())?;
+        let (runtime, ctx) = Engine::of(&p.engine).session(spill.path())?;
         let (sims, tally) = match plan {
             ClassifyPlan::Sorted => {
                 let mut out = FactsWriter::create(staging)?;

@@ -1,5 +1,11 @@
 //! The engines: a tokio runtime and a DataFusion session, local or on a cluster.
 //!
+//! [`Engine`] is the one place the pipeline's `[engine]` setting is read: every stage asks it
+//! for a session and for what differs between the two (how classification is planned, whether
+//! the heavy work runs here or where the data are). The work itself stays in its stage, each
+//! engine's beside the other's: ingest's local reduction and `ingest::cluster`; the local
+//! facts reader and the cluster's tabulation; the sorted and the grouped classification plan.
+//!
 //! The local session runs under the pipeline's memory limit, with a spill pool so inputs
 //! larger than memory finish rather than fail. Spill files (pseudonymised rows) go to a
 //! directory of the state, never the system's temporary one: they stay operator-side, and a
@@ -18,6 +24,8 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+
+use borderflow_classify::plan::ClassifyPlan;
 
 use crate::{EngineConfig, EngineKind};
 
@@ -57,21 +65,90 @@ impl borderflow_core::FailureKind for EngineError {
     }
 }
 
-/// The runtime and session of the pipeline's engine: local under its limits (spilling into
-/// `spill_dir`), or a session on the Ballista cluster of `engine.scheduler`.
-pub fn engine_session(
-    config: &EngineConfig,
-    spill_dir: &Path,
-) -> Result<(tokio::runtime::Runtime, SessionContext), EngineError> {
-    match (config.kind, &config.scheduler) {
-        (EngineKind::Ballista, Some(url)) => cluster_session(url, partitions(config)),
-        _ => session(config, partitions(config), spill_dir).map_err(EngineError::Local),
+/// The engine a pipeline's heavy stages run on.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine<'a> {
+    /// This process, under `engine.memory_limit_mb`, spilling into the state directory.
+    Local(&'a EngineConfig),
+    /// The Ballista cluster of the scheduler at `scheduler`, planning `partitions` partitions
+    /// per stage; its executors hold their own memory limits and spill directories.
+    Cluster {
+        /// The scheduler's URL, `df://host:port`.
+        scheduler: &'a str,
+        /// Partitions per stage.
+        partitions: usize,
+    },
+}
+
+impl<'a> Engine<'a> {
+    /// The engine `config` sets (a pipeline file is refused unless `kind = "ballista"` comes
+    /// with a scheduler and only then).
+    pub fn of(config: &'a EngineConfig) -> Self {
+        match (config.kind, &config.scheduler) {
+            (EngineKind::Ballista, Some(url)) => Engine::Cluster {
+                scheduler: url,
+                partitions: partitions(config),
+            },
+            _ => Engine::Local(config),
+        }
+    }
+
+    /// A runtime and a session on this engine; the local one spills into `spill_dir`.
+    pub fn session(
+        self,
+        spill_dir: &Path,
+    ) -> Result<(tokio::runtime::Runtime, SessionContext), EngineError> {
+        match self {
+            Engine::Local(config) => {
+                session(config, partitions(config), spill_dir).map_err(EngineError::Local)
+            }
+            Engine::Cluster {
+                scheduler,
+                partitions,
+            } => cluster_session(scheduler, partitions),
+        }
+    }
+
+    /// How classification is planned on this engine: sorted and folded here, grouped where
+    /// the rows are on a cluster.
+    pub fn classify_plan(self) -> ClassifyPlan {
+        match self {
+            Engine::Local(_) => ClassifyPlan::Sorted,
+            Engine::Cluster { .. } => ClassifyPlan::Grouped,
+        }
+    }
+
+    /// The engine's name in reports (`local`, `ballista`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Local(_) => "local",
+            Engine::Cluster { .. } => "ballista",
+        }
+    }
+
+    /// Checks, within `timeout`, that the engine can be reached (a cluster's scheduler
+    /// answers), and says what it is, for `borderflow validate`.
+    pub fn check(self, timeout: std::time::Duration) -> Result<String, EngineError> {
+        match self {
+            Engine::Local(config) => Ok(format!(
+                "local: {} partitions, {} MiB before spilling",
+                partitions(config),
+                config.memory_limit_mb
+            )),
+            Engine::Cluster { scheduler, .. } => {
+                borderflow_cluster::scheduler_reachable(scheduler, timeout)
+                    .map_err(EngineError::Cluster)?;
+                Ok(format!(
+                    "ballista: the scheduler at {scheduler} answers (classification runs on its executors)"
+                ))
+            }
+        }
     }
 }
 
 /// A runtime and a session on the Ballista cluster of the scheduler at `url`, planning
 /// `partitions` partitions per stage; the executors spill to their own directories.
-pub fn cluster_session(
+fn cluster_session(
     url: &str,
     partitions: usize,
 ) -> Result<(tokio::runtime::Runtime, SessionContext), EngineError> {

@@ -108,7 +108,7 @@ pub(crate) fn reduce_on_cluster(
         counts_dir: worker_path(&counts_dir)?,
     };
     let written = worker_path(&at.dir.join("written"))?;
-    let (runtime, ctx) = crate::engine::engine_session(&p.engine, at.dir)?;
+    let (runtime, ctx) = crate::engine::Engine::of(&p.engine).session(at.dir)?;
     let rows = runtime.block_on(async {
         {
             // One file per date: the store holds one file per partition.

@@ -38,8 +38,9 @@ mod staging;
 pub use error::IngestError;
 use staging::{Reduced, Staging};
 
+use crate::engine::Engine;
 use crate::reports::{IngestReport, InputDigest};
-use crate::{EngineKind, Period, Pipeline};
+use crate::{Period, Pipeline};
 
 /// What can be checked before a byte is written, checked: the code lists load, the files exist
 /// and have the mapped columns, the cell catalogue reads, the key loads (owner-only file) and,
@@ -558,11 +559,11 @@ fn run_staged(
             digests: None,
         }
     } else {
-        match p.engine.kind {
-            EngineKind::Local => {
+        match Engine::of(&p.engine) {
+            Engine::Local(_) => {
                 reduce_locally(p, rd, &files, cells, key, source_tz, &at, progress)?
             }
-            EngineKind::Ballista => {
+            Engine::Cluster { .. } => {
                 progress.writing.store(true, Ordering::Relaxed);
                 cluster::reduce_on_cluster(p, &files, fingerprint, &at)?
             }

@@ -18,10 +18,10 @@ use chrono::{Datelike, NaiveDate};
 use sha2::{Digest, Sha256};
 
 use crate::classify::facts_dir;
-use crate::engine::partitions;
+use crate::engine::Engine;
 use crate::publish::PublishError;
 use crate::reports::{ClassifyReport, IngestReport};
-use crate::{EngineKind, Period, Pipeline};
+use crate::{Period, Pipeline};
 
 /// A classified period, ready to be released.
 pub(crate) struct ClassifiedPeriod {
@@ -185,14 +185,15 @@ fn tabulate(
     lookback_days: u64,
 ) -> Result<FactTotals, PublishError> {
     let max_pairs = p.classify.max_crossing_pairs;
-    match (p.engine.kind, &p.engine.scheduler) {
-        (EngineKind::Ballista, Some(url)) => {
-            let (runtime, ctx) = crate::engine::cluster_session(url, partitions(&p.engine))?;
+    match Engine::of(&p.engine) {
+        cluster @ Engine::Cluster { .. } => {
+            // A cluster's session spills on its executors: no local directory is given.
+            let (runtime, ctx) = cluster.session(facts)?;
             let params =
                 TabulateParams::new(p.measuring_country, countries, max_pairs, lookback_days);
             let facts = crate::engine::worker_path(facts)?;
             Ok(runtime.block_on(tabulate_facts(&ctx, &facts, &params))?)
         }
-        _ => Ok(read_facts(facts, domain, max_pairs, lookback_days)?),
+        Engine::Local(_) => Ok(read_facts(facts, domain, max_pairs, lookback_days)?),
     }
 }
