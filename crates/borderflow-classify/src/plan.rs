@@ -48,9 +48,17 @@ pub enum PlanError {
         /// What is wrong with it.
         message: String,
     },
-    /// The consumer of the facts failed (writing them out).
-    #[error("{0}")]
-    Sink(String),
+    /// The consumer of the facts failed (writing them out); it keeps its cause and its
+    /// failure class, so a facts file that cannot be written mid-stream is the state's fault
+    /// as it is at the end.
+    #[error("{source}")]
+    Sink {
+        /// What the consumer said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Its failure class.
+        failure: borderflow_core::Failure,
+    },
 }
 
 impl From<DataFusionError> for PlanError {
@@ -116,15 +124,18 @@ pub enum ClassifyPlan {
 /// Classifies every SIM with presence rows in the window that starts on `first` (history
 /// included) by the sorted plan, passing each SIM's pseudonym and facts to `sink`, in
 /// pseudonym order. Returns the SIMs classified.
-pub async fn classify_store(
+pub async fn classify_store<E>(
     ctx: &SessionContext,
     store_dir: &Path,
     m: CountryCode,
     first: NaiveDate,
     window: Window,
     rules: &Rules,
-    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), String>,
-) -> Result<u64, PlanError> {
+    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), E>,
+) -> Result<u64, PlanError>
+where
+    E: borderflow_core::FailureKind + std::error::Error + Send + Sync + 'static,
+{
     register_store(ctx, store_dir).await?;
     let last = first + chrono::Days::new(window.len() as u64 - 1);
     let mut stream = ctx
@@ -138,7 +149,10 @@ pub async fn classify_store(
         if let Some((p, sim)) = cur {
             let facts = classify(&sim, m, window, rules);
             sims += 1;
-            sink(&p, &facts).map_err(PlanError::Sink)?;
+            sink(&p, &facts).map_err(|e| PlanError::Sink {
+                failure: e.failure(),
+                source: Box::new(e),
+            })?;
         }
         Ok(())
     };
@@ -405,7 +419,7 @@ impl borderflow_core::FailureKind for PlanError {
             // A presence file that does not read is the state's fault; the engine's own
             // errors (out of memory, a spill that failed) too.
             PlanError::Engine(_) | PlanError::Arrow(_) | PlanError::BadRow { .. } => Failure::State,
-            PlanError::Sink(_) => Failure::Internal,
+            PlanError::Sink { failure, .. } => *failure,
         }
     }
 }

@@ -290,9 +290,7 @@ pub fn run_with(
         let (sims, tally) = match plan {
             ClassifyPlan::Sorted => {
                 let mut out = FactsWriter::create(staging)?;
-                let sink = |pseudonym: &[u8; 16], facts: &SimFacts| {
-                    out.push(pseudonym, facts).map_err(|e| e.to_string())
-                };
+                let sink = |pseudonym: &[u8; 16], facts: &SimFacts| out.push(pseudonym, facts);
                 let sims = runtime.block_on(classify_store(
                     &ctx,
                     store.dir(),
