@@ -423,3 +423,89 @@ impl borderflow_core::FailureKind for PlanError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borderflow_core::schema::presence_schema;
+    use borderflow_core::{Failure, FailureKind};
+    use datafusion::arrow::array::UInt16Array;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    /// A facts consumer that fails as a full disk does, on its second SIM.
+    #[derive(Debug, thiserror::Error)]
+    #[error("facts file: no space left on device")]
+    struct DiskFull;
+
+    impl FailureKind for DiskFull {
+        fn failure(&self) -> Failure {
+            Failure::State
+        }
+    }
+
+    /// A presence store of one day with three SIMs of Kenya, at home.
+    fn store(dir: &Path) {
+        let day = dir.join("local_date=2025-01-01");
+        std::fs::create_dir_all(&day).unwrap();
+        let n = 3;
+        let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+        let ints = |v: i32| Arc::new(Int32Array::from(vec![v; n])) as ArrayRef;
+        let minutes = |v: u16| Arc::new(UInt16Array::from(vec![v; n])) as ArrayRef;
+        let ids: Vec<[u8; 16]> = (0..n as u8).map(|i| [i; 16]).collect();
+        let batch = RecordBatch::try_new(
+            presence_schema(),
+            vec![
+                Arc::new(FixedSizeBinaryArray::try_from_iter(ids.into_iter()).unwrap()),
+                text("KEN"),
+                text("KEN"),
+                Arc::new(StringArray::from(vec![None::<&str>; n])),
+                ints(5),
+                ints(2),
+                ints(1),
+                minutes(100),
+                minutes(1200),
+            ],
+        )
+        .unwrap();
+        let file = std::fs::File::create(day.join("part-0.parquet")).unwrap();
+        let mut w = ArrowWriter::try_new(file, presence_schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn a_facts_consumer_failing_mid_stream_keeps_its_cause_and_its_failure_class() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path());
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let ctx = SessionContext::new();
+        let window = Window {
+            history: 0,
+            lookback: 1,
+            period: 1,
+            first_weekday: 2,
+        };
+        let mut taken = 0;
+        let err = runtime
+            .block_on(classify_store(
+                &ctx,
+                dir.path(),
+                "KEN".parse().unwrap(),
+                NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                window,
+                &Rules::default(),
+                |_, _| {
+                    taken += 1;
+                    if taken == 2 { Err(DiskFull) } else { Ok(()) }
+                },
+            ))
+            .unwrap_err();
+        // The state's failure (exit 6), as when the same file fails at the end; not internal.
+        assert_eq!(err.failure(), Failure::State);
+        assert_eq!(err.to_string(), "facts file: no space left on device");
+        let source = std::error::Error::source(&err).expect("the consumer's error is kept");
+        assert!(source.downcast_ref::<DiskFull>().is_some());
+        assert_eq!(taken, 2, "nothing is consumed after the failure");
+    }
+}
