@@ -23,7 +23,7 @@
 //! (reproducible) noise is accepted only in a test store, and a test store never publishes
 //! for real.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -97,12 +97,13 @@ pub enum LedgerError {
         expected: usize,
     },
     /// The database failed or holds something unreadable.
-    #[error("ledger {path}: {message}")]
+    #[error("ledger {}: {source}", path.display())]
     Database {
         /// The ledger file.
-        path: String,
-        /// What SQLite said, or what is unreadable.
-        message: String,
+        path: PathBuf,
+        /// What SQLite said (its own error), or what is unreadable.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -362,10 +363,9 @@ impl Ledger {
     /// Creates a ledger of `kind` at `path` in one step: built beside it under a temporary
     /// name and renamed into place, so a crash leaves either no ledger or a whole one.
     fn create(path: &Path, kind: StoreKind) -> Result<(), LedgerError> {
-        let name = path.display().to_string();
         let fail = |message: String| LedgerError::Database {
-            path: name.clone(),
-            message,
+            path: path.to_path_buf(),
+            source: message.into(),
         };
         let tmp = path.with_extension(format!("creating-{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
@@ -395,11 +395,14 @@ impl Ledger {
     /// Opens an existing ledger of either kind, to read it. A file that holds no ledger is
     /// refused with what to do.
     pub fn open_existing(path: &Path) -> Result<Self, LedgerError> {
-        let not_a_ledger = |what: &str| LedgerError::Database {
-            path: path.display().to_string(),
-            message: format!(
+        let not_a_ledger = |what: &str| {
+            LedgerError::Database {
+            path: path.to_path_buf(),
+            source: format!(
                 "{what}: this is not a borderflow ledger; restore the ledger from a backup (docs/operations.md), never start a store over it — the releases it accounted for would be charged and published again"
-            ),
+            )
+            .into(),
+        }
         };
         match std::fs::metadata(path) {
             Err(_) => return Err(not_a_ledger("no such file")),
@@ -414,10 +417,9 @@ impl Ledger {
     }
 
     fn connect(path: &Path) -> Result<Self, LedgerError> {
-        let name = path.display().to_string();
         let db = |e: rusqlite::Error| LedgerError::Database {
-            path: name.clone(),
-            message: e.to_string(),
+            path: path.to_path_buf(),
+            source: e.into(),
         };
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
@@ -437,22 +439,26 @@ impl Ledger {
             .map_err(db)?;
         if tables == 0 {
             return Err(LedgerError::Database {
-                path: name,
-                message: "holds no tables: this is not a borderflow ledger; restore the ledger from a backup (docs/operations.md), never start a store over it — the releases it accounted for would be charged and published again".into(),
+                path: path.to_path_buf(),
+                source: "holds no tables: this is not a borderflow ledger; restore the ledger from a backup (docs/operations.md), never start a store over it — the releases it accounted for would be charged and published again".into(),
             });
         }
         if version != SCHEMA_VERSION {
             return Err(LedgerError::Database {
-                path: name,
-                message: format!(
+                path: path.to_path_buf(),
+                source: format!(
                     "schema version {version}, this borderflow reads version {SCHEMA_VERSION} (budgets per data year); keep this ledger with the releases it accounts for and start a new state directory"
-                ),
+                )
+                .into(),
             });
         }
         conn.execute_batch(SCHEMA).map_err(db)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db)?;
-        Ok(Self { conn, path: name })
+        Ok(Self {
+            conn,
+            path: path.display().to_string(),
+        })
     }
 
     fn kind_held(&self) -> Result<Option<StoreKind>, LedgerError> {
@@ -683,8 +689,8 @@ impl Ledger {
                 .map_err(&db)?;
             if n != 1 {
                 return Err(LedgerError::Database {
-                    path: path.clone(),
-                    message: format!("release {id} is not sampled"),
+                    path: PathBuf::from(path.clone()),
+                    source: format!("release {id} is not sampled").into(),
                 });
             }
         }
@@ -720,8 +726,8 @@ impl Ledger {
                 .map_err(db_at(&path))?;
             if n != 1 {
                 return Err(LedgerError::Database {
-                    path,
-                    message: format!("release {id} is not sampled"),
+                    path: PathBuf::from(path),
+                    source: format!("release {id} is not sampled").into(),
                 });
             }
         }
@@ -1014,15 +1020,15 @@ fn draws_in(conn: &Connection, path: &str, id: i64) -> Result<Option<Vec<i64>>, 
 
 fn ratio_at(path: &str, text: &str) -> Result<Ratio, LedgerError> {
     Ratio::from_fraction(text).map_err(|e| LedgerError::Database {
-        path: path.to_string(),
-        message: format!("unreadable ρ {text:?}: {e}"),
+        path: PathBuf::from(path.to_string()),
+        source: format!("unreadable ρ {text:?}: {e}").into(),
     })
 }
 
 fn db_at(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
     move |e| LedgerError::Database {
-        path: path.to_string(),
-        message: e.to_string(),
+        path: PathBuf::from(path.to_string()),
+        source: e.into(),
     }
 }
 
@@ -1077,8 +1083,8 @@ fn select_in(
                 reused_from: raw.reused_from,
                 outputs_digest: raw.outputs_digest,
                 status: Status::parse(&raw.status).ok_or_else(|| LedgerError::Database {
-                    path: path.to_string(),
-                    message: format!("unknown status {:?}", raw.status),
+                    path: PathBuf::from(path.to_string()),
+                    source: format!("unknown status {:?}", raw.status).into(),
                 })?,
                 for_publication: raw.for_publication,
             })
