@@ -104,3 +104,47 @@ fn no_two_files_of_a_crate_import_each_other() {
         "files importing each other: {circles:?}"
     );
 }
+
+/// The borderflow crates a `Cargo.toml` lists under `[dependencies]`, by short name.
+fn dependencies_of(manifest: &str) -> BTreeSet<String> {
+    manifest
+        .split("\n[")
+        .find(|section| section.starts_with("dependencies]"))
+        .unwrap_or("")
+        .lines()
+        .filter_map(|l| l.strip_prefix("borderflow-"))
+        .filter_map(|l| l.split(['.', ' ', '=']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn each_crates_dependencies_are_those_the_architecture_page_lists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let page = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
+    let mut listed = BTreeMap::new();
+    for line in page.lines().filter(|l| l.starts_with("| `borderflow-")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let name = cells[1].trim_matches('`').trim_start_matches("borderflow-");
+        let deps: BTreeSet<String> = cells[3]
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty() && *d != "—")
+            .map(str::to_string)
+            .collect();
+        listed.insert(name.to_string(), deps);
+    }
+    let mut actual = BTreeMap::new();
+    for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let name = name.trim_start_matches("borderflow-").to_string();
+            actual.insert(name, dependencies_of(&text));
+        }
+    }
+    assert_eq!(
+        listed, actual,
+        "docs/architecture.md's crate table against the Cargo.toml files"
+    );
+}
