@@ -32,6 +32,11 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 
 /// The failure class of an error: that of the outermost error in its chain which knows its
 /// class; an I/O error nobody classified is the state's; anything else is internal.
+///
+/// Every error type of the library crates says its class itself ([`FailureKind`]); this list
+/// only names them, because an [`anyhow::Error`]'s chain can be asked for a concrete type but
+/// not for a trait. A test holds the list to the sources: a type that implements
+/// `FailureKind` and is missing here fails it.
 pub fn failure_of(e: &anyhow::Error) -> Failure {
     macro_rules! classified {
         ($cause:expr, $($t:ty),+ $(,)?) => {
@@ -54,6 +59,13 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
             borderflow_pipeline::LockError,
             borderflow_pipeline::ReportError,
             borderflow_pipeline::evaluate::EvaluateError,
+            borderflow_pipeline::BindingError,
+            borderflow_classify::plan::PlanError,
+            borderflow_ingest::SourceError,
+            borderflow_presence::ReduceError,
+            borderflow_release::FactsError,
+            borderflow_release::TabulateError,
+            borderflow_core::TooManySims,
             borderflow_privacy::LedgerError,
             borderflow_privacy::SamplerError,
             borderflow_pseudo::KeyError,
@@ -94,6 +106,48 @@ pub fn one_line(e: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `.rs` file under `dir`.
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_type_that_knows_its_failure_class_is_classified() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        sources(&crates, &mut files);
+        let listed = include_str!("exit.rs");
+        let listed = &listed[..listed.find("#[cfg(test)]").unwrap()];
+        let mut missing = Vec::new();
+        for f in files
+            .iter()
+            .filter(|f| f.components().any(|c| c.as_os_str() == "src"))
+        {
+            let text = std::fs::read_to_string(f).unwrap();
+            // Types of test modules never reach the binary.
+            let text = text.split("#[cfg(test)]").next().unwrap();
+            for (at, _) in text.match_indices("FailureKind for ") {
+                let name: String = text[at + "FailureKind for ".len()..]
+                    .trim_start_matches("crate::")
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !listed.contains(&format!("::{name},")) && !listed.contains(&format!(" {name},"))
+                {
+                    missing.push(format!("{name} ({})", f.display()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in failure_of: {missing:?}");
+    }
 
     #[test]
     fn the_outermost_classified_error_decides_the_status() {
