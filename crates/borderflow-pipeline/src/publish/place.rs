@@ -3,9 +3,10 @@
 //! into place whole, and the dataset's index rewritten. A release directory is complete or
 //! absent, so its manifest marks it published.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use borderflow_core::{StagedDir, failpoint};
+use borderflow_core::{CountryCode, StagedDir, failpoint};
 use borderflow_release::history::earlier_crossings;
 use borderflow_release::manifest::MANIFEST_FILE;
 use borderflow_release::{ProtectedRelease, ReleaseAbout, render};
@@ -84,31 +85,119 @@ fn is_period(name: &str) -> bool {
     name.parse::<Period>().is_ok()
 }
 
-/// SHA-256 of the configuration that decides the statistics (after `--set`), as JSON: the
-/// measuring country, the operator's networks, the column mapping, presence, rules and privacy
-/// settings — not the paths, the dataset's name, the period label or the engine's limits,
-/// which change from one machine or schedule to another and decide nothing of the figures.
+/// What decides a release's statistics among the pipeline's settings (after `--set`): the
+/// measuring country, the operator's networks, how the input is read, presence, rules, privacy
+/// and the SDMX identifiers — not the paths, the dataset's name, the period label, the key's
+/// location or the engine's limits, which change from one machine or schedule to another and
+/// decide nothing of the figures. The code lists' override files are named by nothing here:
+/// their contents reach the code list, which each query digest holds.
+#[derive(serde::Serialize)]
+struct DecidingSettings<'a> {
+    measuring_country: CountryCode,
+    operator_plmns: &'a [String],
+    input: DecidingInput<'a>,
+    presence: &'a crate::PresenceConfig,
+    refdata: BTreeMap<String, String>,
+    classify: &'a borderflow_classify::Rules,
+    privacy: &'a borderflow_privacy::PrivacyConfig,
+    #[serde(skip_serializing_if = "sdmx_is_default")]
+    sdmx: &'a borderflow_release::SdmxConfig,
+}
+
+/// How the input is read, less where it is.
+#[derive(serde::Serialize)]
+struct DecidingInput<'a> {
+    columns: &'a borderflow_ingest::ColumnMapping,
+    time_format: &'a borderflow_ingest::TimeFormat,
+    source_time_zone: &'a Option<String>,
+    delimiter: &'a Option<char>,
+}
+
+fn sdmx_is_default(s: &&borderflow_release::SdmxConfig) -> bool {
+    s.is_default()
+}
+
+/// SHA-256 of the [`DecidingSettings`] as JSON (keys in order).
 fn config_digest(p: &Pipeline) -> String {
-    let mut v = serde_json::to_value(p).expect("the pipeline serialises");
-    if let Some(o) = v.as_object_mut() {
+    let settings = DecidingSettings {
+        measuring_country: p.measuring_country,
+        operator_plmns: &p.operator_plmns,
+        input: DecidingInput {
+            columns: &p.input.columns,
+            time_format: &p.input.time_format,
+            source_time_zone: &p.input.source_time_zone,
+            delimiter: &p.input.delimiter,
+        },
+        presence: &p.presence,
+        refdata: BTreeMap::new(),
+        classify: &p.classify,
+        privacy: &p.privacy,
+        sdmx: &p.sdmx,
+    };
+    // Through a JSON value, whose keys are sorted: the digest does not depend on the order
+    // the fields are declared in.
+    let v = serde_json::to_value(&settings).expect("the settings serialise");
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(extra: &str, sets: &[&str]) -> Pipeline {
+        let text = format!(
+            "dataset = \"demo\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
+             state_dir = \"state\"\nrelease_dir = \"release\"\nperiod = \"2025\"\n\
+             [key]\nfile = \"/keys/k.key\"\n[input]\npaths = [\"world/events.parquet\"]\n{extra}\
+             [privacy]\nannual_rho = 0.25\nk = 16\n"
+        );
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Pipeline::parse("p.toml", &text, &sets, std::path::Path::new("/work")).unwrap()
+    }
+
+    #[test]
+    fn the_configuration_digest_is_what_releases_have_always_recorded() {
+        // Digests recorded in releases made before the settings were a typed struct: a
+        // release's configuration must read the same across versions.
+        assert_eq!(
+            config_digest(&pipeline("", &[])),
+            "a79db5385de58e5ecfba23a3224138c92dc81b22df967a09edf78648410d05eb"
+        );
+        assert_eq!(
+            config_digest(&pipeline(
+                "[presence]\nlookback_days = 730\n[classify]\nreturn_migrants = true\n",
+                &[]
+            )),
+            "8e74e6afef9556ee2931992f92edb6d8c9d402069ab8642331a0a395560f384a"
+        );
+        assert_eq!(
+            config_digest(&pipeline("", &["sdmx.agency=\"KNBS\""])),
+            "0de334eaad73c49fcd0aa43ee77e22fdc74e7cf8088f99c3a4c5ca3549163e1b"
+        );
+    }
+
+    #[test]
+    fn only_what_decides_the_figures_moves_the_configuration_digest() {
+        let base = config_digest(&pipeline("", &[]));
         for local in [
-            "dataset",
-            "period",
-            "state_dir",
-            "release_dir",
-            "key",
-            "engine",
+            "dataset=\"other\"",
+            "state_dir=\"/elsewhere\"",
+            "period=\"2025-07\"",
+            "input.paths=[\"other/*.csv\"]",
+            "engine.memory_limit_mb=512",
         ] {
-            o.remove(local);
+            assert_eq!(config_digest(&pipeline("", &[local])), base, "{local}");
         }
-        if let Some(input) = o.get_mut("input").and_then(|i| i.as_object_mut()) {
-            input.remove("paths");
-            input.remove("cell_catalogue");
-        }
-        if let Some(refdata) = o.get_mut("refdata").and_then(|r| r.as_object_mut()) {
-            // The override files' contents reach the code list, which the query digest holds.
-            refdata.clear();
+        for deciding in [
+            "privacy.k=20",
+            "operator_plmns=[\"63903\"]",
+            "classify.max_crossing_pairs=3",
+        ] {
+            assert_ne!(
+                config_digest(&pipeline("", &[deciding])),
+                base,
+                "{deciding}"
+            );
         }
     }
-    hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
