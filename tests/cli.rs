@@ -402,7 +402,7 @@ fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
         years: vec![2024, 2025],
         budget: Ratio::from_decimal("0.25").unwrap(),
         tables: vec![TableRequest {
-            table: "categories",
+            table: borderflow_core::TableId::Categories,
             query_digest: "q",
             rho: Ratio::from_decimal("0.1").unwrap(),
             sigma2: Ratio::from_decimal("10").unwrap(),

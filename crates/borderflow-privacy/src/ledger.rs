@@ -28,6 +28,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+use borderflow_core::TableId;
+
 use crate::sampler::Ratio;
 
 /// ρ as a person reads it: at most six significant digits, so a sum of decimal costs shows
@@ -203,8 +205,8 @@ pub struct ReleaseRecord {
 /// One table of a release asking for budget.
 #[derive(Debug, Clone)]
 pub struct TableRequest<'a> {
-    /// The table.
-    pub table: &'a str,
+    /// The table (stored by its name).
+    pub table: TableId,
     /// Digest of its query (table, window, rules, code lists, data read).
     pub query_digest: &'a str,
     /// Its exact cost per data year read.
@@ -240,7 +242,7 @@ pub struct ReservedTable {
     /// Ledger id.
     pub id: i64,
     /// The table.
-    pub table: String,
+    pub table: TableId,
     /// Noisy values already drawn for this query (resumed or reused): publish these, draw
     /// nothing.
     pub draws: Option<Vec<i64>>,
@@ -573,7 +575,7 @@ impl Ledger {
         let mut out = Vec::new();
         let mut due = Vec::new();
         for t in &req.tables {
-            let old = live.iter().find(|r| r.table == t.table);
+            let old = live.iter().find(|r| r.table == t.table.name());
             if let Some(r) = old {
                 // Never sampled: no noise exists, the cost is returned. Sampled: the cost is
                 // spent; the same query resumes from its draws, another one withdraws it.
@@ -585,7 +587,7 @@ impl Ledger {
                     let draws = draws_in(&tx, &path, r.reused_from.unwrap_or(r.id))?;
                     out.push(ReservedTable {
                         id: r.id,
-                        table: r.table.clone(),
+                        table: t.table,
                         draws,
                         reused_from: r.reused_from,
                         sigma2: r.sigma2.clone(),
@@ -614,7 +616,7 @@ impl Ledger {
                     )?;
                     out.push(ReservedTable {
                         id,
-                        table: t.table.to_string(),
+                        table: t.table,
                         draws: Some(draws),
                         reused_from: Some(from),
                         sigma2,
@@ -640,7 +642,7 @@ impl Ledger {
             }
             out.push(ReservedTable {
                 id,
-                table: t.table.to_string(),
+                table: t.table,
                 draws: None,
                 reused_from: None,
                 sigma2: t.sigma2.clone(),
@@ -931,7 +933,7 @@ fn reusable(
         path,
         "WHERE query_digest = ?1 AND tbl = ?2 AND for_publication = ?3
          AND status IN ('sampled', 'published') AND reused_from IS NULL ORDER BY id",
-        params![t.query_digest, t.table, for_publication],
+        params![t.query_digest, t.table.name(), for_publication],
     )?;
     let mut best: Option<(Ratio, i64, Vec<i64>)> = None;
     for c in candidates {
@@ -968,7 +970,7 @@ fn insert_release(
         params![
             req.dataset,
             req.period,
-            t.table,
+            t.table.name(),
             t.query_digest,
             rho.to_fraction(),
             t.sigma2.to_fraction(),

@@ -38,7 +38,7 @@ pub use place::{published, release_dir};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use borderflow_core::{Noised, StagedDir, StateLayout, TableId, failpoint};
+use borderflow_core::{Noised, StagedDir, StateLayout, failpoint};
 use borderflow_privacy::{
     Ledger, NoiseSource, PrivacyConfig, ReleaseRequest, Reservation, ReservedTable, SamplerError,
     Status, StoreKind, TableRequest, draw,
@@ -261,7 +261,7 @@ impl ClassifiedPeriod {
             .iter()
             .map(|(id, t)| {
                 Ok(TableRequest {
-                    table: id.name(),
+                    table: id,
                     query_digest: self.query_digests.get(id).expect("a noised table"),
                     rho: t.rho.clone(),
                     sigma2: t.sigma2()?,
@@ -293,7 +293,7 @@ fn draw_missing(
 ) -> Result<(Noised<NoisyTable>, Noised<i64>), PublishError> {
     let mut fresh = BTreeMap::new();
     for t in reserved.iter().filter(|t| t.draws.is_none()) {
-        let id = table_of(t);
+        let id = t.table;
         let plan = classified.plan.table(id).expect("a noised table");
         let cells = classified.exact.get(id).expect("a noised table");
         fresh.insert(t.id, draw(cells, &t.sigma2, &plan.scales, noise)?);
@@ -302,7 +302,7 @@ fn draw_missing(
     ledger.store_all_draws(&to_store)?;
     let mut by_table = BTreeMap::new();
     for t in reserved {
-        let table_id = table_of(&t);
+        let table_id = t.table;
         let reused_from = match t.reused_from {
             Some(from) => ledger
                 .release(from)?
@@ -349,9 +349,4 @@ fn settle(p: &Pipeline, ledger: &mut Ledger) -> Result<(usize, usize), PublishEr
         }
     }
     Ok((committed, aborted))
-}
-
-/// The table a ledger row is for (the ledger stores each table's name).
-fn table_of(t: &ReservedTable) -> TableId {
-    TableId::from_name(&t.table).expect("the ledger holds the tables it was asked for")
 }

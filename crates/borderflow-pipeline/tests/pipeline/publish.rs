@@ -223,7 +223,7 @@ fn a_crash_after_reserving_is_settled_by_the_next_run() {
             years: vec![2024, 2025],
             budget: r("0.25"),
             tables: vec![TableRequest {
-                table: "categories",
+                table: borderflow_core::TableId::Categories,
                 query_digest: "x",
                 rho: r("0.1"),
                 sigma2: r("10"),

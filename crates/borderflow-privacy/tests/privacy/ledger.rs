@@ -3,6 +3,7 @@
 //! transaction, never refunded once sampled, identical queries reusing their noise, test and
 //! production stores kept apart, and concurrent writers that never overspend.
 
+use borderflow_core::TableId;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
@@ -29,7 +30,7 @@ fn request<'a>(
         years: years.to_vec(),
         budget: r("0.25"),
         tables: vec![TableRequest {
-            table: "categories",
+            table: TableId::Categories,
             query_digest: q,
             rho: r(rho),
             sigma2: r("10"),
