@@ -45,7 +45,7 @@ use rand_chacha::ChaCha8Rng;
 use borderflow_core::layout::STAGING_PREFIX;
 use borderflow_core::{PathError, ScratchDir, WithPath};
 pub use persona::{Commute, DayLocation, Itinerary, Persona, Stays};
-pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario};
+pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario, Spillover};
 pub use writer::OutputFormats;
 
 use crate::persona::{Geography, itinerary, nights_in};
@@ -160,6 +160,7 @@ fn generate_into(
         let mut traits = PhoneTraits::draw(
             persona,
             &scenario.activity,
+            &scenario.spillover,
             &nets,
             &scenario.neighbours,
             &mut rng,

@@ -39,11 +39,15 @@ pub enum Persona {
     /// Lives in M and crosses to a neighbour's market or shops on one day a week, back the same
     /// day: a resident (true category `resident`).
     ShopperOut,
+    /// Lives in M and spends most weekends with family in a neighbour (one or two nights away,
+    /// back on Sunday): a resident (true category `resident`) whose nights alternate week by
+    /// week like a weekly frontier worker's, the other way round.
+    WeekenderOut,
 }
 
 impl Persona {
     /// Every persona, in a fixed order (the order quotas are filled in).
-    pub const ALL: [Persona; 13] = [
+    pub const ALL: [Persona; 14] = [
         Persona::Resident,
         Persona::ResidentForeignSim,
         Persona::FrontierIn,
@@ -57,6 +61,7 @@ impl Persona {
         Persona::ReturnMigrant,
         Persona::TraderIn,
         Persona::ShopperOut,
+        Persona::WeekenderOut,
     ];
 
     /// The category the persona is built to fall in.
@@ -74,7 +79,7 @@ impl Persona {
             Persona::Emigrant => Category::Emigrant,
             Persona::ReturnMigrant => Category::ReturnMigrant,
             Persona::TraderIn => Category::VisitorIn,
-            Persona::ShopperOut => Category::Resident,
+            Persona::ShopperOut | Persona::WeekenderOut => Category::Resident,
         }
     }
 
@@ -92,11 +97,12 @@ impl Persona {
     }
 
     /// The persona's code: the category's code for the personas built for one category, its
-    /// own name for the ones that exercise a rule (traders, shoppers).
+    /// own name for the ones that exercise a rule (traders, shoppers, weekenders).
     pub const fn code(self) -> &'static str {
         match self {
             Persona::TraderIn => "trader_in",
             Persona::ShopperOut => "shopper_out",
+            Persona::WeekenderOut => "weekender_out",
             p => p.category().as_str(),
         }
     }
@@ -260,6 +266,14 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             window = day_trip_window(rng);
             (None, m, m)
         }
+        Persona::WeekenderOut => {
+            let k = rng_range(rng, 0, g.stays.resident_max_trips as usize);
+            short_trips(&mut days, rng, k, m);
+            let family = g.neighbour(rng);
+            weekends_away(&mut days, g, family, rng);
+            window = (0, hour_in([15.0, 19.0], rng));
+            (None, m, m)
+        }
         Persona::TraderIn => {
             let origin = g.neighbour(rng);
             stay(&mut days, 0, n, origin);
@@ -289,19 +303,30 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             };
             stay(&mut days, 0, n, home);
             let c = g.commute;
-            window = (hour_in(c.depart_hours, rng), hour_in(c.return_hours, rng));
+            let late = c.late_return_share > 0.0 && rng.random_bool(c.late_return_share);
+            let back = if late {
+                c.late_return_hours
+            } else {
+                c.return_hours
+            };
+            window = (hour_in(c.depart_hours, rng), hour_in(back, rng));
             let six_days = rng.random_bool(c.six_day_share);
             let weeks = rng_range(rng, c.weeks[0] as usize, c.weeks[1] as usize);
             let from = r0 + rng_range(rng, 0, 365 - weeks * 7);
-            for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
-                let weekday = g.weekday(d);
-                let working = weekday < 5 || (six_days && weekday == 5);
-                if working && rng.random_bool(c.attendance) {
-                    day.commute = Some(work);
-                    // Now and then a night at the workplace (≤ a few percent of nights).
-                    if rng.random_bool(c.night_at_work) {
-                        day.home = work;
-                        day.commute = None;
+            let weekly = c.weekly_share > 0.0 && rng.random_bool(c.weekly_share);
+            if weekly {
+                weekly_commute(&mut days, g, from, weeks, six_days, work, rng);
+            } else {
+                for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
+                    let weekday = g.weekday(d);
+                    let working = weekday < 5 || (six_days && weekday == 5);
+                    if working && rng.random_bool(c.attendance) {
+                        day.commute = Some(work);
+                        // Now and then a night at the workplace (≤ a few percent of nights).
+                        if rng.random_bool(c.night_at_work) {
+                            day.home = work;
+                            day.commute = None;
+                        }
                     }
                 }
             }
@@ -421,6 +446,62 @@ fn weekly_day_trips(
     }
 }
 
+/// A weekly frontier worker's weeks: on a week it works (chance `attendance`), it leaves home
+/// on the first working day and sleeps at the workplace until the night before the last one,
+/// which it spends at home again after work; rest days at home.
+fn weekly_commute(
+    days: &mut [DayLocation],
+    g: &Geography,
+    from: usize,
+    weeks: usize,
+    six_days: bool,
+    work: CountryCode,
+    rng: &mut impl Rng,
+) {
+    let last_working = if six_days { 5 } else { 4 };
+    let mut working_week = false;
+    for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
+        let weekday = g.weekday(d);
+        if weekday == 0 || d == from {
+            working_week = rng.random_bool(g.commute.attendance);
+        }
+        if !working_week || weekday > last_working {
+            continue;
+        }
+        if weekday == last_working {
+            day.commute = Some(work);
+        } else {
+            day.home = work;
+            day.commute = None;
+        }
+    }
+}
+
+/// Weekends with family in `there` on most weeks of a run of 20 to 52 weeks in the reference
+/// period: away on Saturday night (and on Friday night half the time), back on Sunday
+/// afternoon; at home every working-day night.
+fn weekends_away(days: &mut [DayLocation], g: &Geography, there: CountryCode, rng: &mut impl Rng) {
+    let weeks = rng_range(rng, 20, 52);
+    let from = g.ref_start() + rng_range(rng, 0, 365 - weeks * 7);
+    let mut away = false;
+    for (d, day) in days.iter_mut().enumerate().skip(from).take(weeks * 7) {
+        match g.weekday(d) {
+            4 => {
+                away = rng.random_bool(0.8);
+                if away && rng.random_bool(0.5) {
+                    day.home = there;
+                }
+            }
+            5 if away => day.home = there,
+            6 if away => day.commute = Some(there),
+            _ => {}
+        }
+        if day.home == there {
+            day.commute = None;
+        }
+    }
+}
+
 /// Nights spent in `c` during the reference period.
 pub fn nights_in(it: &Itinerary, c: CountryCode) -> usize {
     it.days[it.days.len() - 365..]
@@ -452,6 +533,13 @@ pub struct Commute {
     pub weeks: [u32; 2],
     /// Chance a frontier worker spends a working night at the workplace.
     pub night_at_work: f64,
+    /// Share of frontier workers who go home once a week: working-day nights at the workplace,
+    /// home after work on the last working day, rest days at home (ICRMW art. 2(2)(a)).
+    pub weekly_share: f64,
+    /// Share of daily frontier workers who come home late, in `late_return_hours`.
+    pub late_return_share: f64,
+    /// Earliest and latest local hour a late commuter crosses back home.
+    pub late_return_hours: [f64; 2],
 }
 
 impl Default for Commute {
@@ -463,6 +551,9 @@ impl Default for Commute {
             attendance: 0.85,
             weeks: [20, 52],
             night_at_work: 0.02,
+            weekly_share: 0.0,
+            late_return_share: 0.0,
+            late_return_hours: [20.0, 22.0],
         }
     }
 }

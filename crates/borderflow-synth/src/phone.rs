@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_distr::{Distribution, Normal, Poisson};
 
 use crate::persona::{Itinerary, Persona};
-use crate::scenario::Activity;
+use crate::scenario::{Activity, Spillover};
 
 /// Relative frequency of events in each hour of the functional day, 04:00 to 03:59 local.
 const DIURNAL: [f64; 24] = [
@@ -69,6 +69,20 @@ pub struct PhoneTraits {
     data_only: bool,
     /// An own SIM never seen abroad.
     dark_abroad: bool,
+    /// A phone never used in the night-silent hours.
+    night_silent: bool,
+    /// A home by the border within a neighbour's network's reach.
+    spillover: Option<SpilloverTraits>,
+}
+
+/// How a neighbour's network reaches one SIM's home.
+struct SpilloverTraits {
+    /// The neighbour whose network reaches it.
+    country: CountryCode,
+    /// Chance the network reaches it on a day at home.
+    day_share: f64,
+    /// Chance, on such a day, that an event is carried by it.
+    event_share: f64,
 }
 
 impl PhoneTraits {
@@ -76,13 +90,14 @@ impl PhoneTraits {
     pub fn draw(
         persona: Persona,
         a: &Activity,
+        spill: &Spillover,
         nets: &Networks,
         neighbours: &[CountryCode],
         rng: &mut impl Rng,
     ) -> Self {
         let z: f64 = Normal::new(0.0, 1.0).expect("unit normal").sample(rng);
         let sparse = rng.random_bool(a.sparse_share);
-        Self {
+        let mut traits = Self {
             rate: a.median_events_per_day * (a.rate_spread * z).exp(),
             active: if sparse {
                 a.sparse_active_probability
@@ -97,7 +112,47 @@ impl PhoneTraits {
             roaming_partner: HashMap::new(),
             data_only: rng.random_bool(a.data_only_share),
             dark_abroad: !persona.foreign_sim() && rng.random_bool(a.dark_abroad_share),
+            night_silent: false,
+            spillover: None,
+        };
+        // Drawn last, and only when asked for, so worlds without them keep their streams.
+        let silent = a
+            .night_silent_personas
+            .get(&persona)
+            .copied()
+            .unwrap_or(a.night_silent_share);
+        traits.night_silent = silent > 0.0 && rng.random_bool(silent);
+        if !persona.foreign_sim() && spill.share > 0.0 && rng.random_bool(spill.share) {
+            traits.spillover = Some(SpilloverTraits {
+                country: neighbours[rng.random_range(0..neighbours.len())],
+                day_share: uniform(spill.day_share, rng),
+                event_share: uniform(spill.event_share, rng),
+            });
         }
+        traits
+    }
+
+    /// Whether a night-silent phone is off at `secs` after local midnight (of any day).
+    fn silent_at(&self, a: &Activity, secs: i64) -> bool {
+        if !self.night_silent {
+            return false;
+        }
+        let h = (secs as f64 / 3600.0) % 24.0;
+        let [from, to] = a.night_silent_hours;
+        if from <= to {
+            (from..to).contains(&h)
+        } else {
+            h >= from || h < to
+        }
+    }
+}
+
+/// A uniform draw from `[from, to]`.
+fn uniform(range: [f64; 2], rng: &mut impl Rng) -> f64 {
+    if range[1] > range[0] {
+        rng.random_range(range[0]..=range[1])
+    } else {
+        range[0]
     }
 }
 
@@ -174,13 +229,29 @@ pub fn day_events(
         .max(1);
     let mut seconds: Vec<i64> = (0..n)
         .map(|_| {
-            let hour = weighted_hour(rng);
-            (4 + hour) * 3600 + rng.random_range(0..3600)
+            // A night-silent phone's events fall in the hours it is on (a few tries; a
+            // window covering the whole day leaves the phone as it was drawn).
+            let mut s = 0;
+            for _ in 0..64 {
+                let hour = weighted_hour(rng);
+                s = (4 + hour) * 3600 + rng.random_range(0..3600);
+                if !traits.silent_at(a, s) {
+                    break;
+                }
+            }
+            s
         })
         .collect();
     seconds.sort_unstable();
     // Two events of one SIM in the same second would be one record delivered twice.
     seconds.dedup();
+    // Whether the neighbour's network reaches the phone at home today.
+    let spill_today = match &traits.spillover {
+        Some(sp) if loc.home == m || loc.commute == Some(m) => {
+            rng.random_bool(sp.day_share.clamp(0.0, 1.0))
+        }
+        _ => false,
+    };
     for s in seconds {
         let at = match loc.commute {
             Some(w) if (leave..back).contains(&s) => w,
@@ -195,7 +266,17 @@ pub fn day_events(
         }
         let tz = nets.zones[&at];
         let time = offsets.utc(tz, date, s);
-        let (serving, cell) = if at == m {
+        let spilled = spill_today
+            && at == m
+            && (voice || !traits.data_roaming_off)
+            && traits
+                .spillover
+                .as_ref()
+                .is_some_and(|sp| rng.random_bool(sp.event_share.clamp(0.0, 1.0)));
+        let (serving, cell) = if spilled {
+            let c = traits.spillover.as_ref().map(|sp| sp.country).unwrap_or(m);
+            (roaming_network(traits, nets, c, rng), None)
+        } else if at == m {
             (
                 nets.operator,
                 Some(near_cell(traits.home_cell, nets.cells, rng)),

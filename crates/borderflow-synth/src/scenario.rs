@@ -48,6 +48,35 @@ pub struct Scenario {
     pub commute: Commute,
     /// How stays and trips recur.
     pub stays: Stays,
+    /// Network spillover at home near the border.
+    pub spillover: Spillover,
+}
+
+/// Network spillover: own SIMs of people living in M by the border whose phones are served by a
+/// neighbour's network from home, at any hour, alternating with the home network from one
+/// event to the next, on most days of the year. Not a crossing: the person never leaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Spillover {
+    /// Share of the operator's own SIMs (of any persona) whose home in M lies within reach of a
+    /// neighbour's network.
+    pub share: f64,
+    /// Range of each such SIM's share of days at home on which the neighbour's network reaches
+    /// it (drawn uniformly per SIM).
+    pub day_share: [f64; 2],
+    /// Range of each such SIM's share of events carried by the neighbour's network on those
+    /// days (drawn uniformly per SIM; each event independently).
+    pub event_share: [f64; 2],
+}
+
+impl Default for Spillover {
+    fn default() -> Self {
+        Self {
+            share: 0.0,
+            day_share: [0.5, 1.0],
+            event_share: [0.1, 0.6],
+        }
+    }
 }
 
 /// How often and how visibly phones are used.
@@ -77,6 +106,13 @@ pub struct Activity {
     /// Share of the operator's own SIMs never seen abroad (a local SIM bought there, roaming
     /// off altogether): abroad, they go dark.
     pub dark_abroad_share: f64,
+    /// Share of SIMs whose phones are never used in `night_silent_hours` (switched off at
+    /// night to save a charge), whatever their persona ...
+    pub night_silent_share: f64,
+    /// ... or, for the personas listed, this share instead.
+    pub night_silent_personas: BTreeMap<Persona, f64>,
+    /// Local hours `[from, to]` a night-silent phone is off (across midnight when from > to).
+    pub night_silent_hours: [f64; 2],
 }
 
 impl Default for Scenario {
@@ -128,6 +164,7 @@ impl Default for Scenario {
             activity: Activity::default(),
             commute: Commute::default(),
             stays: Stays::default(),
+            spillover: Spillover::default(),
         }
     }
 }
@@ -146,6 +183,9 @@ impl Default for Activity {
             voice_sms_share: 0.55,
             data_only_share: 0.0,
             dark_abroad_share: 0.0,
+            night_silent_share: 0.0,
+            night_silent_personas: BTreeMap::new(),
+            night_silent_hours: [20.0, 6.0],
         }
     }
 }
@@ -248,6 +288,14 @@ impl Scenario {
             ("commute.six_day_share", self.commute.six_day_share),
             ("commute.attendance", self.commute.attendance),
             ("commute.night_at_work", self.commute.night_at_work),
+            ("commute.weekly_share", self.commute.weekly_share),
+            ("commute.late_return_share", self.commute.late_return_share),
+            ("night_silent_share", a.night_silent_share),
+            ("spillover.share", self.spillover.share),
+            ("spillover.day_share", self.spillover.day_share[0]),
+            ("spillover.day_share", self.spillover.day_share[1]),
+            ("spillover.event_share", self.spillover.event_share[0]),
+            ("spillover.event_share", self.spillover.event_share[1]),
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
@@ -259,6 +307,25 @@ impl Scenario {
                 return bad(format!("{name} = {p} must lie in [0, 1]"));
             }
         }
+        if let Some((p, share)) = a
+            .night_silent_personas
+            .iter()
+            .find(|(_, s)| !(0.0..=1.0).contains(*s))
+        {
+            return bad(format!(
+                "activity.night_silent_personas.{p} = {share} must lie in [0, 1]"
+            ));
+        }
+        let range_ok = |r: [f64; 2]| r[0] <= r[1];
+        if !range_ok(self.spillover.day_share) || !range_ok(self.spillover.event_share) {
+            return bad(
+                "spillover.day_share and event_share must be [from, to] with from <= to".into(),
+            );
+        }
+        let hour_ok = |h: f64| (0.0..24.0).contains(&h);
+        if !a.night_silent_hours.iter().all(|h| hour_ok(*h)) {
+            return bad("activity.night_silent_hours must be two hours in [0, 24)".into());
+        }
         let rate_ok = a.median_events_per_day > 0.0 && a.median_events_per_day <= 500.0;
         if !rate_ok || !(0.0..=3.0).contains(&a.rate_spread) {
             return bad(
@@ -268,11 +335,12 @@ impl Scenario {
         }
         let c = &self.commute;
         let hours_ok = |h: [f64; 2]| h[0] <= h[1] && h[0] >= 0.0 && h[1] < 24.0;
-        if !(hours_ok(c.depart_hours) && hours_ok(c.return_hours))
+        if !(hours_ok(c.depart_hours) && hours_ok(c.return_hours) && hours_ok(c.late_return_hours))
             || c.depart_hours[1] >= c.return_hours[0]
+            || c.depart_hours[1] >= c.late_return_hours[0]
         {
             return bad(
-                "commute.depart_hours and return_hours must be [from, to] hours in [0, 24), departures before returns"
+                "commute.depart_hours, return_hours and late_return_hours must be [from, to] hours in [0, 24), departures before returns"
                     .into(),
             );
         }

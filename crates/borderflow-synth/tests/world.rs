@@ -262,6 +262,96 @@ async fn ground_truth_obeys_the_category_rules() {
     }
 }
 
+/// The four border effects a scenario can ask for show in the records the way real border data
+/// shows them: spillover at home at any hour, phones silent at night, weekly frontier workers'
+/// working-day nights at the workplace, late returns in the night window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn border_effects_show_in_the_records() {
+    let text = r#"
+        subscribers = 400
+        seed = 21
+        [personas]
+        resident = 0.25
+        frontier_out = 0.25
+        frontier_in = 0.25
+        emigrant = 0.25
+        [commute]
+        weekly_share = 0.5
+        late_return_share = 1.0
+        late_return_hours = [20.5, 21.5]
+        night_at_work = 0.0
+        [activity]
+        median_events_per_day = 8.0
+        sparse_share = 0.0
+        border_dweller_share = 0.0
+        [activity.night_silent_personas]
+        emigrant = 1.0
+        [spillover]
+        share = 1.0
+        day_share = [1.0, 1.0]
+        event_share = [0.5, 0.5]
+    "#;
+    let scenario = Scenario::from_toml("border.toml", text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    world(dir.path(), &scenario);
+    let ctx = ctx(dir.path()).await;
+    // Local hour in Kenya (UTC+3) and weekday (0 = Monday) of each event, with its persona.
+    let per_persona = |what: &str| {
+        format!(
+            "SELECT count(*) FROM (SELECT persona, serving_plmn,
+               (extract(hour FROM event_time) + 3) % 24 AS hour,
+               (extract(dow FROM event_time + INTERVAL '3 hours') + 6) % 7 AS weekday
+             FROM events JOIN truth USING (subscriber_id)) WHERE {what}"
+        )
+    };
+    // Spillover: every resident at home is served by a neighbour's network on half its events,
+    // at night too (the residents make no trip here that could explain it: trips are short).
+    let abroad = "serving_plmn NOT LIKE '639%'";
+    let resident_all = count(&ctx, &per_persona("persona = 'resident'")).await;
+    let resident_abroad = count(
+        &ctx,
+        &per_persona(&format!("persona = 'resident' AND {abroad}")),
+    )
+    .await;
+    let share = resident_abroad as f64 / resident_all as f64;
+    assert!((0.40..0.60).contains(&share), "spillover share {share:.3}");
+    let resident_abroad_small_hours = count(
+        &ctx,
+        &per_persona(&format!("persona = 'resident' AND {abroad} AND hour < 4")),
+    )
+    .await;
+    assert!(
+        resident_abroad_small_hours > 50,
+        "{resident_abroad_small_hours}"
+    );
+    // Night-silent phones: no emigrant event between 20:00 and 06:00 local (its own clock;
+    // emigrants abroad keep their partner's, so only its events at home are checked).
+    let emigrant_nights = count(
+        &ctx,
+        &per_persona(
+            "persona = 'emigrant' AND serving_plmn LIKE '639%' AND (hour >= 20 OR hour < 6)",
+        ),
+    )
+    .await;
+    assert_eq!(emigrant_nights, 0);
+    // Late returns: inbound frontier workers are in M between 20:30 and 21:30 on working days.
+    let late = count(
+        &ctx,
+        &per_persona("persona = 'frontier_in' AND hour = 20 AND weekday < 5"),
+    )
+    .await;
+    assert!(late > 100, "{late} late events at work");
+    // Weekly frontier workers: half of the inbound ones spend working-day nights in M, so
+    // the truth counts more nights in M than a daily commuter's few nights at work.
+    let weekly = rows(
+        &ctx,
+        "SELECT count(*) FROM truth WHERE persona = 'frontier_in' AND nights_in_m > 40",
+    )
+    .await;
+    let weekly: i64 = weekly[0][0].parse().unwrap();
+    assert!((30..=70).contains(&weekly), "{weekly} weekly of 100");
+}
+
 #[test]
 fn return_migrants_need_two_years() {
     let mut s = small(100, 1);
