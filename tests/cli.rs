@@ -626,7 +626,8 @@ fn evaluate_per_sim_writes_each_sims_truth_beside_its_class_by_pseudonym_only() 
             "true_category",
             "true_partner",
             "category",
-            "partner"
+            "partner",
+            "group"
         ]
     );
     // One row per SIM the records show: the matrix's SIMs less the unseen.

@@ -60,6 +60,10 @@ pub mod truth {
     pub const RESIDENCE_COUNTRY: &str = "residence_country";
     /// Nights the holder truly spent in the measuring country during the look-back window.
     pub const NIGHTS_IN_M: &str = "nights_in_m";
+    /// The border effects the SIM's records carry, comma-separated (`spillover`,
+    /// `night_silent`, `weekly`, `late_return`), empty for none: what evaluation reports
+    /// recall by.
+    pub const EFFECTS: &str = "effects";
 }
 
 /// The ground-truth schema of a synthetic world.
@@ -72,6 +76,7 @@ pub fn truth_schema() -> SchemaRef {
         Field::new(truth::SIM_COUNTRY, DataType::Utf8, false),
         Field::new(truth::RESIDENCE_COUNTRY, DataType::Utf8, false),
         Field::new(truth::NIGHTS_IN_M, DataType::UInt16, false),
+        Field::new(truth::EFFECTS, DataType::Utf8, false),
     ]))
 }
 

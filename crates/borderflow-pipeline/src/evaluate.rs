@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use borderflow_core::schema::facts;
+use borderflow_core::schema::{facts, truth};
 use borderflow_core::{Category, CountryCode, PathError, Pseudonym, StateLayout, WithPath};
 use borderflow_pseudo::{KeyError, PseudonymKey, Pseudonymiser};
 use chrono::{Datelike, NaiveDate};
@@ -121,6 +121,19 @@ pub struct Evaluation {
     pub sims_compared: Vec<SimOutcome>,
 }
 
+/// How one group of SIM holders (a persona with its border effects) was classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecall {
+    /// The group: `persona` or `persona+effect+...`.
+    pub group: String,
+    /// Its SIMs classified (the too sparse left out).
+    pub classified: u64,
+    /// Of which in their true category.
+    pub right: u64,
+    /// The categories the others went to, with their counts, most first.
+    pub wrong: Vec<(String, u64)>,
+}
+
 /// One SIM's truth beside its classification. It names the SIM by pseudonym only, so it can
 /// be joined to the presence store and the facts of the evaluation's state, never to an id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +148,9 @@ pub struct SimOutcome {
     pub category: String,
     /// The partner country it was given.
     pub partner: Option<String>,
+    /// The kind of SIM holder the truth says it is, when the truth says (a synthetic world's
+    /// `persona`, with its border `effects` after a `+`: `frontier_in+weekly+night_silent`).
+    pub group: Option<String>,
 }
 
 impl Evaluation {
@@ -292,24 +308,83 @@ impl Evaluation {
             100.0 * self.unclassified_share(),
             self.partner_accuracy()
         );
+        let groups = self.by_group();
+        if !groups.is_empty() {
+            let _ = writeln!(
+                out,
+                "by group (persona+border effects): classified, recall, went to"
+            );
+            for g in groups {
+                let went: Vec<String> = g.wrong.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                let _ = writeln!(
+                    out,
+                    "  {:<44} {:>5} {:>6.3}  {}",
+                    g.group,
+                    g.classified,
+                    g.right as f64 / g.classified.max(1) as f64,
+                    went.join(", ")
+                );
+            }
+        }
         out
     }
 
     /// The per-SIM comparison as CSV: `pseudonym` (hex), `true_category`, `true_partner`,
-    /// `category`, `partner`, one row per SIM the records show.
+    /// `category`, `partner`, `group` (empty when the truth has none), one row per SIM the
+    /// records show.
     pub fn per_sim_csv(&self) -> String {
-        let mut out = String::from("pseudonym,true_category,true_partner,category,partner\n");
+        let mut out = String::from("pseudonym,true_category,true_partner,category,partner,group\n");
         for o in &self.sims_compared {
             out.push_str(&format!(
-                "{},{},{},{},{}\n",
+                "{},{},{},{},{},{}\n",
                 hex::encode(o.pseudonym.0),
                 o.true_category,
                 o.true_partner.as_deref().unwrap_or(""),
                 o.category,
-                o.partner.as_deref().unwrap_or("")
+                o.partner.as_deref().unwrap_or(""),
+                o.group.as_deref().unwrap_or("")
             ));
         }
         out
+    }
+
+    /// Per group of SIM holders (persona and border effects, when the truth names them): SIMs
+    /// classified, the share in their true category, and where the others went, most first.
+    pub fn by_group(&self) -> Vec<GroupRecall> {
+        let mut groups: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+        for o in &self.sims_compared {
+            let Some(g) = o.group.as_deref() else {
+                continue;
+            };
+            if o.category == UNCLASSIFIED {
+                continue;
+            }
+            let to = if o.category == o.true_category {
+                ""
+            } else {
+                o.category.as_str()
+            };
+            *groups.entry(g).or_default().entry(to).or_default() += 1;
+        }
+        groups
+            .into_iter()
+            .map(|(g, outcomes)| {
+                let right = outcomes.get("").copied().unwrap_or(0);
+                let mut wrong: Vec<(String, u64)> = outcomes
+                    .into_iter()
+                    .filter(|(to, _)| !to.is_empty())
+                    .map(|(to, n)| (to.to_string(), n))
+                    .collect();
+                wrong.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let classified = right + wrong.iter().map(|w| w.1).sum::<u64>();
+                GroupRecall {
+                    group: g.to_string(),
+                    classified,
+                    right,
+                    wrong,
+                }
+            })
+            .collect()
     }
 }
 
@@ -364,12 +439,13 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
     classify::run(&p, period).map_err(EvaluateError::Classify)?;
 
     let mut ps = Pseudonymiser::new(&key);
-    let mut truth: BTreeMap<Pseudonym, (String, Option<String>)> = BTreeMap::new();
+    let mut truth: BTreeMap<Pseudonym, (String, Option<String>, Option<String>)> = BTreeMap::new();
     for b in read_table(&world.truth)? {
-        let ids = text_column(&b, "subscriber_id", &world.truth)?;
-        let cats = text_column(&b, "category", &world.truth)?;
-        let partners = text_column(&b, "partner_country", &world.truth)?;
-        for ((id, cat), partner) in ids.into_iter().zip(cats).zip(partners) {
+        let ids = text_column(&b, truth::SUBSCRIBER_ID, &world.truth)?;
+        let cats = text_column(&b, truth::CATEGORY, &world.truth)?;
+        let partners = text_column(&b, truth::PARTNER_COUNTRY, &world.truth)?;
+        let groups = groups(&b, &world.truth)?;
+        for (((id, cat), partner), group) in ids.into_iter().zip(cats).zip(partners).zip(groups) {
             let bad = |message: &str| EvaluateError::Format {
                 path: world.truth.clone(),
                 message: message.into(),
@@ -377,7 +453,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
             let id = id.ok_or_else(|| bad("a row without subscriber_id"))?;
             let cat = cat.ok_or_else(|| bad("a row without category"))?;
             if let Some(p) = ps.pseudonym(&id) {
-                truth.insert(p, (cat, partner));
+                truth.insert(p, (cat, partner, group));
             }
         }
     }
@@ -405,7 +481,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
             };
             // A SIM the truth does not list (pilot data where only a sample is matched).
             let pseudonym = Pseudonym(bytes);
-            let Some((true_cat, true_partner)) = truth.remove(&pseudonym) else {
+            let Some((true_cat, true_partner, group)) = truth.remove(&pseudonym) else {
                 continue;
             };
             let label = cats[i].clone().unwrap_or_else(|| UNCLASSIFIED.to_string());
@@ -422,10 +498,11 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
                 true_partner,
                 category: label,
                 partner: partners[i].clone(),
+                group,
             });
         }
     }
-    for (true_cat, _) in truth.into_values() {
+    for (true_cat, _, _) in truth.into_values() {
         *eval
             .matrix
             .entry((true_cat, UNSEEN.to_string()))
@@ -468,6 +545,28 @@ fn read_table(path: &Path) -> Result<Vec<RecordBatch>, EvaluateError> {
         .map_err(|e| bad(e.to_string()))?
         .map(|b| b.map_err(|e| bad(e.to_string())))
         .collect()
+}
+
+/// Each row's group (persona and border effects) when the truth has a `persona` column.
+fn groups(b: &RecordBatch, path: &Path) -> Result<Vec<Option<String>>, EvaluateError> {
+    if b.column_by_name(truth::PERSONA).is_none() {
+        return Ok(vec![None; b.num_rows()]);
+    }
+    let personas = text_column(b, truth::PERSONA, path)?;
+    let effects = match b.column_by_name(truth::EFFECTS) {
+        Some(_) => text_column(b, truth::EFFECTS, path)?,
+        None => vec![None; b.num_rows()],
+    };
+    Ok(personas
+        .into_iter()
+        .zip(effects)
+        .map(|(p, e)| {
+            p.map(|p| match e {
+                Some(e) => format!("{p}+{}", e.replace(',', "+")),
+                None => p,
+            })
+        })
+        .collect())
 }
 
 fn text_column(

@@ -192,6 +192,12 @@ fn generate_into(
             sim_country: it.sim_country,
             residence: it.residence,
             nights_in_m: nights_in(&it, m) as u16,
+            effects: traits
+                .effects()
+                .chain(it.weekly.then_some("weekly"))
+                .chain(it.late_return.then_some("late_return"))
+                .collect::<Vec<_>>()
+                .join(","),
         })?;
         *summary.personas.entry(persona).or_default() += 1;
         debug_assert!(ref_start_day <= it.days.len());

@@ -137,6 +137,10 @@ pub struct Itinerary {
     /// Seconds after local midnight when the person crosses to work and back, on days they
     /// commute.
     pub commute_window: (i64, i64),
+    /// A frontier worker who goes home once a week.
+    pub weekly: bool,
+    /// A daily frontier worker who comes home late.
+    pub late_return: bool,
 }
 
 /// What an itinerary is drawn from: the world's countries and calendar.
@@ -230,6 +234,7 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
         };
         n
     ];
+    let (mut weekly, mut late_return) = (false, false);
     // Office hours, for personas that do not commute (never used for them).
     let mut window = (8 * 3600, 17 * 3600);
     let stay = |days: &mut [DayLocation], from: usize, len: usize, c: CountryCode| {
@@ -313,7 +318,8 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
             let six_days = rng.random_bool(c.six_day_share);
             let weeks = rng_range(rng, c.weeks[0] as usize, c.weeks[1] as usize);
             let from = r0 + rng_range(rng, 0, 365 - weeks * 7);
-            let weekly = c.weekly_share > 0.0 && rng.random_bool(c.weekly_share);
+            weekly = c.weekly_share > 0.0 && rng.random_bool(c.weekly_share);
+            late_return = late && !weekly;
             if weekly {
                 weekly_commute(&mut days, g, from, weeks, six_days, work, rng);
             } else {
@@ -409,6 +415,8 @@ pub fn itinerary(persona: Persona, g: &Geography, rng: &mut impl Rng) -> Itinera
         sim_country,
         residence,
         commute_window: window,
+        weekly,
+        late_return,
     }
 }
 

@@ -132,6 +132,16 @@ impl PhoneTraits {
         traits
     }
 
+    /// The phone's own border effects, as the truth names them.
+    pub fn effects(&self) -> impl Iterator<Item = &'static str> {
+        [
+            self.spillover.is_some().then_some("spillover"),
+            self.night_silent.then_some("night_silent"),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// Whether a night-silent phone is off at `secs` after local midnight (of any day).
     fn silent_at(&self, a: &Activity, secs: i64) -> bool {
         if !self.night_silent {

@@ -227,6 +227,7 @@ pub(crate) struct TruthRow<'a> {
     pub sim_country: CountryCode,
     pub residence: CountryCode,
     pub nights_in_m: u16,
+    pub effects: String,
 }
 
 /// Writes `truth.csv` and `truth.parquet`.
@@ -240,6 +241,7 @@ pub(crate) struct TruthWriter {
     sim: StringBuilder,
     residence: StringBuilder,
     nights: UInt16Builder,
+    effects: StringBuilder,
 }
 
 impl TruthWriter {
@@ -253,6 +255,7 @@ impl TruthWriter {
             partner: StringBuilder::new(),
             sim: StringBuilder::new(),
             residence: StringBuilder::new(),
+            effects: StringBuilder::new(),
             nights: UInt16Builder::new(),
         })
     }
@@ -265,6 +268,7 @@ impl TruthWriter {
         self.sim.append_value(r.sim_country.as_str());
         self.residence.append_value(r.residence.as_str());
         self.nights.append_value(r.nights_in_m);
+        self.effects.append_value(&r.effects);
         self.rows += 1;
         if self.rows == BATCH_ROWS {
             self.flush()?;
@@ -284,6 +288,7 @@ impl TruthWriter {
             Arc::new(self.sim.finish()),
             Arc::new(self.residence.finish()),
             Arc::new(self.nights.finish()),
+            Arc::new(self.effects.finish()),
         ];
         let batch = RecordBatch::try_new(truth_schema(), columns).expect("columns match schema");
         self.sink.write(&batch)?;
