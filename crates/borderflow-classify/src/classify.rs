@@ -2,8 +2,11 @@
 
 use borderflow_core::{Category, CountryCode};
 
+use crate::border::read_through;
 use crate::crossings::crossings;
-use crate::nights::{BorderGuard, NightCountry, commuting_pattern, median, reconstruct};
+use crate::nights::{
+    BorderGuard, NightCountry, commuting_pattern, keeps_rest_days, median, reconstruct,
+};
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
 
@@ -32,10 +35,18 @@ pub struct SimFacts {
 
 /// Classifies one SIM of the measuring country `m` over `window`.
 pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) -> SimFacts {
+    let read = read_through(sim, m, window, rules);
+    let sim = read.as_ref().unwrap_or(sim);
     let all_days = sim.by_day(window.len());
     let own_sim = sim.sim_country == m;
     let guard = BorderGuard::of(&all_days, window.first_weekday, rules);
-    let all_nights = reconstruct(&all_days, own_sim.then_some(m), &guard, rules);
+    let all_nights = reconstruct(
+        &all_days,
+        window.first_weekday,
+        own_sim.then_some(m),
+        &guard,
+        rules,
+    );
     let h = usize::from(window.history);
     let (days, nights) = (&all_days[h..], &all_nights[h..]);
     let tally = NightTally::of(nights);
@@ -66,7 +77,16 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     }
     let abroad = |c: CountryCode| c != m;
     let in_m = |c: CountryCode| c == m;
-    if own_sim {
+    let commute = if own_sim {
+        Commute::OutOf
+    } else {
+        Commute::Into
+    };
+    let weekly = weekly_frontier(days, nights, window, h, m, commute, rules);
+    if weekly.is_some() {
+        // Residence is the home it returns to every week, whatever its nights across add up to.
+        facts.residence = if own_sim { m } else { sim.sim_country };
+    } else if own_sim {
         let abroad_nights = tally.nights_outside(m);
         if abroad_nights >= rules.residence_nights {
             facts.residence = tally.top_outside(m).unwrap_or(m);
@@ -84,7 +104,9 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
         return facts;
     }
     let (category, partner, spell) = if own_sim {
-        if facts.residence != m {
+        if let Some(c) = weekly {
+            (Category::FrontierOut, Some(c), None)
+        } else if facts.residence != m {
             (Category::Emigrant, Some(facts.residence), None)
         } else if let Some(before) = previous_residence_abroad(&all_nights[..h], m, rules) {
             (Category::ReturnMigrant, Some(before), None)
@@ -99,6 +121,8 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
                 None => (Category::Resident, None, None),
             }
         }
+    } else if weekly.is_some() {
+        (Category::FrontierIn, Some(facts.residence), None)
     } else if facts.residence == m {
         (Category::ResidentForeignSim, Some(sim.sim_country), None)
     } else if frontier(days, nights, window, h, m, Commute::Into, rules).is_some() {
@@ -293,6 +317,15 @@ pub fn frontier(
     if !commutes {
         return None;
     }
+    // A commute keeps rest days: presence across on every day of the week alike is a stay (or
+    // a home), whatever it shows at night.
+    let first_weekday = ((usize::from(window.first_weekday) + offset) % 7) as u8;
+    let mut countries: Vec<CountryCode> = per_country.iter().map(|(c, _)| *c).collect();
+    countries.sort();
+    let rest_days = |c: CountryCode| keeps_rest_days(days, first_weekday, c, rules);
+    if !countries.into_iter().any(rest_days) {
+        return None;
+    }
     // Seen nights only: filling silences between rare nights there would invent stays.
     let nights_there = nights
         .iter()
@@ -303,6 +336,71 @@ pub fn frontier(
     }
     per_country.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     per_country.first().map(|(c, _)| *c)
+}
+
+/// The weekly frontier rule: a SIM whose nights alternate week after week between a country of
+/// work (nights of working days there) and home (the rest days at home) is a frontier worker
+/// resident at home, however many nights it spends at work (ICRMW 1990 art. 2(2)(a): "returns
+/// every day or at least once a week"). A week counts when it has a working-day night seen
+/// across, no rest-day night seen across, and the rest days at home: an own SIM seen at home on
+/// one of them; a foreign SIM absent from M on one of them. At least `frontier_weeks` such
+/// weeks, `weekly_min_share` of the weeks with any night across, and presence across that
+/// keeps rest days ([`crate::rhythm::Rhythm::RestDays`]) make the pattern. Returns the
+/// country of work.
+pub fn weekly_frontier(
+    days: &[&[CountryDay]],
+    nights: &[NightCountry],
+    window: Window,
+    offset: usize,
+    m: CountryCode,
+    commute: Commute,
+    rules: &Rules,
+) -> Option<CountryCode> {
+    let across = |c: CountryCode| (c == m) == (commute == Commute::Into);
+    // The country of work: most working-day nights seen across.
+    let weekday = |d: usize| ((usize::from(window.first_weekday) + offset + d) % 7) as u8;
+    let working = |d: usize| rules.day.working_days.contains(weekday(d));
+    let mut per_country: Vec<(CountryCode, u32)> = Vec::new();
+    for (d, n) in nights.iter().enumerate() {
+        if let NightCountry::Seen(c) = n
+            && across(*c)
+            && working(d)
+        {
+            match per_country.iter_mut().find(|(k, _)| k == c) {
+                Some((_, k)) => *k += 1,
+                None => per_country.push((*c, 1)),
+            }
+        }
+    }
+    per_country.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let work = per_country.first()?.0;
+    let weeks = window.week(window.len()) + 1;
+    // Per week: working-day nights at work, rest-day nights at work, rest days at home.
+    let mut tally = vec![(0u32, 0u32, false); weeks];
+    for (d, day) in days.iter().enumerate() {
+        let w = window.week(offset + d);
+        let at_work = nights[d] == NightCountry::Seen(work);
+        if working(d) {
+            tally[w].0 += u32::from(at_work);
+            continue;
+        }
+        tally[w].1 += u32::from(at_work);
+        let home = match commute {
+            Commute::OutOf => day.iter().any(|r| r.country == m),
+            Commute::Into => !day.iter().any(|r| r.country == m),
+        };
+        tally[w].2 |= home;
+    }
+    let with_nights = tally.iter().filter(|t| t.0 + t.1 > 0).count() as f64;
+    let alternating = tally.iter().filter(|t| t.0 > 0 && t.1 == 0 && t.2).count() as f64;
+    let first_weekday = weekday(0);
+    let rest_days = crate::rhythm::rhythm(days, first_weekday, rules, |d| {
+        d.iter().any(|r| r.country == work)
+    }) == crate::rhythm::Rhythm::RestDays;
+    (alternating >= f64::from(rules.frontier_weeks)
+        && alternating >= rules.weekly_min_share * with_nights
+        && rest_days)
+        .then_some(work)
 }
 
 /// A sparse phone's commute into M seen on few of its days: across in at least half of

@@ -47,16 +47,20 @@
 //! ```
 
 pub mod aggregate;
+pub mod border;
 mod classify;
 pub mod codec;
 mod crossings;
 pub mod nights;
 pub mod plan;
+pub mod rhythm;
 mod row;
 mod rules;
 mod sim;
 
-pub use classify::{Commute, SimFacts, Spell, classify, frontier, has_enough_data, longest_spell};
+pub use classify::{
+    Commute, SimFacts, Spell, classify, frontier, has_enough_data, longest_spell, weekly_frontier,
+};
 pub use crossings::crossings;
 pub use nights::NightCountry;
 pub use rules::{Rules, RulesError};

@@ -3,6 +3,7 @@
 
 use borderflow_core::CountryCode;
 
+use crate::rhythm::{Rhythm, rhythm};
 use crate::rules::Rules;
 use crate::sim::CountryDay;
 
@@ -80,6 +81,7 @@ impl BorderGuard {
                 .filter(|p| {
                     commuting_pattern(&p.week_days, rules)
                         && f64::from(p.nights) <= rules.frontier_max_night_share * f64::from(p.days)
+                        && keeps_rest_days(days, first_weekday, p.country, rules)
                 })
                 .map(|p| p.country)
                 .collect(),
@@ -103,6 +105,22 @@ impl BorderGuard {
     ) -> impl Iterator<Item = &'a CountryDay> + 'a {
         day.iter().filter(move |r| !self.is_brief(r, day, rules))
     }
+}
+
+/// Whether a SIM's presence in `c` may be a commute by its weekly rhythm: not there on every
+/// day of the week alike, nor on weekends only ([`Rhythm`]; unknown leaves it possible).
+pub fn keeps_rest_days(
+    days: &[&[CountryDay]],
+    first_weekday: u8,
+    c: CountryCode,
+    rules: &Rules,
+) -> bool {
+    !matches!(
+        rhythm(days, first_weekday, rules, |d| d
+            .iter()
+            .any(|r| r.country == c)),
+        Rhythm::EveryDay | Rhythm::Weekends
+    )
 }
 
 /// One country's days in a SIM's window, as the border guard counts them.
@@ -224,6 +242,7 @@ pub fn abroad_sighting(
 ///    [`NightCountry::Outside`] for foreign SIMs.
 pub fn reconstruct(
     days: &[&[CountryDay]],
+    first_weekday: u8,
     own_sim_of: Option<CountryCode>,
     guard: &BorderGuard,
     rules: &Rules,
@@ -281,7 +300,10 @@ pub fn reconstruct(
     let by_day_of: Vec<(CountryCode, Option<DaysSeen>)> = if own_sim_of.is_some() {
         Vec::new()
     } else {
-        let mut countries: Vec<CountryCode> = seen.iter().map(|s| s.1).collect();
+        let mut countries: Vec<CountryCode> = days
+            .iter()
+            .flat_map(|d| guard.kept_rows(d, rules).map(|r| r.country))
+            .collect();
         countries.sort();
         countries.dedup();
         countries
@@ -337,11 +359,36 @@ pub fn reconstruct(
             for (c, by_day) in &by_day_of {
                 if let Some(by_day) = by_day {
                     extend_stays_by_day(&mut nights, *c, by_day, rules);
+                    if rhythm(days, first_weekday, rules, |d| {
+                        guard.kept_rows(d, rules).any(|r| r.country == *c)
+                    }) == Rhythm::EveryDay
+                    {
+                        stays_by_day(&mut nights, *c, by_day);
+                    }
                 }
             }
         }
     }
     nights
+}
+
+/// A foreign SIM present in `c` on every day of the week alike, whatever it shows at night, is
+/// staying there: each night between two days seen there, no further apart than its own rate
+/// of being seen there allows, is spent there (a phone silent at night shows a stay by day
+/// only; a commute keeps rest days and never gets here).
+fn stays_by_day(nights: &mut [NightCountry], c: CountryCode, by_day: &DaysSeen) {
+    let seen: Vec<usize> = (0..by_day.seen.len()).filter(|&d| by_day.seen[d]).collect();
+    for w in seen.windows(2) {
+        let (i, j) = (w[0], w[1]);
+        if j - i - 1 > by_day.longest {
+            continue;
+        }
+        for n in &mut nights[i..j] {
+            if *n == NightCountry::Outside {
+                *n = NightCountry::Filled(c);
+            }
+        }
+    }
 }
 
 /// A foreign SIM's days seen in one country by day, as evidence of a stay there.

@@ -2,7 +2,7 @@
 //! with its default. The pipeline file's `[classify]` table sets them; docs/methodology.md
 //! gives each one's source.
 
-use borderflow_core::FunctionalDay;
+use borderflow_core::{ClockTime, FunctionalDay};
 use serde::{Deserialize, Serialize};
 
 /// Every threshold the rules use. `Rules::default()` holds the defaults of docs/design.md §6.
@@ -40,6 +40,30 @@ pub struct Rules {
     pub frontier_min_days_per_active_week: f64,
     /// Frontier workers: largest share of their days across the border spent there overnight.
     pub frontier_max_night_share: f64,
+    /// Weekly rhythm: presence on rest days at most this share of the rate on working days is a
+    /// commute's rhythm (rest days at home); at least its inverse, weekends away; in between,
+    /// every day alike (a stay, a home, or a neighbour's network reaching it at home).
+    pub rest_day_ratio: f64,
+    /// Weekly rhythm: fewer days than this expected on rest days (or working days) leave the
+    /// rhythm unknown.
+    pub rhythm_min_days: f64,
+    /// Network spillover: a foreign network seen with the home network on at least this share of
+    /// the days it is seen, every day of the week alike, is reaching the phone at home.
+    pub spillover_min_shared_days: f64,
+    /// Network spillover: days seen on a neighbour's network alone are home all the same when
+    /// so many events on it in a row have at least this chance at the SIM's own spillover share.
+    pub spillover_run_chance: f64,
+    /// Network spillover: days a foreign network must be seen on before it can be judged.
+    pub spillover_min_days: u32,
+    /// Late evenings: night-window events that all end before this local time are evening
+    /// events; a country whose nights are almost all such evenings on working days is where the
+    /// SIM works late, not where it sleeps.
+    pub core_night_from: ClockTime,
+    /// Late evenings: the share of a country's nights that must be working-day evenings.
+    pub late_evening_share: f64,
+    /// Weekly frontier workers: the share of weeks with working-day nights across in which the
+    /// SIM also goes home for the rest days.
+    pub weekly_min_share: f64,
     /// Border guard: contact with another country's network of fewer events than this ...
     pub border_guard_events: u32,
     /// ... within this many minutes, on a day the SIM is seen elsewhere, is ignored.
@@ -74,6 +98,14 @@ impl Default for Rules {
             frontier_weeks: 13,
             frontier_min_days_per_active_week: 1.25,
             frontier_max_night_share: 0.10,
+            rest_day_ratio: 0.7,
+            rhythm_min_days: 5.0,
+            spillover_min_shared_days: 0.5,
+            spillover_run_chance: 0.05,
+            spillover_min_days: 8,
+            core_night_from: ClockTime::new(22, 0).expect("22:00"),
+            late_evening_share: 0.8,
+            weekly_min_share: 0.6,
             border_guard_events: 3,
             border_guard_minutes: 60,
             min_days_for_density: 4,
@@ -98,6 +130,11 @@ pub struct RulesError {
 pub const MAX_CROSSING_PAIRS: usize = 32;
 
 impl Rules {
+    /// [`Rules::core_night_from`] in minutes after the functional day's start.
+    pub fn core_night_minute(&self) -> u16 {
+        (self.core_night_from.minutes() + 1440 - self.day.start.minutes()) % 1440
+    }
+
     /// Checks the values make sense together (the pipeline calls this before any work).
     pub fn check(&self) -> Result<(), RulesError> {
         let bad = |key, message: &str| {
@@ -136,6 +173,20 @@ impl Rules {
                 "must be between 1 and 7",
             );
         }
+        for (key, value) in [
+            ("rest_day_ratio", self.rest_day_ratio),
+            ("spillover_min_shared_days", self.spillover_min_shared_days),
+            ("spillover_run_chance", self.spillover_run_chance),
+            ("late_evening_share", self.late_evening_share),
+            ("weekly_min_share", self.weekly_min_share),
+        ] {
+            if !(value > 0.0 && value <= 1.0) {
+                return bad(key, "must be above 0 and at most 1");
+            }
+        }
+        if !(self.rhythm_min_days >= 1.0 && self.rhythm_min_days <= 365.0) {
+            return bad("rhythm_min_days", "must be between 1 and 365");
+        }
         if !(0.0..=1.0).contains(&self.frontier_max_night_share) {
             return bad("frontier_max_night_share", "must be between 0 and 1");
         }
@@ -152,6 +203,7 @@ impl Rules {
         for (key, value, most) in [
             ("max_gap_cap_days", self.max_gap_cap_days, 365),
             ("min_gaps_for_rate", self.min_gaps_for_rate, 365),
+            ("spillover_min_days", self.spillover_min_days, 365),
             ("min_days_for_density", self.min_days_for_density, 365),
             ("sparse_median_gap_days", self.sparse_median_gap_days, 365),
             ("border_guard_events", self.border_guard_events, 1440),

@@ -213,7 +213,7 @@ fn gap_of_three_nights_is_filled_four_is_not() {
     let nights_of = |rows: Vec<CountryDay>| {
         let s = sim("KEN", rows);
         let days = s.by_day(12);
-        reconstruct(&days, Some(c("KEN")), &BorderGuard::default(), &rules)
+        reconstruct(&days, 0, Some(c("KEN")), &BorderGuard::default(), &rules)
     };
     let n = nights_of(vec![night(2, "UGA"), night(6, "UGA")]);
     assert_eq!(n[2], NightCountry::Seen(c("UGA")));
@@ -225,7 +225,7 @@ fn gap_of_three_nights_is_filled_four_is_not() {
     assert!(n[8..].iter().all(|x| *x == NightCountry::Unknown));
     // A foreign SIM's unseen nights are outside M.
     let s = sim("UGA", vec![night(2, "KEN"), night(7, "KEN")]);
-    let n = reconstruct(&s.by_day(12), None, &BorderGuard::default(), &rules);
+    let n = reconstruct(&s.by_day(12), 0, None, &BorderGuard::default(), &rules);
     assert_eq!(n[4], NightCountry::Outside);
 }
 
@@ -317,7 +317,7 @@ fn crossings_are_bounded_to_the_most_frequent_pairs() {
     let days = s.by_day(365);
     let rules = Rules::default();
     let guard = BorderGuard::of(&days, 0, &rules);
-    let n = reconstruct(&days, Some(c("KEN")), &guard, &rules);
+    let n = reconstruct(&days, 0, Some(c("KEN")), &guard, &rules);
     assert!(crossings(&days, &n, 334, c("KEN"), &guard, &rules).is_empty());
 }
 

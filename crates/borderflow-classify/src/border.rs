@@ -1,0 +1,212 @@
+//! What real border data does to a SIM's rows, undone before the rules read them.
+//!
+//! - **Network spillover.** A phone at home near the border is served now by its own network,
+//!   now by the neighbour's, at any hour, on most days, all year. Seen from the rows, the
+//!   neighbour's network shares most of its days with the home network and keeps no rest days
+//!   ([`Rhythm::EveryDay`]); a commute keeps rest days and a stay abroad does not share its days
+//!   with home. Such a network's rows on days the SIM is also seen at home are home presence;
+//!   so are its rows on days between days at home when that many events on it in a row are
+//!   likely at the SIM's own spillover share (a quiet phone's one or two events of a day can
+//!   both go to the neighbour). A run abroad too long for that is a trip.
+//! - **Late evenings.** A commuter who comes home late shows its last events at work in the
+//!   night window. A country whose nights are almost all working-day evenings ending before
+//!   the core night (`core_night_from`, 22:00) is where the SIM works late, not where it
+//!   sleeps: those evenings place no night (their events stay presence by day).
+//!
+//! Both only rewrite what the rules would otherwise misread; a SIM without either is read
+//! as it is.
+
+use borderflow_core::CountryCode;
+
+use crate::rhythm::{Rhythm, rhythm};
+use crate::rules::Rules;
+use crate::sim::{CountryDay, SimDays, Window};
+
+/// The SIM's rows with spillover and late evenings read through, or `None` when it shows
+/// neither (read its rows as they are).
+pub fn read_through(
+    sim: &SimDays,
+    m: CountryCode,
+    window: Window,
+    rules: &Rules,
+) -> Option<SimDays> {
+    let days = sim.by_day(window.len());
+    let spill = if sim.sim_country == m {
+        Spillover::of(&days, m, window.first_weekday, rules)
+    } else {
+        None
+    };
+    let late = late_evening_countries(&days, window.first_weekday, rules);
+    if spill.is_none() && late.is_empty() {
+        return None;
+    }
+    let at_home = match &spill {
+        Some(s) => s.days_at_home(&days, m, rules),
+        None => vec![false; days.len()],
+    };
+    let core = rules.core_night_minute();
+    let mut rows = Vec::with_capacity(sim.rows.len());
+    for (d, day) in days.iter().enumerate() {
+        let start = rows.len();
+        for r in day.iter() {
+            let mut r = *r;
+            if late.contains(&r.country) && r.night_events > 0 && r.last_minute < core {
+                r.night_events = 0;
+            }
+            let home = spill
+                .as_ref()
+                .is_some_and(|s| s.countries.contains(&r.country) && at_home[d]);
+            if home {
+                r.country = m;
+            }
+            match rows[start..]
+                .iter_mut()
+                .find(|o: &&mut CountryDay| o.country == r.country)
+            {
+                Some(o) => merge(o, &r),
+                None => rows.push(r),
+            }
+        }
+    }
+    Some(SimDays {
+        sim_country: sim.sim_country,
+        rows,
+    })
+}
+
+/// Adds `r`'s counts to `o`, a row of the same day and country.
+fn merge(o: &mut CountryDay, r: &CountryDay) {
+    o.events += r.events;
+    o.night_events += r.night_events;
+    o.weekday_day_events += r.weekday_day_events;
+    o.first_minute = o.first_minute.min(r.first_minute);
+    o.last_minute = o.last_minute.max(r.last_minute);
+}
+
+/// The foreign networks that reach an own SIM at home, and the share of its events they carry
+/// there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spillover {
+    /// The networks' countries.
+    pub countries: Vec<CountryCode>,
+    /// Their share of the SIM's events on days it is seen both at home and on them.
+    pub share: f64,
+}
+
+impl Spillover {
+    /// The spillover of an own SIM of `m`, if any: foreign networks seen on at least
+    /// `spillover_min_days` days, on at least `spillover_min_shared_days` of which the SIM is
+    /// also seen at home, every day of the week alike.
+    pub fn of(
+        days: &[&[CountryDay]],
+        m: CountryCode,
+        first_weekday: u8,
+        rules: &Rules,
+    ) -> Option<Self> {
+        let mut foreign: Vec<CountryCode> = days
+            .iter()
+            .flat_map(|d| d.iter().map(|r| r.country))
+            .filter(|c| *c != m)
+            .collect();
+        foreign.sort();
+        foreign.dedup();
+        let has = |d: &[CountryDay], c: CountryCode| d.iter().any(|r| r.country == c);
+        let countries: Vec<CountryCode> = foreign
+            .into_iter()
+            .filter(|&c| {
+                let seen = days.iter().filter(|d| has(d, c)).count();
+                let shared = days.iter().filter(|d| has(d, c) && has(d, m)).count();
+                seen >= rules.spillover_min_days as usize
+                    && shared as f64 >= rules.spillover_min_shared_days * seen as f64
+                    && rhythm(days, first_weekday, rules, |d| has(d, c)) == Rhythm::EveryDay
+            })
+            .collect();
+        if countries.is_empty() {
+            return None;
+        }
+        let (mut spilled, mut all) = (0u64, 0u64);
+        for d in days.iter().filter(|d| has(d, m)) {
+            let on = |r: &&CountryDay| countries.contains(&r.country);
+            if !d.iter().any(|r| on(&r)) {
+                continue;
+            }
+            for r in d.iter() {
+                all += u64::from(r.events);
+                if on(&r) {
+                    spilled += u64::from(r.events);
+                }
+            }
+        }
+        let share = spilled as f64 / all.max(1) as f64;
+        Some(Self { countries, share })
+    }
+
+    /// Which days the SIM was at home: days seen at home, and runs of days between them seen
+    /// only on spillover networks whose events, all spilled, have at least
+    /// `spillover_run_chance` at the SIM's spillover share. A run with any other network is
+    /// abroad.
+    fn days_at_home(&self, days: &[&[CountryDay]], m: CountryCode, rules: &Rules) -> Vec<bool> {
+        let mut home: Vec<bool> = days
+            .iter()
+            .map(|d| d.iter().any(|r| r.country == m))
+            .collect();
+        let mut d = 0;
+        while d < days.len() {
+            if home[d] {
+                d += 1;
+                continue;
+            }
+            let end = (d..days.len()).find(|&k| home[k]).unwrap_or(days.len());
+            let run = &days[d..end];
+            let only_spill = run
+                .iter()
+                .all(|day| day.iter().all(|r| self.countries.contains(&r.country)));
+            let events: u32 = run
+                .iter()
+                .flat_map(|day| day.iter())
+                .map(|r| r.events)
+                .sum();
+            if only_spill && self.share.powi(events.min(1000) as i32) >= rules.spillover_run_chance
+            {
+                home[d..end].fill(true);
+            }
+            d = end;
+        }
+        home
+    }
+}
+
+/// Countries whose nights, as the SIM's rows show them, are almost all working-day evenings
+/// ending before the core night: at least `late_evening_share` of at least
+/// `rhythm_min_days` nights there.
+pub fn late_evening_countries(
+    days: &[&[CountryDay]],
+    first_weekday: u8,
+    rules: &Rules,
+) -> Vec<CountryCode> {
+    let core = rules.core_night_minute();
+    // (country, nights there, of which working-day evenings)
+    let mut tally: Vec<(CountryCode, u32, u32)> = Vec::new();
+    for (d, day) in days.iter().enumerate() {
+        let weekday = ((usize::from(first_weekday) + d) % 7) as u8;
+        let working = rules.day.working_days.contains(weekday);
+        for r in day.iter().filter(|r| r.night_events > 0) {
+            let evening = u32::from(working && r.last_minute < core);
+            match tally.iter_mut().find(|t| t.0 == r.country) {
+                Some(t) => {
+                    t.1 += 1;
+                    t.2 += evening;
+                }
+                None => tally.push((r.country, 1, evening)),
+            }
+        }
+    }
+    tally
+        .into_iter()
+        .filter(|&(_, nights, evenings)| {
+            f64::from(nights) >= rules.rhythm_min_days
+                && f64::from(evenings) >= rules.late_evening_share * f64::from(nights)
+        })
+        .map(|(c, _, _)| c)
+        .collect()
+}
