@@ -18,7 +18,7 @@
 
 use borderflow_core::CountryCode;
 
-use crate::rhythm::{Rhythm, rhythm};
+use crate::rhythm::WeekCounts;
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
 
@@ -117,8 +117,13 @@ impl Spillover {
                 let seen = days.iter().filter(|d| has(d, c)).count();
                 let shared = days.iter().filter(|d| has(d, c) && has(d, m)).count();
                 seen >= rules.spillover_min_days as usize
-                    && shared as f64 >= rules.spillover_min_shared_days * seen as f64
-                    && rhythm(days, first_weekday, rules, |d| has(d, c)) == Rhythm::EveryDay
+                    && (shared as f64 >= rules.spillover_min_shared_days * seen as f64
+                        || short_runs(days, m, c))
+                    && WeekCounts::of(days, first_weekday, rules, |d| has(d, c))
+                        .rest_ratio(rules)
+                        .is_some_and(|r| {
+                            r >= rules.rest_day_ratio && r * rules.rest_day_ratio <= 1.0
+                        })
             })
             .collect();
         if countries.is_empty() {
@@ -143,8 +148,8 @@ impl Spillover {
 
     /// Which days the SIM was at home: days seen at home, and runs of days between them seen
     /// only on spillover networks whose events, all spilled, have at least
-    /// `spillover_run_chance` at the SIM's spillover share. A run with any other network is
-    /// abroad.
+    /// `spillover_run_chance` at the SIM's spillover share — together, or each day of a run
+    /// of at most three days seen. A run with any other network is abroad.
     fn days_at_home(&self, days: &[&[CountryDay]], m: CountryCode, rules: &Rules) -> Vec<bool> {
         let mut home: Vec<bool> = days
             .iter()
@@ -166,14 +171,42 @@ impl Spillover {
                 .flat_map(|day| day.iter())
                 .map(|r| r.events)
                 .sum();
-            if only_spill && self.share.powi(events.min(1000) as i32) >= rules.spillover_run_chance
-            {
+            let likely = |n: u32| self.share.powi(n.min(1000) as i32) >= rules.spillover_run_chance;
+            // A few days between days at home, each likely all spilled, or a run whose
+            // events all spilled are likely together: home. Longer runs are trips.
+            let seen_days = run.iter().filter(|day| !day.is_empty()).count();
+            let each_likely = run
+                .iter()
+                .all(|day| likely(day.iter().map(|r| r.events).sum()));
+            if only_spill && (likely(events) || (seen_days <= 3 && each_likely)) {
                 home[d..end].fill(true);
             }
             d = end;
         }
         home
     }
+}
+
+/// Whether the days an own SIM is seen on `c`'s network alone come in short runs between days
+/// at home: at most three such days in a row on average (silent days skipped; a day on a
+/// third network ends a run), in at least four runs. A quiet phone whose one or two events of a day often both go to the neighbour shows
+/// few days shared with home, but it keeps coming back; a stay abroad is one long run.
+fn short_runs(days: &[&[CountryDay]], m: CountryCode, c: CountryCode) -> bool {
+    let (mut runs, mut in_runs, mut current) = (0u32, 0u32, 0u32);
+    for d in days.iter().filter(|d| !d.is_empty()) {
+        let home = d.iter().any(|r| r.country == m);
+        let only_c = !home && d.iter().all(|r| r.country == c);
+        if only_c {
+            current += 1;
+            continue;
+        }
+        if current > 0 {
+            runs += 1;
+            in_runs += current;
+            current = 0;
+        }
+    }
+    runs >= 4 && in_runs <= 3 * runs
 }
 
 /// Countries whose nights, as the SIM's rows show them, are almost all working-day evenings

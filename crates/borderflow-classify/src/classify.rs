@@ -5,7 +5,7 @@ use borderflow_core::{Category, CountryCode};
 use crate::border::read_through;
 use crate::crossings::crossings;
 use crate::nights::{
-    BorderGuard, NightCountry, commuting_pattern, keeps_rest_days, median, reconstruct,
+    BorderGuard, NightCountry, commuting_pattern, goes_home, keeps_rest_days, median, reconstruct,
 };
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
@@ -39,7 +39,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     let sim = read.as_ref().unwrap_or(sim);
     let all_days = sim.by_day(window.len());
     let own_sim = sim.sim_country == m;
-    let guard = BorderGuard::of(&all_days, window.first_weekday, rules);
+    let guard = BorderGuard::of(&all_days, window.first_weekday, own_sim.then_some(m), rules);
     let all_nights = reconstruct(
         &all_days,
         window.first_weekday,
@@ -133,6 +133,9 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
         match spell_category(spell.nights, rules) {
             Some(Stay::Temporary) => (Category::TemporaryIn, partner, Some(spell)),
             Some(Stay::Seasonal) => (Category::SeasonalIn, partner, Some(spell)),
+            None if day_visits_only && stay_or_visits_unknown(days, window, h, m, rules) => {
+                return facts;
+            }
             None => (Category::VisitorIn, partner, None),
         }
     };
@@ -140,6 +143,41 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     facts.partner = partner;
     facts.open_spell = spell.is_some_and(|s| s.open);
     facts
+}
+
+/// A foreign SIM never seen in M at night, present there by day over a span as long as a
+/// seasonal stay, too rarely for its weekly rhythm to say whether it stayed (every day alike)
+/// or came and went: a phone silent at night on a stay and a visitor's scattered days look the
+/// same, so it is not classified rather than guessed a visitor. A market day (one weekday,
+/// or most days on one) is a visitor's pattern and stays one.
+fn stay_or_visits_unknown(
+    days: &[&[CountryDay]],
+    window: Window,
+    offset: usize,
+    m: CountryCode,
+    rules: &Rules,
+) -> bool {
+    let in_m = |d: &[CountryDay]| d.iter().any(|r| r.country == m);
+    let (Some(first), Some(last)) = (
+        days.iter().position(|d| in_m(d)),
+        days.iter().rposition(|d| in_m(d)),
+    ) else {
+        return false;
+    };
+    let first_weekday = ((usize::from(window.first_weekday) + offset) % 7) as u8;
+    // A market day comes on one weekday (two for two markets); a stay is seen on any.
+    let mut weekdays = [0u32; 7];
+    for (d, day) in days.iter().enumerate() {
+        if in_m(day) {
+            weekdays[(usize::from(first_weekday) + d) % 7] += 1;
+        }
+    }
+    let seen: u32 = weekdays.iter().sum();
+    let spread = weekdays.iter().filter(|&&n| n > 0).count() >= 3
+        && weekdays.iter().max().copied().unwrap_or(0) * 2 <= seen;
+    spread
+        && last - first + 1 >= rules.seasonal_min_nights as usize
+        && crate::rhythm::rhythm(days, first_weekday, rules, in_m) == crate::rhythm::Rhythm::Unknown
 }
 
 /// Whether the look-back holds enough to classify: a SIM seen on at least
@@ -317,9 +355,18 @@ pub fn frontier(
     if !commutes {
         return None;
     }
+    // An own SIM commuting out goes home between its days at work: seen at home in most of
+    // the weeks it is seen across. A stay abroad is not, however it looks by day.
+    let first_weekday = ((usize::from(window.first_weekday) + offset) % 7) as u8;
+    if commute == Commute::OutOf
+        && !per_country
+            .iter()
+            .any(|(c, _)| goes_home(days, first_weekday, *c, m))
+    {
+        return None;
+    }
     // A commute keeps rest days: presence across on every day of the week alike is a stay (or
     // a home), whatever it shows at night.
-    let first_weekday = ((usize::from(window.first_weekday) + offset) % 7) as u8;
     let mut countries: Vec<CountryCode> = per_country.iter().map(|(c, _)| *c).collect();
     countries.sort();
     let rest_days = |c: CountryCode| keeps_rest_days(days, first_weekday, c, rules);
@@ -379,7 +426,11 @@ pub fn weekly_frontier(
     let mut tally = vec![(0u32, 0u32, false); weeks];
     for (d, day) in days.iter().enumerate() {
         let w = window.week(offset + d);
-        let at_work = nights[d] == NightCountry::Seen(work);
+        // An own SIM seen only at work all day is away that night too: roaming shows few
+        // nights, and a daily commuter is seen at home on most of its working days.
+        let away_all_day =
+            commute == Commute::OutOf && !day.is_empty() && day.iter().all(|r| r.country == work);
+        let at_work = nights[d] == NightCountry::Seen(work) || away_all_day;
         if working(d) {
             tally[w].0 += u32::from(at_work);
             continue;

@@ -51,7 +51,12 @@ impl BorderGuard {
     /// A country is commuted to when the SIM's days there form a [`commuting_pattern`] and
     /// it spends the night there on at most `frontier_max_night_share` of them: a commuter
     /// goes home to sleep. A stay of months shows the weekly pattern too, but with its nights.
-    pub fn of(days: &[&[CountryDay]], first_weekday: u8, rules: &Rules) -> Self {
+    pub fn of(
+        days: &[&[CountryDay]],
+        first_weekday: u8,
+        own_sim_of: Option<CountryCode>,
+        rules: &Rules,
+    ) -> Self {
         let week = |d: usize| (d + usize::from(first_weekday)) / 7;
         let weeks = week(days.len()) + 1;
         let mut by_country: Vec<Presence> = Vec::new();
@@ -82,6 +87,7 @@ impl BorderGuard {
                     commuting_pattern(&p.week_days, rules)
                         && f64::from(p.nights) <= rules.frontier_max_night_share * f64::from(p.days)
                         && keeps_rest_days(days, first_weekday, p.country, rules)
+                        && own_sim_of.is_none_or(|m| goes_home(days, first_weekday, p.country, m))
                 })
                 .map(|p| p.country)
                 .collect(),
@@ -121,6 +127,26 @@ pub fn keeps_rest_days(
             .any(|r| r.country == c)),
         Rhythm::EveryDay | Rhythm::Weekends
     )
+}
+
+/// Whether an own SIM of `m` seen in `c` is also seen at home in at least half of the weeks it
+/// is seen there: a commuter goes home between its days at work, a stay abroad does not.
+pub fn goes_home(
+    days: &[&[CountryDay]],
+    first_weekday: u8,
+    c: CountryCode,
+    m: CountryCode,
+) -> bool {
+    let weeks = (days.len() + usize::from(first_weekday)) / 7 + 1;
+    let (mut across, mut home) = (vec![false; weeks], vec![false; weeks]);
+    for (d, day) in days.iter().enumerate() {
+        let w = (d + usize::from(first_weekday)) / 7;
+        across[w] |= day.iter().any(|r| r.country == c);
+        home[w] |= day.iter().any(|r| r.country == m);
+    }
+    let across_weeks = across.iter().filter(|a| **a).count();
+    let returns = (0..weeks).filter(|&w| across[w] && home[w]).count();
+    returns * 2 >= across_weeks
 }
 
 /// One country's days in a SIM's window, as the border guard counts them.

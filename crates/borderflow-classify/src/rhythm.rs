@@ -35,6 +35,9 @@ pub struct WeekCounts {
     pub rest_days: u32,
     /// Of which present.
     pub rest_present: u32,
+    /// The rest day of the week (0 = Monday) with the lowest rate of presence, with its days
+    /// in the span and days present: a six-day worker's Sunday.
+    pub quietest_rest_day: Option<(u8, u32, u32)>,
 }
 
 impl WeekCounts {
@@ -53,6 +56,7 @@ impl WeekCounts {
             return Self::default();
         };
         let mut c = Self::default();
+        let mut per_weekday = [(0u32, 0u32); 7];
         for (d, s) in seen.iter().enumerate().take(last + 1).skip(first) {
             let weekday = ((usize::from(first_weekday) + d) % 7) as u8;
             if rules.day.working_days.contains(weekday) {
@@ -61,14 +65,29 @@ impl WeekCounts {
             } else {
                 c.rest_days += 1;
                 c.rest_present += u32::from(*s);
+                per_weekday[usize::from(weekday)].0 += 1;
+                per_weekday[usize::from(weekday)].1 += u32::from(*s);
             }
         }
+        c.quietest_rest_day = (0..7u8)
+            .filter(|w| per_weekday[usize::from(*w)].0 > 0)
+            .map(|w| {
+                (
+                    w,
+                    per_weekday[usize::from(w)].0,
+                    per_weekday[usize::from(w)].1,
+                )
+            })
+            .min_by(|a, b| {
+                (f64::from(a.2) / f64::from(a.1)).total_cmp(&(f64::from(b.2) / f64::from(b.1)))
+            });
         c
     }
 
-    /// The rhythm these counts show. With `r` the rate of presence on rest days over the rate
-    /// on working days: at most `rest_day_ratio` is [`Rhythm::RestDays`], at least its
-    /// inverse [`Rhythm::Weekends`], in between [`Rhythm::EveryDay`]. When a SIM present every
+    /// The rhythm these counts show. With the rate of presence on the quietest rest day of the
+    /// week over the rate on working days at most `rest_day_ratio`: [`Rhythm::RestDays`] (a
+    /// six-day worker keeps Sunday); else with the rate on rest days over the rate on working
+    /// days at least its inverse: [`Rhythm::Weekends`]; else [`Rhythm::EveryDay`]. When a SIM present every
     /// day alike would be expected on fewer than `rhythm_min_days` rest days (or working
     /// days), the counts cannot tell: [`Rhythm::Unknown`].
     pub fn rhythm(&self, rules: &Rules) -> Rhythm {
@@ -84,13 +103,34 @@ impl WeekCounts {
         }
         let working = f64::from(self.working_present) / f64::from(self.working_days);
         let rest = f64::from(self.rest_present) / f64::from(self.rest_days);
-        if rest <= rules.rest_day_ratio * working {
+        // A commute keeps at least one rest day a week: the quietest one decides.
+        // When that one day alone holds enough to tell; else the rest days together.
+        let quietest = self
+            .quietest_rest_day
+            .filter(|(_, days, _)| present / all * f64::from(*days) >= rules.rhythm_min_days)
+            .map_or(rest, |(_, days, present)| {
+                f64::from(present) / f64::from(days)
+            });
+        if quietest <= rules.rest_day_ratio * working {
             Rhythm::RestDays
         } else if rest * rules.rest_day_ratio >= working {
             Rhythm::Weekends
         } else {
             Rhythm::EveryDay
         }
+    }
+}
+
+impl WeekCounts {
+    /// The rate of presence on rest days over the rate on working days, all rest days together,
+    /// when the counts can tell ([`WeekCounts::rhythm`]'s `rhythm_min_days`).
+    pub fn rest_ratio(&self, rules: &Rules) -> Option<f64> {
+        if self.rhythm(rules) == Rhythm::Unknown || self.working_present == 0 {
+            return None;
+        }
+        let working = f64::from(self.working_present) / f64::from(self.working_days);
+        let rest = f64::from(self.rest_present) / f64::from(self.rest_days);
+        Some(rest / working)
     }
 }
 
