@@ -603,3 +603,118 @@ fn a_foreign_sims_days_seen_by_day_carry_its_stay() {
     rows.extend([100, 121].map(|d| night(d, "KEN")));
     assert_eq!(run(&sim("UGA", rows)).category, None);
 }
+
+/// Days 0..7·weeks that fall on the given weekdays (day 0 is a Monday).
+fn on_weekdays(weeks: usize, weekdays: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    (0..7 * weeks).filter(move |d| weekdays.contains(&(d % 7)))
+}
+
+#[test]
+fn weekly_frontier_workers_are_resident_where_they_return_each_week() {
+    // A Ugandan SIM sleeping in Kenya Monday to Thursday for 52 weeks (208 nights, past the
+    // 183-night residence rule), absent every weekend: a weekly frontier worker, resident in
+    // Uganda.
+    let weekly = sim(
+        "UGA",
+        on_weekdays(52, &[0, 1, 2, 3])
+            .map(|d| night(d, "KEN"))
+            .collect(),
+    );
+    let f = run(&weekly);
+    assert_eq!(f.category, Some(Category::FrontierIn));
+    assert_eq!(f.residence, c("UGA"));
+    assert_eq!(f.partner, Some(c("UGA")));
+    // The same SIM also there at weekends lives in Kenya.
+    let resident = sim("UGA", (0..364).map(|d| night(d, "KEN")).collect());
+    assert_eq!(run(&resident).category, Some(Category::ResidentForeignSim));
+    // Out of M: a Kenyan SIM sleeping in Tanzania Monday to Thursday, at home from Friday to
+    // Sunday, all year: a weekly frontier worker resident in Kenya, not an emigrant.
+    let out = sim(
+        "KEN",
+        (0..364)
+            .map(|d| night(d, if d % 7 < 4 { "TZA" } else { "KEN" }))
+            .collect(),
+    );
+    let f = run(&out);
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.residence, c("KEN"));
+    assert_eq!(f.partner, Some(c("TZA")));
+    // A resident who spends Saturday nights with family in Tanzania: the other way round, a
+    // resident.
+    let weekender = sim(
+        "KEN",
+        (0..364)
+            .map(|d| night(d, if d % 7 == 5 { "TZA" } else { "KEN" }))
+            .collect(),
+    );
+    assert_eq!(run(&weekender).category, Some(Category::Resident));
+}
+
+#[test]
+fn spillover_at_home_is_no_crossing() {
+    // A Kenyan SIM at home every night whose phone is also served by a Ugandan network on
+    // two days in three, at any hour (the night included), on every day of the week: a
+    // resident, who crossed nothing.
+    let mut rows: Vec<CountryDay> = (0..365).map(|d| night(d, "KEN")).collect();
+    rows.extend((0..365).filter(|d| d % 3 != 0).map(|d| night(d, "UGA")));
+    let f = run(&sim("KEN", rows.clone()));
+    assert_eq!(f.category, Some(Category::Resident));
+    assert!(f.crossings.is_empty(), "{:?}", f.crossings);
+    assert_eq!(f.nights_in_m, 365);
+    // A real trip of three weeks to Uganda in between (no home network) is still a trip.
+    rows.retain(|r| !(100..121).contains(&usize::from(r.day)));
+    rows.extend((100..121).map(|d| night(d, "UGA")));
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::Resident));
+    assert!(
+        f.crossings.contains(&(c("KEN"), c("UGA"))),
+        "{:?}",
+        f.crossings
+    );
+    assert_eq!(f.nights_in_m, 365 - 21);
+}
+
+#[test]
+fn late_evenings_at_work_place_no_night() {
+    // A Ugandan SIM in Kenya on every working day of 40 weeks from 07:00, its last event at
+    // 21:20 (in the night window, before the core night from 22:00): a frontier worker who
+    // comes home late, not a resident of Kenya.
+    let late = |last: u16| {
+        sim(
+            "UGA",
+            on_weekdays(40, &[0, 1, 2, 3, 4])
+                .map(|d| CountryDay {
+                    night_events: 1,
+                    events: 3,
+                    ..commute_day(d, "KEN", 180, last)
+                })
+                .collect(),
+        )
+    };
+    let f = run(&late(1040));
+    assert_eq!(f.category, Some(Category::FrontierIn));
+    assert_eq!(f.nights_in_m, 0);
+    // Its last event at 23:00 instead: it sleeps in Kenya on working days (and goes home at
+    // weekends: a weekly frontier worker).
+    let f = run(&late(1140));
+    assert!(f.nights_in_m >= 200, "{}", f.nights_in_m);
+    assert_eq!(f.category, Some(Category::FrontierIn));
+}
+
+#[test]
+fn a_stay_seen_by_day_only_is_a_stay() {
+    // A Ugandan SIM whose phone is off at night, seen in Kenya by day on every day for 60
+    // days, weekends included: a seasonal stay, not a commute and not a visit.
+    let s = sim("UGA", (100..160).map(|d| daytime(d, "KEN")).collect());
+    let f = run(&s);
+    assert_eq!(f.category, Some(Category::SeasonalIn));
+    // The same days on working days only: a commute.
+    let s = sim(
+        "UGA",
+        (100..240)
+            .filter(|d| d % 7 < 5)
+            .map(|d| daytime(d, "KEN"))
+            .collect(),
+    );
+    assert_eq!(run(&s).category, Some(Category::FrontierIn));
+}
