@@ -45,7 +45,7 @@ fn generate_writes_a_reproducible_world() {
     let truth = std::fs::read_to_string(a.join("truth.csv")).unwrap();
     assert_eq!(
         truth.lines().next().unwrap(),
-        "subscriber_id,persona,category,partner_country,sim_country,residence_country,nights_in_m"
+        "subscriber_id,persona,category,partner_country,sim_country,residence_country,nights_in_m,effects"
     );
     assert_eq!(truth.lines().count(), 201);
     let events = std::fs::read_to_string(a.join("events.csv")).unwrap();

@@ -157,22 +157,24 @@ mod tests {
 
     #[test]
     fn the_configuration_digest_is_what_releases_have_always_recorded() {
-        // Digests recorded in releases made before the settings were a typed struct: a
-        // release's configuration must read the same across versions.
+        // The digests releases record: a release's configuration must read the same across
+        // versions. They moved once, when the border-effect thresholds (weekly rhythm,
+        // spillover, late evenings, weekly frontier workers) joined the classification
+        // settings: from then on the same file decides different statistics.
         assert_eq!(
             config_digest(&pipeline("", &[])),
-            "a79db5385de58e5ecfba23a3224138c92dc81b22df967a09edf78648410d05eb"
+            "b5dd80641a982cf994aeda138c14b37ede550fb9b6635f5e1899b8092a48e84d"
         );
         assert_eq!(
             config_digest(&pipeline(
                 "[presence]\nlookback_days = 730\n[classify]\nreturn_migrants = true\n",
                 &[]
             )),
-            "8e74e6afef9556ee2931992f92edb6d8c9d402069ab8642331a0a395560f384a"
+            "c3d69fc85becaffef5214e9e1ff66630fd409d4cccc8a2f0d2ea8a0ae36ada22"
         );
         assert_eq!(
             config_digest(&pipeline("", &["sdmx.agency=\"KNBS\""])),
-            "0de334eaad73c49fcd0aa43ee77e22fdc74e7cf8088f99c3a4c5ca3549163e1b"
+            "32653758e49e7defee07b9df297a81d01ffb541b672d07b9491a58677d5965e5"
         );
     }
 
