@@ -3,7 +3,7 @@
 //! - **Network spillover.** A phone at home near the border is served now by its own network,
 //!   now by the neighbour's, at any hour, on most days, all year. Seen from the rows, the
 //!   neighbour's network shares most of its days with the home network and keeps no rest days
-//!   ([`Rhythm::EveryDay`]); a commute keeps rest days and a stay abroad does not share its days
+//!   ([`crate::rhythm::Rhythm::EveryDay`]); a commute keeps rest days and a stay abroad does not share its days
 //!   with home. Such a network's rows on days the SIM is also seen at home are home presence;
 //!   so are its rows on days between days at home when that many events on it in a row are
 //!   likely at the SIM's own spillover share (a quiet phone's one or two events of a day can
