@@ -298,6 +298,14 @@ pub enum Commute {
     OutOf,
 }
 
+impl Commute {
+    /// Whether presence in `c` is across the border for this direction, seen from `m`: M itself
+    /// into M, any other country out of it.
+    pub fn crosses_into(self, c: CountryCode, m: CountryCode) -> bool {
+        (c == m) == (self == Commute::Into)
+    }
+}
+
 /// The frontier rule: working-daytime presence across the border in a [`commuting_pattern`]
 /// — at least `frontier_days_per_week` days in at least `frontier_weeks` weeks, or its
 /// sparse-phone form that a one-day-a-week visitor cannot pass — with nights seen there at
@@ -318,7 +326,7 @@ pub fn frontier(
     commute: Commute,
     rules: &Rules,
 ) -> Option<CountryCode> {
-    let across = |c: CountryCode| (c == m) == (commute == Commute::Into);
+    let across = |c: CountryCode| commute.crosses_into(c, m);
     let mut week_days: Vec<u32> = vec![0; window.week(window.len()) + 1];
     let mut present_days = 0u32;
     // Days across outside working hours: at night, or with no working-daytime event there.
@@ -403,7 +411,7 @@ pub fn weekly_frontier(
     commute: Commute,
     rules: &Rules,
 ) -> Option<CountryCode> {
-    let across = |c: CountryCode| (c == m) == (commute == Commute::Into);
+    let across = |c: CountryCode| commute.crosses_into(c, m);
     // The country of work: most working-day nights seen across.
     let weekday = |d: usize| ((usize::from(window.first_weekday) + offset + d) % 7) as u8;
     let working = |d: usize| rules.day.working_days.contains(weekday(d));
