@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use borderflow_core::schema::facts::{
     CATEGORY, DAYS_SEEN, FROM_COUNTRY, NIGHTS_IN_M, OPEN_SPELL, PARTNER_COUNTRY, RESIDENCE,
-    SIM_COUNTRY, TO_COUNTRY,
+    SIM_COUNTRY, TO_COUNTRY, UNCLASSIFIED_REASON,
 };
-use borderflow_core::{Category, CountryCode};
+use borderflow_core::{Category, CountryCode, Unclassified};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int32Array, StructArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type};
@@ -369,8 +369,12 @@ pub fn facts_at(a: &StructArray, i: usize) -> std::result::Result<SimFacts, Stri
     let category = text(CATEGORY)?
         .map(|s| s.parse::<Category>().map_err(|e| e.to_string()))
         .transpose()?;
+    let unclassified = text(UNCLASSIFIED_REASON)?
+        .map(|s| s.parse::<Unclassified>().map_err(|e| e.to_string()))
+        .transpose()?;
     Ok(SimFacts {
         category,
+        unclassified,
         partner: code(PARTNER_COUNTRY)?,
         sim_country: required(code(SIM_COUNTRY)?, SIM_COUNTRY)?,
         residence: required(code(RESIDENCE)?, RESIDENCE)?,
@@ -456,6 +460,7 @@ mod tests {
         let uga: CountryCode = "UGA".parse().unwrap();
         let facts = SimFacts {
             category: Some(Category::FrontierIn),
+            unclassified: None,
             partner: Some(uga),
             sim_country: uga,
             residence: uga,
@@ -469,6 +474,7 @@ mod tests {
         assert_eq!(facts_at(&a, 0).unwrap(), facts);
         let sparse = SimFacts {
             category: None,
+            unclassified: Some(Unclassified::LongSilence),
             partner: None,
             crossings: vec![],
             ..facts

@@ -1,6 +1,6 @@
 //! The category rules of docs/design.md §6 over one SIM's reconstructed nights and days.
 
-use borderflow_core::{Category, CountryCode};
+use borderflow_core::{Category, CountryCode, Unclassified};
 
 use crate::border::read_through;
 use crate::crossings::crossings;
@@ -14,9 +14,11 @@ use crate::sim::{CountryDay, SimDays, Window};
 /// it stays in the state directory, and only noisy counts of it leave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimFacts {
-    /// The category, or `None` when the SIM is seen too rarely to classify
-    /// (see [`Rules::sparse_median_gap_days`]).
+    /// The category, or `None` when the data cannot tell it ([`SimFacts::unclassified`]
+    /// says why) or the SIM is not seen in the period at all (both `None`).
     pub category: Option<Category>,
+    /// Why a SIM seen in the period is not classified; `None` when it is.
+    pub unclassified: Option<Unclassified>,
     /// The partner country of the category (None for residents and unclassified SIMs).
     pub partner: Option<CountryCode>,
     /// The country of the SIM's home network.
@@ -63,6 +65,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     );
     let mut facts = SimFacts {
         category: None,
+        unclassified: None,
         partner: None,
         sim_country: sim.sim_country,
         residence: sim.sim_country,
@@ -101,6 +104,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     // be living in M or abroad are held to the density test.
     let day_visits_only = !own_sim && !nights.iter().any(|n| matches!(n, NightCountry::Seen(_)));
     if !day_visits_only && !has_enough_data(days, rules) {
+        facts.unclassified = Some(Unclassified::TooSparse);
         return facts;
     }
     let (category, partner, spell) = if own_sim {
@@ -118,7 +122,13 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
             match spell_category(spell.nights, rules) {
                 Some(Stay::Temporary) => (Category::TemporaryOut, partner, Some(spell)),
                 Some(Stay::Seasonal) => (Category::SeasonalOut, partner, Some(spell)),
-                None => (Category::Resident, None, None),
+                None => match unseen_at_home(days, rules) {
+                    Some(reason) => {
+                        facts.unclassified = Some(reason);
+                        return facts;
+                    }
+                    None => (Category::Resident, None, None),
+                },
             }
         }
     } else if weekly.is_some() {
@@ -134,6 +144,7 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
             Some(Stay::Temporary) => (Category::TemporaryIn, partner, Some(spell)),
             Some(Stay::Seasonal) => (Category::SeasonalIn, partner, Some(spell)),
             None if day_visits_only && stay_or_visits_unknown(days, window, h, m, rules) => {
+                facts.unclassified = Some(Unclassified::StayOrVisits);
                 return facts;
             }
             None => (Category::VisitorIn, partner, None),
@@ -143,6 +154,27 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
     facts.partner = partner;
     facts.open_spell = spell.is_some_and(|s| s.open);
     facts
+}
+
+/// Why an own SIM that shows no stay abroad cannot be called a resident: seen over less of
+/// the period than `residence_nights` (first to last day seen) —  a phone new or given up in
+/// the period, or one that left and went unseen abroad — or silent for a spell as long as a
+/// seasonal stay (`seasonal_min_nights`) between two days seen: away without roaming records
+/// (roaming off, a local SIM bought abroad) or not in use. Either silence could hide a stay
+/// that would make it an emigrant or a seasonal or temporary mover.
+fn unseen_at_home(days: &[&[CountryDay]], rules: &Rules) -> Option<Unclassified> {
+    let seen: Vec<usize> = days
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, _)| i)
+        .collect();
+    let (first, last) = (*seen.first()?, *seen.last()?);
+    if last - first + 1 < rules.residence_nights as usize {
+        return Some(Unclassified::ShortPresence);
+    }
+    let longest = seen.windows(2).map(|w| w[1] - w[0] - 1).max().unwrap_or(0);
+    (longest >= rules.seasonal_min_nights as usize).then_some(Unclassified::LongSilence)
 }
 
 /// A foreign SIM never seen in M at night, present there by day over a span as long as a

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use borderflow_core::schema::facts::{
     CATEGORY, DAYS_SEEN, FROM_COUNTRY, NIGHTS_IN_M, OPEN_SPELL, PARTNER_COUNTRY, RESIDENCE,
-    SIM_COUNTRY, TO_COUNTRY,
+    SIM_COUNTRY, TO_COUNTRY, UNCLASSIFIED_REASON,
 };
-use borderflow_core::{Category, CountryCode};
+use borderflow_core::{Category, CountryCode, Unclassified};
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Int32Builder, ListArray, StringArray, StringBuilder, StructArray,
 };
@@ -51,6 +51,7 @@ pub struct FactsColumns {
     nights_in_m: Int32Builder,
     days_seen: Int32Builder,
     open_spell: BooleanBuilder,
+    unclassified: StringBuilder,
     crossed_from: Vec<String>,
     crossed_to: Vec<String>,
     crossing_counts: Vec<usize>,
@@ -68,6 +69,8 @@ impl FactsColumns {
         self.nights_in_m.append_value(i32::from(f.nights_in_m));
         self.days_seen.append_value(i32::from(f.days_seen));
         self.open_spell.append_value(f.open_spell);
+        self.unclassified
+            .append_option(f.unclassified.map(Unclassified::as_str));
         for (a, b) in &f.crossings {
             self.crossed_from.push(a.as_str().to_string());
             self.crossed_to.push(b.as_str().to_string());
@@ -86,6 +89,7 @@ impl FactsColumns {
             NIGHTS_IN_M => Arc::new(self.nights_in_m.finish()),
             DAYS_SEEN => Arc::new(self.days_seen.finish()),
             OPEN_SPELL => Arc::new(self.open_spell.finish()),
+            UNCLASSIFIED_REASON => Arc::new(self.unclassified.finish()),
             CROSSINGS => {
                 let pairs = StructArray::new(
                     crossing_fields(),

@@ -33,9 +33,20 @@ pub fn run(args: Args) -> Result<()> {
         r.lookback_last,
         r.seconds
     );
+    let reasons: Vec<String> = r
+        .unclassified
+        .iter()
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
     println!(
-        "  too sparse to classify: {}; open spells: {}",
-        r.insufficient, r.open_spells
+        "  not classifiable: {}{}; open spells: {}",
+        r.insufficient,
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        },
+        r.open_spells
     );
     if r.missing_days > 0 {
         println!(

@@ -128,6 +128,69 @@ impl fmt::Display for Category {
     }
 }
 
+/// Why a SIM seen in the reference period is left unclassified: the data cannot tell its
+/// category, and the rules say so rather than guess (docs/methodology.md, "Not classifiable").
+/// Kept per SIM operator-side; only the noisy total of the unclassified is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Unclassified {
+    /// Seen too rarely (a median silence between days seen above the density rule) to tell a
+    /// trip from a quiet phone.
+    TooSparse,
+    /// A foreign SIM seen in M by day only, over a stay's length, too rarely for its weekly
+    /// rhythm to say whether it stayed or came and went.
+    StayOrVisits,
+    /// An own SIM seen at home only, over less of the period than residence needs: a phone
+    /// new or given up in the period, or one that left and went unseen abroad.
+    ShortPresence,
+    /// An own SIM seen at home only, silent for a spell as long as a seasonal stay: away
+    /// without roaming records, or not in use.
+    LongSilence,
+}
+
+impl Unclassified {
+    /// Every reason, in the order reports list them.
+    pub const ALL: [Unclassified; 4] = [
+        Unclassified::TooSparse,
+        Unclassified::StayOrVisits,
+        Unclassified::ShortPresence,
+        Unclassified::LongSilence,
+    ];
+
+    /// The reason's code in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unclassified::TooSparse => "too_sparse",
+            Unclassified::StayOrVisits => "stay_or_visits",
+            Unclassified::ShortPresence => "short_presence",
+            Unclassified::LongSilence => "long_silence",
+        }
+    }
+}
+
+/// Why a text is not a reason code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown reason {0:?}; expected one of too_sparse, stay_or_visits, short_presence, long_silence"
+)]
+pub struct UnclassifiedError(pub String);
+
+impl FromStr for Unclassified {
+    type Err = UnclassifiedError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Unclassified::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnclassifiedError(s.to_string()))
+    }
+}
+
+impl fmt::Display for Unclassified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +201,10 @@ mod tests {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }
         assert!("migrant".parse::<Category>().is_err());
+        for r in Unclassified::ALL {
+            assert_eq!(r.as_str().parse::<Unclassified>().unwrap(), r);
+        }
+        assert!("unknown".parse::<Unclassified>().is_err());
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub mod table;
 pub mod window;
 
 pub use accepted::{AcceptedEvent, accepted_batch, accepted_schema};
-pub use category::{Category, Side};
+pub use category::{Category, Side, Unclassified};
 pub use country::{CountryCode, CountryCodeError};
 pub use day::{ClockTime, ClockWindow, FunctionalDay, Weekdays};
 pub use failure::{Failure, FailureKind};

@@ -140,7 +140,7 @@ pub mod facts {
     pub const SIM_COUNTRY: &str = "sim_country";
     /// Alpha-3 country of usual residence.
     pub const RESIDENCE: &str = "residence";
-    /// Category code; null when too sparse to classify.
+    /// Category code; null when not classified ([`UNCLASSIFIED_REASON`] says why).
     pub const CATEGORY: &str = "category";
     /// Alpha-3 partner country; null for residents and the unclassified.
     pub const PARTNER_COUNTRY: &str = "partner_country";
@@ -150,6 +150,8 @@ pub mod facts {
     pub const DAYS_SEEN: &str = "days_seen";
     /// Whether the category rests on a spell still open at the period's end.
     pub const OPEN_SPELL: &str = "open_spell";
+    /// Why the SIM is not classified (a [`crate::Unclassified`] code); null when it is.
+    pub const UNCLASSIFIED_REASON: &str = "unclassified_reason";
     /// Country the crossing left (crossings file).
     pub const FROM_COUNTRY: &str = "from_country";
     /// Country the crossing entered (crossings file).
@@ -168,6 +170,7 @@ pub fn facts_sims_schema() -> SchemaRef {
         Field::new(NIGHTS_IN_M, DataType::Int32, false),
         Field::new(DAYS_SEEN, DataType::Int32, false),
         Field::new(OPEN_SPELL, DataType::Boolean, false),
+        Field::new(UNCLASSIFIED_REASON, DataType::Utf8, true),
     ]))
 }
 

@@ -344,6 +344,7 @@ pub fn run_with(
         key_fingerprint,
         sims,
         insufficient: tally.insufficient,
+        unclassified: tally.unclassified,
         open_spells: tally.open_spells,
         categories: tally.categories,
         crossing_pairs: tally.crossing_pairs,
@@ -386,7 +387,7 @@ pub async fn tally_written(
     ctx: &datafusion::prelude::SessionContext,
     dir: &Path,
 ) -> Result<(u64, Tally), ClassifyError> {
-    use borderflow_core::schema::facts::{CATEGORY, OPEN_SPELL};
+    use borderflow_core::schema::facts::{CATEGORY, OPEN_SPELL, UNCLASSIFIED_REASON};
     const SIMS: &str = "written_facts_sims";
     const CROSSINGS: &str = "written_facts_crossings";
     let engine = |e: DataFusionError| ClassifyError::from(PlanError::Engine(e));
@@ -411,8 +412,9 @@ pub async fn tally_written(
     };
     let by_category = query(format!(
         "SELECT CAST({CATEGORY} AS VARCHAR), CAST(count(*) AS BIGINT),
-                CAST(sum(CASE WHEN {OPEN_SPELL} THEN 1 ELSE 0 END) AS BIGINT)
-         FROM {SIMS} GROUP BY {CATEGORY}"
+                CAST(sum(CASE WHEN {OPEN_SPELL} THEN 1 ELSE 0 END) AS BIGINT),
+                CAST({UNCLASSIFIED_REASON} AS VARCHAR)
+         FROM {SIMS} GROUP BY {CATEGORY}, {UNCLASSIFIED_REASON}"
     ))
     .await?;
     let pairs = query(format!("SELECT CAST(count(*) AS BIGINT) FROM {CROSSINGS}")).await?;
@@ -431,10 +433,18 @@ pub async fn tally_written(
     for b in &by_category {
         let category = cast(b.column(0), &DataType::Utf8).map_err(|e| engine(e.into()))?;
         let category = category.as_string::<i32>();
+        let reason = cast(b.column(3), &DataType::Utf8).map_err(|e| engine(e.into()))?;
+        let reason = reason.as_string::<i32>();
         for i in 0..b.num_rows() {
             let n = count(b.column(1), i).unwrap_or(0);
             if category.is_null(i) {
                 tally.insufficient += n;
+                if !reason.is_null(i) {
+                    *tally
+                        .unclassified
+                        .entry(reason.value(i).to_string())
+                        .or_default() += n;
+                }
             } else {
                 *tally
                     .categories
@@ -468,8 +478,10 @@ pub async fn tally_written(
 /// What the run report counts of a period's facts.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Tally {
-    /// SIMs too sparse to classify.
+    /// SIMs not classifiable.
     pub insufficient: u64,
+    /// The not classifiable by reason.
+    pub unclassified: BTreeMap<String, u64>,
     /// SIMs whose last spell is still open.
     pub open_spells: u64,
     /// SIMs by category.
@@ -515,7 +527,12 @@ impl FactsWriter {
         let t = &mut self.tally;
         match facts.category {
             Some(c) => *t.categories.entry(c.as_str().to_string()).or_default() += 1,
-            None => t.insufficient += 1,
+            None => {
+                t.insufficient += 1;
+                if let Some(r) = facts.unclassified {
+                    *t.unclassified.entry(r.as_str().to_string()).or_default() += 1;
+                }
+            }
         }
         t.open_spells += u64::from(facts.open_spell);
         t.crossing_pairs += facts.crossings.len() as u64;

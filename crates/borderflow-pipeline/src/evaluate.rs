@@ -21,7 +21,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::{ClassifyError, IngestError, Period, Pipeline, PipelineError, classify, ingest};
 
-/// The label of SIMs classified as too sparse to classify.
+/// The label of SIMs not classified (whatever the reason).
 pub const UNCLASSIFIED: &str = "unclassified";
 /// The label of SIMs in the truth that the operator's records never show in the look-back.
 pub const UNSEEN: &str = "unseen";
@@ -146,6 +146,8 @@ pub struct SimOutcome {
     pub true_partner: Option<String>,
     /// The category it was classified in, or [`UNCLASSIFIED`].
     pub category: String,
+    /// Why it was not classified (a [`borderflow_core::Unclassified`] code), when it was not.
+    pub unclassified_reason: Option<String>,
     /// The partner country it was given.
     pub partner: Option<String>,
     /// The kind of SIM holder the truth says it is, when the truth says (a synthetic world's
@@ -299,7 +301,7 @@ impl Evaluation {
         }
         let _ = writeln!(
             out,
-            "SIMs {} (seen {}), accuracy {:.3}, total variation distance {:.4} ({:.4} against all seen), too sparse to classify {:.1}%, partner right {:.3}",
+            "SIMs {} (seen {}), accuracy {:.3}, total variation distance {:.4} ({:.4} against all seen), not classifiable {:.1}%, partner right {:.3}",
             self.sims(),
             self.seen(),
             self.accuracy(),
@@ -308,6 +310,22 @@ impl Evaluation {
             100.0 * self.unclassified_share(),
             self.partner_accuracy()
         );
+        let reasons = self.unclassified_by_reason();
+        if !reasons.is_empty() {
+            let _ = writeln!(out, "not classifiable, by reason: SIMs (true categories)");
+            for (reason, cats) in &reasons {
+                let mut cats: Vec<(&String, &u64)> = cats.iter().collect();
+                cats.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                let list: Vec<String> = cats.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                let _ = writeln!(
+                    out,
+                    "  {:<16} {:>5}  ({})",
+                    reason,
+                    cats.iter().map(|(_, n)| **n).sum::<u64>(),
+                    list.join(", ")
+                );
+            }
+        }
         let groups = self.by_group();
         if !groups.is_empty() {
             let _ = writeln!(
@@ -330,22 +348,42 @@ impl Evaluation {
     }
 
     /// The per-SIM comparison as CSV: `pseudonym` (hex), `true_category`, `true_partner`,
-    /// `category`, `partner`, `group` (empty when the truth has none), one row per SIM the
-    /// records show.
+    /// `category`, `partner`, `group` (empty when the truth has none), `unclassified_reason`
+    /// (empty when classified), one row per SIM the records show.
     pub fn per_sim_csv(&self) -> String {
-        let mut out = String::from("pseudonym,true_category,true_partner,category,partner,group\n");
+        let mut out = String::from(
+            "pseudonym,true_category,true_partner,category,partner,group,unclassified_reason\n",
+        );
         for o in &self.sims_compared {
             out.push_str(&format!(
-                "{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{}\n",
                 hex::encode(o.pseudonym.0),
                 o.true_category,
                 o.true_partner.as_deref().unwrap_or(""),
                 o.category,
                 o.partner.as_deref().unwrap_or(""),
-                o.group.as_deref().unwrap_or("")
+                o.group.as_deref().unwrap_or(""),
+                o.unclassified_reason.as_deref().unwrap_or("")
             ));
         }
         out
+    }
+
+    /// The SIMs not classified, by reason and true category: how many SIMs of each category
+    /// each reason holds back.
+    pub fn unclassified_by_reason(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut by: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for o in &self.sims_compared {
+            if o.category != UNCLASSIFIED {
+                continue;
+            }
+            let reason = o.unclassified_reason.as_deref().unwrap_or("none");
+            *by.entry(reason.to_string())
+                .or_default()
+                .entry(o.true_category.clone())
+                .or_default() += 1;
+        }
+        by
     }
 
     /// Per group of SIM holders (persona and border effects, when the truth names them): SIMs
@@ -475,6 +513,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
         let pseudonyms = column.as_fixed_size_binary();
         let cats = text_column(&b, facts::CATEGORY, &sims_path)?;
         let partners = text_column(&b, facts::PARTNER_COUNTRY, &sims_path)?;
+        let reasons = text_column(&b, facts::UNCLASSIFIED_REASON, &sims_path)?;
         for i in 0..b.num_rows() {
             let Ok(bytes) = <[u8; 16]>::try_from(pseudonyms.value(i)) else {
                 continue;
@@ -498,6 +537,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
                 true_partner,
                 category: label,
                 partner: partners[i].clone(),
+                unclassified_reason: reasons[i].clone(),
                 group,
             });
         }

@@ -197,8 +197,11 @@ pub struct ClassifyReport {
     pub key_fingerprint: String,
     /// SIMs with presence in the look-back.
     pub sims: u64,
-    /// Of which too sparse to classify.
+    /// Of which not classifiable.
     pub insufficient: u64,
+    /// The not classifiable by reason ([`borderflow_core::Unclassified`] codes).
+    #[serde(default)]
+    pub unclassified: BTreeMap<String, u64>,
     /// SIMs whose category rests on a spell still open at the period's end.
     pub open_spells: u64,
     /// SIMs per category.
