@@ -10,8 +10,9 @@
 //!   both go to the neighbour). A run abroad too long for that is a trip.
 //! - **Late evenings.** A commuter who comes home late shows its last events at work in the
 //!   night window. A country whose nights are almost all working-day evenings ending before
-//!   the core night (`core_night_from`, 22:00) is where the SIM works late, not where it
-//!   sleeps: those evenings place no night (their events stay presence by day).
+//!   the core night (`core_night_from`, 22:00), the next morning elsewhere, is where the SIM
+//!   works late, not where it sleeps: those evenings place no night (their events stay
+//!   presence by day). An evening followed by a morning in the same country was slept there.
 //!
 //! Both only rewrite what the rules would otherwise misread; a SIM without either is read
 //! as it is.
@@ -36,7 +37,7 @@ pub fn read_through(
     } else {
         None
     };
-    let late = late_evening_countries(&days, window.first_weekday, rules);
+    let late = late_evening_countries(&days, window.first_weekday, sim.sim_country == m, rules);
     if spill.is_none() && late.is_empty() {
         return None;
     }
@@ -45,12 +46,17 @@ pub fn read_through(
         None => vec![false; days.len()],
     };
     let core = rules.core_night_minute();
+    let own_sim = sim.sim_country == m;
     let mut rows = Vec::with_capacity(sim.rows.len());
     for (d, day) in days.iter().enumerate() {
         let start = rows.len();
         for r in day.iter() {
             let mut r = *r;
-            if late.contains(&r.country) && r.night_events > 0 && r.last_minute < core {
+            if late.contains(&r.country)
+                && r.night_events > 0
+                && r.last_minute < core
+                && !(own_sim && wakes_in(days.get(d + 1), r.country))
+            {
                 r.night_events = 0;
             }
             let home = spill
@@ -209,12 +215,23 @@ fn short_runs(days: &[&[CountryDay]], m: CountryCode, c: CountryCode) -> bool {
     runs >= 4 && in_runs <= 3 * runs
 }
 
+/// Whether the SIM's next day begins in `c`: its earliest row there. For an own SIM, whose
+/// mornings at home the operator sees, an evening followed by a morning in the same country
+/// is a night slept there (a weekly frontier worker at the workplace), however early its last
+/// event. A foreign SIM's mornings at home are unseen, so its next sighting proves nothing.
+fn wakes_in(next: Option<&&[CountryDay]>, c: CountryCode) -> bool {
+    next.and_then(|d| d.iter().min_by_key(|r| r.first_minute))
+        .is_some_and(|r| r.country == c)
+}
+
 /// Countries whose nights, as the SIM's rows show them, are almost all working-day evenings
-/// ending before the core night: at least `late_evening_share` of at least
-/// `rhythm_min_days` nights there.
+/// ending before the core night and, for an own SIM, not followed by a morning there
+/// ([`wakes_in`]): at least
+/// `late_evening_share` of at least `rhythm_min_days` nights there.
 pub fn late_evening_countries(
     days: &[&[CountryDay]],
     first_weekday: u8,
+    own_sim: bool,
     rules: &Rules,
 ) -> Vec<CountryCode> {
     let core = rules.core_night_minute();
@@ -224,7 +241,11 @@ pub fn late_evening_countries(
         let weekday = ((usize::from(first_weekday) + d) % 7) as u8;
         let working = rules.day.working_days.contains(weekday);
         for r in day.iter().filter(|r| r.night_events > 0) {
-            let evening = u32::from(working && r.last_minute < core);
+            let evening = u32::from(
+                working
+                    && r.last_minute < core
+                    && !(own_sim && wakes_in(days.get(d + 1), r.country)),
+            );
             match tally.iter_mut().find(|t| t.0 == r.country) {
                 Some(t) => {
                     t.1 += 1;

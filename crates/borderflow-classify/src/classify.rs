@@ -464,18 +464,26 @@ pub fn weekly_frontier(
     let weeks = window.week(window.len()) + 1;
     // Per week: working-day nights at work, rest-day nights at work, rest days at home.
     let mut tally = vec![(0u32, 0u32, false); weeks];
+    // Per week: working days seen at all (a week of silent working days between rest days at
+    // home is a week away whose roaming the records do not show).
+    let mut working_seen = vec![0u32; weeks];
+    let mut working_days = vec![0u32; weeks];
     for (d, day) in days.iter().enumerate() {
         let w = window.week(offset + d);
         // An own SIM seen only at work all day is away that night too: roaming shows few
         // nights, and a daily commuter is seen at home on most of its working days.
         let away_all_day =
             commute == Commute::OutOf && !day.is_empty() && day.iter().all(|r| r.country == work);
-        let at_work = nights[d] == NightCountry::Seen(work) || away_all_day;
+        let night_at_work = nights[d] == NightCountry::Seen(work);
         if working(d) {
-            tally[w].0 += u32::from(at_work);
+            tally[w].0 += u32::from(night_at_work || away_all_day);
+            working_seen[w] += u32::from(!day.is_empty());
+            working_days[w] += 1;
             continue;
         }
-        tally[w].1 += u32::from(at_work);
+        // A rest day counts against the week only by a night seen at work: a sixth working
+        // day seen at work by day ends at home in the evening as often as not.
+        tally[w].1 += u32::from(night_at_work);
         let home = match commute {
             Commute::OutOf => day.iter().any(|r| r.country == m),
             Commute::Into => !day.iter().any(|r| r.country == m),
@@ -484,12 +492,27 @@ pub fn weekly_frontier(
     }
     let with_nights = tally.iter().filter(|t| t.0 + t.1 > 0).count() as f64;
     let alternating = tally.iter().filter(|t| t.0 > 0 && t.1 == 0 && t.2).count() as f64;
+    // Weeks of silent working days and rest days at home, for an own SIM, add to the seen
+    // ones once at least half of `frontier_weeks` are seen: roaming off or quiet abroad.
+    let silent_weeks = match commute {
+        Commute::OutOf => (0..weeks)
+            .filter(|&w| {
+                working_days[w] >= 4 && working_seen[w] == 0 && tally[w].1 == 0 && tally[w].2
+            })
+            .count() as f64,
+        Commute::Into => 0.0,
+    };
+    let alternating = if 2.0 * alternating >= f64::from(rules.frontier_weeks) {
+        (alternating, alternating + silent_weeks)
+    } else {
+        (alternating, alternating)
+    };
     let first_weekday = weekday(0);
     let rest_days = crate::rhythm::rhythm(days, first_weekday, rules, |d| {
         d.iter().any(|r| r.country == work)
     }) == crate::rhythm::Rhythm::RestDays;
-    (alternating >= f64::from(rules.frontier_weeks)
-        && alternating >= rules.weekly_min_share * with_nights
+    (alternating.1 >= f64::from(rules.frontier_weeks)
+        && alternating.0 >= rules.weekly_min_share * with_nights
         && rest_days)
         .then_some(work)
 }
