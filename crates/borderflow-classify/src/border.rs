@@ -215,17 +215,17 @@ fn short_runs(days: &[&[CountryDay]], m: CountryCode, c: CountryCode) -> bool {
     runs >= 4 && in_runs <= 3 * runs
 }
 
-/// Whether the SIM's next day begins in `c`: its earliest row there. For an own SIM, whose
-/// mornings at home the operator sees, an evening followed by a morning in the same country
-/// is a night slept there (a weekly frontier worker at the workplace), however early its last
-/// event. A foreign SIM's mornings at home are unseen, so its next sighting proves nothing.
+/// Whether the SIM spends its next day in `c`: seen that day, and only there. For an own SIM,
+/// whose days at home the operator sees, an evening followed by a whole day in the same
+/// country is a night slept there (a weekly frontier worker at the workplace), however early
+/// its last event; a daily commuter back late is seen at home most days. A foreign SIM's days
+/// at home are unseen, so its next sighting proves nothing.
 fn wakes_in(next: Option<&&[CountryDay]>, c: CountryCode) -> bool {
-    next.and_then(|d| d.iter().min_by_key(|r| r.first_minute))
-        .is_some_and(|r| r.country == c)
+    next.is_some_and(|d| !d.is_empty() && d.iter().all(|r| r.country == c))
 }
 
 /// Countries whose nights, as the SIM's rows show them, are almost all working-day evenings
-/// ending before the core night and, for an own SIM, not followed by a morning there
+/// ending before the core night and, for an own SIM, not followed by a day spent there
 /// ([`wakes_in`]): at least
 /// `late_evening_share` of at least `rhythm_min_days` nights there.
 pub fn late_evening_countries(

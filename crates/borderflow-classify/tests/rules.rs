@@ -4,7 +4,7 @@ use borderflow_classify::nights::{BorderGuard, abroad_sighting, reconstruct};
 use borderflow_classify::{
     CountryDay, NightCountry, Rules, SimDays, SimFacts, Window, classify, crossings,
 };
-use borderflow_core::{Category, CountryCode};
+use borderflow_core::{Category, CountryCode, Unclassified};
 
 fn c(code: &str) -> CountryCode {
     code.parse().unwrap()
@@ -366,6 +366,7 @@ fn sims_seen_too_rarely_are_not_classified() {
     );
     let f = run(&s);
     assert_eq!(f.category, None);
+    assert_eq!(f.unclassified, Some(Unclassified::TooSparse));
     assert_eq!(f.partner, None);
     // One day in three (silences of 2 days) is enough.
     let s = sim(
@@ -569,12 +570,14 @@ fn an_own_sims_silence_at_home_with_calls_from_abroad_is_a_stay_abroad() {
     let f = run(&sim("KEN", rows));
     assert_eq!(f.category, Some(Category::SeasonalOut));
     assert_eq!(f.partner, Some(c("TZA")));
-    // The same silence with no record abroad tells nothing of where it was.
+    // The same silence with no record abroad tells nothing of where it was: not classifiable.
     let rows: Vec<CountryDay> = (0..365)
         .filter(|&d| home(d))
         .map(|d| night(d, "KEN"))
         .collect();
-    assert_eq!(run(&sim("KEN", rows)).category, Some(Category::Resident));
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, None);
+    assert_eq!(f.unclassified, Some(Unclassified::LongSilence));
     // Nor does it when the phone is seen at home a day in three: a silence is ordinary there.
     let mut rows: Vec<CountryDay> = (0..365)
         .filter(|&d| home(d) && d % 3 == 0)
@@ -717,4 +720,148 @@ fn a_stay_seen_by_day_only_is_a_stay() {
             .collect(),
     );
     assert_eq!(run(&s).category, Some(Category::FrontierIn));
+}
+
+#[test]
+fn an_own_sim_seen_at_home_too_briefly_or_silent_for_a_season_is_not_classifiable() {
+    let home =
+        |days: &mut dyn Iterator<Item = usize>| sim("KEN", days.map(|d| night(d, "KEN")).collect());
+    // Silent for 30 days in the middle of a year at home: a stay abroad without roaming
+    // records, or a phone not in use — not a resident by default.
+    let f = run(&home(&mut (0..365).filter(|d| !(100..130).contains(d))));
+    assert_eq!(f.category, None);
+    assert_eq!(f.unclassified, Some(Unclassified::LongSilence));
+    assert_eq!(f.partner, None);
+    // Silent for 29 days: shorter than any stay that would change its category.
+    let f = run(&home(&mut (0..365).filter(|d| !(100..129).contains(d))));
+    assert_eq!(f.category, Some(Category::Resident));
+    assert_eq!(f.unclassified, None);
+    // Seen at home on 182 days from first to last (a phone given up, or gone unseen
+    // abroad): too short a presence to establish residence; 183 is enough.
+    let f = run(&home(&mut (0..182)));
+    assert_eq!(f.unclassified, Some(Unclassified::ShortPresence));
+    let f = run(&home(&mut (182..365)));
+    assert_eq!(f.category, Some(Category::Resident));
+    // A visible stay abroad is classified whatever the silences around it.
+    let mut rows: Vec<CountryDay> = (0..120).map(|d| night(d, "KEN")).collect();
+    rows.extend((120..160).map(|d| night(d, "ARE")));
+    rows.extend((200..365).map(|d| night(d, "KEN")));
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::SeasonalOut));
+    assert_eq!(f.unclassified, None);
+}
+
+/// A Kenyan SIM's weekly commute to Tanzania: `seen` weeks sleeping there Monday to Thursday
+/// (home Friday to Sunday), then `dark` weeks silent from Monday to Friday and at home at the
+/// weekend, then at home every night to the end of the year.
+fn weekly_out(seen: usize, dark: usize) -> SimDays {
+    sim(
+        "KEN",
+        (0..364)
+            .filter_map(|d| {
+                let (week, weekday) = (d / 7, d % 7);
+                if week < seen {
+                    Some(night(d, if weekday < 4 { "TZA" } else { "KEN" }))
+                } else if week < seen + dark {
+                    (weekday >= 5).then(|| night(d, "KEN"))
+                } else {
+                    Some(night(d, "KEN"))
+                }
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn weeks_of_silent_working_days_between_weekends_at_home_count_for_a_weekly_commuter() {
+    // Seen at work on 7 weeks (half of the 13 weeks asked, rounded up), dark abroad on 10
+    // more: 17 weeks, a weekly frontier worker.
+    let f = run(&weekly_out(7, 10));
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.partner, Some(c("TZA")));
+    // Seen at work on 6 weeks: too few for silent weeks to count.
+    assert_eq!(run(&weekly_out(6, 11)).category, Some(Category::Resident));
+    // Seen at work on 12 weeks with no silent week: short of 13.
+    assert_eq!(run(&weekly_out(12, 0)).category, Some(Category::Resident));
+}
+
+#[test]
+fn a_sixth_working_day_seen_at_work_by_day_keeps_the_week_weekly() {
+    // Sleeping in Tanzania Monday to Friday, working there on Saturday by day and home for
+    // the night, Sunday at home, 30 weeks: the Saturday is no night across.
+    let rows: Vec<CountryDay> = (0..7 * 30)
+        .flat_map(|d| match d % 7 {
+            0..=4 => vec![night(d, "TZA")],
+            5 => vec![daytime(d, "TZA")],
+            _ => vec![night(d, "KEN")],
+        })
+        .collect();
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.residence, c("KEN"));
+}
+
+#[test]
+fn an_own_sims_evening_followed_by_a_morning_in_the_same_country_is_a_night_there() {
+    use borderflow_classify::border::read_through;
+    // Monday to Thursday in Tanzania from 07:00 to 21:20 (before the core night), 30 weeks.
+    let at_work = |d: usize| CountryDay {
+        night_events: 1,
+        events: 3,
+        ..commute_day(d, "TZA", 180, 1040)
+    };
+    // Slept there: the next day is spent in Tanzania (Friday evening at home).
+    let weekly: Vec<CountryDay> = (0..7 * 30)
+        .map(|d| {
+            if d % 7 < 4 {
+                at_work(d)
+            } else {
+                night(d, "KEN")
+            }
+        })
+        .collect();
+    let read = read_through(
+        &sim("KEN", weekly.clone()),
+        c("KEN"),
+        YEAR,
+        &Rules::default(),
+    );
+    let kept = |s: &Option<SimDays>, rows: &[CountryDay]| {
+        let rows = s.as_ref().map_or(rows, |s| &s.rows[..]);
+        rows.iter()
+            .filter(|r| r.country == c("TZA") && r.night_events > 0)
+            .count()
+    };
+    assert_eq!(kept(&read, &weekly), 4 * 30);
+    // Home every night after such evenings (a daily commuter back late): no night there.
+    let daily: Vec<CountryDay> = (0..7 * 30)
+        .flat_map(|d| {
+            let mut day = vec![night(d, "KEN")];
+            if d % 7 < 5 {
+                day.push(at_work(d));
+            }
+            day
+        })
+        .collect();
+    let daily: Vec<CountryDay> = daily
+        .into_iter()
+        .map(|r| {
+            if r.country == c("KEN") {
+                CountryDay {
+                    first_minute: 10,
+                    last_minute: 1380,
+                    ..r
+                }
+            } else {
+                r
+            }
+        })
+        .collect();
+    let read = read_through(
+        &sim("KEN", daily.clone()),
+        c("KEN"),
+        YEAR,
+        &Rules::default(),
+    );
+    assert_eq!(kept(&read, &daily), 0);
 }

@@ -40,6 +40,11 @@ pub struct Args {
     /// state.
     #[arg(long, value_name = "FILE")]
     per_sim: Option<PathBuf>,
+    /// Also write the classification's recall and precision per category in this world as an
+    /// accuracy file: named as a pipeline's `accuracy_file`, its releases state these figures
+    /// (from the office's own pilot data) instead of the validation suite's.
+    #[arg(long, value_name = "FILE")]
+    accuracy_json: Option<PathBuf>,
 }
 
 /// Generates (if need be), classifies and prints the confusion matrix.
@@ -110,6 +115,21 @@ pub fn run(args: Args) -> Result<()> {
     );
     if let Some(path) = &args.per_sim {
         borderflow_core::write_file_atomic(path, eval.per_sim_csv().as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.accuracy_json {
+        let source = format!(
+            "borderflow {} evaluated on {} (reference period {})",
+            env!("CARGO_PKG_VERSION"),
+            args.world.file_name().map_or_else(
+                || args.world.display().to_string(),
+                |n| n.to_string_lossy().into_owned()
+            ),
+            eval.period
+        );
+        let accuracy =
+            borderflow_release::accuracy::MethodAccuracy::of_worlds(&source, [eval.scores()]);
+        borderflow_core::write_file_atomic(path, accuracy.to_json().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

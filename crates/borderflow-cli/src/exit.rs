@@ -76,6 +76,7 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
             borderflow_core::CountryCodeError,
             borderflow_release::series::SeriesError,
             borderflow_release::WriteError,
+            borderflow_release::accuracy::AccuracyError,
         );
     }
     if e.chain()

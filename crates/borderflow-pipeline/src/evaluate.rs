@@ -369,6 +369,20 @@ impl Evaluation {
         out
     }
 
+    /// Each category's scores in this world, for [`borderflow_release::accuracy`]: SIMs
+    /// truly of it classified at all, recall and precision.
+    pub fn scores(&self) -> Vec<borderflow_release::accuracy::WorldScore<'static>> {
+        Category::ALL
+            .into_iter()
+            .map(|c| borderflow_release::accuracy::WorldScore {
+                category: c.as_str(),
+                classified: self.truly_classified(c.as_str()),
+                recall: self.recall(c.as_str()).unwrap_or(0.0),
+                precision: self.precision(c.as_str()).unwrap_or(0.0),
+            })
+            .collect()
+    }
+
     /// The SIMs not classified, by reason and true category: how many SIMs of each category
     /// each reason holds back.
     pub fn unclassified_by_reason(&self) -> BTreeMap<String, BTreeMap<String, u64>> {

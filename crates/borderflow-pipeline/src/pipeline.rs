@@ -163,6 +163,11 @@ pub struct Pipeline {
     /// The releases' SDMX identity: agency, version, dataflow ids.
     #[serde(default, skip_serializing_if = "SdmxConfig::is_default")]
     pub sdmx: SdmxConfig,
+    /// The classification's measured accuracy that releases state beside their noise
+    /// (`borderflow evaluate --accuracy-json` on the office's own pilot data); without it,
+    /// the validation suite's of this version (docs/releases.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_file: Option<PathBuf>,
 }
 
 impl Pipeline {
@@ -234,6 +239,9 @@ impl Pipeline {
         };
         resolve(&mut p.state_dir);
         resolve(&mut p.release_dir);
+        if let Some(f) = &mut p.accuracy_file {
+            resolve(f);
+        }
         if let Some(f) = &mut p.key.file {
             resolve(f);
         }

@@ -21,6 +21,8 @@
 //!   structure message (data structure definitions, concept scheme, code lists).
 //! - [`report`]: the self-contained `report.html` with inline SVG charts; [`history`] reads
 //!   earlier releases of the dataset back for its crossings over time.
+//! - [`accuracy`]: the classification's measured accuracy per category, published beside the
+//!   noise (the validation suite's, or an office's own pilot evaluation).
 //! - [`manifest`]: `manifest.json` and `quality.json` as types, written and read back, and
 //!   their JSON Schemas.
 //! - [`series`]: one table stacked over every published period of a dataset, and the
@@ -45,6 +47,7 @@
 //! assert!(csv.lines().count() == 3 && !csv.contains(",3,"), "{csv}");
 //! ```
 
+pub mod accuracy;
 pub mod aggregate;
 pub mod corridors;
 pub mod datapackage;

@@ -244,6 +244,10 @@ pub struct ClassificationManifest {
     pub open_spells: NoisyTotal,
     /// The classification rules used, as configured.
     pub rules: serde_json::Value,
+    /// The classification's own measured error per category ([`crate::accuracy`]); absent
+    /// from releases made before it was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<crate::accuracy::MethodAccuracy>,
 }
 
 /// `manifest.json`: written last into a release directory.

@@ -80,6 +80,8 @@ pub struct ReleaseAbout<'a> {
     pub earlier_crossings: &'a [PeriodCrossings],
     /// When the release is published (RFC 3339, UTC).
     pub published_at: &'a str,
+    /// The classification's measured accuracy the release states beside its noise.
+    pub accuracy: &'a crate::accuracy::MethodAccuracy,
 }
 
 /// Writes every file of the release into `dir` (a staging directory), the manifest last, and
@@ -181,6 +183,7 @@ fn report_html(release: &ProtectedRelease, about: &ReleaseAbout<'_>) -> String {
         refdata: about.refdata,
         published_at: about.published_at,
         agency: &about.sdmx.agency,
+        accuracy: about.accuracy,
     })
 }
 
@@ -276,6 +279,7 @@ fn manifest(
             },
             open_spells: release.quality.open_spells,
             rules: about.rules.clone(),
+            accuracy: Some(about.accuracy.clone()),
         },
         published_at: about.published_at.to_string(),
     }

@@ -68,6 +68,8 @@ pub struct ReportInput<'a> {
     pub published_at: &'a str,
     /// The SDMX agency publishing it (the citation's author).
     pub agency: &'a str,
+    /// The classification's measured accuracy per category.
+    pub accuracy: &'a crate::accuracy::MethodAccuracy,
 }
 
 const INBOUND: [Category; 6] = [
@@ -635,7 +637,9 @@ svg{{max-width:100%;height:auto;font-family:inherit;display:block;margin:.4em 0}
 <h2>Noise and suppression</h2>
 <p>To protect every person, random noise was added to every cell before release (an exact discrete Gaussian, differential privacy at ρ = {rho} for this release, that is ε = {eps:.2} at δ = {delta:e}, charged to each calendar year of data it reads: {years}). The unit protected is one SIM's data in one calendar year: whether or not any one SIM's records of a year are in the data changes what is published only within the noise. A cell's noise has a standard deviation of about {sd_cat:.1} SIMs in <code>categories</code> and {sd_cross:.1} in <code>crossings</code>: a published 100 means “between about {lo} and {hi}” (95%). Sums such as corridors add up the noise of their cells: their margin is given with each one, and a sum is shown only when it clears the threshold for its own noise.</p>
 <p>Cells whose noisy value is below the larger of k = {k} and a threshold τ set from the noise and the table's size (so that, on average, fewer than {phantoms} empty cells per table are published by noise alone: {tau_cat} for <code>categories</code>, {tau_cross} for <code>crossings</code>) are suppressed — shown as empty, with OBS_STATUS Q in SDMX — in {sc} of {nc} <code>categories</code> cells and {sx} of {nx} <code>crossings</code> cells. Every cell of every country pair is listed, zeros included, so that the presence of a row reveals nothing.</p>
-<p>{sparse:.1}% of SIMs were seen too rarely to classify and are counted nowhere.</p>
+<p>{sparse:.1}% of SIMs could not be classified (seen too rarely, or silent too long to tell a stay from a residence) and are counted nowhere.</p>
+<h2>The classification's own error</h2>
+{accuracy}
 <h2 id="methodology">Methodology</h2>
 <p>Categories follow the ILO's 20th ICLS (2018) guidelines on international labour migration statistics and the UN's definitions of usual residence (183 nights) and short-term stays; frontier workers commute at least two days a week for 13 weeks. The full rules, their sources and what phones cannot show are in the methodology document shipped with borderflow (<code>docs/methodology.md</code>); privacy in <code>docs/privacy.md</code>. Beside this page: <a href="manifest.json">manifest.json</a> (software version, configuration digest, privacy parameters), <a href="quality.json">quality.json</a> (both with their JSON Schemas, <a href="manifest.schema.json">manifest.schema.json</a> and <a href="quality.schema.json">quality.schema.json</a>), <a href="datapackage.json">datapackage.json</a> (column types) and <a href="structure.sdmx.xml">structure.sdmx.xml</a> (SDMX structures).</p>
 <h2>Citation</h2>
@@ -678,5 +682,36 @@ svg{{max-width:100%;height:auto;font-family:inherit;display:block;margin:.4em 0}
         sx = fmt_int(suppressed(input.crossings) as i64),
         nx = fmt_int(input.crossings.cells.len() as i64),
         sparse = 100.0 * input.share_too_sparse,
+        accuracy = accuracy_table(input.accuracy),
+    )
+}
+
+/// The method's measured recall and precision per category, as ranges over the worlds
+/// evaluated: the second source of error, beside the noise.
+fn accuracy_table(a: &crate::accuracy::MethodAccuracy) -> String {
+    let range = |r: [f64; 2]| {
+        if r[0] == r[1] {
+            format!("{:.2}", r[0])
+        } else {
+            format!("{:.2}–{:.2}", r[0], r[1])
+        }
+    };
+    let mut rows = String::new();
+    for c in borderflow_core::Category::ALL {
+        let Some(x) = a.categories.get(c.as_str()) else {
+            continue;
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
+            label(c),
+            range(x.recall),
+            range(x.precision),
+            x.worlds
+        ));
+    }
+    format!(
+        "<p>The noise margins above say how far a count may be from the exact count of SIMs classified; they do not say whether the SIMs were classified right. That was measured against ground truth ({source}): recall is the share of a category's SIMs put in it, precision the share of the SIMs put in it that belong there, lowest–highest over the worlds with at least {min} of its SIMs classified.</p>\n<table><tr><th>category</th><th class=n>recall</th><th class=n>precision</th><th class=n>worlds</th></tr>\n{rows}</table>",
+        source = esc(&a.source),
+        min = a.min_sims,
     )
 }

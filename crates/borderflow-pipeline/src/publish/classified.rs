@@ -9,6 +9,7 @@ use borderflow_core::schema::facts::{CROSSINGS_FILE, SIMS_FILE};
 use borderflow_core::{CountryCode, Noised, StateLayout, TableId};
 use borderflow_privacy::{DomainSizes, ReleasePlan, Span};
 use borderflow_refdata::RefData;
+use borderflow_release::accuracy::MethodAccuracy;
 use borderflow_release::manifest::digest_files;
 use borderflow_release::{
     Domain, ExactTables, FactTotals, ReleaseWindow, TOTAL_CELLS, TabulateParams, read_facts,
@@ -47,6 +48,9 @@ pub(crate) struct ClassifiedPeriod {
     pub query_digests: Noised<String>,
     /// SHA-256 of the facts files.
     pub facts_digest: String,
+    /// The classification's measured accuracy the release states: the pipeline's
+    /// `accuracy_file`, else the validation suite's. Read before the ledger is asked.
+    pub accuracy: MethodAccuracy,
 }
 
 impl ClassifiedPeriod {
@@ -61,6 +65,10 @@ impl ClassifiedPeriod {
             });
         }
         let summary = ClassifyReport::read(&facts_dir)?;
+        let accuracy = match &p.accuracy_file {
+            Some(f) => MethodAccuracy::read(f)?,
+            None => MethodAccuracy::suite(),
+        };
         let window = ReleaseWindow {
             window_first: summary.window_first.unwrap_or(summary.lookback_first),
             lookback_first: summary.lookback_first,
@@ -114,6 +122,7 @@ impl ClassifiedPeriod {
             years,
             runs,
             query_digests,
+            accuracy,
         })
     }
 }

@@ -53,6 +53,9 @@ pub enum PublishError {
     /// The facts could not be read.
     #[error(transparent)]
     Facts(#[from] FactsError),
+    /// The pipeline's accuracy file cannot be used.
+    #[error(transparent)]
+    Accuracy(#[from] borderflow_release::accuracy::AccuracyError),
     /// A run report could not be read.
     #[error(transparent)]
     Report(#[from] ReportError),
@@ -91,6 +94,7 @@ impl FailureKind for PublishError {
             PublishError::RefData(e) => e.failure(),
             PublishError::Tabulate(e) => e.failure(),
             PublishError::Facts(e) => e.failure(),
+            PublishError::Accuracy(e) => e.failure(),
             PublishError::Report(e) => e.failure(),
             PublishError::Noise(e) => e.failure(),
             PublishError::Lock(e) => e.failure(),

@@ -1,28 +1,50 @@
 //! The classification against ground truth on every scenario of the suite in `scenarios/`,
-//! with the same default rules: recall and precision of at least 0.90 for every category with
-//! at least 50 true SIMs, and a total variation distance of the category shares of at most
-//! 0.02. The one exception is listed in [`SHORTFALLS`] with the floor it must not fall below
-//! (and must be removed once it meets the bound); docs/methodology.md reports the figures.
+//! with the same default rules: recall and precision of at least 0.95 for every category with
+//! at least 50 classified true SIMs, and a total variation distance of the category shares of
+//! at most 0.02. The exceptions are listed in [`SHORTFALLS`], each with the floor it must not
+//! fall below (and to be removed once it meets the bound); docs/methodology.md reports the
+//! figures. The suite's ranges per category are what releases publish as the method's own
+//! error (`crates/borderflow-release/validation.json`): the test fails when that file no longer
+//! says what the rules do (`BORDERFLOW_WRITE_VALIDATION=1` rewrites it).
 
 use std::path::{Path, PathBuf};
 
 use borderflow_core::Category;
 use borderflow_pipeline::evaluate::{Evaluation, World, evaluate};
 use borderflow_refdata::RefData;
+use borderflow_release::accuracy::MethodAccuracy;
 use borderflow_synth::{OutputFormats, Scenario, generate};
 
 /// Recall and precision asked of every category with enough SIMs.
-const MIN_SCORE: f64 = 0.90;
+const MIN_SCORE: f64 = 0.95;
 /// SIMs a category needs in a scenario for its scores to be asserted.
 const MIN_SIMS: u64 = 50;
 /// Largest total variation distance of the category shares.
 const MAX_TVD: f64 = 0.02;
 
-/// Scores known to fall short of [`MIN_SCORE`], as measured when the scenario was added:
-/// (scenario, category, metric, floor). Own SIMs that commute into the very country whose
-/// network reaches them at home: the spillover cannot be told from the commute on the same
-/// network, and some are taken for emigrants (docs/methodology.md, "What the rules cannot do").
-const SHORTFALLS: [(&str, &str, &str, f64); 1] = [("spillover", "emigrant", "precision", 0.88)];
+/// Scores known to fall short of [`MIN_SCORE`], as measured: (scenario, category, metric,
+/// floor). What each is (docs/methodology.md, "What the rules cannot do"):
+/// - outbound frontier workers whose phones are dark abroad (data-only phones with data
+///   roaming off; a local SIM at work): seen at home only, they read as residents;
+/// - own SIMs that commute into the very country whose network reaches them at home: the
+///   spillover cannot be told from the commute on the same network;
+/// - seasonal stays into M near the 30- and 90-night bounds, seen sparsely or by day only:
+///   a stay's first and last nights unseen move it across a bound.
+const SHORTFALLS: [(&str, &str, &str, f64); 13] = [
+    ("baseline", "seasonal_in", "precision", 0.93),
+    ("border-towns", "seasonal_in", "recall", 0.92),
+    ("border-towns", "frontier_out", "recall", 0.92),
+    ("border-towns", "seasonal_out", "precision", 0.92),
+    ("border-towns", "emigrant", "precision", 0.91),
+    ("data-only", "frontier_out", "recall", 0.92),
+    ("dim-roaming", "frontier_out", "recall", 0.92),
+    ("low-activity", "seasonal_in", "recall", 0.93),
+    ("market-traders", "seasonal_in", "recall", 0.92),
+    ("night-silent", "seasonal_in", "recall", 0.92),
+    ("night-silent", "temporary_in", "recall", 0.93),
+    ("spillover", "frontier_out", "recall", 0.91),
+    ("spillover", "emigrant", "precision", 0.88),
+];
 
 fn suite() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
@@ -75,6 +97,7 @@ fn every_scenario_of_the_suite_is_classified_within_its_bounds() {
     assert!(files.len() >= 13, "the suite has {} scenarios", files.len());
     let rd = RefData::embedded();
     let mut failures = Vec::new();
+    let mut scores = Vec::new();
     for file in &files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let scenario = Scenario::from_file(file).unwrap();
@@ -95,6 +118,28 @@ fn every_scenario_of_the_suite_is_classified_within_its_bounds() {
         let e = evaluate(&world, &work.path().join("evaluation")).unwrap();
         println!("== {name}\n{}", e.render());
         failures.extend(check(&name, &e));
+        scores.push(e.scores());
+    }
+    let measured = MethodAccuracy::of_worlds(
+        &format!(
+            "borderflow {} validation suite: {} synthetic worlds (scenarios/)",
+            env!("CARGO_PKG_VERSION"),
+            files.len()
+        ),
+        scores,
+    );
+    if measured != MethodAccuracy::suite() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../borderflow-release/validation.json");
+        if std::env::var_os("BORDERFLOW_WRITE_VALIDATION").is_some() {
+            std::fs::write(&path, measured.to_json()).unwrap();
+        } else {
+            failures.push(format!(
+                "{} no longer says what the rules do; rerun with BORDERFLOW_WRITE_VALIDATION=1 to write:\n{}",
+                path.display(),
+                measured.to_json()
+            ));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
