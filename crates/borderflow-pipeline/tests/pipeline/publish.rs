@@ -297,3 +297,75 @@ fn a_release_that_fails_while_being_written_keeps_its_cost_and_its_noise() {
         assert!(*v == i64::MIN || v == d, "published {v}, drawn {d}");
     }
 }
+
+/// A release states the classification's measured accuracy beside its noise: the validation
+/// suite's by default, an office's pilot figures when the pipeline names them, and a file that
+/// is not one is refused before the ledger is asked, with nothing spent or written.
+#[test]
+fn a_release_states_the_methods_accuracy_from_the_suite_or_the_offices_pilot() {
+    use borderflow_release::accuracy::{MethodAccuracy, WorldScore};
+    use borderflow_release::manifest::Manifest;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (p, _) = setup(root, &["privacy.annual_rho=1"]);
+    let manifest = |dir: &Path| -> Manifest {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+    };
+    let r = publish::run(&p, year(), NoiseSource::seeded_for_tests(1)).unwrap();
+    let suite = MethodAccuracy::suite();
+    assert_eq!(
+        manifest(&r.dir).classification.accuracy,
+        Some(suite.clone())
+    );
+    let report = std::fs::read_to_string(r.dir.join("report.html")).unwrap();
+    assert!(report.contains("The classification's own error"));
+    assert!(
+        report.contains(&suite.source),
+        "the report names its source"
+    );
+
+    // An office's pilot evaluation, named in the pipeline, replaces the suite's figures.
+    let pilot = MethodAccuracy::of_worlds(
+        "pilot survey match, 2025",
+        [vec![WorldScore {
+            category: "frontier_in",
+            classified: 212,
+            recall: 0.9433,
+            precision: 0.9711,
+        }]],
+    );
+    std::fs::write(root.join("pilot.json"), pilot.to_json()).unwrap();
+    let mut with_pilot = p.clone();
+    with_pilot.accuracy_file = Some(root.join("pilot.json"));
+    let month: Period = "2025-06".parse().unwrap();
+    let r = publish::run(&with_pilot, month, NoiseSource::seeded_for_tests(1)).unwrap();
+    let stated = manifest(&r.dir).classification.accuracy.unwrap();
+    assert_eq!(stated, pilot);
+    assert_eq!(stated.categories["frontier_in"].recall, [0.943, 0.943]);
+    let report = std::fs::read_to_string(r.dir.join("report.html")).unwrap();
+    assert!(report.contains("pilot survey match, 2025") && report.contains("0.94"));
+
+    // Not an accuracy file: refused by name, before the ledger; nothing spent or written.
+    std::fs::write(root.join("bad.json"), "{\"source\": 3}").unwrap();
+    let mut bad = p.clone();
+    bad.accuracy_file = Some(root.join("bad.json"));
+    bad.release_dir = root.join("other-release");
+    classify::run(&p, "2025-05".parse().unwrap()).unwrap();
+    let spent = ledger(root).releases().unwrap().len();
+    let err = publish::run(
+        &bad,
+        "2025-05".parse().unwrap(),
+        NoiseSource::seeded_for_tests(1),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PublishError::Accuracy(_)), "{err}");
+    assert!(err.to_string().contains("bad.json"), "{err}");
+    assert_eq!(ledger(root).releases().unwrap().len(), spent);
+    assert!(
+        !root
+            .join("other-release")
+            .join("t")
+            .join("2025-05")
+            .exists()
+    );
+}
