@@ -157,18 +157,13 @@ pub fn classify(sim: &SimDays, m: CountryCode, window: Window, rules: &Rules) ->
 }
 
 /// Why an own SIM that shows no stay abroad cannot be called a resident: seen over less of
-/// the period than `residence_nights` (first to last day seen) —  a phone new or given up in
+/// the period than `residence_nights` (first to last day seen) — a phone new or given up in
 /// the period, or one that left and went unseen abroad — or silent for a spell as long as a
 /// seasonal stay (`seasonal_min_nights`) between two days seen: away without roaming records
 /// (roaming off, a local SIM bought abroad) or not in use. Either silence could hide a stay
 /// that would make it an emigrant or a seasonal or temporary mover.
 fn unseen_at_home(days: &[&[CountryDay]], rules: &Rules) -> Option<Unclassified> {
-    let seen: Vec<usize> = days
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| !d.is_empty())
-        .map(|(i, _)| i)
-        .collect();
+    let seen = seen_days(days);
     let (first, last) = (*seen.first()?, *seen.last()?);
     if last - first + 1 < rules.residence_nights as usize {
         return Some(Unclassified::ShortPresence);
@@ -212,17 +207,21 @@ fn stay_or_visits_unknown(
         && crate::rhythm::rhythm(days, first_weekday, rules, in_m) == crate::rhythm::Rhythm::Unknown
 }
 
+/// The indices of the days the SIM is seen on, in order.
+fn seen_days(days: &[&[CountryDay]]) -> Vec<usize> {
+    days.iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Whether the look-back holds enough to classify: a SIM seen on at least
 /// `min_days_for_density` days whose median silence between two days seen is longer than
 /// `sparse_median_gap_days` is too sparse to tell a trip from a quiet phone. SIMs seen on fewer
 /// days are classified on what there is (a short visit is short data).
 pub fn has_enough_data(days: &[&[CountryDay]], rules: &Rules) -> bool {
-    let seen: Vec<usize> = days
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| !d.is_empty())
-        .map(|(i, _)| i)
-        .collect();
+    let seen = seen_days(days);
     if seen.len() < rules.min_days_for_density as usize {
         return true;
     }

@@ -371,11 +371,29 @@ pub fn reconstruct(
             nights[j - to_b..j].fill(NightCountry::Filled(b));
         }
     }
+    // A foreign SIM seen by day in a country often enough to have a rate of its own there: a
+    // silence from the window's edge to its first day there (from its last) longer than that
+    // rate allows is absence, not a stay the window cut — a stay that began in late January,
+    // not on 1 January.
+    let edge_silence_is_stay = |c: CountryCode, from_start: bool| {
+        by_day_of
+            .iter()
+            .find(|(k, _)| *k == c)
+            .and_then(|(_, d)| d.as_ref())
+            .is_none_or(|d| {
+                let silence = if from_start {
+                    d.seen.iter().position(|s| *s)
+                } else {
+                    d.seen.iter().rev().position(|s| *s)
+                };
+                silence.is_none_or(|g| g <= d.longest)
+            })
+    };
     if let (Some(&(first, a)), Some(&(last, b))) = (seen.first(), seen.last()) {
-        if first <= fill(a) {
+        if first <= fill(a) && edge_silence_is_stay(a, true) {
             nights[..first].fill(NightCountry::Filled(a));
         }
-        if nights.len() - 1 - last <= fill(b) {
+        if nights.len() - 1 - last <= fill(b) && edge_silence_is_stay(b, false) {
             nights[last + 1..].fill(NightCountry::Filled(b));
         }
     }

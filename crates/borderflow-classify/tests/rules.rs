@@ -865,3 +865,29 @@ fn an_own_sims_evening_followed_by_a_morning_in_the_same_country_is_a_night_ther
     );
     assert_eq!(kept(&read, &daily), 0);
 }
+
+#[test]
+fn a_stay_that_begins_weeks_into_the_window_is_not_stretched_to_its_edge() {
+    // A Ugandan SIM in Kenya from day 28 to day 99 (72 nights), seen there every day but at
+    // night only one night in four: its rare nights allow long silences to be filled, but its
+    // days say it was not there before day 28. A seasonal stay, not a temporary one.
+    let stay = |from: usize| {
+        let rows: Vec<CountryDay> = (from..from + 72)
+            .map(|d| {
+                if d % 4 == 0 {
+                    night(d, "KEN")
+                } else {
+                    daytime(d, "KEN")
+                }
+            })
+            .collect();
+        sim("UGA", rows)
+    };
+    let f = run(&stay(28));
+    assert_eq!(f.category, Some(Category::SeasonalIn));
+    assert!(f.nights_in_m <= 75, "{}", f.nights_in_m);
+    // The same stay seen from the window's first day may have begun before it: it keeps
+    // the nights the window shows.
+    let f = run(&stay(0));
+    assert_eq!(f.category, Some(Category::SeasonalIn));
+}
