@@ -542,10 +542,31 @@ fn evaluate_prints_the_confusion_matrix_of_a_scenario_and_of_a_world_directory()
     assert!(out.contains("recall") && out.contains("precision") && out.contains("coverage"));
     assert!(out.contains("SIMs 300 "), "{out}");
     assert!(out.contains("total variation distance"), "{out}");
-    // The generated world, read back as a world directory.
-    let again = borderflow(&["evaluate", work.join("world").to_str().unwrap()]);
+    // The generated world, read back as a world directory, with a work directory given
+    // relative to where the command runs, and the accuracy file an office names in its
+    // pipeline written from it.
+    let accuracy = dir.path().join("accuracy.json");
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_borderflow"))
+        .current_dir(dir.path())
+        .args([
+            "evaluate",
+            work.join("world").to_str().unwrap(),
+            "--work",
+            "again",
+            "--accuracy-json",
+            "accuracy.json",
+        ])
+        .output()
+        .unwrap();
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(String::from_utf8_lossy(&again.stdout).contains("SIMs 300 "));
+    assert!(dir.path().join("again/evaluation/state").is_dir());
+    let accuracy: borderflow_release::accuracy::MethodAccuracy =
+        serde_json::from_str(&std::fs::read_to_string(&accuracy).unwrap()).unwrap();
+    assert_eq!(accuracy.worlds, 1);
+    assert!(accuracy.source.contains("world"), "{}", accuracy.source);
+    // 300 SIMs: only residents reach the 50 classified SIMs a category needs to be scored.
+    assert!(accuracy.categories.contains_key("resident"), "{accuracy:?}");
     // Neither a file nor a directory: one line, status 1.
     let err = one_line_error(&borderflow(&["evaluate", "/no/such/world"]));
     assert!(
@@ -627,7 +648,8 @@ fn evaluate_per_sim_writes_each_sims_truth_beside_its_class_by_pseudonym_only() 
             "true_partner",
             "category",
             "partner",
-            "group"
+            "group",
+            "unclassified_reason"
         ]
     );
     // One row per SIM the records show: the matrix's SIMs less the unseen.
@@ -648,6 +670,17 @@ fn evaluate_per_sim_writes_each_sims_truth_beside_its_class_by_pseudonym_only() 
             r["category"].parse::<borderflow_core::Category>().is_ok()
                 || r["category"] == "unclassified"
         );
+        // A SIM not classified says why; a classified one has no reason.
+        if r["category"] == "unclassified" {
+            assert!(
+                r["unclassified_reason"]
+                    .parse::<borderflow_core::Unclassified>()
+                    .is_ok(),
+                "{r:?}"
+            );
+        } else {
+            assert_eq!(r["unclassified_reason"], "");
+        }
     }
     let truth = std::fs::read_to_string(tmp.path().join("work/world/truth.csv")).unwrap();
     let first_id = truth.lines().nth(1).unwrap().split(',').next().unwrap();

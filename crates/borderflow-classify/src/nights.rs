@@ -348,7 +348,16 @@ pub fn reconstruct(
                     .and_then(|(_, d)| d.as_ref())
                     .is_some_and(|d| d.joins(i, j, rules))
             };
-            if gap <= fill(a) || by_day() {
+            // An own SIM seen at home (and only there) on a day of the silence between two
+            // nights abroad came home in between: a weekend away each week is not one stay.
+            let home_between = own_sim_of.is_some_and(|m| {
+                a != m
+                    && days[i + 1..j].iter().any(|d| {
+                        let mut kept = guard.kept_rows(d, rules).peekable();
+                        kept.peek().is_some() && kept.all(|r| r.country == m)
+                    })
+            });
+            if !home_between && (gap <= fill(a) || by_day()) {
                 nights[i + 1..j].fill(NightCountry::Filled(a));
             }
         } else {

@@ -891,3 +891,20 @@ fn a_stay_that_begins_weeks_into_the_window_is_not_stretched_to_its_edge() {
     let f = run(&stay(0));
     assert_eq!(f.category, Some(Category::SeasonalIn));
 }
+
+#[test]
+fn weekends_away_with_the_working_days_seen_at_home_are_no_stay_abroad() {
+    // A Kenyan SIM whose phone is off at night at home, seen in Tanzania on Saturday nights
+    // and at home by day from Monday to Friday, all year: nights abroad six days apart are
+    // not one stay of 364 nights — it came home in between.
+    let rows: Vec<CountryDay> = (0..7 * 52)
+        .filter_map(|d| match d % 7 {
+            0..=4 => Some(daytime(d, "KEN")),
+            5 => Some(night(d, "TZA")),
+            _ => None,
+        })
+        .collect();
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::Resident));
+    assert_eq!(f.residence, c("KEN"));
+}

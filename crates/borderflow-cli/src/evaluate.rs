@@ -51,7 +51,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let temp;
     let work = match &args.work {
-        Some(w) => w.clone(),
+        // Absolute: the scratch pipeline resolves its paths against its own directory.
+        Some(w) => std::path::absolute(w)
+            .with_context(|| format!("resolving the work directory {}", w.display()))?,
         None => {
             temp = tempfile::tempdir().context("creating a scratch directory")?;
             temp.path().to_path_buf()
