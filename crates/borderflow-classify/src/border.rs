@@ -225,9 +225,9 @@ fn wakes_in(next: Option<&&[CountryDay]>, c: CountryCode) -> bool {
 }
 
 /// Countries whose nights, as the SIM's rows show them, are almost all working-day evenings
-/// ending before the core night and, for an own SIM, not followed by a day spent there
-/// ([`wakes_in`]): at least
-/// `late_evening_share` of at least `rhythm_min_days` nights there.
+/// ending before the core night and, for an own SIM, not followed by a day seen only there
+/// (an evening before a day at the workplace was slept there): at least `late_evening_share`
+/// of at least `rhythm_min_days` nights there.
 pub fn late_evening_countries(
     days: &[&[CountryDay]],
     first_weekday: u8,

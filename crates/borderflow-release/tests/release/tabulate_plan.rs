@@ -57,6 +57,11 @@ fn write_facts(dir: &Path, sims: &[Sim], crossings: &[(u8, &str, &str)]) {
             Arc::new(Int32Array::from_iter_values(sims.iter().map(|_| 0))),
             Arc::new(Int32Array::from_iter_values(sims.iter().map(|s| s.4))),
             Arc::new(BooleanArray::from_iter(sims.iter().map(|s| Some(s.3)))),
+            // The reason a SIM is not classified: the tabulation counts those SIMs whatever
+            // their reason, so any code serves.
+            Arc::new(StringArray::from_iter(
+                sims.iter().map(|s| s.1.is_none().then_some("too_sparse")),
+            )),
         ],
     )
     .unwrap();
