@@ -259,9 +259,11 @@ pub fn abroad_sighting(
 ///    abroad, away from any country it commutes to ([`abroad_sighting`]): daytime presence is
 ///    what a commuter shows too.
 /// 2. Unseen nights between two placed nights in the same country, at most
-///    [`max_fill_gap`] nights long (for that country), take that country; so do unseen
+///    [`max_fill_gap`] nights long (for that country), take that country — but not, for an
+///    own SIM between two nights abroad, across a day it was seen only at home; so do unseen
 ///    nights before the first and after the last placed night when that run is no longer
-///    (the SIM was there when the window opened or closed). A silence between nights in two
+///    (the SIM was there when the window opened or closed) — but not, for a foreign SIM,
+///    when its days seen there by day say the stay began later (or ended earlier). A silence between nights in two
 ///    countries goes to the country where the SIM is unseen more often (by more than 0.1 in
 ///    share of nights), else it is split at its middle; no side takes more than its fill.
 /// 3. Other unseen nights are [`NightCountry::Unknown`] for own SIMs and
