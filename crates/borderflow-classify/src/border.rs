@@ -10,9 +10,9 @@
 //!   both go to the neighbour). A run abroad too long for that is a trip.
 //! - **Late evenings.** A commuter who comes home late shows its last events at work in the
 //!   night window. A country whose nights are almost all working-day evenings ending before
-//!   the core night (`core_night_from`, 22:00), the next morning elsewhere, is where the SIM
-//!   works late, not where it sleeps: those evenings place no night (their events stay
-//!   presence by day). An evening followed by a morning in the same country was slept there.
+//!   the core night (`core_night_from`, 22:00) is where the SIM works late, not where it
+//!   sleeps: those evenings place no night (their events stay presence by day). For an own
+//!   SIM, an evening followed by a day seen only in the same country was slept there.
 //!
 //! Both only rewrite what the rules would otherwise misread; a SIM without either is read
 //! as it is.
@@ -37,7 +37,8 @@ pub fn read_through(
     } else {
         None
     };
-    let late = late_evening_countries(&days, window.first_weekday, sim.sim_country == m, rules);
+    let own_sim = sim.sim_country == m;
+    let late = late_evening_countries(&days, window.first_weekday, own_sim, rules);
     if spill.is_none() && late.is_empty() {
         return None;
     }
@@ -46,7 +47,6 @@ pub fn read_through(
         None => vec![false; days.len()],
     };
     let core = rules.core_night_minute();
-    let own_sim = sim.sim_country == m;
     let mut rows = Vec::with_capacity(sim.rows.len());
     for (d, day) in days.iter().enumerate() {
         let start = rows.len();

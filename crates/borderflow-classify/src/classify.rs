@@ -428,11 +428,13 @@ pub fn frontier(
 /// work (nights of working days there) and home (the rest days at home) is a frontier worker
 /// resident at home, however many nights it spends at work (ICRMW 1990 art. 2(2)(a): "returns
 /// every day or at least once a week"). A week counts when it has a working-day night seen
-/// across, no rest-day night seen across, and the rest days at home: an own SIM seen at home on
-/// one of them; a foreign SIM absent from M on one of them. At least `frontier_weeks` such
-/// weeks, `weekly_min_share` of the weeks with any night across, and presence across that
-/// keeps rest days ([`crate::rhythm::Rhythm::RestDays`]) make the pattern. Returns the
-/// country of work.
+/// across (for an own SIM, also a working day seen only across), no rest-day night seen across,
+/// and the rest days at home: an own SIM seen at home on one of them; a foreign SIM absent from
+/// M on one of them. For an own SIM seen so on at least half of `frontier_weeks` weeks, a week
+/// whose working days are all silent and whose rest days are at home counts too (roaming off or
+/// quiet abroad). At least `frontier_weeks` such weeks, `weekly_min_share` of the weeks with
+/// any night across alternating as seen, and presence across that keeps rest days
+/// ([`crate::rhythm::Rhythm::RestDays`]) make the pattern. Returns the country of work.
 pub fn weekly_frontier(
     days: &[&[CountryDay]],
     nights: &[NightCountry],
@@ -490,28 +492,29 @@ pub fn weekly_frontier(
         tally[w].2 |= home;
     }
     let with_nights = tally.iter().filter(|t| t.0 + t.1 > 0).count() as f64;
-    let alternating = tally.iter().filter(|t| t.0 > 0 && t.1 == 0 && t.2).count() as f64;
+    let seen_alternating = tally.iter().filter(|t| t.0 > 0 && t.1 == 0 && t.2).count() as f64;
     // Weeks of silent working days and rest days at home, for an own SIM, add to the seen
     // ones once at least half of `frontier_weeks` are seen: roaming off or quiet abroad.
-    let silent_weeks = match commute {
-        Commute::OutOf => (0..weeks)
-            .filter(|&w| {
-                working_days[w] >= 4 && working_seen[w] == 0 && tally[w].1 == 0 && tally[w].2
-            })
-            .count() as f64,
-        Commute::Into => 0.0,
-    };
-    let alternating = if 2.0 * alternating >= f64::from(rules.frontier_weeks) {
-        (alternating, alternating + silent_weeks)
+    let silent_weeks = (0..weeks)
+        .filter(|&w| {
+            commute == Commute::OutOf
+                && working_days[w] >= 4
+                && working_seen[w] == 0
+                && tally[w].1 == 0
+                && tally[w].2
+        })
+        .count() as f64;
+    let alternating = if 2.0 * seen_alternating >= f64::from(rules.frontier_weeks) {
+        seen_alternating + silent_weeks
     } else {
-        (alternating, alternating)
+        seen_alternating
     };
     let first_weekday = weekday(0);
     let rest_days = crate::rhythm::rhythm(days, first_weekday, rules, |d| {
         d.iter().any(|r| r.country == work)
     }) == crate::rhythm::Rhythm::RestDays;
-    (alternating.1 >= f64::from(rules.frontier_weeks)
-        && alternating.0 >= rules.weekly_min_share * with_nights
+    (alternating >= f64::from(rules.frontier_weeks)
+        && seen_alternating >= rules.weekly_min_share * with_nights
         && rest_days)
         .then_some(work)
 }

@@ -263,9 +263,10 @@ pub fn abroad_sighting(
 ///    own SIM between two nights abroad, across a day it was seen only at home; so do unseen
 ///    nights before the first and after the last placed night when that run is no longer
 ///    (the SIM was there when the window opened or closed) — but not, for a foreign SIM,
-///    when its days seen there by day say the stay began later (or ended earlier). A silence between nights in two
-///    countries goes to the country where the SIM is unseen more often (by more than 0.1 in
-///    share of nights), else it is split at its middle; no side takes more than its fill.
+///    when its days seen there by day say the stay began later (or ended earlier). A silence
+///    between nights in two countries goes to the country where the SIM is unseen more often
+///    (by more than 0.1 in share of nights), else it is split at its middle; no side takes
+///    more than its fill.
 /// 3. Other unseen nights are [`NightCountry::Unknown`] for own SIMs and
 ///    [`NightCountry::Outside`] for foreign SIMs.
 pub fn reconstruct(
