@@ -46,6 +46,10 @@ pub fn read_through(
         Some(s) => s.days_at_home(&days, m, rules),
         None => vec![false; days.len()],
     };
+    let working = |d: usize| {
+        let weekday = ((usize::from(window.first_weekday) + d) % 7) as u8;
+        rules.day.working_days.contains(weekday)
+    };
     let core = rules.core_night_minute();
     let mut rows = Vec::with_capacity(sim.rows.len());
     for (d, day) in days.iter().enumerate() {
@@ -59,25 +63,45 @@ pub fn read_through(
             {
                 r.night_events = 0;
             }
-            let home = spill
+            let spilled = spill
                 .as_ref()
-                .is_some_and(|s| s.countries.contains(&r.country) && at_home[d]);
-            if home {
-                r.country = m;
+                .filter(|s| s.countries.contains(&r.country) && at_home[d]);
+            if let Some(s) = spilled {
+                if s.commutes && working(d) && r.weekday_day_events > 0 {
+                    // A working day across from a spillover home: the day stays across, its
+                    // night-window events (home after work) go home.
+                    if r.night_events > 0 {
+                        let mut night = r;
+                        night.country = m;
+                        night.events = r.night_events;
+                        night.weekday_day_events = 0;
+                        r.events -= r.night_events;
+                        r.night_events = 0;
+                        push_merged(&mut rows, start, night);
+                    }
+                } else {
+                    r.country = m;
+                }
             }
-            match rows[start..]
-                .iter_mut()
-                .find(|o: &&mut CountryDay| o.country == r.country)
-            {
-                Some(o) => merge(o, &r),
-                None => rows.push(r),
-            }
+            push_merged(&mut rows, start, r);
         }
     }
     Some(SimDays {
         sim_country: sim.sim_country,
         rows,
     })
+}
+
+/// Adds `r` to the day's rows (those from `start` on): merged into the row of its country, or
+/// as a new one.
+fn push_merged(rows: &mut Vec<CountryDay>, start: usize, r: CountryDay) {
+    match rows[start..]
+        .iter_mut()
+        .find(|o: &&mut CountryDay| o.country == r.country)
+    {
+        Some(o) => merge(o, &r),
+        None => rows.push(r),
+    }
 }
 
 /// Adds `r`'s counts to `o`, a row of the same day and country.
@@ -97,6 +121,11 @@ pub struct Spillover {
     pub countries: Vec<CountryCode>,
     /// Their share of the SIM's events on days it is seen both at home and on them.
     pub share: f64,
+    /// Whether the SIM also works across: on days seen at home, the networks carry a clearly
+    /// larger share of its working-daytime events than of its others (`spillover_commute_z`,
+    /// `spillover_commute_gap`). Spillover reaches a home at any hour alike; a commuter from
+    /// that home spends its working days where the neighbour's network is all there is.
+    pub commutes: bool,
 }
 
 impl Spillover {
@@ -149,7 +178,12 @@ impl Spillover {
             }
         }
         let share = spilled as f64 / all.max(1) as f64;
-        Some(Self { countries, share })
+        let commutes = works_across(days, m, &countries, rules);
+        Some(Self {
+            countries,
+            share,
+            commutes,
+        })
     }
 
     /// Which days the SIM was at home: days seen at home, and runs of days between them seen
@@ -191,6 +225,45 @@ impl Spillover {
         }
         home
     }
+}
+
+/// Whether an own SIM with spillover from `countries` works across as well: on the days it is
+/// seen at home, the share of its working-daytime events those networks carry exceeds the share
+/// of its other events (nights, rest days, the hour before the day) by at least
+/// `spillover_commute_gap`, and by at least `spillover_commute_z` standard errors (a two-sample
+/// test of proportions). Spillover alone carries the same share at every hour.
+fn works_across(
+    days: &[&[CountryDay]],
+    m: CountryCode,
+    countries: &[CountryCode],
+    rules: &Rules,
+) -> bool {
+    // (events across, all events) in working daytime, then outside it.
+    let (mut work, mut other) = ((0u64, 0u64), (0u64, 0u64));
+    for d in days.iter().filter(|d| d.iter().any(|r| r.country == m)) {
+        for r in d.iter() {
+            let day = u64::from(r.weekday_day_events);
+            let rest = u64::from(r.events.saturating_sub(r.weekday_day_events));
+            if countries.contains(&r.country) {
+                work.0 += day;
+                other.0 += rest;
+            }
+            work.1 += day;
+            other.1 += rest;
+        }
+    }
+    if work.1 == 0 || other.1 == 0 {
+        return false;
+    }
+    let (p_work, p_other) = (
+        work.0 as f64 / work.1 as f64,
+        other.0 as f64 / other.1 as f64,
+    );
+    let pooled = (work.0 + other.0) as f64 / (work.1 + other.1) as f64;
+    let se = (pooled * (1.0 - pooled) * (1.0 / work.1 as f64 + 1.0 / other.1 as f64)).sqrt();
+    p_work - p_other >= rules.spillover_commute_gap
+        && se > 0.0
+        && (p_work - p_other) / se >= rules.spillover_commute_z
 }
 
 /// Whether the days an own SIM is seen on `c`'s network alone come in short runs between days

@@ -55,6 +55,11 @@ pub struct Rules {
     pub spillover_run_chance: f64,
     /// Network spillover: days a foreign network must be seen on before it can be judged.
     pub spillover_min_days: u32,
+    /// Commuting from a spillover home: the neighbour's share of working-daytime events must
+    /// exceed its share of the others by at least this much ...
+    pub spillover_commute_gap: f64,
+    /// ... and by at least this many standard errors.
+    pub spillover_commute_z: f64,
     /// Late evenings: night-window events that all end before this local time are evening
     /// events; a country whose nights are almost all such evenings on working days is where the
     /// SIM works late, not where it sleeps.
@@ -103,6 +108,8 @@ impl Default for Rules {
             spillover_min_shared_days: 0.5,
             spillover_run_chance: 0.05,
             spillover_min_days: 8,
+            spillover_commute_gap: 0.10,
+            spillover_commute_z: 3.0,
             core_night_from: ClockTime::new(22, 0).expect("22:00"),
             late_evening_share: 0.8,
             weekly_min_share: 0.6,
@@ -179,10 +186,14 @@ impl Rules {
             ("spillover_run_chance", self.spillover_run_chance),
             ("late_evening_share", self.late_evening_share),
             ("weekly_min_share", self.weekly_min_share),
+            ("spillover_commute_gap", self.spillover_commute_gap),
         ] {
             if !(value > 0.0 && value <= 1.0) {
                 return bad(key, "must be above 0 and at most 1");
             }
+        }
+        if !(self.spillover_commute_z >= 0.0 && self.spillover_commute_z <= 10.0) {
+            return bad("spillover_commute_z", "must be between 0 and 10");
         }
         if !(self.rhythm_min_days >= 1.0 && self.rhythm_min_days <= 365.0) {
             return bad("rhythm_min_days", "must be between 1 and 365");

@@ -908,3 +908,51 @@ fn weekends_away_with_the_working_days_seen_at_home_are_no_stay_abroad() {
     assert_eq!(f.category, Some(Category::Resident));
     assert_eq!(f.residence, c("KEN"));
 }
+
+/// A Kenyan SIM at home every night whose phone a Ugandan network also reaches at home, on
+/// every day of the week, carrying a third of its events at home; on working days, when
+/// `works`, it spends the day at work in Uganda, where Uganda's network carries all of them.
+fn spillover_home(works: bool) -> SimDays {
+    let row = |day: usize, country: &str, events: u32, night: u32, work: u32| CountryDay {
+        day: day as u16,
+        country: c(country),
+        events,
+        night_events: night,
+        weekday_day_events: work,
+        first_minute: 60,
+        last_minute: 1100,
+    };
+    let mut rows = Vec::new();
+    for d in 0..365 {
+        if d % 7 < 5 {
+            // Morning and evening at home (two events, one in working daytime each) ...
+            rows.push(row(d, "KEN", 4, 2, 2));
+            // ... the day at work in Uganda (four), or at home, where a third goes to Uganda.
+            if works {
+                rows.push(row(d, "UGA", 5, 1, 4));
+            } else {
+                rows.push(row(d, "UGA", 3, 1, 2));
+                rows.push(row(d, "KEN", 2, 0, 2));
+            }
+        } else {
+            rows.push(row(d, "KEN", 4, 2, 0));
+            rows.push(row(d, "UGA", 2, 1, 0));
+        }
+    }
+    sim("KEN", rows)
+}
+
+#[test]
+fn a_frontier_worker_whose_home_the_neighbours_network_reaches_is_a_frontier_worker() {
+    // Spillover at home at any hour, and the working days across, where the neighbour's
+    // network carries all the working hours: commuting, not spillover alone.
+    let f = run(&spillover_home(true));
+    assert_eq!(f.category, Some(Category::FrontierOut));
+    assert_eq!(f.partner, Some(c("UGA")));
+    assert_eq!(f.nights_in_m, 365);
+    // The same home with working days at home: the neighbour carries the same share at every
+    // hour, a resident who crossed nothing.
+    let f = run(&spillover_home(false));
+    assert_eq!(f.category, Some(Category::Resident));
+    assert!(f.crossings.is_empty(), "{:?}", f.crossings);
+}

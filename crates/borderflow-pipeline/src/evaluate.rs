@@ -153,6 +153,11 @@ pub struct SimOutcome {
     /// The kind of SIM holder the truth says it is, when the truth says (a synthetic world's
     /// `persona`, with its border `effects` after a `+`: `frontier_in+weekly+night_silent`).
     pub group: Option<String>,
+    /// Whether the records show it crossing a border in the period (a row of the facts'
+    /// crossings). An own SIM that truly went abroad but never shows it is one whose roaming
+    /// the operator does not see (phone dark abroad, data roaming off, a local SIM there): no
+    /// rule can place it abroad.
+    pub crossed: bool,
 }
 
 impl Evaluation {
@@ -201,6 +206,37 @@ impl Evaluation {
     pub fn recall(&self, category: &str) -> Option<f64> {
         let n = self.truly_classified(category);
         (n > 0).then(|| self.count(category, category) as f64 / n as f64)
+    }
+
+    /// [`Evaluation::recall`] among the SIMs the records show crossing: what the rules get
+    /// right of what they can see. `None` when no such SIM is classified.
+    pub fn recall_of_crossing(&self, category: &str) -> Option<f64> {
+        let of = |o: &&SimOutcome| {
+            o.crossed && o.true_category == category && o.category != UNCLASSIFIED
+        };
+        let n = self.sims_compared.iter().filter(of).count();
+        let right = self
+            .sims_compared
+            .iter()
+            .filter(of)
+            .filter(|o| o.category == category)
+            .count();
+        (n > 0).then(|| right as f64 / n as f64)
+    }
+
+    /// Per true category, the SIMs classified into another category without any crossing on
+    /// record, by the category they went to: movers the operator never saw move.
+    pub fn missed_without_crossing(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for o in &self.sims_compared {
+            if !o.crossed && o.category != o.true_category && o.category != UNCLASSIFIED {
+                *out.entry(o.true_category.clone())
+                    .or_default()
+                    .entry(o.category.clone())
+                    .or_default() += 1;
+            }
+        }
+        out
     }
 
     /// Share of the seen SIMs of `category` that were classified at all.
@@ -322,6 +358,23 @@ impl Evaluation {
                     "  {:<16} {:>5}  ({})",
                     reason,
                     cats.iter().map(|(_, n)| **n).sum::<u64>(),
+                    list.join(", ")
+                );
+            }
+        }
+        let unseen_moves = self.missed_without_crossing();
+        if !unseen_moves.is_empty() {
+            let _ = writeln!(
+                out,
+                "classified wrong with no crossing on record (moves the records never show): SIMs (classified as)"
+            );
+            for (truth, went) in &unseen_moves {
+                let list: Vec<String> = went.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                let _ = writeln!(
+                    out,
+                    "  {:<21} {:>5}  ({})",
+                    truth,
+                    went.values().sum::<u64>(),
                     list.join(", ")
                 );
             }
@@ -511,6 +564,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
     }
     let facts_dir = StateLayout::new(&p.state_dir).facts(&period.to_string());
     let sims_path = facts_dir.join(facts::SIMS_FILE);
+    let crossing = crossing_sims(&facts_dir.join(facts::CROSSINGS_FILE))?;
     let mut eval = Evaluation {
         period,
         matrix: BTreeMap::new(),
@@ -553,6 +607,7 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
                 partner: partners[i].clone(),
                 unclassified_reason: reasons[i].clone(),
                 group,
+                crossed: crossing.contains(&pseudonym),
             });
         }
     }
@@ -564,6 +619,26 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
     }
     eval.sims_compared.sort_by_key(|o| o.pseudonym);
     Ok(eval)
+}
+
+/// The pseudonyms with at least one crossing in the facts' crossings table.
+fn crossing_sims(path: &Path) -> Result<std::collections::BTreeSet<Pseudonym>, EvaluateError> {
+    let mut out = std::collections::BTreeSet::new();
+    for b in read_table(path)? {
+        let column = b
+            .column_by_name(facts::PSEUDONYM)
+            .ok_or_else(|| EvaluateError::Format {
+                path: path.to_path_buf(),
+                message: "no pseudonym column".into(),
+            })?;
+        let pseudonyms = column.as_fixed_size_binary();
+        for i in 0..b.num_rows() {
+            if let Ok(bytes) = <[u8; 16]>::try_from(pseudonyms.value(i)) {
+                out.insert(Pseudonym(bytes));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn read_table(path: &Path) -> Result<Vec<RecordBatch>, EvaluateError> {
