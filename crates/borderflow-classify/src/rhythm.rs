@@ -38,6 +38,8 @@ pub struct WeekCounts {
     /// The rest day of the week (0 = Monday) with the lowest rate of presence, with its days
     /// in the span and days present: a six-day worker's Sunday.
     pub quietest_rest_day: Option<(u8, u32, u32)>,
+    /// Rest days in a week (two when Monday to Friday are the working days).
+    pub rest_weekdays: u32,
 }
 
 impl WeekCounts {
@@ -55,7 +57,12 @@ impl WeekCounts {
         else {
             return Self::default();
         };
-        let mut c = Self::default();
+        let mut c = Self {
+            rest_weekdays: (0..7u8)
+                .filter(|w| !rules.day.working_days.contains(*w))
+                .count() as u32,
+            ..Self::default()
+        };
         let mut per_weekday = [(0u32, 0u32); 7];
         for (d, s) in seen.iter().enumerate().take(last + 1).skip(first) {
             let weekday = ((usize::from(first_weekday) + d) % 7) as u8;
@@ -87,7 +94,11 @@ impl WeekCounts {
     /// The rhythm these counts show. With the rate of presence on the quietest rest day of the
     /// week over the rate on working days at most `rest_day_ratio`: [`Rhythm::RestDays`] (a
     /// six-day worker keeps Sunday); else with the rate on rest days over the rate on working
-    /// days at least its inverse: [`Rhythm::Weekends`]; else [`Rhythm::EveryDay`]. When a SIM present every
+    /// days at least its inverse: [`Rhythm::Weekends`]; else [`Rhythm::EveryDay`]. Each of
+    /// the first two also needs a count of rest days present with less than `rhythm_chance`
+    /// under presence on every day alike at the working-day rate (the binomial tail; for the
+    /// quietest rest day, times the rest days of the week): a difference that chance explains
+    /// is every day alike. When a SIM present every
     /// day alike would be expected on fewer than `rhythm_min_days` rest days (or working
     /// days), the counts cannot tell: [`Rhythm::Unknown`].
     pub fn rhythm(&self, rules: &Rules) -> Rhythm {
@@ -103,22 +114,55 @@ impl WeekCounts {
         }
         let working = f64::from(self.working_present) / f64::from(self.working_days);
         let rest = f64::from(self.rest_present) / f64::from(self.rest_days);
-        // A commute keeps at least one rest day a week: the quietest one decides.
-        // When that one day alone holds enough to tell; else the rest days together.
-        let quietest = self
+        // A commute keeps at least one rest day a week: the quietest one shows it when that
+        // day alone holds enough to tell, the rest days together otherwise. Either way the
+        // deficit must be more than chance at the working-day rate: a sparse phone's rest
+        // days are few, and the quietest of two is low by chance half the time, so its chance
+        // counts once per rest day of the week (`rhythm_chance`, Bonferroni).
+        let kept = |days: u32, present: u32, tries: u32| {
+            f64::from(present) / f64::from(days) <= rules.rest_day_ratio * working
+                && f64::from(tries) * at_most(present, days, working) < rules.rhythm_chance
+        };
+        let quietest_kept = self
             .quietest_rest_day
             .filter(|(_, days, _)| present / all * f64::from(*days) >= rules.rhythm_min_days)
-            .map_or(rest, |(_, days, present)| {
-                f64::from(present) / f64::from(days)
-            });
-        if quietest <= rules.rest_day_ratio * working {
+            .is_some_and(|(_, days, present)| kept(days, present, self.rest_weekdays.max(1)));
+        if quietest_kept || kept(self.rest_days, self.rest_present, 1) {
             Rhythm::RestDays
-        } else if rest * rules.rest_day_ratio >= working {
+        } else if rest * rules.rest_day_ratio >= working
+            && at_least(self.rest_present, self.rest_days, working) < rules.rhythm_chance
+        {
             Rhythm::Weekends
         } else {
             Rhythm::EveryDay
         }
     }
+}
+
+/// The chance of at most `k` successes in `n` trials of chance `p` (the binomial lower tail).
+pub fn at_most(k: u32, n: u32, p: f64) -> f64 {
+    if k >= n || p <= 0.0 {
+        return 1.0;
+    }
+    if p >= 1.0 {
+        return 0.0;
+    }
+    // term(i) = C(n, i) p^i (1-p)^(n-i), built up from term(0).
+    let mut term = (1.0 - p).powi(n as i32);
+    let mut sum = term;
+    for i in 0..k {
+        term *= f64::from(n - i) / f64::from(i + 1) * p / (1.0 - p);
+        sum += term;
+    }
+    sum.min(1.0)
+}
+
+/// The chance of at least `k` successes in `n` trials of chance `p` (the binomial upper tail).
+pub fn at_least(k: u32, n: u32, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    1.0 - at_most(k - 1, n, p)
 }
 
 impl WeekCounts {

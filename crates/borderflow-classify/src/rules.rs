@@ -47,6 +47,9 @@ pub struct Rules {
     /// Weekly rhythm: fewer days than this expected on rest days (or working days) leave the
     /// rhythm unknown.
     pub rhythm_min_days: f64,
+    /// Weekly rhythm: a difference between rest days and working days is a rhythm only when
+    /// presence on every day alike would show it with less than this chance.
+    pub rhythm_chance: f64,
     /// Network spillover: a foreign network seen with the home network on at least this share of
     /// the days it is seen, every day of the week alike, is reaching the phone at home.
     pub spillover_min_shared_days: f64,
@@ -105,6 +108,7 @@ impl Default for Rules {
             frontier_max_night_share: 0.10,
             rest_day_ratio: 0.7,
             rhythm_min_days: 5.0,
+            rhythm_chance: 0.05,
             spillover_min_shared_days: 0.5,
             spillover_run_chance: 0.05,
             spillover_min_days: 8,
@@ -187,6 +191,7 @@ impl Rules {
             ("late_evening_share", self.late_evening_share),
             ("weekly_min_share", self.weekly_min_share),
             ("spillover_commute_gap", self.spillover_commute_gap),
+            ("rhythm_chance", self.rhythm_chance),
         ] {
             if !(value > 0.0 && value <= 1.0) {
                 return bad(key, "must be above 0 and at most 1");

@@ -720,6 +720,35 @@ fn a_stay_seen_by_day_only_is_a_stay() {
             .collect(),
     );
     assert_eq!(run(&s).category, Some(Category::FrontierIn));
+    // A sparse phone's stay of 60 days, seen on 3 working days in 5 and, by chance, on
+    // fewer rest days (7 of 17: 0.68 of the working-day rate). So few rest days fall that
+    // short by chance 8.5% of the time: every day alike, a stay, not a visitor's days.
+    let seen = |d: usize| match d % 7 {
+        0 | 2 | 4 => true,
+        5 => (d / 7).is_multiple_of(2),
+        6 => (d / 7) % 4 == 1,
+        _ => false,
+    };
+    let s = sim(
+        "UGA",
+        (100..160)
+            .filter(|&d| seen(d))
+            .map(|d| daytime(d, "KEN"))
+            .collect(),
+    );
+    assert_eq!(run(&s).category, Some(Category::SeasonalIn));
+}
+
+#[test]
+fn the_binomial_tails_are_exact() {
+    use borderflow_classify::rhythm::{at_least, at_most};
+    assert_eq!(at_most(0, 10, 0.5), 1.0 / 1024.0);
+    assert!((at_most(1, 10, 0.5) - 11.0 / 1024.0).abs() < 1e-15);
+    assert!((at_least(10, 10, 0.5) - 1.0 / 1024.0).abs() < 1e-15);
+    assert_eq!(at_most(10, 10, 0.3), 1.0);
+    assert_eq!(at_least(0, 10, 0.3), 1.0);
+    assert_eq!(at_most(3, 10, 0.0), 1.0);
+    assert_eq!(at_most(3, 10, 1.0), 0.0);
 }
 
 #[test]

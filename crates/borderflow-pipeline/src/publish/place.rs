@@ -161,21 +161,22 @@ mod tests {
         // The digests releases record: a release's configuration must read the same across
         // versions. They moved once, when the border-effect thresholds (weekly rhythm,
         // spillover, late evenings, weekly frontier workers) joined the classification
-        // settings: from then on the same file decides different statistics.
+        // settings, and again when the spillover commute test and the weekly rhythm's chance
+        // did: from then on the same file decides different statistics.
         assert_eq!(
             config_digest(&pipeline("", &[])),
-            "b5dd80641a982cf994aeda138c14b37ede550fb9b6635f5e1899b8092a48e84d"
+            "e24a4a703396758441d6686ba64c9846eebf0e25f945b5b97387765cef7399a8"
         );
         assert_eq!(
             config_digest(&pipeline(
                 "[presence]\nlookback_days = 730\n[classify]\nreturn_migrants = true\n",
                 &[]
             )),
-            "c3d69fc85becaffef5214e9e1ff66630fd409d4cccc8a2f0d2ea8a0ae36ada22"
+            "7d8b1b70b34d378bdd23f5ed282400af792d2ccf4ed87112bcede1bdbc382d11"
         );
         assert_eq!(
             config_digest(&pipeline("", &["sdmx.agency=\"KNBS\""])),
-            "32653758e49e7defee07b9df297a81d01ffb541b672d07b9491a58677d5965e5"
+            "5341e9674e7da8b9d17f673f2ab9e5364c828ca02bc199b580fb87900720c5ce"
         );
     }
 
