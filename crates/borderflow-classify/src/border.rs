@@ -131,7 +131,8 @@ pub struct Spillover {
 impl Spillover {
     /// The spillover of an own SIM of `m`, if any: foreign networks seen on at least
     /// `spillover_min_days` days, on at least `spillover_min_shared_days` of which the SIM is
-    /// also seen at home, every day of the week alike.
+    /// also seen at home, every day of the week alike (or more on rest days, when it shares
+    /// most of its working days with home: weekends across from a home it reaches).
     pub fn of(
         days: &[&[CountryDay]],
         m: CountryCode,
@@ -157,7 +158,9 @@ impl Spillover {
                     && WeekCounts::of(days, first_weekday, rules, |d| has(d, c))
                         .rest_ratio(rules)
                         .is_some_and(|r| {
-                            r >= rules.rest_day_ratio && r * rules.rest_day_ratio <= 1.0
+                            r >= rules.rest_day_ratio
+                                && (r * rules.rest_day_ratio <= 1.0
+                                    || shared_on_working_days(days, first_weekday, m, c, rules))
                         })
             })
             .collect();
@@ -264,6 +267,28 @@ fn works_across(
     p_work - p_other >= rules.spillover_commute_gap
         && se > 0.0
         && (p_work - p_other) / se >= rules.spillover_commute_z
+}
+
+/// Whether `c`'s network shares most of its working days with the home network
+/// (`spillover_min_shared_days`): a home it reaches on working days too. Weekends away with a
+/// neighbour's network at home show it; a weekly commute, away all week, does not.
+fn shared_on_working_days(
+    days: &[&[CountryDay]],
+    first_weekday: u8,
+    m: CountryCode,
+    c: CountryCode,
+    rules: &Rules,
+) -> bool {
+    let (mut seen, mut shared) = (0u32, 0u32);
+    for (d, day) in days.iter().enumerate() {
+        let weekday = ((usize::from(first_weekday) + d) % 7) as u8;
+        if !rules.day.working_days.contains(weekday) || !day.iter().any(|r| r.country == c) {
+            continue;
+        }
+        seen += 1;
+        shared += u32::from(day.iter().any(|r| r.country == m));
+    }
+    seen > 0 && f64::from(shared) >= rules.spillover_min_shared_days * f64::from(seen)
 }
 
 /// Whether the days an own SIM is seen on `c`'s network alone come in short runs between days

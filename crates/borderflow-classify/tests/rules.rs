@@ -985,3 +985,23 @@ fn a_frontier_worker_whose_home_the_neighbours_network_reaches_is_a_frontier_wor
     assert_eq!(f.category, Some(Category::Resident));
     assert!(f.crossings.is_empty(), "{:?}", f.crossings);
 }
+
+#[test]
+fn weekends_across_from_a_home_the_neighbours_network_reaches_are_no_emigration() {
+    // A Kenyan SIM at home every working night, its phone also served by a Ugandan network on
+    // two working days in five, and every weekend in Uganda: more nights on Ugandan networks
+    // than half the year, yet a resident who goes across for weekends.
+    let mut rows = Vec::new();
+    for d in 0..365 {
+        if d % 7 < 5 {
+            rows.push(night(d, "KEN"));
+            if d % 5 < 2 {
+                rows.push(night(d, "UGA"));
+            }
+        } else {
+            rows.push(night(d, "UGA"));
+        }
+    }
+    let f = run(&sim("KEN", rows));
+    assert_eq!(f.category, Some(Category::Resident));
+}
