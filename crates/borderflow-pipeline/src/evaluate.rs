@@ -572,22 +572,15 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
         sims_compared: Vec::new(),
     };
     for b in read_table(&sims_path)? {
-        let column = b
-            .column_by_name(facts::PSEUDONYM)
-            .ok_or_else(|| EvaluateError::Format {
-                path: sims_path.clone(),
-                message: "no pseudonym column".into(),
-            })?;
-        let pseudonyms = column.as_fixed_size_binary();
+        let pseudonyms = pseudonyms(&b, &sims_path)?;
         let cats = text_column(&b, facts::CATEGORY, &sims_path)?;
         let partners = text_column(&b, facts::PARTNER_COUNTRY, &sims_path)?;
         let reasons = text_column(&b, facts::UNCLASSIFIED_REASON, &sims_path)?;
         for i in 0..b.num_rows() {
-            let Ok(bytes) = <[u8; 16]>::try_from(pseudonyms.value(i)) else {
+            let Some(pseudonym) = pseudonyms[i] else {
                 continue;
             };
             // A SIM the truth does not list (pilot data where only a sample is matched).
-            let pseudonym = Pseudonym(bytes);
             let Some((true_cat, true_partner, group)) = truth.remove(&pseudonym) else {
                 continue;
             };
@@ -625,20 +618,25 @@ pub fn evaluate(world: &World, work: &Path) -> Result<Evaluation, EvaluateError>
 fn crossing_sims(path: &Path) -> Result<std::collections::BTreeSet<Pseudonym>, EvaluateError> {
     let mut out = std::collections::BTreeSet::new();
     for b in read_table(path)? {
-        let column = b
-            .column_by_name(facts::PSEUDONYM)
-            .ok_or_else(|| EvaluateError::Format {
-                path: path.to_path_buf(),
-                message: "no pseudonym column".into(),
-            })?;
-        let pseudonyms = column.as_fixed_size_binary();
-        for i in 0..b.num_rows() {
-            if let Ok(bytes) = <[u8; 16]>::try_from(pseudonyms.value(i)) {
-                out.insert(Pseudonym(bytes));
-            }
+        for p in pseudonyms(&b, path)? {
+            out.extend(p);
         }
     }
     Ok(out)
+}
+
+/// A facts batch's pseudonym column, row by row (`None` for a value not 16 bytes long).
+fn pseudonyms(b: &RecordBatch, path: &Path) -> Result<Vec<Option<Pseudonym>>, EvaluateError> {
+    let column = b
+        .column_by_name(facts::PSEUDONYM)
+        .ok_or_else(|| EvaluateError::Format {
+            path: path.to_path_buf(),
+            message: "no pseudonym column".into(),
+        })?;
+    let column = column.as_fixed_size_binary();
+    Ok((0..b.num_rows())
+        .map(|i| <[u8; 16]>::try_from(column.value(i)).ok().map(Pseudonym))
+        .collect())
 }
 
 fn read_table(path: &Path) -> Result<Vec<RecordBatch>, EvaluateError> {
