@@ -690,3 +690,62 @@ fn evaluate_per_sim_writes_each_sims_truth_beside_its_class_by_pseudonym_only() 
             .contains(first_id)
     );
 }
+
+/// A MultiMNO lake generated with its faults, read through the profile: `validate` prints the
+/// resolved mapping, `run` publishes with every faulty row quarantined, and mistakes in a
+/// mapping fail in one line naming the key, file and column.
+#[test]
+fn a_multimno_lake_reads_through_its_profile_and_mapping_mistakes_fail_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let world = root.join("world");
+    let out = ok(&borderflow(&[
+        "generate",
+        "--out",
+        world.to_str().unwrap(),
+        "--subscribers",
+        "60",
+        "--seed",
+        "3",
+        "--layout",
+        "multimno-bronze",
+    ]));
+    assert!(out.contains("day folders)"), "{out}");
+    ok(&borderflow(&["keygen", root.join("key").to_str().unwrap()]));
+    let pipeline = |columns: &str| {
+        let text = format!(
+            "dataset = \"mm\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
+             state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"key\"\n\
+             [input]\npaths = [\"world/mno_events\"]\nprofile = \"multimno-bronze\"\n\
+             [input.columns]\n{columns}\n"
+        );
+        let path = root.join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let p = pipeline("");
+    let shown = ok(&borderflow(&["validate", &p]));
+    for line in [
+        "mapping   profile multimno-bronze; time format iso8601, naive times in UTC",
+        "          subscriber_id = { hex = \"user_id\" }",
+        "          home_plmn = { concat = [\"mcc\", \"mnc\"] }",
+        "          serving_plmn = { column = \"plmn\", default = \"63902\" }",
+    ] {
+        assert!(shown.lines().any(|l| l == line), "{line:?} not in\n{shown}");
+    }
+    let run = ok(&borderflow(&["run", &p, "--period", "2025"]));
+    assert!(run.contains(" quarantined"), "{run}");
+
+    // A key overrides the profile's, and a wrong form is refused before any file is read.
+    let err = one_line_error(&borderflow(&[
+        "validate",
+        &pipeline("subscriber_id = { value = \"1\" }"),
+    ]));
+    assert!(err.contains("input.columns.subscriber_id"), "{err}");
+    let err = one_line_error(&borderflow(&[
+        "validate",
+        &pipeline("subscriber_id = \"user_id\""),
+    ]));
+    assert!(err.contains("\"user_id\"") && err.contains("hex"), "{err}");
+    assert!(err.contains("part-00000.parquet"), "{err}");
+}

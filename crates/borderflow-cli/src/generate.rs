@@ -27,9 +27,22 @@ pub struct Args {
     /// Which event files to write.
     #[arg(long, value_enum, default_value = "both")]
     format: Format,
+    /// Also write the world in a layout offices already hold, with the faults real exports
+    /// carry (rows with no id or time, malformed times, duplicates, garbage networks):
+    /// `multimno-bronze` (folders `mno_events/year=/month=/day=`) or `flowkit-calls`
+    /// (`flowkit/calls.csv`, the operator's own SIMs' domestic calls, and beside it
+    /// `flowkit/canonical.csv`, the same rows in the canonical schema).
+    #[arg(long, value_enum)]
+    layout: Option<Layout>,
     /// Print the built-in scenario (a commented template) and exit.
     #[arg(long)]
     print_scenario: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Layout {
+    MultimnoBronze,
+    FlowkitCalls,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -59,7 +72,12 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(s) = args.seed {
         scenario.seed = s;
     }
-    let formats = match args.format {
+    let formats = match (args.layout, args.format) {
+        // The layouts are written from the world's Parquet events.
+        (Some(_), Format::Csv) => Format::Both,
+        (_, f) => f,
+    };
+    let formats = match formats {
         Format::Csv => OutputFormats {
             csv: true,
             parquet: false,
@@ -89,5 +107,47 @@ pub fn run(args: Args) -> Result<()> {
     for f in &summary.files {
         println!("  wrote {}", out.join(f).display());
     }
+    if let Some(layout) = args.layout {
+        write_layout(layout, &scenario, &out)?;
+    }
+    Ok(())
+}
+
+/// Writes the generated world of `out` in `layout`, and says what faults it carries.
+fn write_layout(layout: Layout, scenario: &Scenario, out: &std::path::Path) -> Result<()> {
+    use borderflow_synth::layouts::{Faults, write_flowkit_calls, write_multimno_bronze};
+    let events = out.join("events.parquet");
+    let (injected, wrote) = match layout {
+        Layout::MultimnoBronze => {
+            let dir = out.join("mno_events");
+            let (injected, files) =
+                write_multimno_bronze(&events, &dir, &scenario.operator_plmn, Faults::SAMPLE)?;
+            (
+                injected,
+                format!("{} ({} day folders)", dir.display(), files.len()),
+            )
+        }
+        Layout::FlowkitCalls => {
+            let dir = out.join("flowkit");
+            std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
+            let injected = write_flowkit_calls(
+                &events,
+                &dir.join("calls.csv"),
+                &dir.join("canonical.csv"),
+                &scenario.operator_plmn,
+                Faults::SAMPLE,
+            )?;
+            (injected, dir.join("calls.csv").display().to_string())
+        }
+    };
+    println!(
+        "  wrote {wrote}: {} rows of the world, and {} with no id, {} with no time, {} with a malformed time, {} duplicates, {} garbage networks",
+        injected.rows,
+        injected.null_ids,
+        injected.null_times,
+        injected.bad_times,
+        injected.duplicates,
+        injected.garbage
+    );
     Ok(())
 }

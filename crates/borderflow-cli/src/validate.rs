@@ -45,6 +45,12 @@ pub struct Validation {
     pub measuring_country: String,
     /// The engine classification runs on: `local` or `ballista` (its scheduler answered).
     pub engine: String,
+    /// The input profile, when one is set.
+    pub profile: Option<String>,
+    /// How each canonical column is read, resolved (`key = expression`, TOML).
+    pub mapping: Vec<String>,
+    /// How event times are read.
+    pub time_format: String,
     /// Input files a run would read.
     pub input_files: usize,
     /// Their size in bytes.
@@ -133,6 +139,26 @@ fn check(args: &Args, say: &mut dyn FnMut(String)) -> Result<Validation> {
         engine.check(std::time::Duration::from_secs(5))?
     ));
     v.engine = engine.name().to_string();
+    v.profile = p.input.profile.map(|pr| pr.name().to_string());
+    v.mapping = p.input.describe_mapping();
+    v.time_format = match &p.input.time_format {
+        borderflow_ingest::TimeFormat::Pattern(f) => format!("pattern {f:?}"),
+        other => serde_json::to_value(other)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    say(format!(
+        "mapping   {}time format {}, naive times in {}",
+        v.profile
+            .as_ref()
+            .map_or(String::new(), |pr| format!("profile {pr}; ")),
+        v.time_format,
+        p.input.source_time_zone.as_deref().unwrap_or("UTC")
+    ));
+    for line in &v.mapping {
+        say(format!("          {line}"));
+    }
     let checked = ingest::preflight(&p, &args.inputs)?;
     let bytes: u64 = checked.files.iter().map(|f| f.size).sum();
     v.input_files = checked.files.len();

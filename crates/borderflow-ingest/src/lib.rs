@@ -24,7 +24,9 @@
 //! ```
 
 pub mod config;
+pub mod expr;
 pub mod local_time;
+pub mod profile;
 pub mod reason;
 pub mod share;
 pub mod source;
@@ -32,6 +34,8 @@ pub mod validate;
 
 pub use borderflow_core::DateWindow;
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
+pub use expr::ColumnExpr;
+pub use profile::Profile;
 pub use reason::{FileCounts, Reason};
 pub use share::{
     Dealt, FileShares, Flow, QuarantineError, ShareCounts, ShareError, add_share_counts,

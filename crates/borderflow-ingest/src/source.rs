@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{
-    Array, ArrayRef, Int64Array, RecordBatch, StringViewArray, TimestampSecondArray,
-};
+use arrow::array::{Array, Int64Array, RecordBatch, StringViewArray, TimestampSecondArray};
 use arrow::compute::cast;
 use arrow::csv::ReaderBuilder;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -19,6 +17,7 @@ use parquet::arrow::arrow_reader::{
 };
 
 use crate::config::{InputConfig, OPTIONAL, REQUIRED};
+use crate::expr::{BoundExpr, Operand, is_binary};
 
 /// Rows per batch read.
 pub const BATCH_ROWS: usize = 64 * 1024;
@@ -104,6 +103,10 @@ pub struct InputFile {
     /// content before under another window; `None`: the run's whole window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::DateWindow>,
+    /// The Hive partition keys and values of its folders (`year=2023/month=1/day=7`), which
+    /// column expressions may read as columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<(String, String)>,
 }
 
 fn format_of(path: &Path) -> Option<Format> {
@@ -119,24 +122,20 @@ fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
-/// Expands files, directories (their CSV, CSV.gz and Parquet files) and glob patterns into a
-/// sorted list of files without repeats. A path or pattern that matches nothing is an error.
+/// Expands files, directories (their CSV, CSV.gz and Parquet files, in sub-folders too, as a
+/// Hive-partitioned lake keeps them) and glob patterns into a sorted list of files without
+/// repeats. Names starting with `.` or `_` (checksums, `_SUCCESS` markers, temporary folders
+/// of a writer) are passed over in folders. A path or pattern that matches nothing is an error.
 pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
     let mut found = Vec::new();
     for p in paths {
         let before = found.len();
         let path = Path::new(p);
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| SourceError::Read {
+            walk(path, &mut found).map_err(|e| SourceError::Read {
                 file: p.clone(),
                 source: e.into(),
             })?;
-            for entry in entries.flatten() {
-                let f = entry.path();
-                if f.is_file() && format_of(&f).is_some() {
-                    found.push(f);
-                }
-            }
         } else if path.is_file() {
             found.push(path.to_path_buf());
         } else {
@@ -167,6 +166,7 @@ pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
                 })?
                 .len();
             Ok(InputFile {
+                partitions: crate::expr::partitions_of(&path),
                 path,
                 format,
                 size,
@@ -178,7 +178,82 @@ pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
         .collect()
 }
 
+/// The input files under a folder, depth first.
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(['.', '_']) {
+            continue;
+        }
+        let f = entry.path();
+        if f.is_dir() {
+            walk(&f, found)?;
+        } else if f.is_file() && format_of(&f).is_some() {
+            found.push(f);
+        }
+    }
+    Ok(())
+}
+
+/// Days a partition's date may lie outside the window and still hold rows of it: a row's
+/// functional local date is up to a day from its UTC date (zones from −12 to +14 hours, a
+/// functional day that starts hours after midnight), and a lake partitioned by another
+/// clock is a day off at most.
+pub const PARTITION_MARGIN_DAYS: i32 = 2;
+
 impl InputFile {
+    /// The dates (days since 1970-01-01, first and last) its Hive partition folders say its
+    /// rows were made on: `year=`, `month=`, `day=` (a year, a month or a day), or `date=`
+    /// (`YYYY-MM-DD`); `None` when its folders say no date.
+    pub fn partition_dates(&self) -> Option<(i32, i32)> {
+        use chrono::{Datelike, NaiveDate};
+        let get = |key: &str| {
+            self.partitions
+                .iter()
+                .rev()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.as_str())
+        };
+        let days = |d: NaiveDate| d.num_days_from_ce() - 719_163;
+        if let Some(d) = get("date").and_then(|v| v.parse::<NaiveDate>().ok()) {
+            return Some((days(d), days(d)));
+        }
+        let year: i32 = get("year")?.parse().ok()?;
+        let month: Option<u32> = get("month").and_then(|m| m.parse().ok());
+        let day: Option<u32> = get("day").and_then(|d| d.parse().ok());
+        let (first, last) = match (month, day) {
+            (Some(m), Some(d)) => {
+                let date = NaiveDate::from_ymd_opt(year, m, d)?;
+                (date, date)
+            }
+            (Some(m), None) => {
+                let first = NaiveDate::from_ymd_opt(year, m, 1)?;
+                let next = first.checked_add_months(chrono::Months::new(1))?;
+                (first, next.pred_opt()?)
+            }
+            _ => (
+                NaiveDate::from_ymd_opt(year, 1, 1)?,
+                NaiveDate::from_ymd_opt(year, 12, 31)?,
+            ),
+        };
+        Some((days(first), days(last)))
+    }
+
+    /// Whether its partition folders leave it any chance of holding a row of `window`: always
+    /// for a file in no dated partition; otherwise its dates, widened by
+    /// [`PARTITION_MARGIN_DAYS`], must meet the window.
+    pub fn may_hold(&self, window: &crate::DateWindow) -> bool {
+        let Some((a, b)) = self.partition_dates() else {
+            return true;
+        };
+        let widened = crate::DateWindow::from_range(
+            a.saturating_sub(PARTITION_MARGIN_DAYS),
+            b.saturating_add(PARTITION_MARGIN_DAYS),
+        );
+        !widened.intersect(window).is_empty()
+    }
+
     /// Splits a Parquet file into at most `parts` runs of consecutive row groups of about equal
     /// rows; other files (and Parquet files of one row group) come back whole.
     pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
@@ -219,6 +294,7 @@ impl InputFile {
                     row_groups: Some((start, i + 1)),
                     first_row,
                     window: self.window.clone(),
+                    partitions: self.partitions.clone(),
                 });
                 first_row += rows;
                 start = i + 1;
@@ -277,8 +353,9 @@ impl RawBatch {
 pub struct FileReader {
     name: String,
     batches: Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + Send>,
-    /// Index in the file's batches of each canonical column (None: optional and absent).
-    columns: [Option<usize>; 7],
+    /// How each canonical column is made from the file's batches (None: optional and
+    /// absent).
+    columns: [Option<BoundExpr>; 7],
     first_row: u64,
     next_row: u64,
     /// How far the read has got, for progress displays.
@@ -386,24 +463,22 @@ impl InputFile {
                 let schema = builder.schema().clone();
                 let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
                 check_types(&name, &schema, cfg)?;
-                // A required column missing is named with the file's own columns (the
-                // projection below keeps only the mapped ones).
-                for canonical in REQUIRED {
-                    let source = cfg.columns.source_name(canonical);
-                    if !names.iter().any(|n| n == source) {
-                        return Err(SourceError::MissingColumn {
-                            file: name.clone(),
-                            column: source.to_string(),
-                            canonical: canonical.to_string(),
-                            found: describe_header(&names),
-                        });
-                    }
-                }
                 let wanted: Vec<usize> = REQUIRED
                     .iter()
                     .chain(OPTIONAL.iter())
-                    .filter_map(|c| names.iter().position(|n| n == cfg.columns.source_name(c)))
+                    .flat_map(|c| {
+                        let e = cfg.columns.expr(c);
+                        e.columns()
+                            .into_iter()
+                            .filter_map(|col| names.iter().position(|n| n == col))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<std::collections::BTreeSet<usize>>()
+                    .into_iter()
                     .collect();
+                // A required column missing is named with the file's own columns, before the
+                // projection keeps only the mapped ones.
+                bind_columns(&name, &names, &self.partitions, cfg)?;
                 let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
                 let groups = builder.metadata().row_groups();
                 let (a, b) = self.row_groups.unwrap_or((0, groups.len()));
@@ -420,9 +495,7 @@ impl InputFile {
                     .with_batch_size(BATCH_ROWS)
                     .build()
                     .map_err(|e| read_err(e.into()))?;
-                let mut sorted = wanted;
-                sorted.sort_unstable();
-                let projected = sorted.iter().map(|i| names[*i].clone()).collect();
+                let projected = wanted.iter().map(|i| names[*i].clone()).collect();
                 let extent = Extent::Rows {
                     rows,
                     bytes: self.size,
@@ -481,19 +554,7 @@ impl InputFile {
                 )
             }
         };
-        let mut columns = [None; 7];
-        for (k, canonical) in REQUIRED.iter().chain(OPTIONAL.iter()).enumerate() {
-            let source = cfg.columns.source_name(canonical);
-            columns[k] = names.iter().position(|n| n == source);
-            if k < REQUIRED.len() && columns[k].is_none() {
-                return Err(SourceError::MissingColumn {
-                    file: name,
-                    column: source.to_string(),
-                    canonical: canonical.to_string(),
-                    found: describe_header(&names),
-                });
-            }
-        }
+        let columns = bind_columns(&name, &names, &self.partitions, cfg)?;
         Ok(FileReader {
             name,
             batches,
@@ -506,49 +567,113 @@ impl InputFile {
     }
 }
 
-/// Checks that every mapped column of a Parquet file has a type its values can be read from:
-/// the ids, networks, cell, type and number as text or integers, the time as a timestamp, as
-/// integers under `epoch_seconds`/`epoch_millis`, or as text under the other formats. An
+/// Binds each canonical column's expression to a file whose batches have columns `names`
+/// and whose folders carry `partitions`. A required column whose source is missing fails,
+/// named with the file's own columns; an optional one whose sources are all missing is
+/// absent, and one missing some of them (half a concatenation) fails.
+fn bind_columns(
+    file: &str,
+    names: &[String],
+    partitions: &[(String, String)],
+    cfg: &InputConfig,
+) -> Result<[Option<BoundExpr>; 7], SourceError> {
+    let find = |col: &str| {
+        names
+            .iter()
+            .position(|n| n == col)
+            .map(Operand::Batch)
+            .or_else(|| {
+                partitions
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == col)
+                    .map(|(_, v)| Operand::Partition(v.clone()))
+            })
+    };
+    let mut columns: [Option<BoundExpr>; 7] = Default::default();
+    for (k, canonical) in REQUIRED.iter().chain(OPTIONAL.iter()).enumerate() {
+        let expr = cfg.columns.expr(canonical);
+        match BoundExpr::bind(&expr, find) {
+            Ok(b) => columns[k] = Some(b),
+            Err(missing) => {
+                let required = k < REQUIRED.len();
+                let all_missing = expr.columns().iter().all(|c| find(c).is_none());
+                if required || !all_missing {
+                    return Err(SourceError::MissingColumn {
+                        file: file.to_string(),
+                        column: missing,
+                        canonical: canonical.to_string(),
+                        found: describe_header(names),
+                    });
+                }
+            }
+        }
+    }
+    Ok(columns)
+}
+
+/// Checks that every column a Parquet file's mapping reads has a type its values can be read
+/// from: text, integers or booleans (ids as binary under `hex`), the time as a timestamp,
+/// as integers under `epoch_seconds`/`epoch_millis`, or as text under the other formats. An
 /// integer time read under `rfc3339` would otherwise be taken for seconds, or quarantined row
 /// by row.
 fn check_types(file: &str, schema: &Schema, cfg: &InputConfig) -> Result<(), SourceError> {
     use crate::TimeFormat;
+    use crate::expr::Source;
     for canonical in REQUIRED.iter().chain(OPTIONAL.iter()) {
-        let column = cfg.columns.source_name(canonical);
-        let Ok(field) = schema.field_with_name(column) else {
-            continue;
-        };
-        let t = field.data_type();
-        let text = matches!(
-            t,
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
-        ) || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
-        let expected = if *canonical == event::EVENT_TIME {
-            let epoch = matches!(
-                cfg.time_format,
-                TimeFormat::EpochSeconds | TimeFormat::EpochMillis
-            );
-            match t {
-                DataType::Timestamp(_, _) | DataType::Date64 => None,
-                t if t.is_integer() && epoch => None,
-                t if t.is_integer() => Some(
-                    "a number of the epoch, which input.time_format = \"rfc3339\" or a pattern does not read: set input.time_format = \"epoch_seconds\" or \"epoch_millis\"".to_string(),
-                ),
+        let expr = cfg.columns.expr(canonical);
+        for column in expr.columns() {
+            let Ok(field) = schema.field_with_name(column) else {
+                continue;
+            };
+            let t = field.data_type();
+            let text = matches!(
+                t,
+                DataType::Utf8
+                    | DataType::Utf8View
+                    | DataType::LargeUtf8
+                    | DataType::Null
+                    | DataType::Boolean
+            ) || t.is_integer()
+                || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+            let expected = match &expr.source {
+                Source::Hex(_) if is_binary(t) => None,
+                Source::Hex(_) => Some(format!(
+                    "input.columns.{canonical} reads it with hex, which needs a binary column"
+                )),
+                _ if is_binary(t) => Some(format!(
+                    "bytes, not text: set input.columns.{canonical} = {{ hex = {column:?} }}"
+                )),
+                Source::Column(_)
+                    if *canonical == event::EVENT_TIME && expr.plain_column().is_some() =>
+                {
+                    let epoch = matches!(
+                        cfg.time_format,
+                        TimeFormat::EpochSeconds | TimeFormat::EpochMillis
+                    );
+                    match t {
+                        DataType::Timestamp(_, _) | DataType::Date64 => None,
+                        t if t.is_integer() && epoch => None,
+                        t if t.is_integer() => Some(
+                            "a number of the epoch, which input.time_format = \"rfc3339\" or a pattern does not read: set input.time_format = \"epoch_seconds\" or \"epoch_millis\"".to_string(),
+                        ),
+                        _ if text => None,
+                        _ => Some("event_time must be a timestamp, integers of the epoch or text".into()),
+                    }
+                }
                 _ if text => None,
-                _ => Some("event_time must be a timestamp, integers of the epoch or text".into()),
+                _ => Some(format!(
+                    "{canonical} must be read from text, integers or booleans"
+                )),
+            };
+            if let Some(expected) = expected {
+                return Err(SourceError::ColumnType {
+                    file: file.to_string(),
+                    column: column.to_string(),
+                    found: t.to_string(),
+                    expected,
+                });
             }
-        } else if text || t.is_integer() {
-            None
-        } else {
-            Some(format!("{canonical} must be text (or integers)"))
-        };
-        if let Some(expected) = expected {
-            return Err(SourceError::ColumnType {
-                file: file.to_string(),
-                column: column.to_string(),
-                found: t.to_string(),
-                expected,
-            });
         }
     }
     Ok(())
@@ -737,24 +862,39 @@ impl FileReader {
     }
 
     fn map(&self, batch: RecordBatch, first_row: u64) -> Result<RawBatch, SourceError> {
+        let rows = batch.num_rows();
         let err = |e: arrow::error::ArrowError| SourceError::Read {
             file: self.name.clone(),
             source: e.into(),
         };
         let text = |k: usize| -> Result<Option<StringViewArray>, SourceError> {
             self.columns[k]
-                .map(|i| {
-                    let c = cast(batch.column(i), &DataType::Utf8View).map_err(err)?;
-                    Ok(c.as_any()
-                        .downcast_ref::<StringViewArray>()
-                        .expect("cast to Utf8View")
-                        .clone())
+                .as_ref()
+                .map(|e| {
+                    e.text(batch.columns(), rows)
+                        .map_err(|e| SourceError::Read {
+                            file: format!("{} (rows {first_row}…)", self.name),
+                            source: format!(
+                                "{}: {e}",
+                                REQUIRED
+                                    .iter()
+                                    .chain(OPTIONAL.iter())
+                                    .nth(k)
+                                    .expect("seven")
+                            )
+                            .into(),
+                        })
                 })
                 .transpose()
         };
-        let time_col: &ArrayRef = batch.column(self.columns[1].expect("required"));
-        let event_time = match time_col.data_type() {
-            DataType::Timestamp(_, _) | DataType::Date64 => {
+        let time = self.columns[1].as_ref().expect("required");
+        let event_time = match time.as_is().map(|i| batch.column(i)) {
+            Some(time_col)
+                if matches!(
+                    time_col.data_type(),
+                    DataType::Timestamp(_, _) | DataType::Date64
+                ) =>
+            {
                 let c = cast(
                     time_col,
                     &DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
@@ -767,7 +907,7 @@ impl FileReader {
                         .clone(),
                 )
             }
-            t if t.is_integer() => {
+            Some(time_col) if time_col.data_type().is_integer() => {
                 let c = cast(time_col, &DataType::Int64).map_err(err)?;
                 TimeColumn::Integer(
                     c.as_any()
@@ -791,11 +931,22 @@ impl FileReader {
     }
 }
 
-/// Reads a cell catalogue: a CSV with columns `cell_id` and `time_zone` (IANA names). Errors
-/// name the file and line.
+/// Reads a cell catalogue: columns `cell_id` and `time_zone` (IANA names) in a CSV, or in
+/// Parquet files (one, or a folder of them such as a MultiMNO network table with a
+/// `time_zone` column added; other columns are passed over). A cell listed twice must keep
+/// its zone. Errors name the file and line (row, for Parquet).
 pub fn read_cell_catalogue(
     path: &Path,
 ) -> Result<foldhash::HashMap<Box<str>, chrono_tz::Tz>, SourceError> {
+    if path.is_dir() || format_of(path) == Some(Format::Parquet) {
+        let mut cells = foldhash::HashMap::default();
+        for f in discover(&[path.display().to_string()])? {
+            if f.format == Format::Parquet {
+                read_parquet_catalogue(&f.path, &mut cells)?;
+            }
+        }
+        return Ok(cells);
+    }
     let name = path.display().to_string();
     let err = |line: u64, message: String| SourceError::Read {
         file: if line > 0 {
@@ -834,6 +985,91 @@ pub fn read_cell_catalogue(
         cells.insert(id.into(), tz);
     }
     Ok(cells)
+}
+
+/// Adds the cells of one Parquet catalogue file to `cells`.
+fn read_parquet_catalogue(
+    path: &Path,
+    cells: &mut foldhash::HashMap<Box<str>, chrono_tz::Tz>,
+) -> Result<(), SourceError> {
+    let name = path.display().to_string();
+    let err = |row: u64, message: String| SourceError::Read {
+        file: if row > 0 {
+            format!("{name} row {row}")
+        } else {
+            name.clone()
+        },
+        source: message.into(),
+    };
+    let file = File::open(path).map_err(|e| err(0, e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(0, e.to_string()))?;
+    let names: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let column = |want: &str| {
+        names.iter().position(|n| n == want).ok_or_else(|| {
+            err(
+                0,
+                format!(
+                    "missing column {want:?} (a cell catalogue needs cell_id and time_zone; a MultiMNO network table has coordinates, not zones: add a time_zone column, docs/ingest.md)"
+                ),
+            )
+        })
+    };
+    let (cell, zone) = (column("cell_id")?, column("time_zone")?);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [cell, zone]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| err(0, e.to_string()))?;
+    let (ci, zi) = if cell < zone { (0, 1) } else { (1, 0) };
+    let mut row = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| err(row + 1, e.to_string()))?;
+        let text = |i: usize| {
+            cast(batch.column(i), &DataType::Utf8)
+                .map_err(|e| err(row + 1, e.to_string()))
+                .map(|a| {
+                    a.as_any()
+                        .downcast_ref::<arrow::array::StringArray>()
+                        .expect("cast to Utf8")
+                        .clone()
+                })
+        };
+        let (ids, zones) = (text(ci)?, text(zi)?);
+        for i in 0..batch.num_rows() {
+            row += 1;
+            let id = if ids.is_null(i) {
+                ""
+            } else {
+                ids.value(i).trim()
+            };
+            if id.is_empty() {
+                return Err(err(row, "empty cell_id".into()));
+            }
+            let tz_name = if zones.is_null(i) {
+                ""
+            } else {
+                zones.value(i).trim()
+            };
+            let tz: chrono_tz::Tz = tz_name
+                .parse()
+                .map_err(|_| err(row, format!("unknown IANA time zone {tz_name:?}")))?;
+            if let Some(before) = cells.insert(id.into(), tz)
+                && before != tz
+            {
+                return Err(err(
+                    row,
+                    format!("a cell listed before with zone {before} is now in {tz}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl borderflow_core::FailureKind for SourceError {
@@ -881,4 +1117,68 @@ pub fn digest_file(path: &Path) -> Result<InputDigest, SourceError> {
         bytes,
         sha256: hex::encode(h.finalize()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+
+    fn catalogue(dir: &Path, name: &str, cells: &[(&str, &str)]) -> PathBuf {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("latitude", DataType::Utf8, true),
+            Field::new("time_zone", DataType::Utf8, true),
+            Field::new("cell_id", DataType::Utf8, true),
+        ]));
+        let ids: Vec<&str> = cells.iter().map(|c| c.0).collect();
+        let zones: Vec<&str> = cells.iter().map(|c| c.1).collect();
+        let lat = vec!["0.0"; cells.len()];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(lat)),
+                Arc::new(StringArray::from(zones)),
+                Arc::new(StringArray::from(ids)),
+            ],
+        )
+        .unwrap();
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(File::create(&path).unwrap(), schema, None)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        path
+    }
+
+    #[test]
+    fn a_network_table_in_parquet_folders_is_a_cell_catalogue() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("mno_network");
+        catalogue(
+            &net,
+            "year=2025/month=1/day=1/part-0.parquet",
+            &[("c1", "America/Guayaquil"), ("c2", "Pacific/Galapagos")],
+        );
+        catalogue(
+            &net,
+            "year=2025/month=1/day=2/part-0.parquet",
+            &[("c1", "America/Guayaquil")],
+        );
+        let cells = read_cell_catalogue(&net).unwrap();
+        assert_eq!(cells.len(), 2);
+        assert_eq!(cells["c2"], chrono_tz::Pacific::Galapagos);
+
+        catalogue(
+            &net,
+            "year=2025/month=1/day=3/part-0.parquet",
+            &[("c1", "Pacific/Galapagos")],
+        );
+        let err = read_cell_catalogue(&net).unwrap_err().to_string();
+        assert!(
+            err.contains("day=3/part-0.parquet row 1") && err.contains("now in Pacific/Galapagos"),
+            "{err}"
+        );
+    }
 }

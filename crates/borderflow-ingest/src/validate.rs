@@ -396,6 +396,7 @@ impl<'a> Validator<'a> {
                         .map(|t| t.timestamp()),
                     TimeFormat::EpochSeconds => s.parse().ok(),
                     TimeFormat::EpochMillis => s.parse::<i64>().ok().map(|v| v.div_euclid(1000)),
+                    TimeFormat::Iso8601 => iso8601(s, self.source_tz),
                     TimeFormat::Pattern(p) => NaiveDateTime::parse_from_str(s, p)
                         .ok()
                         .and_then(|t| self.source_tz.from_local_datetime(&t).earliest())
@@ -502,6 +503,49 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A 64-bit hash of everything that makes an event (`id` is the trimmed subscriber id's key). A
 /// fixed seed keeps the verdict the same from run to run.
+/// Seconds UTC of ISO 8601 text as databases export it ([`TimeFormat::Iso8601`]): `T` or a
+/// space between date and time, optional fractions, then `Z`, `±HH`, `±HHMM`, `±HH:MM` or
+/// nothing (a time in `tz`).
+fn iso8601(s: &str, tz: Tz) -> Option<i64> {
+    let b = s.as_bytes();
+    let format = match b.get(10) {
+        Some(b'T') | Some(b't') => "%Y-%m-%dT%H:%M:%S%.f",
+        Some(b' ') => "%Y-%m-%d %H:%M:%S%.f",
+        _ => return None,
+    };
+    let (naive, rest) = NaiveDateTime::parse_and_remainder(s, format).ok()?;
+    let offset = match rest.as_bytes() {
+        [] => {
+            return tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.timestamp());
+        }
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), digits @ ..] => {
+            let digits: Vec<u8> = digits.iter().copied().filter(|c| *c != b':').collect();
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let (h, m) = match digits.as_slice() {
+                [h1, h2] => (i64::from((h1 - b'0') * 10 + (h2 - b'0')), 0),
+                [h1, h2, m1, m2] => (
+                    i64::from((h1 - b'0') * 10 + (h2 - b'0')),
+                    i64::from((m1 - b'0') * 10 + (m2 - b'0')),
+                ),
+                _ => return None,
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = h * 3600 + m * 60;
+            if *sign == b'-' { -secs } else { secs }
+        }
+        _ => return None,
+    };
+    Some(naive.and_utc().timestamp() - offset)
+}
+
 fn event_hash(raw: &RawBatch, i: usize, id: &IdKey, time: i64) -> u64 {
     let mut h = foldhash::quality::FixedState::with_seed(0x6266_6c6f_7721).build_hasher();
     id.hash(&mut h);
@@ -564,7 +608,7 @@ impl Quarantine {
 
 #[cfg(test)]
 mod tests {
-    use super::{IdKey, short_eq};
+    use super::{IdKey, Tz, iso8601, short_eq};
 
     #[test]
     fn short_ids_are_one_word_holding_their_bytes_and_length() {
@@ -605,6 +649,37 @@ mod tests {
                 IdKey::Short(w) => assert_eq!(w, expected, "{a:?}"),
                 IdKey::Long(t) => assert_eq!(&*t, a),
             }
+        }
+    }
+
+    #[test]
+    fn iso8601_reads_database_exports_with_and_without_offsets() {
+        let utc = chrono_tz::UTC;
+        let t = 1_673_059_718; // 2023-01-07 02:48:38 UTC
+        for s in [
+            "2023-01-07 02:48:38",
+            "2023-01-07T02:48:38",
+            "2023-01-07T02:48:38Z",
+            "2023-01-07 02:48:38+00",
+            "2023-01-07 02:48:38.250+00",
+            "2023-01-07 05:48:38+03",
+            "2023-01-07 05:48:38+0300",
+            "2023-01-07T05:48:38+03:00",
+            "2023-01-06 21:48:38-05:00",
+        ] {
+            assert_eq!(iso8601(s, utc), Some(t), "{s}");
+        }
+        let nairobi: Tz = "Africa/Nairobi".parse().unwrap();
+        assert_eq!(iso8601("2023-01-07 05:48:38", nairobi), Some(t));
+        for bad in [
+            "2023-01-07",
+            "07/01/2023 02:48:38",
+            "2023-01-07 02:48:38+3",
+            "2023-01-07 02:48:38+25",
+            "2023-01-07 02:48:38 UTC",
+            "2023-13-07 02:48:38",
+        ] {
+            assert_eq!(iso8601(bad, utc), None, "{bad}");
         }
     }
 

@@ -298,6 +298,11 @@ impl Pipeline {
             location: name.to_string(),
             message,
         })?;
+        // A profile's expressions become the mapping here, so every later step (the
+        // configuration digest, `validate`, a cluster's tasks) sees what is read.
+        if let Some(own) = p.operator_plmns.first() {
+            p.input = p.input.resolved(own);
+        }
         p.input
             .columns
             .check()

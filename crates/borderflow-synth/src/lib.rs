@@ -27,6 +27,7 @@
 //! assert!(dir.path().join("events.csv").is_file() && dir.path().join("truth.csv").is_file());
 //! ```
 
+pub mod layouts;
 mod persona;
 mod phone;
 mod scenario;

@@ -379,6 +379,37 @@ fn epoch_days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
+/// Partition files passed over for their dates: one line for all of them (a lake holds
+/// thousands), under the folder they share.
+fn note_pruned(skipped: &mut BTreeMap<String, String>, pruned: &[InputFile]) {
+    let mut common: Vec<_> = pruned[0]
+        .path
+        .parent()
+        .map(|p| p.components().collect())
+        .unwrap_or_default();
+    for f in &pruned[1..] {
+        let theirs: Vec<_> = f
+            .path
+            .parent()
+            .map(|p| p.components().collect())
+            .unwrap_or_default();
+        let same = common
+            .iter()
+            .zip(&theirs)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(same);
+    }
+    let folder: PathBuf = common.iter().collect();
+    skipped.insert(
+        folder.display().to_string(),
+        format!(
+            "{} file(s) in partition folders of dates outside the run's window, not read",
+            pruned.len()
+        ),
+    );
+}
+
 /// Which input files a run reads, and for which dates: a content the store has taken before
 /// (known by its digest, whatever its name) is read again only for the dates of `window` it
 /// has rows on and was not read for; a content given twice in one run is read once.
@@ -451,9 +482,15 @@ pub fn run_with_progress(
     );
     let (first, last) = run_window(p, period, chrono::Utc::now().date_naive());
     let window = DateWindow::from_range(epoch_days(first).max(i32::MIN + 1), epoch_days(last));
+    // A lake's partitions of other dates are not read, nor even digested.
+    let (files, pruned): (Vec<InputFile>, Vec<InputFile>) =
+        files.into_iter().partition(|f| f.may_hold(&window));
     // Every file's digest first: a content the store holds is not read again.
     let digests = digest_inputs(&files)?;
-    let (to_read, skipped) = plan_reads(files, &digests, &store.register()?, &window);
+    let (to_read, mut skipped) = plan_reads(files, &digests, &store.register()?, &window);
+    if !pruned.is_empty() {
+        note_pruned(&mut skipped, &pruned);
+    }
     let scratch = ScratchDir::create(layout.staging("ingest", &run_id))?;
     let result = run_staged(
         &RunContext {

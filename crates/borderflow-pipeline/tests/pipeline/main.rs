@@ -7,5 +7,6 @@ mod common;
 mod fuzz;
 mod ingest;
 mod phantoms;
+mod profiles;
 mod publish;
 mod scenarios;
