@@ -13,7 +13,6 @@ use borderflow_pseudo::{PseudonymKey, Pseudonymiser};
 use borderflow_refdata::RefData;
 use borderflow_synth::{OutputFormats, Scenario, generate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const KEY: [u8; 32] = [9; 32];
 
@@ -40,12 +39,7 @@ fn pipeline_with(root: &Path, input: &str, sets: &[&str]) -> Pipeline {
 }
 
 fn read(path: &Path) -> Vec<RecordBatch> {
-    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect()
+    crate::common::read_parquet(path)
 }
 
 fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {

@@ -69,3 +69,15 @@ pub fn bytes_and_decoded_values(path: &std::path::Path) -> Vec<u8> {
     }
     out
 }
+
+/// Every batch of a Parquet file.
+pub fn read_parquet(path: &std::path::Path) -> Vec<datafusion::arrow::array::RecordBatch> {
+    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(path).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap()
+    .map(|b| b.unwrap())
+    .collect()
+}

@@ -5,7 +5,6 @@
 //! own pseudonyms; nothing else differs).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use borderflow_ingest::{FileCounts, Reason};
@@ -17,7 +16,6 @@ use borderflow_synth::layouts::{
 use borderflow_synth::{OutputFormats, Scenario, generate};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::util::display::array_value_to_string;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const KEY: [u8; 32] = [4; 32];
 
@@ -105,12 +103,7 @@ fn upstream_to_raw(root: &Path) -> HashMap<Vec<u8>, Vec<u8>> {
 }
 
 fn read(path: &Path) -> Vec<RecordBatch> {
-    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect()
+    crate::common::read_parquet(path)
 }
 
 fn parquet_under(dir: &Path) -> Vec<PathBuf> {
