@@ -427,17 +427,18 @@ pub fn is_binary(t: &DataType) -> bool {
 /// A binary column as lower-case hex; nulls stay null.
 fn hex_of(a: &ArrayRef) -> Result<StringViewArray, EvalError> {
     fn build<'a>(n: usize, value: impl Fn(usize) -> Option<&'a [u8]>) -> StringViewArray {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut b = StringViewBuilder::with_capacity(n);
-        let mut s = String::new();
+        let mut s: Vec<u8> = Vec::new();
         for r in 0..n {
             match value(r) {
                 Some(v) => {
                     s.clear();
                     for byte in v {
-                        use std::fmt::Write;
-                        let _ = write!(s, "{byte:02x}");
+                        s.push(DIGITS[usize::from(byte >> 4)]);
+                        s.push(DIGITS[usize::from(byte & 0x0f)]);
                     }
-                    b.append_value(&s);
+                    b.append_value(std::str::from_utf8(&s).expect("hex digits are ASCII"));
                 }
                 None => b.append_null(),
             }
