@@ -60,6 +60,7 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
             borderflow_pipeline::ReportError,
             borderflow_pipeline::evaluate::EvaluateError,
             borderflow_pipeline::BindingError,
+            borderflow_pipeline::partnership::PartnershipError,
             borderflow_classify::plan::PlanError,
             borderflow_ingest::SourceError,
             borderflow_presence::ReduceError,

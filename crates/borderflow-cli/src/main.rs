@@ -20,6 +20,7 @@ mod generate;
 mod ingest;
 mod keygen;
 mod manual;
+mod partnership;
 mod progress;
 mod publish;
 mod refdata;
@@ -79,6 +80,10 @@ enum Command {
     Refdata(refdata::Args),
     /// Stack one table over every published period of a dataset (Parquet, CSV or SDMX-CSV).
     Series(series::Args),
+    /// Export a published release's noisy cells for a partnership's statistics office.
+    Export(partnership::ExportArgs),
+    /// Combine operators' partner exports into one national release (statistics office).
+    Combine(partnership::CombineArgs),
     /// SDMX: write the structure message (DSDs, code lists) of a pipeline's releases.
     Sdmx(sdmx::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
@@ -136,6 +141,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Publish(args) => publish::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Export(args) => partnership::export(args),
+        Command::Combine(args) => partnership::combine(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
         Command::Sdmx(args) => sdmx::run(args),

@@ -37,6 +37,7 @@ pub mod engine;
 pub mod evaluate;
 pub mod ingest;
 mod lock;
+pub mod partnership;
 mod period;
 mod pipeline;
 pub mod publish;

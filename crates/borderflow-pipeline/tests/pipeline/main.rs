@@ -6,6 +6,7 @@ mod classify;
 mod common;
 mod fuzz;
 mod ingest;
+mod partnership;
 mod phantoms;
 mod profiles;
 mod publish;

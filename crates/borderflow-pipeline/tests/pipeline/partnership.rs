@@ -1,0 +1,308 @@
+//! A data-sharing partnership end to end: three operators of one country run borderflow
+//! separately and export their releases; the statistics office combines the exports into
+//! one release whose cells are exactly the sums of the operators' noisy cells, and refuses,
+//! in one line naming the operator and the field, every export that cannot be combined.
+
+use std::path::{Path, PathBuf};
+
+use borderflow_pipeline::partnership::export::{EXPORT_DIGEST_FILE, EXPORT_FILE, PartnerExport};
+use borderflow_pipeline::partnership::{Partnership, PartnershipError, combine, export};
+use borderflow_pipeline::{Period, Pipeline, run};
+use borderflow_privacy::NoiseSource;
+use borderflow_pseudo::PseudonymKey;
+use borderflow_synth::{OutputFormats, Scenario, generate};
+use sha2::{Digest, Sha256};
+
+const OPERATORS: [(&str, &str); 3] = [("op-a", "63902"), ("op-b", "63903"), ("op-c", "63907")];
+
+fn year() -> Period {
+    "2025".parse().unwrap()
+}
+
+/// One operator's world, pipeline and published release under `root/<name>`.
+fn operator(root: &Path, name: &str, plmn: &str, seed: u64, noise: NoiseSource) -> Pipeline {
+    let dir = root.join(name);
+    let scenario = Scenario {
+        subscribers: 250,
+        seed,
+        operator_plmn: plmn.to_string(),
+        ..Scenario::default()
+    };
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
+    };
+    generate(
+        &scenario,
+        &borderflow_refdata::RefData::embedded(),
+        &dir.join("world"),
+        parquet,
+    )
+    .unwrap();
+    PseudonymKey::from_bytes([seed as u8; 32])
+        .write_new(&dir.join("key"))
+        .unwrap();
+    let text = format!(
+        r#"
+        dataset = "{name}"
+        measuring_country = "KEN"
+        operator_plmns = ["{plmn}"]
+        state_dir = "state"
+        release_dir = "release"
+        [key]
+        file = "key"
+        [input]
+        paths = ["world/events.parquet"]
+        "#
+    );
+    let p = Pipeline::parse("p.toml", &text, &[], &dir).unwrap();
+    run::run(&p, year(), &[], noise).unwrap();
+    p
+}
+
+/// Three operators run and exported into `root/exports/<name>`; the partnership file.
+fn three_exports(root: &Path) -> (Vec<Pipeline>, PathBuf) {
+    let mut pipelines = Vec::new();
+    for (i, (name, plmn)) in OPERATORS.iter().enumerate() {
+        let p = operator(
+            root,
+            name,
+            plmn,
+            30 + i as u64,
+            NoiseSource::from_os().unwrap(),
+        );
+        export(&p, year(), name, &root.join("exports").join(name)).unwrap();
+        pipelines.push(p);
+    }
+    let file = root.join("partnership.toml");
+    std::fs::write(
+        &file,
+        r#"
+        dataset = "ken-national"
+        measuring_country = "KEN"
+        release_dir = "national"
+        [[operator]]
+        name = "op-a"
+        export = "exports/op-a"
+        [[operator]]
+        name = "op-b"
+        export = "exports/op-b"
+        [[operator]]
+        name = "op-c"
+        export = "exports/op-c"
+        "#,
+    )
+    .unwrap();
+    (pipelines, file)
+}
+
+/// A table of a release as CSV rows of fields.
+fn csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// Rewrites the export in `dir` with `change` applied, its digest made to match.
+fn altered(dir: &Path, change: impl FnOnce(&mut PartnerExport)) {
+    let mut e = PartnerExport::read(dir).unwrap();
+    change(&mut e);
+    let bytes = serde_json::to_vec_pretty(&e).unwrap();
+    std::fs::write(dir.join(EXPORT_FILE), &bytes).unwrap();
+    std::fs::write(
+        dir.join(EXPORT_DIGEST_FILE),
+        format!("{}\n", hex::encode(Sha256::digest(&bytes))),
+    )
+    .unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (_, file) = three_exports(root);
+    let partnership = Partnership::load(&file).unwrap();
+    let exports: Vec<PartnerExport> = OPERATORS
+        .iter()
+        .map(|(n, _)| PartnerExport::read(&root.join("exports").join(n)).unwrap())
+        .collect();
+    // The export is noisy values only: as many as the public domain has cells, and the
+    // operator's own release publishes the same values where it publishes a cell.
+    let own = csv(&root.join("op-a/release/op-a/2025/categories.csv"));
+    assert_eq!(own.len(), exports[0].tables["categories"].noisy.len());
+    for (row, noisy) in own.iter().zip(&exports[0].tables["categories"].noisy) {
+        if row[7] == "published" {
+            assert_eq!(row[4], noisy.to_string());
+        }
+    }
+
+    let report = combine(&partnership, Some("2025")).unwrap();
+    assert_eq!(report.dir, root.join("national/ken-national/2025"));
+    for table in ["categories", "crossings"] {
+        let rows = csv(&report.dir.join(format!("{table}.csv")));
+        let sigma2: f64 = exports
+            .iter()
+            .map(|e| {
+                e.sigma2(borderflow_core::TableId::from_name(table).unwrap())
+                    .unwrap()
+                    .to_f64()
+            })
+            .sum();
+        let mut published = 0;
+        for (i, row) in rows.iter().enumerate() {
+            let sum: i64 = exports.iter().map(|e| e.tables[table].noisy[i]).sum();
+            if row.last().unwrap() == "not_measured" {
+                continue; // return migrants: no value in any release
+            }
+            let noise_sd: f64 = row[row.len() - 3].parse().unwrap();
+            assert!((noise_sd - sigma2.sqrt()).abs() < 1e-9, "{table} row {i}");
+            if row.last().unwrap() == "published" {
+                assert_eq!(row[row.len() - 4], sum.to_string(), "{table} row {i}");
+                published += 1;
+            } else {
+                assert_eq!(row[row.len() - 4], "", "{table} row {i}");
+            }
+        }
+        assert!(published > 0, "{table}: nothing published");
+    }
+    let statement: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.dir.join("partnership.json")).unwrap())
+            .unwrap();
+    let rho_sum: f64 = exports.iter().map(|e| e.privacy.rho_of_release).sum();
+    let person = statement["privacy"]["person_at_all_operators"][0]
+        .as_f64()
+        .unwrap();
+    assert!((person - rho_sum).abs() < 1e-12);
+    assert_eq!(statement["contributions"].as_array().unwrap().len(), 3);
+    // Written once.
+    let again = combine(&partnership, Some("2025")).unwrap_err();
+    assert!(
+        matches!(again, PartnershipError::AlreadyCombined { .. }),
+        "{again}"
+    );
+
+    // Every mismatch is refused with the operator and the field, before anything is written.
+    let refused = |name: &str, change: &dyn Fn(&mut PartnerExport), field: &str| {
+        let work = root.join(format!("refusal-{field}"));
+        for (n, _) in OPERATORS {
+            copy_dir(&root.join("exports").join(n), &work.join("exports").join(n));
+        }
+        std::fs::copy(&file, work.join("partnership.toml")).unwrap();
+        altered(&work.join("exports").join(name), change);
+        let p = Partnership::load(&work.join("partnership.toml")).unwrap();
+        let err = combine(&p, None).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("operator {name}: ")), "{err}");
+        assert!(err.contains(field), "{field}: {err}");
+        assert_eq!(err.lines().count(), 1);
+        assert!(
+            !work.join("national").exists(),
+            "{field}: something was written"
+        );
+    };
+    refused("op-b", &|e| e.period = "2024".into(), "period");
+    refused(
+        "op-c",
+        &|e| e.lookback_last = "2025-12-30".into(),
+        "lookback_last",
+    );
+    refused(
+        "op-b",
+        &|e| e.rules["max_crossing_pairs"] = 3.into(),
+        "rules",
+    );
+    refused(
+        "op-b",
+        &|e| e.software_version = "0.0.1".into(),
+        "software_version",
+    );
+    refused(
+        "op-c",
+        &|e| e.code_list.pop().map(drop).unwrap(),
+        "code_list",
+    );
+    refused(
+        "op-b",
+        &|e| e.measuring_country = "UGA".into(),
+        "measuring_country",
+    );
+    refused(
+        "op-c",
+        &|e| e.operator_plmns = vec!["63902".into()],
+        "63902",
+    );
+    refused(
+        "op-b",
+        &|e| e.operator = "op-z".into(),
+        "names the operator",
+    );
+    refused(
+        "op-c",
+        &|e| e.for_publication = false,
+        "NOT FOR PUBLICATION",
+    );
+
+    // An export edited without its digest, or cut short, is refused by name.
+    let work = root.join("cut");
+    for (n, _) in OPERATORS {
+        copy_dir(&root.join("exports").join(n), &work.join("exports").join(n));
+    }
+    std::fs::copy(&file, work.join("partnership.toml")).unwrap();
+    let doc = work.join("exports/op-a").join(EXPORT_FILE);
+    let bytes = std::fs::read(&doc).unwrap();
+    std::fs::write(&doc, &bytes[..bytes.len() / 2]).unwrap();
+    let p = Partnership::load(&work.join("partnership.toml")).unwrap();
+    let err = combine(&p, None).unwrap_err().to_string();
+    assert!(
+        err.contains("exports/op-a") && err.contains("does not match"),
+        "{err}"
+    );
+}
+
+/// A release noised from a test seed cannot be exported into a partnership unnoticed: its
+/// export says so, and combine refuses it.
+#[test]
+fn a_test_release_is_refused_by_combine() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let a = operator(root, "op-a", "63902", 41, NoiseSource::seeded_for_tests(1));
+    let b = operator(root, "op-b", "63903", 42, NoiseSource::seeded_for_tests(2));
+    for (p, n) in [(&a, "op-a"), (&b, "op-b")] {
+        export(p, year(), n, &root.join("exports").join(n)).unwrap();
+    }
+    assert!(
+        !PartnerExport::read(&root.join("exports/op-a"))
+            .unwrap()
+            .for_publication
+    );
+    let file = root.join("partnership.toml");
+    std::fs::write(
+        &file,
+        "dataset = \"n\"\nmeasuring_country = \"KEN\"\nrelease_dir = \"national\"\n\
+         [[operator]]\nname = \"op-a\"\nexport = \"exports/op-a\"\n\
+         [[operator]]\nname = \"op-b\"\nexport = \"exports/op-b\"\n",
+    )
+    .unwrap();
+    let err = combine(&Partnership::load(&file).unwrap(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("operator op-a: ") && err.contains("NOT FOR PUBLICATION"),
+        "{err}"
+    );
+    // An unpublished period has nothing to export.
+    let err = export(&a, "2024".parse().unwrap(), "op-a", &root.join("x")).unwrap_err();
+    assert!(
+        matches!(err, PartnershipError::NotPublished { .. }),
+        "{err}"
+    );
+}
