@@ -206,7 +206,18 @@ pub const PARTNERSHIP_FILE: &str = "partnership.json";
 pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, PartnershipError> {
     let mut exports = Vec::new();
     for o in &p.operators {
-        let dir = PathBuf::from(o.export.replace("{period}", period.unwrap_or("")));
+        let dir = match period {
+            Some(period) => PathBuf::from(o.export.replace("{period}", period)),
+            None if o.export.contains("{period}") => {
+                return Err(PartnershipError::File {
+                    file: o.export.clone(),
+                    message:
+                        "the export path holds {period}: give the period to combine (--period)"
+                            .into(),
+                });
+            }
+            None => PathBuf::from(&o.export),
+        };
         let e = PartnerExport::read(&dir)?;
         exports.push((o, dir, e));
     }
