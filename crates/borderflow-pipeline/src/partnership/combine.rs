@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::PartnershipError;
 use super::export::{PartnerExport, RELEASE_MANIFEST_FILE};
+use super::persons::{PersonsFactors, persons_rows, write_persons_csv};
 
 /// The partnership file, as the statistics office writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +42,9 @@ pub struct Partnership {
     /// The publication rule of the combined release.
     #[serde(default)]
     pub publication: Publication,
+    /// The factors that turn SIM counts into persons, when the office estimates persons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persons: Option<PersonsFactors>,
     /// The operators and where their exports are.
     #[serde(rename = "operator")]
     pub operators: Vec<PartnerOperator>,
@@ -104,6 +108,9 @@ impl Partnership {
             if Path::new(&o.export).is_relative() {
                 o.export = base.join(&o.export).display().to_string();
             }
+        }
+        if let Some(f) = &p.persons {
+            f.check().map_err(bad)?;
         }
         if p.operators.len() < 2 {
             return Err(bad("a partnership combines at least two operators".into()));
@@ -172,6 +179,10 @@ pub struct CombinedStatement {
     pub sigma: BTreeMap<String, f64>,
     /// The privacy statement.
     pub privacy: PartnershipPrivacy,
+    /// The factors `persons.csv` was estimated with, each with its source, vintage and
+    /// standard error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persons: Option<PersonsFactors>,
 }
 
 /// What protects a SIM, and a person with SIMs at several operators.
@@ -197,6 +208,9 @@ pub struct CombineReport {
     /// Cells published and suppressed per table.
     pub cells: BTreeMap<String, (usize, usize)>,
 }
+
+/// Persons estimated from the combined counts, when the partnership gives the factors.
+pub const PERSONS_FILE: &str = "persons.csv";
 
 /// The file of a combined release stating its contributions and privacy.
 pub const PARTNERSHIP_FILE: &str = "partnership.json";
@@ -328,6 +342,15 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
         &staged.path().join(PARTNERSHIP_FILE),
         &serde_json::to_vec_pretty(&statement).expect("a statement serialises"),
     )?;
+    if let Some(f) = &p.persons {
+        let rows = persons_rows(&release.categories, &release.totals, f);
+        write_persons_csv(
+            &rows,
+            &period,
+            p.measuring_country.as_str(),
+            &staged.path().join(PERSONS_FILE),
+        )?;
+    }
     let first_manifest = std::fs::read(exports[0].1.join(RELEASE_MANIFEST_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
@@ -563,5 +586,6 @@ fn statement(
             person_at_all_operators: (rho_all, epsilon(rho_all, delta)),
             statement,
         },
+        persons: p.persons.clone(),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod combine;
 pub mod export;
+pub mod persons;
 
 use std::path::PathBuf;
 

@@ -81,6 +81,10 @@ fn three_exports(root: &Path) -> (Vec<Pipeline>, PathBuf) {
         dataset = "ken-national"
         measuring_country = "KEN"
         release_dir = "national"
+        [persons]
+        coverage = { value = 0.8, standard_error = 0.02, source = "regulator Q4 sector statistics", vintage = "2025-Q4" }
+        sims_per_person = { value = 1.1, standard_error = 0.03, source = "household survey", vintage = "2025" }
+        inbound_coverage.UGA = { value = 0.9, standard_error = 0.05, source = "roaming agreements", vintage = "2025" }
         [[operator]]
         name = "op-a"
         export = "exports/op-a"
@@ -174,6 +178,30 @@ fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are
             }
         }
         assert!(published > 0, "{table}: nothing published");
+    }
+    // Persons: every category cell and category total, estimated only where the SIM count
+    // is published, with the factors on every row.
+    let persons = std::fs::read_to_string(report.dir.join("persons.csv")).unwrap();
+    let mut lines = persons.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        borderflow_pipeline::partnership::persons::PERSONS_HEADER
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let categories = csv(&report.dir.join("categories.csv"));
+    assert_eq!(rows.len(), categories.len() + 11);
+    let resident = rows
+        .iter()
+        .find(|r| r[2] == "categories" && r[3] == "resident")
+        .unwrap();
+    let sims: f64 = resident[9].parse().unwrap();
+    assert_eq!(resident[5], "persons");
+    assert_eq!(resident[6], format!("{:.0}", sims / (0.8 * 1.1)));
+    for r in &rows {
+        assert_eq!(r[6].is_empty(), r[13] != "published", "{r:?}");
+        if r[3] == "frontier_in" && r[4] == "UGA" {
+            assert_eq!((r[11], r[12]), ("0.9", "1"));
+        }
     }
     let statement: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report.dir.join("partnership.json")).unwrap())
