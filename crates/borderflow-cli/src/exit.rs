@@ -77,6 +77,7 @@ pub fn failure_of(e: &anyhow::Error) -> Failure {
             borderflow_core::CountryCodeError,
             borderflow_release::series::SeriesError,
             borderflow_release::WriteError,
+            borderflow_release::mirror::MirrorError,
             borderflow_release::accuracy::AccuracyError,
         );
     }

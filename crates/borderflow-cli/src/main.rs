@@ -20,6 +20,7 @@ mod generate;
 mod ingest;
 mod keygen;
 mod manual;
+mod mirror;
 mod partnership;
 mod progress;
 mod publish;
@@ -84,6 +85,8 @@ enum Command {
     Export(partnership::ExportArgs),
     /// Combine operators' partner exports into one national release (statistics office).
     Combine(partnership::CombineArgs),
+    /// Lay two countries' releases of one period side by side (mirror statistics, HTML page).
+    Mirror(mirror::Args),
     /// SDMX: write the structure message (DSDs, code lists) of a pipeline's releases.
     Sdmx(sdmx::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
@@ -143,6 +146,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Export(args) => partnership::export(args),
         Command::Combine(args) => partnership::combine(args),
+        Command::Mirror(args) => mirror::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Refdata(args) => refdata::run(args),
         Command::Sdmx(args) => sdmx::run(args),

@@ -25,6 +25,8 @@
 //!   noise (the validation suite's, or an office's own pilot evaluation).
 //! - [`manifest`]: `manifest.json` and `quality.json` as types, written and read back, and
 //!   their JSON Schemas.
+//! - [`mirror`](mod@mirror): two countries' releases of one period side by side, corridor by
+//!   corridor, with the difference and whether noise explains it.
 //! - [`series`]: one table stacked over every published period of a dataset, and the
 //!   dataset's `index.json`.
 //!
@@ -54,6 +56,7 @@ pub mod datapackage;
 pub mod facts;
 pub mod history;
 pub mod manifest;
+pub mod mirror;
 pub mod protect;
 pub mod render;
 pub mod report;
