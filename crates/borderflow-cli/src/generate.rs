@@ -34,6 +34,16 @@ pub struct Args {
     /// `flowkit/canonical.csv`, the same rows in the canonical schema).
     #[arg(long, value_enum)]
     layout: Option<Layout>,
+    /// Generate one country measured by several operators instead, with truth in persons:
+    /// each operator's network and market share (`63902=0.6,63903=0.3,63907=0.1`). Each
+    /// operator's records and SIM truth go to `OUT/<plmn>/`, the persons' truth to
+    /// `OUT/persons.csv`; the scenario's subscribers are persons.
+    #[arg(long, value_name = "PLMN=SHARE,…", conflicts_with = "layout")]
+    operators: Option<String>,
+    /// With --operators: the share of persons with a domestic SIM who hold a second one at
+    /// another operator.
+    #[arg(long, default_value_t = 0.1, requires = "operators")]
+    second_sim_share: f64,
     /// Print the built-in scenario (a commented template) and exit.
     #[arg(long)]
     print_scenario: bool,
@@ -89,6 +99,9 @@ pub fn run(args: Args) -> Result<()> {
         Format::Both => OutputFormats::BOTH,
     };
     let rd = RefData::embedded();
+    if let Some(list) = &args.operators {
+        return country(&scenario, &rd, &out, list, args.second_sim_share);
+    }
     let started = std::time::Instant::now();
     let summary = generate(&scenario, &rd, &out, formats)
         .with_context(|| format!("generating into {}", out.display()))?;
@@ -148,6 +161,60 @@ fn write_layout(layout: Layout, scenario: &Scenario, out: &std::path::Path) -> R
         injected.bad_times,
         injected.duplicates,
         injected.garbage
+    );
+    Ok(())
+}
+
+/// `--operators`: one country measured by several operators, with truth in persons.
+fn country(
+    scenario: &Scenario,
+    rd: &RefData,
+    out: &std::path::Path,
+    list: &str,
+    second_sim_share: f64,
+) -> Result<()> {
+    use borderflow_synth::country::{CountryOperators, generate_country};
+    let operators = list
+        .split(',')
+        .map(|item| {
+            let (plmn, share) = item.split_once('=').ok_or_else(|| {
+                crate::exit::Usage(format!(
+                    "--operators: {item:?} is not PLMN=SHARE (e.g. 63902=0.6)"
+                ))
+            })?;
+            let share: f64 = share.trim().parse().map_err(|_| {
+                crate::exit::Usage(format!("--operators: {share:?} is not a share"))
+            })?;
+            Ok((plmn.trim().to_string(), share))
+        })
+        .collect::<Result<Vec<_>, crate::exit::Usage>>()?;
+    let summary = generate_country(
+        scenario,
+        rd,
+        out,
+        &CountryOperators {
+            operators,
+            second_sim_share,
+        },
+    )
+    .with_context(|| format!("generating into {}", out.display()))?;
+    println!(
+        "generated {} persons ({} with two SIMs) measured by {} operators into {}",
+        summary.persons,
+        summary.two_sims,
+        summary.sims.len(),
+        out.display()
+    );
+    for (plmn, sims) in &summary.sims {
+        println!(
+            "  {plmn}: {sims} SIMs, {} events in {}",
+            summary.events[plmn],
+            out.join(plmn).display()
+        );
+    }
+    println!(
+        "  wrote {}",
+        out.join(borderflow_synth::country::PERSONS_FILE).display()
     );
     Ok(())
 }

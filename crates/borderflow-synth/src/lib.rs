@@ -27,6 +27,7 @@
 //! assert!(dir.path().join("events.csv").is_file() && dir.path().join("truth.csv").is_file());
 //! ```
 
+pub mod country;
 pub mod layouts;
 mod persona;
 mod phone;
@@ -221,7 +222,7 @@ fn generate_into(
 }
 
 /// Personas by exact quota (largest remainder), shuffled with the scenario's seed.
-fn assign_personas(s: &Scenario) -> Vec<Persona> {
+pub(crate) fn assign_personas(s: &Scenario) -> Vec<Persona> {
     let n = u64::from(s.subscribers);
     let mut counts: Vec<(Persona, u64, f64)> = Persona::ALL
         .iter()
@@ -245,7 +246,7 @@ fn assign_personas(s: &Scenario) -> Vec<Persona> {
 }
 
 /// The networks of M's operator and of every partner country.
-fn networks(s: &Scenario, rd: &RefData) -> Networks {
+pub(crate) fn networks(s: &Scenario, rd: &RefData) -> Networks {
     let mut plmns = vec![s.operator_plmn.clone()];
     let mut by_country: HashMap<CountryCode, Vec<u16>> = HashMap::new();
     let mut dialling = HashMap::new();
@@ -290,7 +291,7 @@ fn networks(s: &Scenario, rd: &RefData) -> Networks {
 }
 
 /// The SIM's home network: the operator's own, or one of its country's networks.
-fn home_plmn(persona: Persona, it: &Itinerary, nets: &Networks, rng: &mut ChaCha8Rng) -> u16 {
+pub(crate) fn home_plmn(persona: Persona, it: &Itinerary, nets: &Networks, rng: &mut ChaCha8Rng) -> u16 {
     use rand::Rng;
     if persona.foreign_sim() {
         let options = &nets.by_country[&it.sim_country];
@@ -301,7 +302,7 @@ fn home_plmn(persona: Persona, it: &Itinerary, nets: &Networks, rng: &mut ChaCha
 }
 
 /// An IMSI-like id: the home PLMN followed by a MSIN that is unique within the world.
-fn subscriber_id(home_plmn: &str, index: usize, seed: u64) -> String {
+pub(crate) fn subscriber_id(home_plmn: &str, index: usize, seed: u64) -> String {
     let width = 15 - home_plmn.len();
     let modulus = u128::from(10u64.pow(width as u32));
     // An affine map with a multiplier coprime to 10 is a bijection modulo 10^width, so
