@@ -71,7 +71,7 @@ pub fn generate_country(
     scenario.validate(rd)?;
     let total: f64 = country.operators.iter().map(|(_, s)| s).sum();
     if country.operators.len() < 2
-        || country.operators.iter().any(|(_, s)| !(*s > 0.0))
+        || country.operators.iter().any(|(_, s)| s.is_nan() || *s <= 0.0)
         || !(0.0..=1.0).contains(&country.second_sim_share)
     {
         return Err(SynthError::Invalid(
@@ -128,9 +128,8 @@ pub fn generate_country(
         truths.push(TruthWriter::create(&dir)?);
     }
     let persons_path = out_dir.join(PERSONS_FILE);
-    let mut persons = std::io::BufWriter::new(
-        std::fs::File::create(&persons_path).with_path(&persons_path)?,
-    );
+    let mut persons =
+        std::io::BufWriter::new(std::fs::File::create(&persons_path).with_path(&persons_path)?);
     let write_err = |e: std::io::Error| SynthError::Write {
         path: persons_path.display().to_string(),
         message: e.to_string(),

@@ -291,7 +291,12 @@ pub(crate) fn networks(s: &Scenario, rd: &RefData) -> Networks {
 }
 
 /// The SIM's home network: the operator's own, or one of its country's networks.
-pub(crate) fn home_plmn(persona: Persona, it: &Itinerary, nets: &Networks, rng: &mut ChaCha8Rng) -> u16 {
+pub(crate) fn home_plmn(
+    persona: Persona,
+    it: &Itinerary,
+    nets: &Networks,
+    rng: &mut ChaCha8Rng,
+) -> u16 {
     use rand::Rng;
     if persona.foreign_sim() {
         let options = &nets.by_country[&it.sim_country];

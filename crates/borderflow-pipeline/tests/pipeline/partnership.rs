@@ -334,3 +334,113 @@ fn a_test_release_is_refused_by_combine() {
         "{err}"
     );
 }
+
+/// The synthetic country of three operators, each run on its own records, exported and
+/// combined into persons: every category total in persons is the operators' exact counts of
+/// classified SIMs divided by the SIMs per person, within the noise's margin (three margins:
+/// a failure is a fault, not chance), and persons with two SIMs are in two operators' worlds.
+#[test]
+fn a_country_of_three_operators_is_combined_into_persons_within_the_margins() {
+    use borderflow_synth::country::{CountryOperators, PERSONS_FILE, generate_country};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let scenario = Scenario {
+        subscribers: 900,
+        seed: 5,
+        ..Scenario::default()
+    };
+    let summary = generate_country(
+        &scenario,
+        &borderflow_refdata::RefData::embedded(),
+        &root.join("world"),
+        &CountryOperators {
+            operators: OPERATORS
+                .iter()
+                .zip([0.55, 0.3, 0.15])
+                .map(|((_, plmn), s)| (plmn.to_string(), s))
+                .collect(),
+            second_sim_share: 0.15,
+        },
+    )
+    .unwrap();
+    assert!(summary.two_sims > 50, "{}", summary.two_sims);
+    assert_eq!(
+        summary.sims.values().sum::<u64>(),
+        summary.persons + summary.two_sims
+    );
+    // SIMs per person among persons with a domestic SIM, from the persons' truth.
+    let persons = std::fs::read_to_string(root.join("world").join(PERSONS_FILE)).unwrap();
+    let (mut domestic, mut sims) = (0u64, 0u64);
+    for line in persons.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[4] == "KEN" {
+            domestic += 1;
+            sims += f[6].parse::<u64>().unwrap();
+        }
+    }
+    let m = sims as f64 / domestic as f64;
+    assert!(m > 1.05, "{m}");
+
+    let mut exact: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut operators = String::new();
+    for (i, (name, plmn)) in OPERATORS.iter().enumerate() {
+        let text = format!(
+            "dataset = \"{name}\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"{plmn}\"]\n\
+             state_dir = \"state-{name}\"\nrelease_dir = \"release-{name}\"\n\
+             [key]\nfile = \"key-{name}\"\n[input]\npaths = [\"world/{plmn}/events.parquet\"]\n"
+        );
+        PseudonymKey::from_bytes([i as u8 + 1; 32])
+            .write_new(&root.join(format!("key-{name}")))
+            .unwrap();
+        let p = Pipeline::parse("p.toml", &text, &[], root).unwrap();
+        run::run(&p, year(), &[], NoiseSource::from_os().unwrap()).unwrap();
+        export(&p, year(), name, &root.join("exports").join(name)).unwrap();
+        let report =
+            borderflow_pipeline::ClassifyReport::read(&p.state_dir.join("classified/2025"))
+                .unwrap();
+        for (c, n) in report.categories {
+            *exact.entry(c).or_default() += n;
+        }
+        operators.push_str(&format!(
+            "[[operator]]\nname = \"{name}\"\nexport = \"exports/{name}\"\n"
+        ));
+    }
+    let file = root.join("partnership.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "dataset = \"ken\"\nmeasuring_country = \"KEN\"\nrelease_dir = \"national\"\n\
+             [persons]\n\
+             coverage = {{ value = 1.0, standard_error = 0.0, source = \"every operator\", vintage = \"2025\" }}\n\
+             sims_per_person = {{ value = {m}, standard_error = 0.0, source = \"truth\", vintage = \"2025\" }}\n\
+             {operators}"
+        ),
+    )
+    .unwrap();
+    let report = combine(&Partnership::load(&file).unwrap(), Some("2025")).unwrap();
+    let persons = std::fs::read_to_string(report.dir.join("persons.csv")).unwrap();
+    let mut checked = 0;
+    for line in persons.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[2] != "totals" || f[13] != "published" {
+            continue;
+        }
+        let category: borderflow_core::Category = f[3].parse().unwrap();
+        let per_person = if category.side() == borderflow_core::Side::Inbound
+            || category == borderflow_core::Category::ResidentForeignSim
+        {
+            1.0
+        } else {
+            m
+        };
+        let want = exact.get(f[3]).copied().unwrap_or(0) as f64 / per_person;
+        let (got, margin): (f64, f64) = (f[6].parse().unwrap(), f[8].parse().unwrap());
+        assert!(
+            (got - want).abs() <= 3.0 * margin + 0.5,
+            "{}: {got} persons against {want:.1} ± {margin}",
+            f[3]
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked} totals checked");
+}
