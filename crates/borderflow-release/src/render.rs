@@ -82,6 +82,9 @@ pub struct ReleaseAbout<'a> {
     pub published_at: &'a str,
     /// The classification's measured accuracy the release states beside its noise.
     pub accuracy: &'a crate::accuracy::MethodAccuracy,
+    /// Persons estimated from the noisy counts, with their factors (a partnership's combined
+    /// release), shown in the report.
+    pub persons: Option<&'a crate::report::PersonsSection>,
 }
 
 /// Writes every file of the release into `dir` (a staging directory), the manifest last, and
@@ -184,6 +187,7 @@ fn report_html(release: &ProtectedRelease, about: &ReleaseAbout<'_>) -> String {
         published_at: about.published_at,
         agency: &about.sdmx.agency,
         accuracy: about.accuracy,
+        persons: about.persons,
     })
 }
 

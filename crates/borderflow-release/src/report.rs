@@ -70,6 +70,35 @@ pub struct ReportInput<'a> {
     pub agency: &'a str,
     /// The classification's measured accuracy per category.
     pub accuracy: &'a crate::accuracy::MethodAccuracy,
+    /// Persons estimated from the noisy counts, with their factors (a partnership's combined
+    /// release); `None` for counts of SIMs only.
+    pub persons: Option<&'a PersonsSection>,
+}
+
+/// Persons estimated from a release's noisy counts, as the report shows them: never without
+/// the factors they were estimated with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonsSection {
+    /// Each category total: persons and the 95% margin, `None` where the SIM count is
+    /// withheld or not measured.
+    pub totals: Vec<(Category, Option<(f64, f64)>)>,
+    /// Each factor: what it is, its value and standard error, its source and vintage.
+    pub factors: Vec<PersonsFactorRow>,
+}
+
+/// One factor of a persons estimate, as the report lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonsFactorRow {
+    /// What it is (`coverage`, `SIMs per person`, `inbound coverage, UGA`).
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+    /// Its standard error.
+    pub standard_error: f64,
+    /// Its source.
+    pub source: String,
+    /// Its vintage.
+    pub vintage: String,
 }
 
 const INBOUND: [Category; 6] = [
@@ -624,7 +653,7 @@ svg{{max-width:100%;height:auto;font-family:inherit;display:block;margin:.4em 0}
 {glance}
 <h2>Headline numbers</h2>
 {headline}
-<h2>Where people come from</h2>
+{persons}<h2>Where people come from</h2>
 <p>Non-residents present in {name}, by the country of their SIM's home network; bars show the 95% interval.</p>
 {inbound}
 <h2>Where residents go</h2>
@@ -683,6 +712,37 @@ svg{{max-width:100%;height:auto;font-family:inherit;display:block;margin:.4em 0}
         nx = fmt_int(input.crossings.cells.len() as i64),
         sparse = 100.0 * input.share_too_sparse,
         accuracy = accuracy_table(input.accuracy),
+        persons = input.persons.map(persons_section).unwrap_or_default(),
+    )
+}
+
+/// The persons estimated from the SIM counts, with every factor used.
+fn persons_section(p: &PersonsSection) -> String {
+    let mut rows = String::new();
+    for (c, e) in &p.totals {
+        let value = match e {
+            Some((persons, margin)) => format!(
+                "<td class=n>{}</td><td class=n>± {}</td>",
+                fmt_int(persons.round() as i64),
+                fmt_int(margin.round() as i64)
+            ),
+            None => "<td class=empty colspan=2>withheld</td>".into(),
+        };
+        rows.push_str(&format!("<tr><td>{}</td>{value}</tr>\n", esc(label(*c))));
+    }
+    let mut factors = String::new();
+    for f in &p.factors {
+        factors.push_str(&format!(
+            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&f.name),
+            f.value,
+            f.standard_error,
+            esc(&f.source),
+            esc(&f.vintage)
+        ));
+    }
+    format!(
+        "<h2>Persons (estimated)</h2>\n<p>Persons are estimated from the noisy SIM counts above as SIMs ÷ (coverage × SIMs per person), with the factors below; the margin carries both the noise and the factors' standard errors (delta method). Persons whose SIMs could not be classified are in no category.</p>\n<table><tr><th>category</th><th class=n>persons</th><th class=n>95% margin</th></tr>\n{rows}</table>\n<table><tr><th>factor</th><th class=n>value</th><th class=n>standard error</th><th>source</th><th>vintage</th></tr>\n{factors}</table>\n"
     )
 }
 

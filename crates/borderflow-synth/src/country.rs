@@ -71,7 +71,10 @@ pub fn generate_country(
     scenario.validate(rd)?;
     let total: f64 = country.operators.iter().map(|(_, s)| s).sum();
     if country.operators.len() < 2
-        || country.operators.iter().any(|(_, s)| s.is_nan() || *s <= 0.0)
+        || country
+            .operators
+            .iter()
+            .any(|(_, s)| s.is_nan() || *s <= 0.0)
         || !(0.0..=1.0).contains(&country.second_sim_share)
     {
         return Err(SynthError::Invalid(

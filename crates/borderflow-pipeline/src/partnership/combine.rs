@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::PartnershipError;
 use super::export::{PartnerExport, RELEASE_MANIFEST_FILE};
-use super::persons::{PersonsFactors, persons_rows, write_persons_csv};
+use super::persons::{PersonsFactors, persons_rows, persons_section, write_persons_csv};
 
 /// The partnership file, as the statistics office writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,15 +342,19 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
         &staged.path().join(PARTNERSHIP_FILE),
         &serde_json::to_vec_pretty(&statement).expect("a statement serialises"),
     )?;
-    if let Some(f) = &p.persons {
-        let rows = persons_rows(&release.categories, &release.totals, f);
-        write_persons_csv(
-            &rows,
-            &period,
-            p.measuring_country.as_str(),
-            &staged.path().join(PERSONS_FILE),
-        )?;
-    }
+    let persons = match &p.persons {
+        Some(f) => {
+            let rows = persons_rows(&release.categories, &release.totals, f);
+            write_persons_csv(
+                &rows,
+                &period,
+                p.measuring_country.as_str(),
+                &staged.path().join(PERSONS_FILE),
+            )?;
+            Some(persons_section(&rows, f))
+        }
+        None => None,
+    };
     let first_manifest = std::fs::read(exports[0].1.join(RELEASE_MANIFEST_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
@@ -383,6 +387,7 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
         earlier_crossings: &[],
         published_at: &published_at,
         accuracy: &accuracy,
+        persons: persons.as_ref(),
     };
     render(&release, &about, staged.path())?;
     let dir = staged.commit_new()?;

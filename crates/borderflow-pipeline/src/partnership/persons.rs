@@ -16,6 +16,7 @@ use std::path::Path;
 
 use borderflow_core::{Category, Side};
 use borderflow_privacy::accountant::Z_95;
+use borderflow_release::report::{PersonsFactorRow, PersonsSection};
 use borderflow_release::{CellStatus, ReleasedTable};
 use serde::{Deserialize, Serialize};
 
@@ -221,6 +222,41 @@ pub fn persons_rows(
         }
     }
     rows
+}
+
+/// What the report shows of persons: the category totals and every factor used.
+pub fn persons_section(rows: &[PersonRow], f: &PersonsFactors) -> PersonsSection {
+    let factor = |name: String, x: &Factor| PersonsFactorRow {
+        name,
+        value: x.value,
+        standard_error: x.standard_error,
+        source: x.source.clone(),
+        vintage: x.vintage.clone(),
+    };
+    let mut factors = vec![
+        factor("coverage (residents' SIMs)".into(), &f.coverage),
+        factor("SIMs per person (residents)".into(), &f.sims_per_person),
+    ];
+    for (c, x) in &f.inbound_coverage {
+        factors.push(factor(format!("inbound coverage, SIMs of {c}"), x));
+    }
+    if let Some(x) = &f.inbound_coverage_default {
+        factors.push(factor("inbound coverage, other countries".into(), x));
+    }
+    if let Some(x) = &f.inbound_sims_per_person {
+        factors.push(factor("SIMs per person (inbound)".into(), x));
+    }
+    PersonsSection {
+        totals: rows
+            .iter()
+            .filter(|r| r.table == "totals")
+            .filter_map(|r| {
+                let c = r.category.parse::<Category>().ok()?;
+                Some((c, r.estimate.map(|e| (e.persons, e.margin_of_error_95))))
+            })
+            .collect(),
+        factors,
+    }
 }
 
 /// The header of `persons.csv`.

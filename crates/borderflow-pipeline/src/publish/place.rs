@@ -66,6 +66,7 @@ pub(super) fn place(
         return_migrants_note: summary.return_migrants.reason.as_deref(),
         earlier_crossings: &earlier,
         published_at: &published_at,
+        persons: None,
         accuracy: &classified.accuracy,
     };
     let outputs = render(release, &about, staged.path())?;

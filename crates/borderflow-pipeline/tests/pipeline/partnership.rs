@@ -203,6 +203,17 @@ fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are
             assert_eq!((r[11], r[12]), ("0.9", "1"));
         }
     }
+    // The report shows persons with every factor they were estimated with.
+    let report_html = std::fs::read_to_string(report.dir.join("report.html")).unwrap();
+    assert!(report_html.contains("<h2>Persons (estimated)</h2>"));
+    for text in [
+        "regulator Q4 sector statistics",
+        "household survey",
+        "inbound coverage, SIMs of UGA",
+        "2025-Q4",
+    ] {
+        assert!(report_html.contains(text), "{text}");
+    }
     let statement: serde_json::Value =
         serde_json::from_slice(&std::fs::read(report.dir.join("partnership.json")).unwrap())
             .unwrap();
