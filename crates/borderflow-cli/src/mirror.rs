@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use borderflow_release::mirror::{MirroredRelease, mirror, render_html};
+use borderflow_release::mirror::{MirroredRelease, mirror, render_html, unit_of};
 
 /// Arguments of `borderflow mirror`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +29,16 @@ pub fn run(args: Args) -> Result<()> {
     let a = MirroredRelease::read(&args.a_release)?;
     let b = MirroredRelease::read(&args.b_release)?;
     let rows = mirror(&a, &b)?;
-    let html = render_html(&rows, &a.period);
+    let unit = unit_of(&a, &b);
+    let html = render_html(&rows, &a.period, unit);
+    println!(
+        "{} {} and {} {}, in {}",
+        a.country,
+        a.period,
+        b.country,
+        b.period,
+        unit.as_str()
+    );
     borderflow_core::write_file_atomic(&args.out, html.as_bytes())?;
     borderflow_core::make_public(&args.out)?;
     println!(

@@ -112,8 +112,82 @@ pub struct MirroredRelease {
     pub country: String,
     /// Period.
     pub period: String,
-    /// Published cells by (category, partner).
+    /// Published cells by (category, partner), in SIMs.
     pub cells: BTreeMap<(Category, String), Side>,
+    /// The same in persons, when the release estimated persons (`persons.csv` of a
+    /// partnership's combined release): the value rounded, σ from its 95% margin (noise and
+    /// factors).
+    pub persons: Option<BTreeMap<(Category, String), Side>>,
+}
+
+/// What a mirror counts: SIMs, or persons when both releases estimate them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// SIM cards.
+    Sims,
+    /// Persons, estimated with each side's factors.
+    Persons,
+}
+
+impl Unit {
+    /// The unit's name in the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Sims => "SIMs",
+            Unit::Persons => "persons",
+        }
+    }
+}
+
+/// The persons file of a combined release.
+pub const PERSONS_FILE: &str = "persons.csv";
+
+/// Reads the `categories` rows of a `persons.csv` by its header's column names.
+fn read_persons(path: &Path) -> Result<BTreeMap<(Category, String), Side>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{PERSONS_FILE}: {e}"))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| format!("{PERSONS_FILE} has no column {name}"))
+    };
+    let (table, cat, partner, persons, margin, status) = (
+        col("table")?,
+        col("category")?,
+        col("partner_country")?,
+        col("persons")?,
+        col("margin_of_error_95")?,
+        col("status")?,
+    );
+    let mut out = BTreeMap::new();
+    for (n, line) in lines.enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let get = |i: usize| f.get(i).copied().unwrap_or("");
+        if get(table) != "categories" || get(status) != "published" || get(partner).is_empty() {
+            continue;
+        }
+        let Ok(category) = get(cat).parse::<Category>() else {
+            continue;
+        };
+        let bad = || {
+            format!(
+                "{PERSONS_FILE} row {}: persons or margin is no number",
+                n + 1
+            )
+        };
+        let value: f64 = get(persons).parse().map_err(|_| bad())?;
+        let m: f64 = get(margin).parse().map_err(|_| bad())?;
+        out.insert(
+            (category, get(partner).to_string()),
+            Side {
+                value: value.round() as i64,
+                noise_sd: m / Z_95,
+            },
+        );
+    }
+    Ok(out)
 }
 
 impl MirroredRelease {
@@ -169,15 +243,31 @@ impl MirroredRelease {
                 );
             }
         }
+        let persons_path = dir.join(PERSONS_FILE);
+        let persons = if persons_path.is_file() {
+            Some(read_persons(&persons_path).map_err(bad)?)
+        } else {
+            None
+        };
         Ok(Self {
             country: manifest.measuring_country,
             period: manifest.period,
             cells,
+            persons,
         })
     }
 }
 
-/// The corridors A→B and B→A, category by category.
+/// The unit two releases can be mirrored in: persons when both estimate them, else SIMs.
+pub fn unit_of(a: &MirroredRelease, b: &MirroredRelease) -> Unit {
+    if a.persons.is_some() && b.persons.is_some() {
+        Unit::Persons
+    } else {
+        Unit::Sims
+    }
+}
+
+/// The corridors A→B and B→A, category by category, in [`unit_of`] the two.
 pub fn mirror(a: &MirroredRelease, b: &MirroredRelease) -> Result<Vec<MirrorRow>, MirrorError> {
     if a.period != b.period {
         return Err(MirrorError::Mismatch(format!(
@@ -191,22 +281,24 @@ pub fn mirror(a: &MirroredRelease, b: &MirroredRelease) -> Result<Vec<MirrorRow>
             a.country
         )));
     }
+    let unit = unit_of(a, b);
+    let cells = |r: &'_ MirroredRelease| -> BTreeMap<(Category, String), Side> {
+        match unit {
+            Unit::Persons => r.persons.clone().unwrap_or_default(),
+            Unit::Sims => r.cells.clone(),
+        }
+    };
+    let (ca, cb) = (cells(a), cells(b));
     let mut rows = Vec::new();
-    for (origin, destination) in [(a, b), (b, a)] {
+    for ((origin, oc), (destination, dc)) in [((a, &ca), (b, &cb)), ((b, &cb), (a, &ca))] {
         for (outbound, inbound) in MIRRORED {
             rows.push(MirrorRow {
                 origin: origin.country.clone(),
                 destination: destination.country.clone(),
                 outbound,
                 inbound,
-                origin_side: origin
-                    .cells
-                    .get(&(outbound, destination.country.clone()))
-                    .copied(),
-                destination_side: destination
-                    .cells
-                    .get(&(inbound, origin.country.clone()))
-                    .copied(),
+                origin_side: oc.get(&(outbound, destination.country.clone())).copied(),
+                destination_side: dc.get(&(inbound, origin.country.clone())).copied(),
             });
         }
     }
@@ -215,7 +307,13 @@ pub fn mirror(a: &MirroredRelease, b: &MirroredRelease) -> Result<Vec<MirrorRow>
 
 /// The mirror as a self-contained HTML page: the table and a chart of both sides with their
 /// 95% margins, and what each side cannot see.
-pub fn render_html(rows: &[MirrorRow], period: &str) -> String {
+pub fn render_html(rows: &[MirrorRow], period: &str, unit: Unit) -> String {
+    let unit_text = match unit {
+        Unit::Sims => "in SIMs, each with its 95% margin of error from differential-privacy noise",
+        Unit::Persons => {
+            "in persons, as each side's partnership estimated them with its own factors (coverage, SIMs per person; see each release's persons.csv and report), each with its 95% margin from the noise and those factors"
+        }
+    };
     let fmt_side = |s: Option<Side>| match s {
         Some(s) => format!("{} ± {:.0}", s.value, Z_95 * s.noise_sd),
         None => "withheld".to_string(),
@@ -251,7 +349,7 @@ table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px so
 <h1>Mirror statistics, {period}</h1>
 <p>Each corridor as the country of origin measured its residents going (outbound categories)
 beside the country of destination's count of the same people arriving (inbound categories),
-in SIMs, each with its 95% margin of error from differential-privacy noise. A difference
+{unit_text}. A difference
 larger than 1.96·√(σ₁² + σ₂²) is more than the noise of both releases explains.</p>
 <table><tr><th>corridor</th><th>categories (origin / destination)</th><th>origin's count</th>
 <th>destination's count</th><th>difference</th><th></th></tr>
@@ -351,6 +449,7 @@ mod tests {
                     )
                 })
                 .collect(),
+            persons: None,
         }
     }
 
@@ -391,7 +490,8 @@ mod tests {
             Some(false)
         );
         assert_eq!(find("KEN", Category::Emigrant).beyond_noise(), None);
-        let html = render_html(&rows, "2025");
+        assert_eq!(unit_of(&ken, &uga), Unit::Sims);
+        let html = render_html(&rows, "2025", Unit::Sims);
         assert_eq!(html.matches("differs beyond noise").count(), 1);
         assert!(html.contains("<svg") && html.contains("KEN → UGA"));
 
@@ -411,5 +511,43 @@ mod tests {
                 .to_string()
                 .contains("both releases measure KEN")
         );
+    }
+
+    #[test]
+    fn both_sides_in_persons_are_mirrored_in_persons_read_from_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PERSONS_FILE);
+        std::fs::write(
+            &path,
+            "period,measuring_country,table,category,partner_country,unit,persons,standard_error,margin_of_error_95,sims,sims_noise_sd,coverage,sims_per_person,status\n\
+             2025,KEN,totals,frontier_out,,persons,500,10.0,19.6,550,8.6,1,1.1,published\n\
+             2025,KEN,categories,frontier_out,UGA,persons,455,10.0,19.6,500,3.9,1,1.1,published\n\
+             2025,KEN,categories,seasonal_out,UGA,persons,,,,,,1,1.1,suppressed\n",
+        )
+        .unwrap();
+        let persons = read_persons(&path).unwrap();
+        assert_eq!(persons.len(), 1);
+        let side = persons[&(Category::FrontierOut, "UGA".to_string())];
+        assert_eq!(side.value, 455);
+        assert!((side.noise_sd - 10.0).abs() < 1e-9);
+
+        let mut ken = release("KEN", &[(Category::FrontierOut, "UGA", 500)]);
+        ken.persons = Some(persons);
+        let mut uga = release("UGA", &[(Category::FrontierIn, "KEN", 200)]);
+        // In SIMs the two sides differ (the origin's subscribers carry two SIMs more often);
+        // in persons they agree.
+        assert_eq!(mirror(&ken, &uga).unwrap()[0].beyond_noise(), Some(true));
+        uga.persons = Some(BTreeMap::from([(
+            (Category::FrontierIn, "KEN".to_string()),
+            Side {
+                value: 470,
+                noise_sd: 12.0,
+            },
+        )]));
+        assert_eq!(unit_of(&ken, &uga), Unit::Persons);
+        let rows = mirror(&ken, &uga).unwrap();
+        assert_eq!(rows[0].difference(), Some(-15));
+        assert_eq!(rows[0].beyond_noise(), Some(false));
+        assert!(render_html(&rows, "2025", Unit::Persons).contains("in persons"));
     }
 }
