@@ -347,6 +347,7 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
             let rows = persons_rows(&release.categories, &release.totals, f);
             write_persons_csv(
                 &rows,
+                f.population.as_ref(),
                 &period,
                 p.measuring_country.as_str(),
                 &staged.path().join(PERSONS_FILE),

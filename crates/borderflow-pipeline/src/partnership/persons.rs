@@ -54,6 +54,9 @@ pub struct PersonsFactors {
     /// SIMs a foreign visitor holds among them (default exactly 1: one roaming SIM).
     #[serde(default)]
     pub inbound_sims_per_person: Option<Factor>,
+    /// The measuring country's population (persons), the reference for rates per 1,000.
+    #[serde(default)]
+    pub population: Option<Factor>,
 }
 
 impl PersonsFactors {
@@ -76,6 +79,9 @@ impl PersonsFactors {
         }
         if let Some(f) = &self.inbound_sims_per_person {
             all.push(("persons.inbound_sims_per_person".into(), f, false));
+        }
+        if let Some(f) = &self.population {
+            all.push(("persons.population".into(), f, false));
         }
         for (key, f, share) in all {
             let ok = if share {
@@ -153,6 +159,18 @@ pub fn estimate(sims: f64, sims_sd: f64, c: &Factor, m: &Factor) -> PersonEstima
         standard_error: se,
         margin_of_error_95: Z_95 * se,
     }
+}
+
+/// Persons per 1,000 of `population`, with its 95% margin: the estimate's error and the
+/// population's, by the delta method.
+pub fn per_1000(e: &PersonEstimate, population: &Factor) -> (f64, f64) {
+    let n = population.value;
+    let rate = 1000.0 * e.persons / n;
+    let se = 1000.0
+        * ((e.standard_error / n).powi(2)
+            + (e.persons * population.standard_error / (n * n)).powi(2))
+        .sqrt();
+    (rate, Z_95 * se)
 }
 
 /// One row of `persons.csv`.
@@ -246,6 +264,9 @@ pub fn persons_section(rows: &[PersonRow], f: &PersonsFactors) -> PersonsSection
     if let Some(x) = &f.inbound_sims_per_person {
         factors.push(factor("SIMs per person (inbound)".into(), x));
     }
+    if let Some(x) = &f.population {
+        factors.push(factor("population (rates per 1,000)".into(), x));
+    }
     PersonsSection {
         totals: rows
             .iter()
@@ -260,12 +281,13 @@ pub fn persons_section(rows: &[PersonRow], f: &PersonsFactors) -> PersonsSection
 }
 
 /// The header of `persons.csv`.
-pub const PERSONS_HEADER: &str = "period,measuring_country,table,category,partner_country,unit,persons,standard_error,margin_of_error_95,sims,sims_noise_sd,coverage,sims_per_person,status";
+pub const PERSONS_HEADER: &str = "period,measuring_country,table,category,partner_country,unit,persons,standard_error,margin_of_error_95,sims,sims_noise_sd,coverage,sims_per_person,status,per_1000_population,per_1000_margin_95";
 
 /// Writes `persons.csv`: one row per [`PersonRow`], persons rounded to whole persons, the
 /// unit named on every row.
 pub fn write_persons_csv(
     rows: &[PersonRow],
+    population: Option<&Factor>,
     period: &str,
     measuring_country: &str,
     path: &Path,
@@ -285,8 +307,15 @@ pub fn write_persons_csv(
             Some((n, sd)) => (n.to_string(), format!("{sd:.4}")),
             None => Default::default(),
         };
+        let (rate, rate_moe) = match (r.estimate, population) {
+            (Some(e), Some(n)) => {
+                let (rate, m) = per_1000(&e, n);
+                (format!("{rate:.3}"), format!("{m:.3}"))
+            }
+            _ => Default::default(),
+        };
         out.push_str(&format!(
-            "{period},{measuring_country},{},{},{},persons,{p},{se},{moe},{sims},{sd},{},{},{}\n",
+            "{period},{measuring_country},{},{},{},persons,{p},{se},{moe},{sims},{sd},{},{},{},{rate},{rate_moe}\n",
             r.table,
             r.category,
             r.partner.as_deref().unwrap_or(""),
@@ -365,6 +394,20 @@ mod tests {
     }
 
     #[test]
+    fn rates_per_1000_carry_the_estimates_error_and_the_populations() {
+        let e = estimate(5000.0, 0.0, &factor(1.0, 0.0), &factor(1.0, 0.0));
+        let (rate, m) = per_1000(&e, &factor(1_000_000.0, 0.0));
+        assert_eq!((rate, m), (5.0, 0.0));
+        let e = estimate(5000.0, 50.0, &factor(1.0, 0.0), &factor(1.0, 0.0));
+        let (_, m) = per_1000(&e, &factor(1_000_000.0, 20_000.0));
+        // √(0.05² + 0.1²) = 0.1118 per 1,000, times 1.96.
+        assert!(
+            (m - 1.96 * (0.05f64.powi(2) + 0.1f64.powi(2)).sqrt()).abs() < 1e-9,
+            "{m}"
+        );
+    }
+
+    #[test]
     fn inbound_cells_take_their_home_countrys_coverage_and_one_sim() {
         let f = PersonsFactors {
             coverage: factor(0.8, 0.02),
@@ -372,6 +415,7 @@ mod tests {
             inbound_coverage_default: None,
             sims_per_person: factor(1.2, 0.03),
             inbound_sims_per_person: None,
+            population: None,
         };
         f.check().unwrap();
         let (c, m) = f.for_cell(Category::FrontierIn, Some("UGA"));

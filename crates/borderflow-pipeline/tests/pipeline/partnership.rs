@@ -85,6 +85,7 @@ fn three_exports(root: &Path) -> (Vec<Pipeline>, PathBuf) {
         coverage = { value = 0.8, standard_error = 0.02, source = "regulator Q4 sector statistics", vintage = "2025-Q4" }
         sims_per_person = { value = 1.1, standard_error = 0.03, source = "household survey", vintage = "2025" }
         inbound_coverage.UGA = { value = 0.9, standard_error = 0.05, source = "roaming agreements", vintage = "2025" }
+        population = { value = 52000000, standard_error = 500000, source = "census projection", vintage = "2025" }
         [[operator]]
         name = "op-a"
         export = "exports/op-a"
@@ -195,6 +196,9 @@ fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are
         .find(|r| r[2] == "categories" && r[3] == "resident")
         .unwrap();
     let sims: f64 = resident[9].parse().unwrap();
+    let rate: f64 = resident[14].parse().unwrap();
+    let persons: f64 = resident[6].parse().unwrap();
+    assert!((rate - 1000.0 * persons / 52e6).abs() < 1e-3, "{rate}");
     assert_eq!(resident[5], "persons");
     assert_eq!(resident[6], format!("{:.0}", sims / (0.8 * 1.1)));
     for r in &rows {
