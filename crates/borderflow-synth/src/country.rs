@@ -20,14 +20,16 @@ use std::path::{Path, PathBuf};
 
 use borderflow_core::WithPath;
 use borderflow_refdata::RefData;
-use chrono::Datelike;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::persona::{Geography, itinerary, nights_in};
+use crate::persona::{itinerary, nights_in};
 use crate::phone::{Networks, OffsetCache, PhoneTraits, day_events};
 use crate::writer::{EventWriter, TruthRow, TruthWriter};
-use crate::{OutputFormats, Scenario, SynthError, assign_personas, home_plmn, networks};
+use crate::{
+    OutputFormats, Scenario, SynthError, assign_personas, cumulative_partners, effects_of,
+    geography, home_plmn, networks,
+};
 
 /// The operators of the country and how persons hold their SIMs.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,22 +103,8 @@ pub fn generate_country(
         })
         .collect();
     let m = scenario.measuring_country;
-    let mut partners = Vec::new();
-    let mut cum = 0.0;
-    for (c, w) in &scenario.partners {
-        cum += w;
-        partners.push((*c, cum));
-    }
-    let geo = Geography {
-        m,
-        neighbours: &scenario.neighbours,
-        partners: &partners,
-        days: scenario.days as usize,
-        first_weekday: scenario.start.weekday().num_days_from_monday() as usize,
-        boundary_spell_share: scenario.boundary_spell_share,
-        commute: &scenario.commute,
-        stays: &scenario.stays,
-    };
+    let partners = cumulative_partners(scenario);
+    let geo = geography(scenario, &partners);
     std::fs::create_dir_all(out_dir).with_path(out_dir)?;
     let parquet = OutputFormats {
         csv: false,
@@ -225,12 +213,7 @@ pub fn generate_country(
                 sim_country: it.sim_country,
                 residence: it.residence,
                 nights_in_m: nights_in(&it, m) as u16,
-                effects: traits
-                    .effects()
-                    .chain(it.weekly.then_some("weekly"))
-                    .chain(it.late_return.then_some("late_return"))
-                    .collect::<Vec<_>>()
-                    .join(","),
+                effects: effects_of(&traits, &it),
             })?;
             *summary
                 .sims

@@ -123,22 +123,8 @@ fn generate_into(
 ) -> Result<Summary, SynthError> {
     let m = scenario.measuring_country;
     let nets = networks(scenario, rd);
-    let mut partners = Vec::new();
-    let mut cum = 0.0;
-    for (c, w) in &scenario.partners {
-        cum += w;
-        partners.push((*c, cum));
-    }
-    let geo = Geography {
-        m,
-        neighbours: &scenario.neighbours,
-        partners: &partners,
-        days: scenario.days as usize,
-        first_weekday: scenario.start.weekday().num_days_from_monday() as usize,
-        boundary_spell_share: scenario.boundary_spell_share,
-        commute: &scenario.commute,
-        stays: &scenario.stays,
-    };
+    let partners = cumulative_partners(scenario);
+    let geo = geography(scenario, &partners);
     let personas = assign_personas(scenario);
     let ref_start_day = scenario.days as usize - 365;
 
@@ -194,12 +180,7 @@ fn generate_into(
             sim_country: it.sim_country,
             residence: it.residence,
             nights_in_m: nights_in(&it, m) as u16,
-            effects: traits
-                .effects()
-                .chain(it.weekly.then_some("weekly"))
-                .chain(it.late_return.then_some("late_return"))
-                .collect::<Vec<_>>()
-                .join(","),
+            effects: effects_of(&traits, &it),
         })?;
         *summary.personas.entry(persona).or_default() += 1;
         debug_assert!(ref_start_day <= it.days.len());
@@ -219,6 +200,42 @@ fn generate_into(
         .map(PathBuf::from)
         .collect();
     Ok(summary)
+}
+
+/// The partner countries with their cumulative weights, as itineraries draw them.
+pub(crate) fn cumulative_partners(s: &Scenario) -> Vec<(CountryCode, f64)> {
+    let mut cum = 0.0;
+    s.partners
+        .iter()
+        .map(|(c, w)| {
+            cum += w;
+            (*c, cum)
+        })
+        .collect()
+}
+
+/// The scenario's geography over `partners` (from [`cumulative_partners`]).
+pub(crate) fn geography<'a>(s: &'a Scenario, partners: &'a [(CountryCode, f64)]) -> Geography<'a> {
+    Geography {
+        m: s.measuring_country,
+        neighbours: &s.neighbours,
+        partners,
+        days: s.days as usize,
+        first_weekday: s.start.weekday().num_days_from_monday() as usize,
+        boundary_spell_share: s.boundary_spell_share,
+        commute: &s.commute,
+        stays: &s.stays,
+    }
+}
+
+/// The border effects a SIM's records carry, as the truth lists them.
+pub(crate) fn effects_of(traits: &PhoneTraits, it: &Itinerary) -> String {
+    traits
+        .effects()
+        .chain(it.weekly.then_some("weekly"))
+        .chain(it.late_return.then_some("late_return"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Personas by exact quota (largest remainder), shuffled with the scenario's seed.
