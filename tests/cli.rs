@@ -749,3 +749,99 @@ fn a_multimno_lake_reads_through_its_profile_and_mapping_mistakes_fail_in_one_li
     assert!(err.contains("\"user_id\"") && err.contains("hex"), "{err}");
     assert!(err.contains("part-00000.parquet"), "{err}");
 }
+
+/// A partnership from the binary alone: a country of two operators generated, each run and
+/// exported on its own, combined at the office into persons with the privacy statement; a
+/// mirror of two releases of one country is refused in one line.
+#[test]
+fn two_operators_are_exported_and_combined_into_persons_from_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let world = root.join("world");
+    let out = ok(&borderflow(&[
+        "generate",
+        "--out",
+        world.to_str().unwrap(),
+        "--subscribers",
+        "300",
+        "--seed",
+        "8",
+        "--operators",
+        "63902=0.6,63903=0.4",
+        "--second-sim-share",
+        "0.2",
+    ]));
+    assert!(out.starts_with("generated 300 persons ("), "{out}");
+    let mut operators = String::new();
+    for plmn in ["63902", "63903"] {
+        let key = root.join(format!("key-{plmn}"));
+        ok(&borderflow(&["keygen", key.to_str().unwrap()]));
+        let pipeline = root.join(format!("p-{plmn}.toml"));
+        std::fs::write(
+            &pipeline,
+            format!(
+                "dataset = \"op-{plmn}\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"{plmn}\"]\n\
+                 state_dir = \"state-{plmn}\"\nrelease_dir = \"release-{plmn}\"\n\
+                 [key]\nfile = \"key-{plmn}\"\n[input]\npaths = [\"world/{plmn}/events.parquet\"]\n"
+            ),
+        )
+        .unwrap();
+        let p = pipeline.to_str().unwrap();
+        ok(&borderflow(&["run", p, "--period", "2025"]));
+        let export = root.join("exports/2025").join(plmn);
+        let said = ok(&borderflow(&[
+            "export",
+            p,
+            "--period",
+            "2025",
+            "--operator",
+            &format!("op-{plmn}"),
+            "--out",
+            export.to_str().unwrap(),
+        ]));
+        assert!(said.contains("for the statistics office only"), "{said}");
+        operators.push_str(&format!(
+            "[[operator]]\nname = \"op-{plmn}\"\nexport = \"exports/{{period}}/{plmn}\"\n"
+        ));
+    }
+    let file = root.join("partnership.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "dataset = \"ken\"\nmeasuring_country = \"KEN\"\nrelease_dir = \"national\"\n[persons]\n\
+             coverage = {{ value = 1.0, standard_error = 0.0, source = \"both operators\", vintage = \"2025\" }}\n\
+             sims_per_person = {{ value = 1.2, standard_error = 0.02, source = \"survey\", vintage = \"2025\" }}\n\
+             {operators}"
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    // The export paths name the period: combine needs it.
+    let err = one_line_error(&borderflow(&["combine", f]));
+    assert!(err.contains("--period"), "{err}");
+    let said = ok(&borderflow(&["combine", f, "--period", "2025"]));
+    assert!(said.starts_with("combined 2 operators into "), "{said}");
+    assert!(said.contains("at all 2 operators, ρ = "), "{said}");
+    let release = root.join("national/ken/2025");
+    for file in [
+        "persons.csv",
+        "partnership.json",
+        "report.html",
+        "categories.sdmx.csv",
+    ] {
+        assert!(release.join(file).is_file(), "{file}");
+    }
+    // Combined once; two releases of one country are no mirror.
+    let err = one_line_error(&borderflow(&["combine", f, "--period", "2025"]));
+    assert!(err.contains("written once"), "{err}");
+    let page = root.join("mirror.html");
+    let err = one_line_error(&borderflow(&[
+        "mirror",
+        release.to_str().unwrap(),
+        root.join("release-63902/op-63902/2025").to_str().unwrap(),
+        "--out",
+        page.to_str().unwrap(),
+    ]));
+    assert!(err.contains("both releases measure KEN"), "{err}");
+    assert!(!page.exists());
+}
