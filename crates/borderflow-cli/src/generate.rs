@@ -44,6 +44,13 @@ pub struct Args {
     /// another operator.
     #[arg(long, default_value_t = 0.1, requires = "operators")]
     second_sim_share: f64,
+    /// Also write `OUT/roaming-in.parquet`: the records of another generated country's world
+    /// (its directory, with `events.parquet`) of its SIMs served by this country's networks,
+    /// as this country's operators hold them. Give it to this country's pipeline beside
+    /// `events.parquet`, and the two countries see the same travellers from both ends (for
+    /// `borderflow mirror`).
+    #[arg(long, value_name = "WORLD_DIR", conflicts_with = "operators")]
+    roaming_from: Option<PathBuf>,
     /// Print the built-in scenario (a commented template) and exit.
     #[arg(long)]
     print_scenario: bool,
@@ -122,6 +129,21 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(layout) = args.layout {
         write_layout(layout, &scenario, &out)?;
+    }
+    if let Some(other) = &args.roaming_from {
+        let path = out.join("roaming-in.parquet");
+        let rows = borderflow_synth::country::roaming_records(
+            &other.join("events.parquet"),
+            scenario.measuring_country,
+            &rd,
+            &path,
+        )?;
+        println!(
+            "  wrote {}: {rows} records of {}'s SIMs on {}'s networks",
+            path.display(),
+            other.display(),
+            scenario.measuring_country
+        );
     }
     Ok(())
 }

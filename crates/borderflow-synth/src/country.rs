@@ -246,3 +246,55 @@ pub fn generate_country(
     summary.files.push(PathBuf::from(PERSONS_FILE));
     Ok(summary)
 }
+
+/// The records of another country's world (`events`, its canonical `events.parquet`) that
+/// the operators of `destination` hold: its SIMs served by a network of `destination`
+/// (roaming there), written to `out` in the canonical schema. Added to `destination`'s own
+/// world, they make two countries that see the same travellers from both ends, for mirror
+/// statistics. Returns the rows written.
+pub fn roaming_records(
+    events: &Path,
+    destination: borderflow_core::CountryCode,
+    rd: &RefData,
+    out: &Path,
+) -> Result<u64, SynthError> {
+    use arrow::array::{Array, AsArray, BooleanArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let err = |path: &Path, e: &dyn std::fmt::Display| SynthError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mccs = rd.plmn.mccs_of(destination);
+    let file = std::fs::File::open(events).map_err(|e| err(events, &e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| err(events, &e))?;
+    let schema = borderflow_core::schema::event_schema();
+    let target = std::fs::File::create(out).map_err(|e| err(out, &e))?;
+    let mut writer = ArrowWriter::try_new(target, schema, None).map_err(|e| err(out, &e))?;
+    let mut rows = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| err(events, &e))?;
+        let serving = batch
+            .column_by_name(borderflow_core::schema::event::SERVING_PLMN)
+            .ok_or_else(|| err(events, &"no serving_plmn column"))?
+            .as_string::<i32>();
+        let keep: BooleanArray = (0..serving.len())
+            .map(|i| {
+                Some(
+                    !serving.is_null(i)
+                        && mccs
+                            .iter()
+                            .any(|m| serving.value(i).starts_with(m.as_str())),
+                )
+            })
+            .collect();
+        let kept =
+            arrow::compute::filter_record_batch(&batch, &keep).map_err(|e| err(events, &e))?;
+        rows += kept.num_rows() as u64;
+        writer.write(&kept).map_err(|e| err(out, &e))?;
+    }
+    writer.close().map_err(|e| err(out, &e))?;
+    Ok(rows)
+}

@@ -459,3 +459,129 @@ fn a_country_of_three_operators_is_combined_into_persons_within_the_margins() {
     }
     assert!(checked >= 8, "{checked} totals checked");
 }
+
+/// Two countries that see the same travellers from both ends: Kenya's world, and Uganda's
+/// with the Kenyan SIMs its networks served added to its records. The mirror of their
+/// releases finds the corridor KEN→UGA consistent where both publish it; when Uganda's side
+/// loses a third of those travellers' records, the corridor is flagged.
+#[test]
+fn the_mirror_of_two_countries_flags_a_corridor_one_side_drops() {
+    use borderflow_release::mirror::{MirroredRelease, mirror};
+    use borderflow_synth::country::roaming_records;
+    use datafusion::arrow::array::{AsArray, BooleanArray};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let rd = borderflow_refdata::RefData::embedded();
+    let parquet = OutputFormats {
+        csv: false,
+        parquet: true,
+    };
+    let kenya = Scenario {
+        subscribers: 5000,
+        seed: 3,
+        ..Scenario::default()
+    };
+    generate(&kenya, &rd, &root.join("ken/world"), parquet).unwrap();
+    let mut uganda = Scenario {
+        measuring_country: "UGA".parse().unwrap(),
+        operator_plmn: "64101".into(),
+        subscribers: 1500,
+        seed: 77,
+        ..Scenario::default()
+    };
+    let ken: borderflow_core::CountryCode = "KEN".parse().unwrap();
+    uganda
+        .neighbours
+        .retain(|c| *c != uganda.measuring_country && *c != ken);
+    let share = uganda
+        .partners
+        .remove(&uganda.measuring_country)
+        .unwrap_or(1.0);
+    uganda.partners.remove(&ken);
+    uganda.partners.insert("TZA".parse().unwrap(), share);
+    generate(&uganda, &rd, &root.join("uga/world"), parquet).unwrap();
+    let roaming = root.join("uga/world/roaming-from-ken.parquet");
+    let rows = roaming_records(
+        &root.join("ken/world/events.parquet"),
+        uganda.measuring_country,
+        &rd,
+        &roaming,
+    )
+    .unwrap();
+    assert!(rows > 1000, "{rows}");
+
+    let release = |name: &str, country: &str, plmn: &str, inputs: &str, seed: u64| {
+        let dir = root.join(name);
+        PseudonymKey::from_bytes([seed as u8; 32])
+            .write_new(&dir.join(format!("key-{seed}")))
+            .unwrap();
+        let text = format!(
+            "dataset = \"{name}\"\nmeasuring_country = \"{country}\"\noperator_plmns = [\"{plmn}\"]\n\
+             state_dir = \"state-{seed}\"\nrelease_dir = \"release-{seed}\"\n[key]\nfile = \"key-{seed}\"\n\
+             [input]\npaths = [{inputs}]\n"
+        );
+        let p = Pipeline::parse("p.toml", &text, &[], &dir).unwrap();
+        run::run(&p, year(), &[], NoiseSource::seeded_for_tests(seed)).unwrap();
+        MirroredRelease::read(&dir.join(format!("release-{seed}/{name}/2025"))).unwrap()
+    };
+    let a = release("ken", "KEN", "63902", "\"world/events.parquet\"", 1);
+    let b = release(
+        "uga",
+        "UGA",
+        "64101",
+        "\"world/events.parquet\", \"world/roaming-from-ken.parquet\"",
+        2,
+    );
+    // Emigrants from Kenya are Uganda's residents with a Kenyan SIM: the same people, and
+    // the two counts agree within the noise. (Frontier workers do not: Uganda's networks
+    // also carry the Kenyan SIMs of border residents whose phones catch them from home, and
+    // Uganda cannot tell that spillover from commuting; docs/partnerships.md.)
+    let emigrants = |rows: &[borderflow_release::mirror::MirrorRow]| {
+        rows.iter()
+            .find(|r| r.origin == "KEN" && r.outbound == borderflow_core::Category::Emigrant)
+            .cloned()
+            .unwrap()
+    };
+    let rows = mirror(&a, &b).unwrap();
+    let consistent = emigrants(&rows);
+    assert_eq!(consistent.beyond_noise(), Some(false), "{consistent:?}");
+
+    // Uganda's operator loses the records of a third of the Kenyan SIMs.
+    let halved = root.join("uga/world/roaming-half.parquet");
+    {
+        let file = std::fs::File::open(&roaming).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        let out = std::fs::File::create(&halved).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            out,
+            borderflow_core::schema::event_schema(),
+            None,
+        )
+        .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let ids = b
+                .column_by_name("subscriber_id")
+                .unwrap()
+                .as_string::<i32>();
+            let keep: BooleanArray = (0..b.num_rows())
+                .map(|i| Some(ids.value(i).bytes().last().unwrap() % 3 != 0))
+                .collect();
+            w.write(&datafusion::arrow::compute::filter_record_batch(&b, &keep).unwrap())
+                .unwrap();
+        }
+        w.close().unwrap();
+    }
+    let c = release(
+        "uga",
+        "UGA",
+        "64101",
+        "\"world/events.parquet\", \"world/roaming-half.parquet\"",
+        3,
+    );
+    let dropped = emigrants(&mirror(&a, &c).unwrap());
+    assert_eq!(dropped.beyond_noise(), Some(true), "{dropped:?}");
+}
