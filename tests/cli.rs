@@ -819,6 +819,12 @@ fn two_operators_are_exported_and_combined_into_persons_from_the_binary() {
     // The export paths name the period: combine needs it.
     let err = one_line_error(&borderflow(&["combine", f]));
     assert!(err.contains("--period"), "{err}");
+    let said = ok(&borderflow(&["combine", f, "--period", "2025", "--check"]));
+    assert_eq!(
+        said.trim(),
+        "2 exports of 2025 present, intact and combinable; nothing written"
+    );
+    assert!(!root.join("national").exists());
     let said = ok(&borderflow(&["combine", f, "--period", "2025"]));
     assert!(said.starts_with("combined 2 operators into "), "{said}");
     assert!(said.contains("at all 2 operators, ρ = "), "{said}");

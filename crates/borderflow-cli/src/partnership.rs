@@ -51,6 +51,10 @@ pub struct CombineArgs {
     /// must agree).
     #[arg(long)]
     period: Option<String>,
+    /// Only read and check the exports (digests, and that they can be combined); write
+    /// nothing. Exit 0 when a combine would go ahead.
+    #[arg(long)]
+    check: bool,
 }
 
 /// Runs `borderflow combine`.
@@ -58,6 +62,14 @@ pub fn combine(args: CombineArgs) -> Result<()> {
     let p = Partnership::load(&args.partnership)?;
     if let Some(text) = &args.period {
         text.parse::<Period>()?;
+    }
+    if args.check {
+        let period = partnership::check_exports(&p, args.period.as_deref())?;
+        println!(
+            "{} exports of {period} present, intact and combinable; nothing written",
+            p.operators.len()
+        );
+        return Ok(());
     }
     let r = partnership::combine(&p, args.period.as_deref())?;
     let s = &r.statement;

@@ -215,9 +215,13 @@ pub const PERSONS_FILE: &str = "persons.csv";
 /// The file of a combined release stating its contributions and privacy.
 pub const PARTNERSHIP_FILE: &str = "partnership.json";
 
-/// Reads, checks and combines the partnership's exports of `period` (every export's, when
-/// `None`: they must agree) into `release_dir/dataset/period`.
-pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, PartnershipError> {
+/// The partnership's exports of `period`, read and checked: what [`combine`] would combine.
+type Checked<'a> = Vec<(&'a PartnerOperator, PathBuf, PartnerExport)>;
+
+fn read_checked<'a>(
+    p: &'a Partnership,
+    period: Option<&str>,
+) -> Result<Checked<'a>, PartnershipError> {
     let mut exports = Vec::new();
     for o in &p.operators {
         let dir = match period {
@@ -236,6 +240,20 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
         exports.push((o, dir, e));
     }
     check(p, period, &exports)?;
+    Ok(exports)
+}
+
+/// Reads and checks the partnership's exports of `period` as [`combine`] does, writing
+/// nothing: the period they share, once every export is present and combinable.
+pub fn check_exports(p: &Partnership, period: Option<&str>) -> Result<String, PartnershipError> {
+    let exports = read_checked(p, period)?;
+    Ok(exports[0].2.period.clone())
+}
+
+/// Reads, checks and combines the partnership's exports of `period` (every export's, when
+/// `None`: they must agree) into `release_dir/dataset/period`.
+pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, PartnershipError> {
+    let exports = read_checked(p, period)?;
     let first = &exports[0].2;
     let period = first.period.clone();
     let refuse = |operator: &str, message: String| PartnershipError::Refused {

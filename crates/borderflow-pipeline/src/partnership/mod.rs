@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use borderflow_core::PathError;
 
-pub use combine::{CombineReport, Partnership, combine};
+pub use combine::{CombineReport, Partnership, check_exports, combine};
 pub use export::{PartnerExport, export};
 
 /// Why an export could not be made, or exports could not be combined. Each message is one
