@@ -23,12 +23,12 @@ use borderflow_refdata::RefData;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::persona::{itinerary, nights_in};
+use crate::persona::itinerary;
 use crate::phone::{Networks, OffsetCache, PhoneTraits, day_events};
 use crate::writer::{EventWriter, TruthRow, TruthWriter};
 use crate::{
-    OutputFormats, Scenario, SynthError, assign_personas, cumulative_partners, effects_of,
-    geography, home_plmn, networks,
+    OutputFormats, Scenario, SynthError, assign_personas, cumulative_partners, geography,
+    home_plmn, networks,
 };
 
 /// The operators of the country and how persons hold their SIMs.
@@ -206,15 +206,7 @@ pub fn generate_country(
                     events[k].push(&id, home, e)?;
                 }
             }
-            truths[k].push(TruthRow {
-                subscriber_id: &id,
-                persona,
-                partner: it.partner,
-                sim_country: it.sim_country,
-                residence: it.residence,
-                nights_in_m: nights_in(&it, m) as u16,
-                effects: effects_of(&traits, &it),
-            })?;
+            truths[k].push(TruthRow::of(&id, persona, &it, &traits, m))?;
             *summary
                 .sims
                 .entry(country.operators[k].0.clone())

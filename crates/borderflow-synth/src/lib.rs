@@ -50,7 +50,7 @@ pub use persona::{Commute, DayLocation, Itinerary, Persona, Stays};
 pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario, Spillover};
 pub use writer::OutputFormats;
 
-use crate::persona::{Geography, itinerary, nights_in};
+use crate::persona::{Geography, itinerary};
 use crate::phone::{Networks, OffsetCache, PhoneTraits, day_events};
 use crate::writer::{EventWriter, TruthRow, TruthWriter};
 
@@ -173,15 +173,7 @@ fn generate_into(
                 events.push(&id, home_plmn, e)?;
             }
         }
-        truth.push(TruthRow {
-            subscriber_id: &id,
-            persona,
-            partner: it.partner,
-            sim_country: it.sim_country,
-            residence: it.residence,
-            nights_in_m: nights_in(&it, m) as u16,
-            effects: effects_of(&traits, &it),
-        })?;
+        truth.push(TruthRow::of(&id, persona, &it, &traits, m))?;
         *summary.personas.entry(persona).or_default() += 1;
         debug_assert!(ref_start_day <= it.days.len());
     }

@@ -230,6 +230,27 @@ pub(crate) struct TruthRow<'a> {
     pub effects: String,
 }
 
+impl<'a> TruthRow<'a> {
+    /// The truth of SIM `id` of a holder of `persona` following `it`, measured from `m`.
+    pub(crate) fn of(
+        id: &'a str,
+        persona: Persona,
+        it: &crate::Itinerary,
+        traits: &crate::phone::PhoneTraits,
+        m: CountryCode,
+    ) -> Self {
+        TruthRow {
+            subscriber_id: id,
+            persona,
+            partner: it.partner,
+            sim_country: it.sim_country,
+            residence: it.residence,
+            nights_in_m: crate::persona::nights_in(it, m) as u16,
+            effects: crate::effects_of(traits, it),
+        }
+    }
+}
+
 /// Writes `truth.csv` and `truth.parquet`.
 pub(crate) struct TruthWriter {
     sink: BatchSink,
