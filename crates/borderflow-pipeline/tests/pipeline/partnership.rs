@@ -151,6 +151,26 @@ fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are
         }
     }
 
+    // Nothing identifying crosses to the office: no raw id of the operator's world is in
+    // its export (its values are the release's noisy draws, checked above).
+    let ids: Vec<Vec<u8>> = std::fs::read_to_string(root.join("op-a/world/truth.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().as_bytes().to_vec())
+        .collect();
+    for f in std::fs::read_dir(root.join("exports/op-a"))
+        .unwrap()
+        .flatten()
+    {
+        let bytes = std::fs::read(f.path()).unwrap();
+        assert!(
+            crate::common::find_any(&bytes, &ids).is_none(),
+            "{:?}",
+            f.path()
+        );
+    }
+
     let report = combine(&partnership, Some("2025")).unwrap();
     assert_eq!(report.dir, root.join("national/ken-national/2025"));
     for table in ["categories", "crossings"] {
