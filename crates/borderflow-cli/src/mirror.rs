@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<()> {
         a.period,
         b.country,
         b.period,
-        unit.as_str()
+        unit.plural()
     );
     borderflow_core::write_file_atomic(&args.out, html.as_bytes())?;
     borderflow_core::make_public(&args.out)?;

@@ -15,8 +15,9 @@ pub struct ExportArgs {
     /// The published period to export (`2025`, `2025-07`).
     #[arg(long)]
     period: String,
-    /// The directory to write the export into (created; an earlier export there is replaced).
-    #[arg(long, value_name = "DIR")]
+    /// Where to write the export: a directory (created; an earlier export there is
+    /// replaced), or one archive to deliver when the name ends in `.tar.gz`, `.tgz` or `.tar`.
+    #[arg(long, value_name = "DIR|ARCHIVE")]
     out: PathBuf,
     /// The operator's name as the partnership file gives it (default: the dataset's).
     #[arg(long)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use borderflow_pipeline::Pipeline;
 use borderflow_refdata::RefData;
 use borderflow_release::sdmx::{STRUCTURE_FILE, structure_message};
-use borderflow_release::{SdmxCodes, TABLES};
+use borderflow_release::{STRUCTURES, SdmxCodes};
 
 /// Arguments of `borderflow sdmx`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<()> {
     let p = Pipeline::load(&pipeline, &sets)?;
     let rd = RefData::load(&p.refdata)?;
     let prepared = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let xml = structure_message(&p.sdmx, &SdmxCodes::new(&rd), &TABLES, &prepared, false);
+    let xml = structure_message(&p.sdmx, &SdmxCodes::new(&rd), &STRUCTURES, &prepared, false);
     match out {
         Some(path) if path.as_os_str() != "-" => {
             if path.exists() {
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
             println!(
                 "wrote {} ({} dataflows, agency {}, version {})",
                 path.display(),
-                TABLES.len(),
+                STRUCTURES.len(),
                 p.sdmx.agency,
                 p.sdmx.version
             );

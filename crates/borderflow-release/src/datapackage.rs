@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::table::{ReleasedTable, Role, ValueKind};
+use crate::table::{ReleasedTable, Role, Unit, ValueKind};
 
 /// File name of the data package in a release directory.
 pub const DATAPACKAGE_FILE: &str = "datapackage.json";
@@ -68,6 +68,7 @@ fn resource(t: &ReleasedTable) -> Value {
         let kind = match d.kind {
             ValueKind::Code(_) => "string",
             ValueKind::Count => "integer",
+            ValueKind::Decimal => "number",
         };
         let role = match d.role {
             Role::Dimension => "a dimension of the table (part of its key)",
@@ -82,17 +83,20 @@ fn resource(t: &ReleasedTable) -> Value {
             key.push(d.column.to_string());
         }
     }
-    fields.extend([
-        field(
-            "subscribers",
-            "integer",
+    let (value, error) = match t.unit {
+        Unit::Sim => (
             "noisy count of SIMs; empty when suppressed or not measured",
-        ),
-        field(
-            "noise_sd",
-            "number",
             "standard deviation of the noise in subscribers (95% margin: ±1.96 × noise_sd); empty when not measured",
         ),
+        Unit::Person => (
+            "persons estimated from the noisy count of SIMs (sims ÷ (coverage × sims_per_person)), rounded; empty when the SIM count is suppressed or not measured",
+            "standard error of persons from the noise and the factors' stated errors (delta method; 95% margin: margin_of_error_95)",
+        ),
+    };
+    fields.push(json!({"name": "unit", "type": "string", "description": "what the value counts: SIM (SIM cards) or PERSON (persons estimated from SIM counts); SDMX UNIT_MEASURE", "constraints": {"enum": [t.unit.code()]}}));
+    fields.extend([
+        field(t.unit.value_column(), "integer", value),
+        field(t.unit.error_column(), "number", error),
         field(
             "suppressed",
             "boolean",

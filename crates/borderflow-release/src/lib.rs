@@ -77,8 +77,8 @@ pub use protect::{
 pub use render::{ReleaseAbout, ReleaseWindow, render, write_all};
 pub use sdmx::{SdmxCodes, SdmxConfig};
 pub use table::{
-    CATEGORIES, CORRIDORS, CROSSINGS, Cell, CellStatus, Codelist, Column, Dimension, ReleasedTable,
-    Role, TABLES, TOTALS, TableSchema, ValueKind,
+    ALL_PARTNERS, CATEGORIES, CORRIDORS, CROSSINGS, Cell, CellStatus, Codelist, Column, Dimension,
+    PERSONS, ReleasedTable, Role, STRUCTURES, TABLES, TOTALS, TableSchema, Unit, ValueKind,
 };
 pub use tabulate::{CategoryCell, Domain, Tables, TabulateError};
 pub use totals::{Flow, TOTAL_CELLS, exact_totals};

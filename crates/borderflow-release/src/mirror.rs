@@ -20,7 +20,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::report::esc;
-use crate::table::CATEGORIES;
+use crate::table::{ALL_PARTNERS, CATEGORIES, PERSONS, TableSchema, Unit};
 
 impl borderflow_core::FailureKind for MirrorError {
     fn failure(&self) -> borderflow_core::Failure {
@@ -114,138 +114,83 @@ pub struct MirroredRelease {
     pub period: String,
     /// Published cells by (category, partner), in SIMs.
     pub cells: BTreeMap<(Category, String), Side>,
-    /// The same in persons, when the release estimated persons (`persons.csv` of a
-    /// partnership's combined release): the value rounded, σ from its 95% margin (noise and
+    /// The same in persons, when the release estimated persons (the `persons` table of a
+    /// partnership's combined release): the value rounded, σ its standard error (noise and
     /// factors).
     pub persons: Option<BTreeMap<(Category, String), Side>>,
 }
 
-/// What a mirror counts: SIMs, or persons when both releases estimate them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// SIM cards.
-    Sims,
-    /// Persons, estimated with each side's factors.
-    Persons,
-}
-
-impl Unit {
-    /// The unit's name in the page.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unit::Sims => "SIMs",
-            Unit::Persons => "persons",
-        }
-    }
-}
-
-/// The persons file of a combined release.
-pub const PERSONS_FILE: &str = "persons.csv";
-
-/// Reads the `categories` rows of a `persons.csv` by its header's column names.
-fn read_persons(path: &Path) -> Result<BTreeMap<(Category, String), Side>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{PERSONS_FILE}: {e}"))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .ok_or_else(|| format!("{PERSONS_FILE} has no column {name}"))
-    };
-    let (table, cat, partner, persons, margin, status) = (
-        col("table")?,
-        col("category")?,
-        col("partner_country")?,
-        col("persons")?,
-        col("margin_of_error_95")?,
-        col("status")?,
-    );
-    let mut out = BTreeMap::new();
-    for (n, line) in lines.enumerate() {
-        let f: Vec<&str> = line.split(',').collect();
-        let get = |i: usize| f.get(i).copied().unwrap_or("");
-        if get(table) != "categories" || get(status) != "published" || get(partner).is_empty() {
-            continue;
-        }
-        let Ok(category) = get(cat).parse::<Category>() else {
-            continue;
+/// Reads the published cells of a category-by-partner table (`categories` in SIMs, `persons`
+/// in persons) from its Parquet file: value and σ by (category, partner country). Rows with
+/// no partner (`resident`) or over all partners (`_T`) are not corridors and are skipped.
+fn read_partner_cells(
+    path: &Path,
+    unit: Unit,
+) -> Result<BTreeMap<(Category, String), Side>, String> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let file = File::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| format!("{name}: {e}"))?;
+    let mut cells = BTreeMap::new();
+    for batch in reader {
+        let b = batch.map_err(|e| format!("{name}: {e}"))?;
+        let col = |c: &str| {
+            b.column_by_name(c)
+                .cloned()
+                .ok_or_else(|| format!("{name} has no column {c}"))
         };
-        let bad = || {
-            format!(
-                "{PERSONS_FILE} row {}: persons or margin is no number",
-                n + 1
-            )
-        };
-        let value: f64 = get(persons).parse().map_err(|_| bad())?;
-        let m: f64 = get(margin).parse().map_err(|_| bad())?;
-        out.insert(
-            (category, get(partner).to_string()),
-            Side {
-                value: value.round() as i64,
-                noise_sd: m / Z_95,
-            },
+        let (cat, partner, value, sd, status) = (
+            col(CATEGORIES.columns[0].name)?,
+            col(CATEGORIES.columns[1].name)?,
+            col(unit.value_column())?,
+            col(unit.error_column())?,
+            col("status")?,
         );
+        let (cat, partner, status) = (
+            cat.as_string::<i32>(),
+            partner.as_string::<i32>(),
+            status.as_string::<i32>(),
+        );
+        let (value, sd) = (
+            value.as_primitive::<Int64Type>(),
+            sd.as_primitive::<Float64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            if status.value(i) != "published"
+                || partner.is_null(i)
+                || partner.value(i) == ALL_PARTNERS
+            {
+                continue;
+            }
+            let Ok(category) = cat.value(i).parse::<Category>() else {
+                continue;
+            };
+            cells.insert(
+                (category, partner.value(i).to_string()),
+                Side {
+                    value: value.value(i),
+                    noise_sd: sd.value(i),
+                },
+            );
+        }
     }
-    Ok(out)
+    Ok(cells)
 }
 
 impl MirroredRelease {
-    /// Reads the manifest and `categories.parquet` of the release in `dir`.
+    /// Reads the manifest, `categories.parquet` and, when the release estimated persons,
+    /// `persons.parquet` of the release in `dir`.
     pub fn read(dir: &Path) -> Result<Self, MirrorError> {
         let bad = |message: String| MirrorError::Release {
             dir: dir.display().to_string(),
             message,
         };
         let manifest = Manifest::read(dir).map_err(|e| bad(format!("{MANIFEST_FILE}: {e}")))?;
-        let path = dir.join(format!("{}.parquet", CATEGORIES.name));
-        let file = File::open(&path).map_err(|e| bad(format!("{}: {e}", CATEGORIES.name)))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .map_err(|e| bad(e.to_string()))?;
-        let mut cells = BTreeMap::new();
-        for batch in reader {
-            let b = batch.map_err(|e| bad(e.to_string()))?;
-            let col = |name: &str| {
-                b.column_by_name(name)
-                    .cloned()
-                    .ok_or_else(|| bad(format!("categories has no column {name}")))
-            };
-            let (cat, partner, value, sd, status) = (
-                col(CATEGORIES.columns[0].name)?,
-                col(CATEGORIES.columns[1].name)?,
-                col("subscribers")?,
-                col("noise_sd")?,
-                col("status")?,
-            );
-            let (cat, partner, status) = (
-                cat.as_string::<i32>(),
-                partner.as_string::<i32>(),
-                status.as_string::<i32>(),
-            );
-            let (value, sd) = (
-                value.as_primitive::<Int64Type>(),
-                sd.as_primitive::<Float64Type>(),
-            );
-            for i in 0..b.num_rows() {
-                if status.value(i) != "published" || partner.is_null(i) {
-                    continue;
-                }
-                let Ok(category) = cat.value(i).parse::<Category>() else {
-                    continue;
-                };
-                cells.insert(
-                    (category, partner.value(i).to_string()),
-                    Side {
-                        value: value.value(i),
-                        noise_sd: sd.value(i),
-                    },
-                );
-            }
-        }
-        let persons_path = dir.join(PERSONS_FILE);
-        let persons = if persons_path.is_file() {
-            Some(read_persons(&persons_path).map_err(bad)?)
+        let table = |schema: &TableSchema| dir.join(format!("{}.parquet", schema.name));
+        let cells = read_partner_cells(&table(&CATEGORIES), Unit::Sim).map_err(bad)?;
+        let persons = if table(&PERSONS).is_file() {
+            Some(read_partner_cells(&table(&PERSONS), Unit::Person).map_err(bad)?)
         } else {
             None
         };
@@ -261,9 +206,9 @@ impl MirroredRelease {
 /// The unit two releases can be mirrored in: persons when both estimate them, else SIMs.
 pub fn unit_of(a: &MirroredRelease, b: &MirroredRelease) -> Unit {
     if a.persons.is_some() && b.persons.is_some() {
-        Unit::Persons
+        Unit::Person
     } else {
-        Unit::Sims
+        Unit::Sim
     }
 }
 
@@ -284,8 +229,8 @@ pub fn mirror(a: &MirroredRelease, b: &MirroredRelease) -> Result<Vec<MirrorRow>
     let unit = unit_of(a, b);
     let cells = |r: &'_ MirroredRelease| -> BTreeMap<(Category, String), Side> {
         match unit {
-            Unit::Persons => r.persons.clone().unwrap_or_default(),
-            Unit::Sims => r.cells.clone(),
+            Unit::Person => r.persons.clone().unwrap_or_default(),
+            Unit::Sim => r.cells.clone(),
         }
     };
     let (ca, cb) = (cells(a), cells(b));
@@ -309,9 +254,9 @@ pub fn mirror(a: &MirroredRelease, b: &MirroredRelease) -> Result<Vec<MirrorRow>
 /// 95% margins, and what each side cannot see.
 pub fn render_html(rows: &[MirrorRow], period: &str, unit: Unit) -> String {
     let unit_text = match unit {
-        Unit::Sims => "in SIMs, each with its 95% margin of error from differential-privacy noise",
-        Unit::Persons => {
-            "in persons, as each side's partnership estimated them with its own factors (coverage, SIMs per person; see each release's persons.csv and report), each with its 95% margin from the noise and those factors"
+        Unit::Sim => "in SIMs, each with its 95% margin of error from differential-privacy noise",
+        Unit::Person => {
+            "in persons, as each side's partnership estimated them with its own factors (coverage, SIMs per person; see each release's persons table and report), each with its 95% margin from the noise and those factors"
         }
     };
     let fmt_side = |s: Option<Side>| match s {
@@ -490,8 +435,8 @@ mod tests {
             Some(false)
         );
         assert_eq!(find("KEN", Category::Emigrant).beyond_noise(), None);
-        assert_eq!(unit_of(&ken, &uga), Unit::Sims);
-        let html = render_html(&rows, "2025", Unit::Sims);
+        assert_eq!(unit_of(&ken, &uga), Unit::Sim);
+        let html = render_html(&rows, "2025", Unit::Sim);
         assert_eq!(html.matches("differs beyond noise").count(), 1);
         assert!(html.contains("<svg") && html.contains("KEN → UGA"));
 
@@ -514,19 +459,42 @@ mod tests {
     }
 
     #[test]
-    fn both_sides_in_persons_are_mirrored_in_persons_read_from_their_files() {
+    fn both_sides_in_persons_are_mirrored_in_persons_read_from_their_tables() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(PERSONS_FILE);
-        std::fs::write(
-            &path,
-            "period,measuring_country,table,category,partner_country,unit,persons,standard_error,margin_of_error_95,sims,sims_noise_sd,coverage,sims_per_person,status\n\
-             2025,KEN,totals,frontier_out,,persons,500,10.0,19.6,550,8.6,1,1.1,published\n\
-             2025,KEN,categories,frontier_out,UGA,persons,455,10.0,19.6,500,3.9,1,1.1,published\n\
-             2025,KEN,categories,seasonal_out,UGA,persons,,,,,,1,1.1,suppressed\n",
-        )
-        .unwrap();
-        let persons = read_persons(&path).unwrap();
-        assert_eq!(persons.len(), 1);
+        let path = dir.path().join("persons.parquet");
+        let text = |v: &[Option<&str>]| v.iter().map(|x| x.map(str::to_string)).collect();
+        let cell = |v: Option<i64>, status| crate::table::Cell {
+            subscribers: v,
+            noise_sd: 10.0,
+            status,
+        };
+        let mut columns = vec![
+            text(&[
+                Some("frontier_out"),
+                Some("frontier_out"),
+                Some("seasonal_out"),
+            ]),
+            text(&[Some(ALL_PARTNERS), Some("UGA"), Some("UGA")]),
+        ];
+        columns.extend((2..PERSONS.columns.len()).map(|_| vec![None; 3]));
+        let table = crate::table::ReleasedTable::of(
+            &PERSONS,
+            "2025",
+            "KEN".parse().unwrap(),
+            columns,
+            vec![
+                cell(Some(500), crate::table::CellStatus::Published),
+                cell(Some(455), crate::table::CellStatus::Published),
+                cell(None, crate::table::CellStatus::Suppressed),
+            ],
+        );
+        crate::write::write_parquet(&table, &path).unwrap();
+        let persons = read_partner_cells(&path, Unit::Person).unwrap();
+        assert_eq!(
+            persons.len(),
+            1,
+            "the total over all partners is no corridor"
+        );
         let side = persons[&(Category::FrontierOut, "UGA".to_string())];
         assert_eq!(side.value, 455);
         assert!((side.noise_sd - 10.0).abs() < 1e-9);
@@ -544,10 +512,10 @@ mod tests {
                 noise_sd: 12.0,
             },
         )]));
-        assert_eq!(unit_of(&ken, &uga), Unit::Persons);
+        assert_eq!(unit_of(&ken, &uga), Unit::Person);
         let rows = mirror(&ken, &uga).unwrap();
         assert_eq!(rows[0].difference(), Some(-15));
         assert_eq!(rows[0].beyond_noise(), Some(false));
-        assert!(render_html(&rows, "2025", Unit::Persons).contains("in persons"));
+        assert!(render_html(&rows, "2025", Unit::Person).contains("in persons"));
     }
 }

@@ -95,7 +95,8 @@ pub fn render(
     dir: &Path,
 ) -> Result<String, WriteError> {
     let codes = SdmxCodes::new(about.refdata);
-    for t in release.tables() {
+    let tables = published_tables(release, about);
+    for t in &tables {
         write_all(t, about.sdmx, &codes, dir)?;
     }
     write_structures(
@@ -105,7 +106,7 @@ pub fn render(
         !about.for_publication,
         &dir.join(STRUCTURE_FILE),
     )?;
-    let package = data_package(about.dataset, about.period, &release.tables());
+    let package = data_package(about.dataset, about.period, &tables);
     write_file(
         &dir.join(DATAPACKAGE_FILE),
         format!("{package:#}\n").as_bytes(),
@@ -123,6 +124,16 @@ pub fn render(
     let manifest = manifest(release, about, &outputs_digest);
     write_file(&dir.join(MANIFEST_FILE), &manifest.to_bytes())?;
     Ok(outputs_digest)
+}
+
+/// The tables the release writes: the protected ones, then `persons` when it estimates persons.
+fn published_tables<'a>(
+    release: &'a ProtectedRelease,
+    about: &ReleaseAbout<'a>,
+) -> Vec<&'a ReleasedTable> {
+    let mut tables = release.tables().to_vec();
+    tables.extend(about.persons.map(|p| &p.table));
+    tables
 }
 
 /// Writes `<dir>/<name>.parquet`, `.csv` and `.sdmx.csv` (against the dataflows of `ids`).
@@ -269,7 +280,13 @@ fn manifest(
             tables,
             corridors: "sums of the noisy categories cells (post-processing, no cost); noise_sd per row; published at max(k, τ) for that noise".into(),
         },
-        cells: cells_by_status(release),
+        cells: {
+            let mut cells = cells_by_status(release);
+            if let Some(p) = about.persons {
+                cells.insert(p.table.name.to_string(), CellCounts::of(&p.table));
+            }
+            cells
+        },
         classification: ClassificationManifest {
             window_first: about.window.window_first.to_string(),
             lookback_first: about.window.lookback_first.to_string(),

@@ -84,6 +84,9 @@ pub struct PersonsSection {
     pub totals: Vec<(Category, Option<(f64, f64)>)>,
     /// Each factor: what it is, its value and standard error, its source and vintage.
     pub factors: Vec<PersonsFactorRow>,
+    /// The `persons` table the release publishes (Parquet, CSV, SDMX-CSV), every row with
+    /// the factors it used.
+    pub table: crate::table::ReleasedTable,
 }
 
 /// One factor of a persons estimate, as the report lists it.

@@ -25,7 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::corridors::{GROUPINGS, UNCLASSIFIED};
 use crate::report::esc;
-use crate::table::{CellStatus, Codelist, ReleasedTable, Role, TABLES, TableSchema, ValueKind};
+use crate::table::{
+    ALL_PARTNERS, CellStatus, Codelist, ReleasedTable, Role, STRUCTURES, TABLES, TableSchema, Unit,
+    ValueKind,
+};
 use crate::totals::Flow;
 use crate::write::{WriteError, write_file, write_lines};
 
@@ -37,8 +40,6 @@ pub const NOT_APPLICABLE: &str = "_Z";
 pub const NOT_ALLOCATED: &str = "_X";
 /// UN M49 code of the world.
 pub const WORLD: &str = "001";
-/// The unit of every observation: SIM cards, not persons.
-pub const UNIT_SIM: &str = "SIM";
 
 /// The SDMX identity of a pipeline's releases: who maintains the dataflows, their version,
 /// and the dataflow id of each table. In the pipeline file as `[sdmx]`.
@@ -176,6 +177,7 @@ impl SdmxCodes {
             .map(|c| (c.alpha3.to_string(), c.name.clone()))
             .collect();
         areas.push((NOT_APPLICABLE.into(), "Not applicable".into()));
+        areas.push((ALL_PARTNERS.into(), "Total: all partner countries".into()));
 
         let mut group_code = BTreeMap::new();
         let mut groups = vec![(WORLD.to_string(), "World".to_string())];
@@ -380,7 +382,7 @@ pub fn write_sdmx_csv(
     codes: &SdmxCodes,
     path: &Path,
 ) -> Result<(), WriteError> {
-    let schema = TABLES
+    let schema = STRUCTURES
         .iter()
         .find(|t| t.name == table.name)
         .expect("every released table has a schema");
@@ -391,7 +393,7 @@ pub fn write_sdmx_csv(
         (None, ValueKind::Code(Codelist::Area)) => NOT_APPLICABLE.to_string(),
         (None, _) => String::new(),
         (Some(v), ValueKind::Code(list)) => codes.code(list, v),
-        (Some(v), ValueKind::Count) => v.clone(),
+        (Some(v), ValueKind::Count | ValueKind::Decimal) => v.clone(),
     };
     let rows = table.cells.iter().enumerate().map(|(i, c)| {
         let mut f = vec![
@@ -412,7 +414,7 @@ pub fn write_sdmx_csv(
         f.push(c.subscribers.map_or(String::new(), |v| v.to_string()));
         f.push(c.status.obs_status().to_string());
         f.push(c.status.conf_status().to_string());
-        f.push(UNIT_SIM.to_string());
+        f.push(table.unit.code().to_string());
         f.push(c.noise_sd().map_or(String::new(), |s| s.to_string()));
         for d in table
             .dimensions
@@ -512,10 +514,10 @@ pub fn structure_message(
         (
             "CL_UNIT_MEASURE",
             "Unit of measure",
-            vec![(
-                UNIT_SIM.into(),
-                "SIM cards (subscriber identity modules), not persons".into(),
-            )],
+            [Unit::Sim, Unit::Person]
+                .iter()
+                .map(|u| (u.code().to_string(), u.description().to_string()))
+                .collect(),
         ),
     ];
     let lists = used
@@ -546,13 +548,16 @@ pub fn structure_message(
             "Measuring country (whose operator's records these are)",
         ),
         ("TIME_PERIOD", "Reference period"),
-        ("OBS_VALUE", "SIMs (noisy count, differential privacy)"),
+        (
+            "OBS_VALUE",
+            "Value: a noisy count of SIMs (differential privacy), or persons estimated from such counts; UNIT_MEASURE says which",
+        ),
         ("OBS_STATUS", "Observation status"),
         ("CONF_STATUS", "Confidentiality status"),
         ("UNIT_MEASURE", "Unit of measure"),
         (
             "NOISE_SD",
-            "Standard deviation of the noise in the value (95% margin: 1.96 times it)",
+            "Standard deviation of the noise in the value; for persons, the standard error from the noise and the factors (95% margin: 1.96 times it)",
         ),
     ]
     .into_iter()
@@ -621,6 +626,13 @@ fn concept_name(id: &str) -> &'static str {
         "FLOW" => "Direction of flow",
         "FLOW_DIRECTION" => "Direction across the North-South divide",
         "CELLS" => "Partner-country cells summed",
+        "MOE_95" => "Half-width of the 95% interval of the value",
+        "SIMS" => "Noisy count of SIMs the persons are estimated from",
+        "SIMS_NOISE_SD" => "Standard deviation of the noise in the count of SIMs",
+        "COVERAGE" => "Share of the population's SIMs the combined operators carry",
+        "SIMS_PER_PERSON" => "SIMs per person (multi-SIM factor)",
+        "RATE_PER_1000" => "Persons per 1,000 of the reference population",
+        "RATE_MOE_95" => "Half-width of the 95% interval of the rate per 1,000",
         _ => "Concept",
     }
 }
@@ -675,6 +687,7 @@ fn write_dsd(w: &mut String, ids: &SdmxConfig, t: &TableSchema) {
         let rep = match c.kind {
             ValueKind::Code(l) => enumeration(l.id()),
             ValueKind::Count => text("Integer"),
+            ValueKind::Decimal => text("Double"),
         };
         dims.push((c.sdmx, rep));
     }
@@ -704,6 +717,7 @@ fn write_dsd(w: &mut String, ids: &SdmxConfig, t: &TableSchema) {
         let rep = match c.kind {
             ValueKind::Code(l) => enumeration(l.id()),
             ValueKind::Count => text("Integer"),
+            ValueKind::Decimal => text("Double"),
         };
         attrs.push((c.sdmx, "optional", rep));
     }
@@ -735,6 +749,6 @@ pub fn write_structures(
 ) -> Result<(), WriteError> {
     write_file(
         path,
-        structure_message(ids, codes, &TABLES, prepared, test).as_bytes(),
+        structure_message(ids, codes, &STRUCTURES, prepared, test).as_bytes(),
     )
 }

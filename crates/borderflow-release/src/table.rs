@@ -30,8 +30,64 @@ pub struct Column {
     pub kind: ValueKind,
 }
 
+/// What a table's cells count: SIM cards (every table an operator's run publishes) or persons
+/// (estimated from noisy SIM counts with stated factors, in a partnership's combined release).
+/// Written in every row's `unit` column and as SDMX `UNIT_MEASURE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    /// SIM cards (subscriber identity modules), not persons.
+    Sim,
+    /// Persons, estimated from noisy counts of SIMs.
+    Person,
+}
+
+impl Unit {
+    /// The code in the `unit` column and in SDMX `UNIT_MEASURE`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Unit::Sim => "SIM",
+            Unit::Person => "PERSON",
+        }
+    }
+
+    /// The code's name in the SDMX code list.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Unit::Sim => "SIM cards (subscriber identity modules), not persons",
+            Unit::Person => {
+                "Persons, estimated from noisy counts of SIMs with stated market shares and SIMs per person"
+            }
+        }
+    }
+
+    /// The unit in a sentence: `SIMs`, `persons`.
+    pub const fn plural(self) -> &'static str {
+        match self {
+            Unit::Sim => "SIMs",
+            Unit::Person => "persons",
+        }
+    }
+
+    /// The column of the value in Parquet and CSV: `subscribers` or `persons`.
+    pub const fn value_column(self) -> &'static str {
+        match self {
+            Unit::Sim => "subscribers",
+            Unit::Person => "persons",
+        }
+    }
+
+    /// The column of the value's error: the noise's σ for SIMs, the standard error (noise and
+    /// factors) for persons.
+    pub const fn error_column(self) -> &'static str {
+        match self {
+            Unit::Sim => "noise_sd",
+            Unit::Person => "standard_error",
+        }
+    }
+}
+
 /// What one table of a release is, independent of any period's cells: its name, its SDMX
-/// dataflow and its descriptive columns in order. The structure message
+/// dataflow, what it counts and its descriptive columns in order. The structure message
 /// ([`crate::sdmx`]) describes a release from these alone, so it can be written before a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableSchema {
@@ -41,6 +97,8 @@ pub struct TableSchema {
     pub dataflow: &'static str,
     /// A title for the dataflow.
     pub title: &'static str,
+    /// What its cells count.
+    pub unit: Unit,
     /// The descriptive columns, in order.
     pub columns: &'static [Column],
 }
@@ -68,6 +126,7 @@ pub const CATEGORIES: TableSchema = TableSchema {
     name: "categories",
     dataflow: "DF_BORDERFLOW_CATEGORIES",
     title: "SIMs by mobility category and partner country",
+    unit: Unit::Sim,
     columns: &[
         key("category", "MOB_CATEGORY", Codelist::MobilityCategory),
         key("partner_country", "COUNTERPART_AREA", Codelist::Area),
@@ -79,6 +138,7 @@ pub const CROSSINGS: TableSchema = TableSchema {
     name: "crossings",
     dataflow: "DF_BORDERFLOW_CROSSINGS",
     title: "SIMs crossing between countries, by origin and destination",
+    unit: Unit::Sim,
     columns: &[
         key("from_country", "ORIGIN_AREA", Codelist::Area),
         key("to_country", "DESTINATION_AREA", Codelist::Area),
@@ -90,6 +150,7 @@ pub const TOTALS: TableSchema = TableSchema {
     name: "totals",
     dataflow: "DF_BORDERFLOW_TOTALS",
     title: "SIMs by mobility category and by direction of flow, all partners",
+    unit: Unit::Sim,
     columns: &[key("total", "MOB_TOTAL", Codelist::MobilityTotal)],
 };
 
@@ -98,6 +159,7 @@ pub const CORRIDORS: TableSchema = TableSchema {
     name: "corridors",
     dataflow: "DF_BORDERFLOW_CORRIDORS",
     title: "SIMs by mobility category and partner-country group (region, income, Global South)",
+    unit: Unit::Sim,
     columns: &[
         key("category", "MOB_CATEGORY", Codelist::MobilityCategory),
         key("grouping", "GROUPING", Codelist::Grouping),
@@ -116,8 +178,37 @@ pub const CORRIDORS: TableSchema = TableSchema {
     ],
 };
 
+/// `persons`: persons per mobility category, by partner country and over all partners,
+/// estimated from a partnership's combined noisy SIM counts (post-processing), each row with
+/// the factors it used.
+pub const PERSONS: TableSchema = TableSchema {
+    name: "persons",
+    dataflow: "DF_BORDERFLOW_PERSONS",
+    title: "Persons by mobility category and partner country, estimated from SIM counts",
+    unit: Unit::Person,
+    columns: &[
+        key("category", "MOB_CATEGORY", Codelist::MobilityCategory),
+        key("partner_country", "COUNTERPART_AREA", Codelist::Area),
+        attribute("margin_of_error_95", "MOE_95", ValueKind::Decimal),
+        attribute("sims", "SIMS", ValueKind::Count),
+        attribute("sims_noise_sd", "SIMS_NOISE_SD", ValueKind::Decimal),
+        attribute("coverage", "COVERAGE", ValueKind::Decimal),
+        attribute("sims_per_person", "SIMS_PER_PERSON", ValueKind::Decimal),
+        attribute("per_1000_population", "RATE_PER_1000", ValueKind::Decimal),
+        attribute("per_1000_margin_95", "RATE_MOE_95", ValueKind::Decimal),
+    ],
+};
+
 /// Every table a release publishes, in the order it lists them.
 pub const TABLES: [&TableSchema; 4] = [&CATEGORIES, &CROSSINGS, &TOTALS, &CORRIDORS];
+
+/// Every table the SDMX structure message describes: [`TABLES`], and [`PERSONS`], which only
+/// a partnership's combined release with persons factors holds.
+pub const STRUCTURES: [&TableSchema; 5] = [&CATEGORIES, &CROSSINGS, &TOTALS, &CORRIDORS, &PERSONS];
+
+/// The partner-country code of a `persons` row drawn from the category totals (all partners):
+/// SDMX's `_T`.
+pub const ALL_PARTNERS: &str = "_T";
 
 /// One descriptive column of a table: its name in Parquet and CSV, its SDMX concept, its role,
 /// and one value per cell (`None`: not applicable, e.g. the partner of `resident`).
@@ -157,6 +248,8 @@ pub enum ValueKind {
     Code(Codelist),
     /// A count of cells or SIMs, written in decimal: an integer.
     Count,
+    /// A measured quantity (a margin, a factor, a rate), written in decimal: a float.
+    Decimal,
 }
 
 /// The code list a coded column draws its values from: the SDMX code list of its concept
@@ -224,10 +317,12 @@ impl CellStatus {
 /// A published cell.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cell {
-    /// The noisy count, `None` when suppressed.
+    /// The noisy count (or, in persons, the estimate rounded to a whole person), `None` when
+    /// suppressed.
     pub subscribers: Option<i64>,
-    /// Standard deviation of the noise in this value (sums: √ of summed variances); not
-    /// written for a cell that was not measured.
+    /// Standard deviation of the noise in this value (sums: √ of summed variances; persons:
+    /// the standard error from the noise and the factors); not written for a cell that was
+    /// not measured.
     pub noise_sd: f64,
     /// Published, suppressed, or not measured.
     pub status: CellStatus,
@@ -256,6 +351,8 @@ pub struct ReleasedTable {
     pub period: String,
     /// The measuring country M.
     pub measuring_country: CountryCode,
+    /// What its cells count.
+    pub unit: Unit,
     /// Dimension columns, each as long as `cells`.
     pub dimensions: Vec<Dimension>,
     /// The cells, in the domain's order.
@@ -347,6 +444,7 @@ impl ReleasedTable {
             dataflow: schema.dataflow,
             period: period.to_string(),
             measuring_country: m,
+            unit: schema.unit,
             dimensions: schema
                 .columns
                 .iter()
@@ -395,7 +493,13 @@ impl ReleasedTable {
     pub fn columns(&self) -> Vec<&'static str> {
         let mut c = vec!["period", "measuring_country"];
         c.extend(self.dimensions.iter().map(|d| d.column));
-        c.extend(["subscribers", "noise_sd", "suppressed", "status"]);
+        c.extend([
+            "unit",
+            self.unit.value_column(),
+            self.unit.error_column(),
+            "suppressed",
+            "status",
+        ]);
         c
     }
 

@@ -2,8 +2,10 @@
 //! whole and synced to disk; the caller stages them and renames the directory into place.
 //!
 //! All three carry the same cells in the same order: Parquet and CSV with the columns of
-//! docs/design.md §8 (country codes ISO 3166-1 alpha-3, `subscribers` empty where suppressed or not
-//! measured, `noise_sd` empty where not measured, and `status`); SDMX-CSV (in [`crate::sdmx`])
+//! docs/design.md §8 (country codes ISO 3166-1 alpha-3, `unit` — `SIM`, or `PERSON` in a
+//! partnership's `persons` table —, `subscribers` empty where suppressed or not measured,
+//! `noise_sd` empty where not measured, and `status`; a `persons` table has `persons` and
+//! `standard_error` in their place); SDMX-CSV (in [`crate::sdmx`])
 //! with one column per dimension of the dataflow, `OBS_VALUE`, and the attributes `OBS_STATUS`
 //! (A published, Q suppressed, L not measured), `CONF_STATUS` (F free, C confidential),
 //! `UNIT_MEASURE` and `NOISE_SD`.
@@ -97,18 +99,29 @@ pub fn to_batch(table: &ReleasedTable) -> RecordBatch {
                         .map(|v| v.parse::<i64>().expect("a count is written in decimal"))
                 }))));
             }
+            ValueKind::Decimal => {
+                fields.push(Field::new(d.column, DataType::Float64, true));
+                columns.push(Arc::new(Float64Array::from_iter(d.values.iter().map(
+                    |v| {
+                        v.as_deref()
+                            .map(|v| v.parse::<f64>().expect("a quantity is written in decimal"))
+                    },
+                ))));
+            }
         }
     }
     fields.extend([
-        Field::new("subscribers", DataType::Int64, true),
-        Field::new("noise_sd", DataType::Float64, true),
+        Field::new("unit", DataType::Utf8, false),
+        Field::new(table.unit.value_column(), DataType::Int64, true),
+        Field::new(table.unit.error_column(), DataType::Float64, true),
         Field::new("suppressed", DataType::Boolean, false),
         Field::new("status", DataType::Utf8, false),
     ]);
     columns.extend([
+        Arc::new(StringArray::from(vec![table.unit.code(); n])) as ArrayRef,
         Arc::new(Int64Array::from_iter(
             table.cells.iter().map(|c| c.subscribers),
-        )) as ArrayRef,
+        )),
         Arc::new(Float64Array::from_iter(
             table.cells.iter().map(|c| c.noise_sd()),
         )),
@@ -180,6 +193,7 @@ pub fn write_csv(table: &ReleasedTable, path: &Path) -> Result<(), WriteError> {
         for d in &table.dimensions {
             f.push(field(d.values[i].as_deref().unwrap_or("")).into());
         }
+        f.push(table.unit.code().to_string());
         f.push(c.subscribers.map_or(String::new(), |v| v.to_string()));
         f.push(c.noise_sd().map_or(String::new(), |s| s.to_string()));
         f.push(c.suppressed().to_string());

@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::PartnershipError;
-use super::export::{PartnerExport, RELEASE_MANIFEST_FILE};
-use super::persons::{PersonsFactors, persons_rows, persons_section, write_persons_csv};
+use super::delivery::ExportFiles;
+use super::export::PartnerExport;
+use super::persons::{PersonsFactors, persons_rows, persons_section, persons_table};
 
 /// The partnership file, as the statistics office writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,8 +86,9 @@ impl Default for Publication {
 pub struct PartnerOperator {
     /// Its name, as its export must give it.
     pub name: String,
-    /// The directory of its export for the period (relative to the file); `{period}` in it
-    /// is replaced by the period combined.
+    /// Its export for the period (relative to the file): a directory, or an archive as
+    /// delivered (`.tar.gz`, `.tgz`, `.tar`); `{period}` in it is replaced by the period
+    /// combined.
     pub export: String,
 }
 
@@ -179,7 +181,7 @@ pub struct CombinedStatement {
     pub sigma: BTreeMap<String, f64>,
     /// The privacy statement.
     pub privacy: PartnershipPrivacy,
-    /// The factors `persons.csv` was estimated with, each with its source, vintage and
+    /// The factors the `persons` table was estimated with, each with its source, vintage and
     /// standard error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persons: Option<PersonsFactors>,
@@ -209,14 +211,11 @@ pub struct CombineReport {
     pub cells: BTreeMap<String, (usize, usize)>,
 }
 
-/// Persons estimated from the combined counts, when the partnership gives the factors.
-pub const PERSONS_FILE: &str = "persons.csv";
-
 /// The file of a combined release stating its contributions and privacy.
 pub const PARTNERSHIP_FILE: &str = "partnership.json";
 
 /// The partnership's exports of `period`, read and checked: what [`combine`] would combine.
-type Checked<'a> = Vec<(&'a PartnerOperator, PathBuf, PartnerExport)>;
+type Checked<'a> = Vec<(&'a PartnerOperator, ExportFiles, PartnerExport)>;
 
 fn read_checked<'a>(
     p: &'a Partnership,
@@ -236,8 +235,9 @@ fn read_checked<'a>(
             }
             None => PathBuf::from(&o.export),
         };
-        let e = PartnerExport::read(&dir)?;
-        exports.push((o, dir, e));
+        let files = ExportFiles::read(&dir)?;
+        let e = PartnerExport::from_files(&files)?;
+        exports.push((o, files, e));
     }
     check(p, period, &exports)?;
     Ok(exports)
@@ -360,23 +360,12 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
         &staged.path().join(PARTNERSHIP_FILE),
         &serde_json::to_vec_pretty(&statement).expect("a statement serialises"),
     )?;
-    let persons = match &p.persons {
-        Some(f) => {
-            let rows = persons_rows(&release.categories, &release.totals, f);
-            write_persons_csv(
-                &rows,
-                f.population.as_ref(),
-                &period,
-                p.measuring_country.as_str(),
-                &staged.path().join(PERSONS_FILE),
-            )?;
-            Some(persons_section(&rows, f))
-        }
-        None => None,
-    };
-    let first_manifest = std::fs::read(exports[0].1.join(RELEASE_MANIFEST_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
+    let persons = p.persons.as_ref().map(|f| {
+        let rows = persons_rows(&release.categories, &release.totals, f);
+        let table = persons_table(&rows, f.population.as_ref(), &period, p.measuring_country);
+        persons_section(&rows, f, table)
+    });
+    let first_manifest = serde_json::from_slice::<Manifest>(&exports[0].1.manifest).ok();
     let accuracy = first_manifest
         .as_ref()
         .and_then(|m| m.classification.accuracy.clone())
@@ -410,11 +399,16 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
     };
     render(&release, &about, staged.path())?;
     let dir = staged.commit_new()?;
-    let cells = release
+    let mut cells: BTreeMap<String, (usize, usize)> = release
         .noise
         .iter()
         .map(|(id, t)| (id.name().to_string(), (t.published, t.suppressed)))
         .collect();
+    if let Some(p) = &persons {
+        let t = &p.table;
+        let suppressed = t.cells.iter().filter(|c| c.suppressed()).count();
+        cells.insert(t.name.to_string(), (t.published(), suppressed));
+    }
     Ok(CombineReport {
         dir,
         statement,
@@ -426,7 +420,7 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
 fn check(
     p: &Partnership,
     period: Option<&str>,
-    exports: &[(&PartnerOperator, PathBuf, PartnerExport)],
+    exports: &[(&PartnerOperator, ExportFiles, PartnerExport)],
 ) -> Result<(), PartnershipError> {
     let (_, _, first) = &exports[0];
     let mut plmns: BTreeMap<&str, &str> = BTreeMap::new();
@@ -544,19 +538,17 @@ fn digest_json(v: &serde_json::Value) -> String {
 fn statement(
     p: &Partnership,
     period: &str,
-    exports: &[(&PartnerOperator, PathBuf, PartnerExport)],
+    exports: &[(&PartnerOperator, ExportFiles, PartnerExport)],
     draws: &Noised<NoisyTable>,
 ) -> CombinedStatement {
     let delta = exports[0].2.privacy.delta;
     let contributions: Vec<Contribution> = exports
         .iter()
-        .map(|(o, dir, e)| Contribution {
+        .map(|(o, files, e)| Contribution {
             operator: o.name.clone(),
             dataset: e.dataset.clone(),
             operator_plmns: e.operator_plmns.clone(),
-            export_sha256: std::fs::read_to_string(dir.join(super::export::EXPORT_DIGEST_FILE))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
+            export_sha256: files.digest.trim().to_string(),
             rho: e.privacy.rho_of_release,
             sigma: TableId::NOISED
                 .iter()

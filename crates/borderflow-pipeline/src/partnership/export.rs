@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use borderflow_core::{CountryCode, PathError, TableId, WithPath, write_file_atomic};
+use borderflow_core::{CountryCode, PathError, TableId, WithPath};
 use borderflow_privacy::{Ledger, Ratio};
 use borderflow_refdata::RefData;
 use borderflow_release::Manifest;
@@ -17,16 +17,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::PartnershipError;
+use super::delivery::ExportFiles;
+pub use super::delivery::{EXPORT_DIGEST_FILE, EXPORT_FILE, RELEASE_MANIFEST_FILE};
 use crate::publish::release_dir;
 use crate::{Period, Pipeline};
 
-/// The export's document, in its directory.
-pub const EXPORT_FILE: &str = "export.json";
-/// SHA-256 (hex) of [`EXPORT_FILE`]'s bytes, beside it: a copy cut or edited in transit is
-/// refused.
-pub const EXPORT_DIGEST_FILE: &str = "export.sha256";
-/// The release's public manifest, copied beside the export.
-pub const RELEASE_MANIFEST_FILE: &str = "release-manifest.json";
 /// The format an export says it is in.
 pub const EXPORT_FORMAT: &str = "borderflow-partner-export/1";
 /// What every export says of itself.
@@ -114,50 +109,42 @@ impl PartnerExport {
     }
 
     /// Reads the export in `dir` and checks its digest.
-    pub fn read(dir: &Path) -> Result<Self, PartnershipError> {
-        let path = dir.join(EXPORT_FILE);
-        let bytes = std::fs::read(&path).with_path(&path)?;
-        let digest_path = dir.join(EXPORT_DIGEST_FILE);
-        let recorded = std::fs::read_to_string(&digest_path).with_path(&digest_path)?;
-        if recorded.trim() != hex::encode(Sha256::digest(&bytes)) {
-            return Err(PartnershipError::Export {
-                export: dir.display().to_string(),
-                message: format!(
-                    "{EXPORT_FILE} does not match {EXPORT_DIGEST_FILE}: the copy was changed or cut short; ask the operator for it again"
-                ),
-            });
+    pub fn read(path: &Path) -> Result<Self, PartnershipError> {
+        Self::from_files(&ExportFiles::read(path)?)
+    }
+
+    /// The export in `files`, its digest and its release manifest checked.
+    pub fn from_files(files: &ExportFiles) -> Result<Self, PartnershipError> {
+        let refuse = |message: String| PartnershipError::Export {
+            export: files.source.display().to_string(),
+            message,
+        };
+        if files.digest.trim() != hex::encode(Sha256::digest(&files.export)) {
+            return Err(refuse(format!(
+                "{EXPORT_FILE} does not match {EXPORT_DIGEST_FILE}: the copy was changed or cut short; ask the operator for it again"
+            )));
         }
-        let export: PartnerExport =
-            serde_json::from_slice(&bytes).map_err(|e| PartnershipError::Export {
-                export: dir.display().to_string(),
-                message: format!("{EXPORT_FILE}: {e}"),
-            })?;
+        let export: PartnerExport = serde_json::from_slice(&files.export)
+            .map_err(|e| refuse(format!("{EXPORT_FILE}: {e}")))?;
         if export.format != EXPORT_FORMAT {
-            return Err(PartnershipError::Export {
-                export: dir.display().to_string(),
-                message: format!(
-                    "format {:?}, not {EXPORT_FORMAT:?}: made by another version of borderflow",
-                    export.format
-                ),
-            });
+            return Err(refuse(format!(
+                "format {:?}, not {EXPORT_FORMAT:?}: made by another version of borderflow",
+                export.format
+            )));
         }
-        let manifest = dir.join(RELEASE_MANIFEST_FILE);
-        let bytes = std::fs::read(&manifest).with_path(&manifest)?;
-        if hex::encode(Sha256::digest(&bytes)) != export.release_manifest_sha256 {
-            return Err(PartnershipError::Export {
-                export: dir.display().to_string(),
-                message: format!(
-                    "{RELEASE_MANIFEST_FILE} is not the release's manifest the export names"
-                ),
-            });
+        if hex::encode(Sha256::digest(&files.manifest)) != export.release_manifest_sha256 {
+            return Err(refuse(format!(
+                "{RELEASE_MANIFEST_FILE} is not the release's manifest the export names"
+            )));
         }
         Ok(export)
     }
 }
 
-/// Writes the partner export of the published release of `period` into `out` (created; an
-/// existing export there is replaced whole), naming the operator `operator`. Returns the
-/// export's directory.
+/// Writes the partner export of the published release of `period` to `out`, naming the
+/// operator `operator`: a directory (created; an existing export there is replaced whole), or
+/// one archive when `out` ends in `.tar.gz`, `.tgz` or `.tar` (written whole, then renamed
+/// into place). Returns `out`.
 pub fn export(
     p: &Pipeline,
     period: Period,
@@ -252,15 +239,16 @@ pub fn export(
             export: release.display().to_string(),
             message: "the release's measuring country is no alpha-3 code".into(),
         })?;
-    std::fs::create_dir_all(out).with_path(out)?;
     let bytes = serde_json::to_vec_pretty(&doc).expect("an export serialises");
-    // The manifest first and the digest last: an export cut short anywhere fails its check.
-    write_file_atomic(&out.join(RELEASE_MANIFEST_FILE), &manifest_bytes)?;
-    write_file_atomic(&out.join(EXPORT_FILE), &bytes)?;
-    write_file_atomic(
-        &out.join(EXPORT_DIGEST_FILE),
-        format!("{}\n", hex::encode(Sha256::digest(&bytes))).as_bytes(),
-    )?;
+    // In a directory the manifest goes first and the digest last: an export cut short
+    // anywhere fails its check.
+    ExportFiles {
+        source: out.to_path_buf(),
+        digest: format!("{}\n", hex::encode(Sha256::digest(&bytes))),
+        export: bytes,
+        manifest: manifest_bytes,
+    }
+    .write(out)?;
     Ok(out.to_path_buf())
 }
 

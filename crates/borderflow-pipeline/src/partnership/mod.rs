@@ -4,6 +4,7 @@
 //! [`combine`](mod@combine)s the operators' exports into one national release.
 
 pub mod combine;
+pub mod delivery;
 pub mod export;
 pub mod persons;
 
@@ -31,7 +32,7 @@ pub enum PartnershipError {
     /// An export is unreadable, altered, or of another format.
     #[error("export {export}: {message}")]
     Export {
-        /// The export's directory.
+        /// The export's directory or archive.
         export: String,
         /// What is wrong.
         message: String,

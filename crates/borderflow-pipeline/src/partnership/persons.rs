@@ -12,12 +12,11 @@
 //! 95% intervals cover the truth in about 95% of simulated draws.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use borderflow_core::{Category, Side};
+use borderflow_core::{Category, CountryCode, Side};
 use borderflow_privacy::accountant::Z_95;
 use borderflow_release::report::{PersonsFactorRow, PersonsSection};
-use borderflow_release::{CellStatus, ReleasedTable};
+use borderflow_release::{ALL_PARTNERS, Cell, CellStatus, PERSONS, ReleasedTable};
 use serde::{Deserialize, Serialize};
 
 /// One factor of the expansion, as an office states it.
@@ -173,7 +172,7 @@ pub fn per_1000(e: &PersonEstimate, population: &Factor) -> (f64, f64) {
     (rate, Z_95 * se)
 }
 
-/// One row of `persons.csv`.
+/// One row of the `persons` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonRow {
     /// The table it is drawn from: `categories` (by partner) or `totals`.
@@ -243,7 +242,11 @@ pub fn persons_rows(
 }
 
 /// What the report shows of persons: the category totals and every factor used.
-pub fn persons_section(rows: &[PersonRow], f: &PersonsFactors) -> PersonsSection {
+pub fn persons_section(
+    rows: &[PersonRow],
+    f: &PersonsFactors,
+    table: ReleasedTable,
+) -> PersonsSection {
     let factor = |name: String, x: &Factor| PersonsFactorRow {
         name,
         value: x.value,
@@ -277,54 +280,52 @@ pub fn persons_section(rows: &[PersonRow], f: &PersonsFactors) -> PersonsSection
             })
             .collect(),
         factors,
+        table,
     }
 }
 
-/// The header of `persons.csv`.
-pub const PERSONS_HEADER: &str = "period,measuring_country,table,category,partner_country,unit,persons,standard_error,margin_of_error_95,sims,sims_noise_sd,coverage,sims_per_person,status,per_1000_population,per_1000_margin_95";
-
-/// Writes `persons.csv`: one row per [`PersonRow`], persons rounded to whole persons, the
-/// unit named on every row.
-pub fn write_persons_csv(
+/// The `persons` table: one row per [`PersonRow`], persons rounded to whole persons, the
+/// standard error beside them and every factor on the row. Rows drawn from the category totals
+/// have the partner [`ALL_PARTNERS`] (`_T`); a row whose SIM count is withheld or not measured
+/// has no estimate and keeps the SIM cell's status.
+pub fn persons_table(
     rows: &[PersonRow],
     population: Option<&Factor>,
     period: &str,
-    measuring_country: &str,
-    path: &Path,
-) -> Result<(), borderflow_core::PathError> {
-    let mut out = String::from(PERSONS_HEADER);
-    out.push('\n');
+    measuring_country: CountryCode,
+) -> ReleasedTable {
+    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); PERSONS.columns.len()];
+    let mut cells = Vec::with_capacity(rows.len());
     for r in rows {
-        let (p, se, moe) = match r.estimate {
-            Some(e) => (
-                format!("{:.0}", e.persons),
-                format!("{:.1}", e.standard_error),
-                format!("{:.1}", e.margin_of_error_95),
-            ),
-            None => Default::default(),
+        let rate = r.estimate.zip(population).map(|(e, n)| per_1000(&e, n));
+        let partner = match r.table {
+            "totals" => Some(ALL_PARTNERS.to_string()),
+            _ => r.partner.clone(),
         };
-        let (sims, sd) = match r.sims {
-            Some((n, sd)) => (n.to_string(), format!("{sd:.4}")),
-            None => Default::default(),
-        };
-        let (rate, rate_moe) = match (r.estimate, population) {
-            (Some(e), Some(n)) => {
-                let (rate, m) = per_1000(&e, n);
-                (format!("{rate:.3}"), format!("{m:.3}"))
-            }
-            _ => Default::default(),
-        };
-        out.push_str(&format!(
-            "{period},{measuring_country},{},{},{},persons,{p},{se},{moe},{sims},{sd},{},{},{},{rate},{rate_moe}\n",
-            r.table,
-            r.category,
-            r.partner.as_deref().unwrap_or(""),
-            r.coverage,
-            r.sims_per_person,
-            r.status.as_str()
-        ));
+        let values = [
+            Some(r.category.clone()),
+            partner,
+            r.estimate.map(|e| format!("{:.1}", e.margin_of_error_95)),
+            r.sims.map(|(n, _)| n.to_string()),
+            r.sims.map(|(_, sd)| format!("{sd:.4}")),
+            Some(r.coverage.to_string()),
+            Some(r.sims_per_person.to_string()),
+            rate.map(|(rate, _)| format!("{rate:.3}")),
+            rate.map(|(_, m)| format!("{m:.3}")),
+        ];
+        debug_assert_eq!(values.len(), PERSONS.columns.len());
+        for (column, v) in columns.iter_mut().zip(values) {
+            column.push(v);
+        }
+        cells.push(Cell {
+            subscribers: r.estimate.map(|e| e.persons.round() as i64),
+            noise_sd: r
+                .estimate
+                .map_or(0.0, |e| (e.standard_error * 10.0).round() / 10.0),
+            status: r.status,
+        });
     }
-    borderflow_core::write_file_atomic(path, out.as_bytes())
+    ReleasedTable::of(&PERSONS, period, measuring_country, columns, cells)
 }
 
 #[cfg(test)]

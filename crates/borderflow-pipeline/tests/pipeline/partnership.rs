@@ -3,6 +3,7 @@
 //! one release whose cells are exactly the sums of the operators' noisy cells, and refuses,
 //! in one line naming the operator and the field, every export that cannot be combined.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use borderflow_pipeline::partnership::export::{EXPORT_DIGEST_FILE, EXPORT_FILE, PartnerExport};
@@ -111,6 +112,22 @@ fn csv(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The rows of a CSV file, each field by its header's column name.
+fn csv_named(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
 /// Rewrites the export in `dir` with `change` applied, its digest made to match.
 fn altered(dir: &Path, change: impl FnOnce(&mut PartnerExport)) {
     let mut e = PartnerExport::read(dir).unwrap();
@@ -202,31 +219,75 @@ fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are
     }
     // Persons: every category cell and category total, estimated only where the SIM count
     // is published, with the factors on every row.
-    let persons = std::fs::read_to_string(report.dir.join("persons.csv")).unwrap();
-    let mut lines = persons.lines();
+    let rows = csv_named(&report.dir.join("persons.csv"));
     assert_eq!(
-        lines.next().unwrap(),
-        borderflow_pipeline::partnership::persons::PERSONS_HEADER
+        rows[0].keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "period",
+            "measuring_country",
+            "category",
+            "partner_country",
+            "margin_of_error_95",
+            "sims",
+            "sims_noise_sd",
+            "coverage",
+            "sims_per_person",
+            "per_1000_population",
+            "per_1000_margin_95",
+            "unit",
+            "persons",
+            "standard_error",
+            "suppressed",
+            "status",
+        ])
     );
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let categories = csv(&report.dir.join("categories.csv"));
     assert_eq!(rows.len(), categories.len() + 11);
     let resident = rows
         .iter()
-        .find(|r| r[2] == "categories" && r[3] == "resident")
+        .find(|r| r["category"] == "resident" && r["partner_country"].is_empty())
         .unwrap();
-    let sims: f64 = resident[9].parse().unwrap();
-    let rate: f64 = resident[14].parse().unwrap();
-    let persons: f64 = resident[6].parse().unwrap();
+    let sims: f64 = resident["sims"].parse().unwrap();
+    let rate: f64 = resident["per_1000_population"].parse().unwrap();
+    let persons: f64 = resident["persons"].parse().unwrap();
     assert!((rate - 1000.0 * persons / 52e6).abs() < 1e-3, "{rate}");
-    assert_eq!(resident[5], "persons");
-    assert_eq!(resident[6], format!("{:.0}", sims / (0.8 * 1.1)));
+    assert_eq!(resident["unit"], "PERSON");
+    assert_eq!(resident["persons"], format!("{:.0}", sims / (0.8 * 1.1)));
+    let total = rows.iter().filter(|r| r["partner_country"] == "_T").count();
+    assert_eq!(total, 11, "one row over all partners per category");
     for r in &rows {
-        assert_eq!(r[6].is_empty(), r[13] != "published", "{r:?}");
-        if r[3] == "frontier_in" && r[4] == "UGA" {
-            assert_eq!((r[11], r[12]), ("0.9", "1"));
+        assert_eq!(r["persons"].is_empty(), r["status"] != "published", "{r:?}");
+        if r["category"] == "frontier_in" && r["partner_country"] == "UGA" {
+            assert_eq!((&*r["coverage"], &*r["sims_per_person"]), ("0.9", "1"));
         }
     }
+    // Every SIM table says its unit too, and the SDMX files carry both units.
+    assert!(
+        csv_named(&report.dir.join("categories.csv"))
+            .iter()
+            .all(|r| r["unit"] == "SIM")
+    );
+    let sdmx = std::fs::read_to_string(report.dir.join("persons.sdmx.csv")).unwrap();
+    let header: Vec<&str> = sdmx.lines().next().unwrap().split(',').collect();
+    let unit = header.iter().position(|h| *h == "UNIT_MEASURE").unwrap();
+    assert!(
+        sdmx.lines()
+            .skip(1)
+            .all(|l| l.split(',').nth(unit) == Some("PERSON"))
+    );
+    let structure = std::fs::read_to_string(report.dir.join("structure.sdmx.xml")).unwrap();
+    assert!(structure.contains(r#"id="DF_BORDERFLOW_PERSONS""#));
+    assert!(structure.contains(r#"id="PERSON""#));
+    let package: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.dir.join("datapackage.json")).unwrap())
+            .unwrap();
+    assert!(
+        package["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "persons")
+    );
     // The report shows persons with every factor they were estimated with.
     let report_html = std::fs::read_to_string(report.dir.join("report.html")).unwrap();
     assert!(report_html.contains("<h2>Persons (estimated)</h2>"));
@@ -453,14 +514,12 @@ fn a_country_of_three_operators_is_combined_into_persons_within_the_margins() {
     )
     .unwrap();
     let report = combine(&Partnership::load(&file).unwrap(), Some("2025")).unwrap();
-    let persons = std::fs::read_to_string(report.dir.join("persons.csv")).unwrap();
     let mut checked = 0;
-    for line in persons.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        if f[2] != "totals" || f[13] != "published" {
+    for r in csv_named(&report.dir.join("persons.csv")) {
+        if r["partner_country"] != "_T" || r["status"] != "published" {
             continue;
         }
-        let category: borderflow_core::Category = f[3].parse().unwrap();
+        let category: borderflow_core::Category = r["category"].parse().unwrap();
         let per_person = if category.side() == borderflow_core::Side::Inbound
             || category == borderflow_core::Category::ResidentForeignSim
         {
@@ -468,12 +527,15 @@ fn a_country_of_three_operators_is_combined_into_persons_within_the_margins() {
         } else {
             m
         };
-        let want = exact.get(f[3]).copied().unwrap_or(0) as f64 / per_person;
-        let (got, margin): (f64, f64) = (f[6].parse().unwrap(), f[8].parse().unwrap());
+        let want = exact.get(r["category"].as_str()).copied().unwrap_or(0) as f64 / per_person;
+        let (got, margin): (f64, f64) = (
+            r["persons"].parse().unwrap(),
+            r["margin_of_error_95"].parse().unwrap(),
+        );
         assert!(
             (got - want).abs() <= 3.0 * margin + 0.5,
             "{}: {got} persons against {want:.1} ± {margin}",
-            f[3]
+            r["category"]
         );
         checked += 1;
     }

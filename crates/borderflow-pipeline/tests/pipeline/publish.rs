@@ -118,9 +118,10 @@ fn a_release_is_published_once_and_returned_as_it_is() {
     assert_eq!(csv.lines().count(), 1 + 250 * 249);
     assert!(csv.lines().skip(1).all(|l| {
         let f: Vec<&str> = l.split(',').collect();
-        match f[4] {
-            "" => f[6] == "true",
-            v => v.parse::<i64>().unwrap() >= 16 && f[6] == "false",
+        assert_eq!(f[4], "SIM");
+        match f[5] {
+            "" => f[7] == "true",
+            v => v.parse::<i64>().unwrap() >= 16 && f[7] == "false",
         }
     }));
 

@@ -177,7 +177,7 @@ fn sdmx_codes_are_upper_case_identifiers() {
     let csv = std::fs::read_to_string(dir.path().join("categories.csv")).unwrap();
     assert_eq!(
         csv.lines().nth(1).unwrap(),
-        "2025,KEN,resident,,20,2,false,published"
+        "2025,KEN,resident,,SIM,20,2,false,published"
     );
 }
 

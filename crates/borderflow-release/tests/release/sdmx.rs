@@ -81,7 +81,11 @@ fn every_code_the_data_writes_is_in_its_code_list() {
         lists["CL_OBS_STATUS"],
         ["A", "L", "Q"].map(String::from).into()
     );
-    assert_eq!(lists["CL_AREA"].len(), countries.len() + 1, "+ _Z");
+    assert_eq!(lists["CL_AREA"].len(), countries.len() + 2, "+ _Z and _T");
+    assert_eq!(
+        lists["CL_UNIT_MEASURE"],
+        ["PERSON", "SIM"].map(String::from).into()
+    );
     let dir = tempfile::tempdir().unwrap();
     for t in &tables {
         borderflow_release::write_all(t, &ids, &codes, dir.path()).unwrap();
@@ -222,7 +226,7 @@ fn a_cell_not_measured_is_missing_not_withheld() {
     let csv = std::fs::read_to_string(dir.path().join("categories.csv")).unwrap();
     assert_eq!(
         csv.lines().last().unwrap(),
-        "2025,KEN,return_migrant,UGA,,,false,not_measured"
+        "2025,KEN,return_migrant,UGA,SIM,,,false,not_measured"
     );
     let sdmx = std::fs::read_to_string(dir.path().join("categories.sdmx.csv")).unwrap();
     assert_eq!(
@@ -230,5 +234,5 @@ fn a_cell_not_measured_is_missing_not_withheld() {
         "dataflow,BORDERFLOW:DF_BORDERFLOW_CATEGORIES(1.0.0),I,A,KEN,RETURN_MIGRANT,UGA,2025,,L,F,SIM,"
     );
     // Every other cell keeps its value and noise.
-    assert!(csv.contains("2025,KEN,emigrant,UGA,30,2,false,published"));
+    assert!(csv.contains("2025,KEN,emigrant,UGA,SIM,30,2,false,published"));
 }
