@@ -185,6 +185,9 @@ pub struct PersonRow {
     pub sims: Option<(i64, f64)>,
     /// The estimate, where the SIM count is published.
     pub estimate: Option<PersonEstimate>,
+    /// The σ of the SIM cell's noise in persons (σ / (c · m)): the standard error a row
+    /// without an estimate states, as a suppressed SIM cell states its noise.
+    pub noise_in_persons: f64,
     /// The factors used.
     pub coverage: f64,
     /// SIMs per person used.
@@ -232,6 +235,7 @@ pub fn persons_rows(
                 partner,
                 sims,
                 estimate: sims.map(|(n, sd)| estimate(n as f64, sd, c, m)),
+                noise_in_persons: cell.noise_sd / (c.value * m.value),
                 coverage: c.value,
                 sims_per_person: m.value,
                 status: cell.status,
@@ -319,9 +323,8 @@ pub fn persons_table(
         }
         cells.push(Cell {
             subscribers: r.estimate.map(|e| e.persons.round() as i64),
-            noise_sd: r
-                .estimate
-                .map_or(0.0, |e| (e.standard_error * 10.0).round() / 10.0),
+            noise_sd: (r.estimate.map_or(r.noise_in_persons, |e| e.standard_error) * 10.0).round()
+                / 10.0,
             status: r.status,
         });
     }

@@ -257,6 +257,11 @@ fn three_operators_combine_into_the_sums_of_their_noisy_cells_and_mismatches_are
     assert_eq!(total, 11, "one row over all partners per category");
     for r in &rows {
         assert_eq!(r["persons"].is_empty(), r["status"] != "published", "{r:?}");
+        // A withheld row states the noise it hides, in persons; an unmeasured one nothing.
+        match r["status"].as_str() {
+            "not_measured" => assert!(r["standard_error"].is_empty(), "{r:?}"),
+            _ => assert!(r["standard_error"].parse::<f64>().unwrap() > 0.0, "{r:?}"),
+        }
         if r["category"] == "frontier_in" && r["partner_country"] == "UGA" {
             assert_eq!((&*r["coverage"], &*r["sims_per_person"]), ("0.9", "1"));
         }
