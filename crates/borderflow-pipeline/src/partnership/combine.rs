@@ -405,9 +405,8 @@ pub fn combine(p: &Partnership, period: Option<&str>) -> Result<CombineReport, P
         .map(|(id, t)| (id.name().to_string(), (t.published, t.suppressed)))
         .collect();
     if let Some(p) = &persons {
-        let t = &p.table;
-        let suppressed = t.cells.iter().filter(|c| c.suppressed()).count();
-        cells.insert(t.name.to_string(), (t.published(), suppressed));
+        let c = borderflow_release::manifest::CellCounts::of(&p.table);
+        cells.insert(p.table.name.to_string(), (c.published, c.suppressed));
     }
     Ok(CombineReport {
         dir,

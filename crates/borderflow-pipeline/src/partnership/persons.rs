@@ -13,10 +13,12 @@
 
 use std::collections::BTreeMap;
 
-use borderflow_core::{Category, CountryCode, Side};
+use borderflow_core::{Category, CountryCode, Side, TableId};
 use borderflow_privacy::accountant::Z_95;
 use borderflow_release::report::{PersonsFactorRow, PersonsSection};
-use borderflow_release::{ALL_PARTNERS, Cell, CellStatus, PERSONS, ReleasedTable};
+use borderflow_release::{
+    ALL_PARTNERS, CATEGORIES, Cell, CellStatus, PERSONS, ReleasedTable, TOTALS,
+};
 use serde::{Deserialize, Serialize};
 
 /// One factor of the expansion, as an office states it.
@@ -176,7 +178,7 @@ pub fn per_1000(e: &PersonEstimate, population: &Factor) -> (f64, f64) {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonRow {
     /// The table it is drawn from: `categories` (by partner) or `totals`.
-    pub table: &'static str,
+    pub table: TableId,
     /// The category, or the total's code.
     pub category: String,
     /// The partner country, for `categories` rows.
@@ -212,12 +214,12 @@ pub fn persons_rows(
     };
     let mut rows = Vec::new();
     for (table, t, cat_col, partner_col) in [
-        ("totals", totals, "total", None),
+        (TableId::Totals, totals, TOTALS.columns[0].name, None),
         (
-            "categories",
+            TableId::Categories,
             categories,
-            "category",
-            Some("partner_country"),
+            CATEGORIES.columns[0].name,
+            Some(CATEGORIES.columns[1].name),
         ),
     ] {
         let cats = column(t, cat_col);
@@ -277,7 +279,7 @@ pub fn persons_section(
     PersonsSection {
         totals: rows
             .iter()
-            .filter(|r| r.table == "totals")
+            .filter(|r| r.table == TableId::Totals)
             .filter_map(|r| {
                 let c = r.category.parse::<Category>().ok()?;
                 Some((c, r.estimate.map(|e| (e.persons, e.margin_of_error_95))))
@@ -303,7 +305,7 @@ pub fn persons_table(
     for r in rows {
         let rate = r.estimate.zip(population).map(|(e, n)| per_1000(&e, n));
         let partner = match r.table {
-            "totals" => Some(ALL_PARTNERS.to_string()),
+            TableId::Totals => Some(ALL_PARTNERS.to_string()),
             _ => r.partner.clone(),
         };
         let values = [
