@@ -465,10 +465,11 @@ fn budget_shows_spent_and_remaining_in_rho_and_epsilon() {
 }
 
 #[test]
-fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
+fn bench_stages_reports_throughput_and_memory_of_ingest_and_classify() {
     let dir = tempfile::tempdir().unwrap();
     let out = borderflow(&[
         "bench",
+        "stages",
         "--subscribers",
         "200",
         "--dir",
@@ -488,6 +489,7 @@ fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
     // The world is kept and reused: a second run does not generate again.
     let again = borderflow(&[
         "bench",
+        "stages",
         "--subscribers",
         "200",
         "--dir",
@@ -503,6 +505,7 @@ fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
     };
     let by_time = borderflow(&[
         "bench",
+        "stages",
         "--subscribers",
         "200",
         "--format",
@@ -514,7 +517,7 @@ fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
     ]);
     assert!(by_time.status.success(), "{}", stderr(&by_time));
     let by_time = String::from_utf8_lossy(&by_time.stdout);
-    assert!(by_time.contains("sorted by event time"), "{by_time}");
+    assert!(by_time.contains("sorted by event_time"), "{by_time}");
     assert!(
         line("input").contains("subscriber order")
             && by_time.contains("by-time-events.csv")
@@ -522,6 +525,176 @@ fn bench_reports_throughput_and_memory_of_ingest_and_classify() {
         "{by_time}"
     );
     assert_eq!(sim_days(&by_time), sim_days(&text));
+}
+
+/// A reference job for the bench's tests: counts the rows of the CSV files it is given, as a
+/// reference must (`rows=N` last), plus `extra` rows.
+fn counting_reference(dir: &std::path::Path, extra: u64) -> std::path::PathBuf {
+    let script = dir.join(format!("reference-{extra}.sh"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# --input GLOB --threads N --measuring-mcc MCC\n\
+             [ \"$3\" = --threads ] && [ \"$5\" = --measuring-mcc ] && [ \"$6\" = 639 ] || exit 2\n\
+             n=$(for f in $2; do gzip -dcf \"$f\" | tail -n +2; done | wc -l)\n\
+             echo \"seconds=0.01 rows=$((n + {extra})) cells=1\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn bench_runs_the_whole_job_against_a_reference_over_input_shapes_with_equal_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = counting_reference(dir.path(), 0);
+    let json = dir.path().join("bench.json");
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--subscribers",
+            "60",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--reference",
+            reference.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        borderflow(&args)
+    };
+    let out = bench(&[
+        "--orders",
+        "subscriber,shuffled",
+        "--files",
+        "1,2",
+        "--formats",
+        "csv.gz,csv",
+        "--runs",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The world's events, counted in the generated world's own file.
+    let world = dir.path().join("world-60");
+    let events = csv_data_rows(&world.join("shapes/subscriber-1-csv/part-0000.csv"));
+    // Each shape is a row of the table, with the events read and the speed ratio.
+    for name in [
+        "subscriber-1-csv.gz",
+        "subscriber-1-csv",
+        "subscriber-2-csv.gz",
+        "shuffled-2-csv",
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name} in {text}"));
+        assert!(
+            row.contains(&format!(" {events} ")) && row.ends_with('×'),
+            "{row}"
+        );
+    }
+    let parts = std::fs::read_dir(world.join("shapes/shuffled-2-csv.gz"))
+        .unwrap()
+        .count();
+    assert_eq!(parts, 2);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let shapes = report["shapes"].as_array().unwrap();
+    assert_eq!(shapes.len(), 8);
+    let digest = report["digest"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 48);
+    for shape in shapes {
+        // Every shape gives the same presence rows, facts and tables; each program ran twice.
+        assert_eq!(shape["digest"], report["digest"]);
+        assert_eq!(shape["events"].as_u64(), Some(events));
+        assert_eq!(shape["borderflow"].as_array().unwrap().len(), 2);
+        assert_eq!(shape["reference"].as_array().unwrap().len(), 2);
+        let m = &shape["median"];
+        let wall = m["borderflow"]["wall_s"].as_f64().unwrap();
+        let ratio = m["speed_ratio"].as_f64().unwrap();
+        let reference_wall = m["reference"]["wall_s"].as_f64().unwrap();
+        assert!((ratio - reference_wall / wall).abs() < 1e-9, "{m}");
+        assert!(m["borderflow"]["peak_mib"].as_f64().unwrap() > 0.0);
+        assert!(m["ingest_s"].as_f64().unwrap() > 0.0 && m["classify_s"].as_f64().unwrap() > 0.0);
+    }
+    // The same outputs as a known digest pass; others fail, naming both digests.
+    let again = bench(&[
+        "--orders",
+        "time",
+        "--files",
+        "3",
+        "--formats",
+        "csv",
+        "--runs",
+        "1",
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let expected = bench(&[
+        "--orders",
+        "time",
+        "--files",
+        "3",
+        "--formats",
+        "csv",
+        "--runs",
+        "1",
+        "--expect-digest",
+        &digest,
+    ]);
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    let wrong = bench(&[
+        "--orders",
+        "time",
+        "--files",
+        "3",
+        "--formats",
+        "csv",
+        "--runs",
+        "1",
+        "--expect-digest",
+        "0000",
+    ]);
+    assert!(!wrong.status.success());
+    let err = one_line_error(&wrong);
+    assert!(
+        err.contains(&format!("digest {digest}, expected 0000")),
+        "{err}"
+    );
+    // A reference that read other events than borderflow is not compared with it.
+    let miscounting = counting_reference(dir.path(), 1);
+    let out = borderflow(&[
+        "bench",
+        "--subscribers",
+        "60",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--reference",
+        miscounting.to_str().unwrap(),
+        "--orders",
+        "time",
+        "--files",
+        "3",
+        "--formats",
+        "csv",
+        "--runs",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let err = one_line_error(&out);
+    assert!(
+        err.contains(&format!(
+            "shape time-3-csv: the reference read {} events, borderflow {events}",
+            events + 1
+        )),
+        "{err}"
+    );
+}
+
+/// The data rows of a CSV file (all but the header).
+fn csv_data_rows(file: &std::path::Path) -> u64 {
+    std::fs::read_to_string(file).unwrap().lines().count() as u64 - 1
 }
 
 #[test]

@@ -62,7 +62,7 @@ enum Command {
     Ingest(ingest::Args),
     /// List the deliveries in the presence store, or take a wrong one out (--remove ID).
     Deliveries(deliveries::Args),
-    /// Measure ingest and classify throughput (records/s, peak memory) on a generated world.
+    /// Measure the whole run against a reference job over input shapes (or `bench stages`).
     Bench(bench::Args),
     /// Show the privacy budget: spent and remaining per year, in ρ and (ε, δ), and releases.
     Budget(budget::Args),

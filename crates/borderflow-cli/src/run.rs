@@ -35,6 +35,20 @@ pub struct Args {
     log_format: LogFormat,
 }
 
+/// The `stage` of each JSON line `run --log-format json` writes.
+pub mod stage {
+    /// The run started.
+    pub const START: &str = "start";
+    /// Ingest ended (`rows_read`, `presence_rows`, `spilled_bytes`, `seconds`, …).
+    pub const INGEST: &str = "ingest";
+    /// Classification ended (`sims`, `seconds`, …).
+    pub const CLASSIFY: &str = "classify";
+    /// The release was published (`release`, `new`, cells published per table).
+    pub const PUBLISH: &str = "publish";
+    /// The last line: outcome, exit code and reason.
+    pub const SUMMARY: &str = "summary";
+}
+
 /// How `run` reports its stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -78,7 +92,7 @@ pub fn run(args: Args) -> Result<()> {
         let (pipeline, period) = load(&args)?;
         let (dataset, period_text) = (pipeline.dataset.as_str(), period.to_string());
         tracing::info!(
-            stage = "start",
+            stage = stage::START,
             dataset,
             period = period_text,
             pipeline = %args.pipeline.display(),
@@ -95,7 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     });
     log.within(|| match &result {
         Ok((dataset, r)) => tracing::info!(
-            stage = "summary",
+            stage = stage::SUMMARY,
             dataset,
             period = %r.period,
             release = %r.publish.dir.display(),
@@ -107,7 +121,7 @@ pub fn run(args: Args) -> Result<()> {
         Err(e) => {
             let failure = crate::exit::failure_of(e);
             tracing::error!(
-                stage = "summary",
+                stage = stage::SUMMARY,
                 outcome = "failed",
                 exit_code = failure.exit_code(),
                 failure = failure.name(),
@@ -166,7 +180,7 @@ impl JsonLog {
 
 fn log_ingest(dataset: &str, period: &str, i: &IngestReport) {
     tracing::info!(
-        stage = "ingest",
+        stage = stage::INGEST,
         dataset,
         period,
         rows_read = i.totals.read,
@@ -175,6 +189,7 @@ fn log_ingest(dataset: &str, period: &str, i: &IngestReport) {
         rows_already_ingested = i.totals.already_ingested(),
         files_not_read = i.skipped.len(),
         presence_rows = i.presence_rows,
+        spilled_bytes = i.spilled_bytes,
         seconds = i.seconds,
         "ingested"
     );
@@ -182,11 +197,12 @@ fn log_ingest(dataset: &str, period: &str, i: &IngestReport) {
 
 fn log_classify(dataset: &str, period: &str, c: &ClassifyReport) {
     tracing::info!(
-        stage = "classify",
+        stage = stage::CLASSIFY,
         dataset,
         period,
         lookback_first = %c.lookback_first,
         lookback_last = %c.lookback_last,
+        sims = c.sims,
         seconds = c.seconds,
         "classified"
     );
@@ -195,7 +211,7 @@ fn log_classify(dataset: &str, period: &str, c: &ClassifyReport) {
 fn log_publish(dataset: &str, period: &str, p: &PublishReport) {
     let cells = |name: &str| p.cells.iter().find(|c| c.table == name);
     tracing::info!(
-        stage = "publish",
+        stage = stage::PUBLISH,
         dataset,
         period,
         release = %p.dir.display(),

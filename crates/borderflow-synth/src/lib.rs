@@ -48,7 +48,7 @@ use borderflow_core::layout::STAGING_PREFIX;
 use borderflow_core::{PathError, ScratchDir, WithPath};
 pub use persona::{Commute, DayLocation, Itinerary, Persona, Stays};
 pub use scenario::{Activity, DEFAULT_SCENARIO, Scenario, Spillover};
-pub use writer::OutputFormats;
+pub use writer::{OutputFormats, events_csv_writer, events_parquet_properties};
 
 use crate::persona::{Geography, itinerary};
 use crate::phone::{Networks, OffsetCache, PhoneTraits, day_events};

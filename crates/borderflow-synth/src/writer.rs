@@ -58,13 +58,23 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> SynthError {
     }
 }
 
-fn parquet_props() -> WriterProperties {
+/// The Parquet settings of generated event files: ZSTD level 3, row groups of 1,048,576 rows.
+pub fn events_parquet_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_max_row_group_row_count(Some(1024 * 1024))
         .build()
+}
+
+/// A CSV writer of generated event files: a header line, timestamps in RFC 3339 UTC
+/// (`2025-03-01T18:04:05Z`).
+pub fn events_csv_writer<W: std::io::Write>(out: W) -> arrow::csv::Writer<W> {
+    WriterBuilder::new()
+        .with_header(true)
+        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".to_string())
+        .build(out)
 }
 
 /// Writes CSV (RFC 3339 UTC timestamps) and/or Parquet from the same batches.
@@ -88,17 +98,16 @@ impl BatchSink {
         };
         let csv = if formats.csv {
             let (f, path) = open("csv")?;
-            let w = WriterBuilder::new()
-                .with_header(true)
-                .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".to_string())
-                .build(BufWriter::with_capacity(1 << 20, f));
-            Some((w, path))
+            Some((
+                events_csv_writer(BufWriter::with_capacity(1 << 20, f)),
+                path,
+            ))
         } else {
             None
         };
         let parquet = if formats.parquet {
             let (f, path) = open("parquet")?;
-            let w = ArrowWriter::try_new(f, schema, Some(parquet_props()))
+            let w = ArrowWriter::try_new(f, schema, Some(events_parquet_properties()))
                 .map_err(|e| write_error(&path, e))?;
             Some((w, path))
         } else {

@@ -1,19 +1,21 @@
-//! `borderflow bench`: throughput of ingest and classify on a generated world, in records per
-//! second and peak memory — how performance is measured (never by timed tests).
+//! `borderflow bench stages`: throughput of ingest and classify inside one process on a
+//! generated world, in records per second and peak memory, and the same stages on a Ballista
+//! cluster checked row for row against the local engine.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use borderflow_pipeline::{Period, Pipeline, classify, ingest};
 use borderflow_pseudo::PseudonymKey;
-use borderflow_refdata::RefData;
-use borderflow_synth::{OutputFormats, Scenario, generate};
 
-/// Arguments of `borderflow bench`.
+use super::outputs::{facts_rows, presence_rows};
+use super::world::{Format, events_file, sorted_copy};
+
+/// Arguments of `borderflow bench stages`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct StagesArgs {
     /// SIMs in the generated world (50,000 is about 51 M events).
     #[arg(long, default_value_t = 50_000)]
     subscribers: u32,
@@ -97,67 +99,10 @@ fn new_stages(
         .collect()
 }
 
-/// The facts of a classify run, row by row, to compare plans and engines.
-fn facts_rows(pipeline: &Pipeline) -> Result<Vec<u64>> {
-    let dir = classify::facts_dir(&pipeline.state_dir, "2025".parse()?);
-    Ok(classify::facts_rows(&dir)?)
-}
-
-/// Each presence row of the store under `state`, as a hash of its date and values, sorted: two
-/// stores hold the same rows exactly when these are equal, whatever their files' bytes and row
-/// order.
-fn presence_rows(state: &Path) -> Result<Vec<u64>> {
-    use datafusion::arrow::util::display::array_value_to_string;
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
-    use std::hash::{Hash, Hasher};
-    let store = state.join("presence");
-    let mut out = Vec::new();
-    let mut dates: Vec<PathBuf> = std::fs::read_dir(&store)
-        .with_context(|| store.display().to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dates.sort();
-    // A date holds one file per delivery; a bench delivers once, so rows are compared as
-    // written.
-    let files = dates.into_iter().map(|date| {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&date)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.retain(|f| f.extension().is_some_and(|x| x == "parquet"));
-        files.sort();
-        (date, files)
-    });
-    for (date, file) in files.flat_map(|(d, fs)| fs.into_iter().map(move |f| (d.clone(), f))) {
-        let open = std::fs::File::open(&file).with_context(|| file.display().to_string())?;
-        for batch in ParquetRecordBatchReader::try_new(open, 65536)? {
-            let batch = batch?;
-            for i in 0..batch.num_rows() {
-                // Deterministic: the standard hasher with its fixed keys.
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                date.file_name().hash(&mut h);
-                for column in batch.columns() {
-                    array_value_to_string(column, i)?.hash(&mut h);
-                }
-                out.push(h.finish());
-            }
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Order {
     Subscriber,
     Time,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
-    Csv,
-    Parquet,
 }
 
 /// Peak resident memory since the last reset, in MiB (Linux), and a reset.
@@ -179,114 +124,13 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn world(dir: &Path, subscribers: u32, format: Format) -> Result<PathBuf> {
-    let name = match format {
-        Format::Csv => "events.csv",
-        Format::Parquet => "events.parquet",
-    };
-    let world = dir.join(format!("world-{subscribers}"));
-    let file = world.join(name);
-    if !file.exists() {
-        let scenario = Scenario {
-            subscribers,
-            ..Scenario::default()
-        };
-        let formats = OutputFormats {
-            csv: format == Format::Csv,
-            parquet: format == Format::Parquet,
-        };
-        if world.exists() {
-            std::fs::remove_dir_all(&world)?;
-        }
-        let started = Instant::now();
-        let s = generate(&scenario, &RefData::embedded(), &world, formats)
-            .context("generating the world")?;
-        println!(
-            "generated {} events in {:.1} s",
-            s.events,
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(file)
-}
-
-/// A copy of `file` with its rows in event-time order (made once, beside it). DataFusion sorts
-/// it under a 2 GiB memory limit; CSV columns are kept as the text they were.
-fn time_ordered(file: &Path, format: Format) -> Result<PathBuf> {
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::dataframe::DataFrameWriteOptions;
-    use datafusion::execution::memory_pool::FairSpillPool;
-    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-    use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
-
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("events");
-    let sorted = file.with_file_name(format!("by-time-{name}"));
-    if sorted.exists() {
-        return Ok(sorted);
-    }
-    let started = Instant::now();
-    let tmp = file.with_file_name(format!(".by-time-{name}"));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let env = RuntimeEnvBuilder::new()
-            .with_memory_pool(std::sync::Arc::new(FairSpillPool::new(2 << 30)))
-            .build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), env);
-        let path = file.display().to_string();
-        use borderflow_core::schema::event;
-        let text: Vec<Field> = [
-            event::SUBSCRIBER_ID,
-            event::EVENT_TIME,
-            event::HOME_PLMN,
-            event::SERVING_PLMN,
-            event::CELL_ID,
-            event::EVENT_TYPE,
-            event::COUNTERPART_NUMBER,
-        ]
-        .iter()
-        .map(|c| Field::new(*c, DataType::Utf8, true))
-        .collect();
-        let schema = Schema::new(text);
-        match format {
-            Format::Parquet => {
-                ctx.register_parquet("events", &path, ParquetReadOptions::default())
-                    .await?
-            }
-            Format::Csv => {
-                ctx.register_csv("events", &path, CsvReadOptions::new().schema(&schema))
-                    .await?
-            }
-        }
-        let df = ctx.sql("SELECT * FROM events ORDER BY event_time").await?;
-        let options = DataFrameWriteOptions::new().with_single_file_output(true);
-        let out = tmp.display().to_string();
-        match format {
-            Format::Parquet => df.write_parquet(&out, options, None).await?,
-            Format::Csv => df.write_csv(&out, options, None).await?,
-        };
-        Ok::<_, datafusion::error::DataFusionError>(())
-    })?;
-    std::fs::rename(&tmp, &sorted)?;
-    println!(
-        "sorted by event time into {} in {:.1} s",
-        sorted.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(sorted)
-}
-
 /// Generates (or reuses) the world, then times ingest and classify on a fresh state.
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: StagesArgs) -> Result<()> {
     std::fs::create_dir_all(&args.dir)?;
     let dir = args.dir.canonicalize()?;
-    let mut input = world(&dir, args.subscribers, args.format)?;
+    let mut input = events_file(&dir, args.subscribers, args.format)?;
     if args.order == Order::Time {
-        input = time_ordered(&input, args.format)?;
+        input = sorted_copy(&input, "by-time", "event_time", args.format)?;
     }
     let state = dir.join("state");
     if state.exists() {
@@ -317,18 +161,19 @@ pub fn run(args: Args) -> Result<()> {
     let ingest_peak = peak_mib();
     reset_peak();
     let started = Instant::now();
-    let c = classify::run(&pipeline, "2025".parse::<Period>()?)?;
+    let period: Period = "2025".parse()?;
+    let c = classify::run(&pipeline, period)?;
     let csecs = started.elapsed().as_secs_f64();
     let classify_peak = peak_mib();
 
-    let local_facts = facts_rows(&pipeline)?;
+    let local_facts = facts_rows(&pipeline.state_dir, period)?;
     let mut other_plans = Vec::new();
     let mut cluster_ingest = None;
     if let Some(url) = &args.scheduler {
         let started = Instant::now();
-        let g = classify::run_with(&pipeline, "2025".parse()?, classify::ClassifyPlan::Grouped)?;
+        let g = classify::run_with(&pipeline, period, classify::ClassifyPlan::Grouped)?;
         let gsecs = started.elapsed().as_secs_f64();
-        let same = facts_rows(&pipeline)? == local_facts;
+        let same = facts_rows(&pipeline.state_dir, period)? == local_facts;
         other_plans.push((
             "grouped, this process".to_string(),
             gsecs,
@@ -356,7 +201,7 @@ pub fn run(args: Args) -> Result<()> {
         cluster_ingest = Some((cisecs, ci.presence_rows, ingest_stages, same_presence));
         let stages_before = shuffle_by_stage(&args.executor_work_dirs);
         let started = Instant::now();
-        let b = classify::run(&cluster, "2025".parse()?)?;
+        let b = classify::run(&cluster, period)?;
         let bsecs = started.elapsed().as_secs_f64();
         let stages = new_stages(&args.executor_work_dirs, &stages_before);
         for ((job, stage), bytes) in &stages {
@@ -365,7 +210,7 @@ pub fn run(args: Args) -> Result<()> {
                 *bytes as f64 / 1048576.0
             );
         }
-        let same = facts_rows(&cluster)? == local_facts;
+        let same = facts_rows(&cluster.state_dir, period)? == local_facts;
         let shuffled = (!args.executor_work_dirs.is_empty())
             .then(|| stages.iter().map(|(_, b)| b).sum::<u64>());
         other_plans.push((format!("ballista, {url}"), bsecs, b.sims, shuffled, same));
