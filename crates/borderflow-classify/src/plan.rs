@@ -9,6 +9,7 @@
 //!   ([`crate::aggregate`]) runs the rules where the rows are, and [`write_grouped`] has the
 //!   engine write the facts files itself, so nothing per SIM streams back to the driver.
 
+use std::collections::VecDeque;
 use std::path::Path;
 
 use borderflow_core::CountryCode;
@@ -143,18 +144,30 @@ where
         .await?
         .execute_stream()
         .await?;
+    // SIMs are gathered into tasks of SIMS_PER_TASK and classified on the blocking pool while
+    // this task reads on; results reach `sink` task by task, so in pseudonym order.
+    let rules = std::sync::Arc::new(rules.clone());
+    let mut in_flight: VecDeque<ClassifyTask> = VecDeque::new();
+    let mut task: Vec<([u8; 16], SimDays)> = Vec::with_capacity(SIMS_PER_TASK);
     let mut current: Option<([u8; 16], SimDays)> = None;
     let mut sims = 0u64;
-    let mut finish = |cur: Option<([u8; 16], SimDays)>| -> Result<(), PlanError> {
-        if let Some((p, sim)) = cur {
-            let facts = classify(&sim, m, window, rules);
+    let mut deliver = |facts: Vec<([u8; 16], SimFacts)>| -> Result<(), PlanError> {
+        for (p, f) in &facts {
             sims += 1;
-            sink(&p, &facts).map_err(|e| PlanError::Sink {
+            sink(p, f).map_err(|e| PlanError::Sink {
                 failure: e.failure(),
                 source: Box::new(e),
             })?;
         }
         Ok(())
+    };
+    let spawn = |task: Vec<([u8; 16], SimDays)>| -> ClassifyTask {
+        let rules = std::sync::Arc::clone(&rules);
+        tokio::task::spawn_blocking(move || {
+            task.iter()
+                .map(|(p, sim)| (*p, classify(sim, m, window, &rules)))
+                .collect()
+        })
     };
     while let Some(batch) = stream.next().await {
         let batch = batch?;
@@ -176,13 +189,48 @@ where
                         sim_country: country(cols.sim_country.value(i), "sim_country")?,
                         rows: vec![row],
                     };
-                    finish(current.replace((pseudonym, sim)))?;
+                    if let Some(done) = current.replace((pseudonym, sim)) {
+                        task.push(done);
+                    }
+                }
+            }
+        }
+        if task.len() >= SIMS_PER_TASK {
+            in_flight.push_back(spawn(std::mem::take(&mut task)));
+            while in_flight.len() > TASKS_IN_FLIGHT {
+                if let Some(oldest) = in_flight.pop_front() {
+                    deliver(joined(oldest).await)?;
                 }
             }
         }
     }
-    finish(current.take())?;
+    task.extend(current.take());
+    in_flight.push_back(spawn(task));
+    while let Some(oldest) = in_flight.pop_front() {
+        deliver(joined(oldest).await)?;
+    }
     Ok(sims)
+}
+
+/// SIMs classified by one task of [`classify_store`]: enough that handing them to another
+/// thread costs nothing next to their rules.
+const SIMS_PER_TASK: usize = 1024;
+
+/// Tasks of [`classify_store`] running while it reads on: one per core besides the reader's
+/// share, bounded so memory holds a few thousand SIMs' rows at most.
+const TASKS_IN_FLIGHT: usize = 4;
+
+/// One task of [`classify_store`]: its SIMs' pseudonyms and facts, in order.
+type ClassifyTask = tokio::task::JoinHandle<Vec<([u8; 16], SimFacts)>>;
+
+/// The facts of a finished task; a panic in the rules is raised again here, as it would have
+/// been had they run on this thread.
+async fn joined(task: ClassifyTask) -> Vec<([u8; 16], SimFacts)> {
+    match task.await {
+        Ok(facts) => facts,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a classification task was cancelled: {e}"),
+    }
 }
 
 /// The SQL that classifies every SIM of the window where its rows are: [`window_sql`]'s
