@@ -550,7 +550,7 @@ fn bench_runs_the_whole_job_against_a_reference_over_input_shapes_with_equal_out
     let dir = tempfile::tempdir().unwrap();
     let reference = counting_reference(dir.path(), 0);
     let json = dir.path().join("bench.json");
-    let bench = |extra: &[&str]| {
+    let bench_with = |reference: &std::path::Path, extra: &[&str]| {
         let mut args = vec![
             "bench",
             "--subscribers",
@@ -564,6 +564,22 @@ fn bench_runs_the_whole_job_against_a_reference_over_input_shapes_with_equal_out
         ];
         args.extend_from_slice(extra);
         borderflow(&args)
+    };
+    let bench = |extra: &[&str]| bench_with(&reference, extra);
+    // One shape, one run: rows by time, cut into three CSV files.
+    let one_shape = |reference: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "--orders",
+            "time",
+            "--files",
+            "3",
+            "--formats",
+            "csv",
+            "--runs",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        bench_with(reference, &args)
     };
     let out = bench(&[
         "--orders",
@@ -620,42 +636,11 @@ fn bench_runs_the_whole_job_against_a_reference_over_input_shapes_with_equal_out
         assert!(m["ingest_s"].as_f64().unwrap() > 0.0 && m["classify_s"].as_f64().unwrap() > 0.0);
     }
     // The same outputs as a known digest pass; others fail, naming both digests.
-    let again = bench(&[
-        "--orders",
-        "time",
-        "--files",
-        "3",
-        "--formats",
-        "csv",
-        "--runs",
-        "1",
-    ]);
+    let again = one_shape(&reference, &[]);
     assert!(again.status.success(), "{}", stderr(&again));
-    let expected = bench(&[
-        "--orders",
-        "time",
-        "--files",
-        "3",
-        "--formats",
-        "csv",
-        "--runs",
-        "1",
-        "--expect-digest",
-        &digest,
-    ]);
+    let expected = one_shape(&reference, &["--expect-digest", &digest]);
     assert!(expected.status.success(), "{}", stderr(&expected));
-    let wrong = bench(&[
-        "--orders",
-        "time",
-        "--files",
-        "3",
-        "--formats",
-        "csv",
-        "--runs",
-        "1",
-        "--expect-digest",
-        "0000",
-    ]);
+    let wrong = one_shape(&reference, &["--expect-digest", "0000"]);
     assert!(!wrong.status.success());
     let err = one_line_error(&wrong);
     assert!(
@@ -663,24 +648,7 @@ fn bench_runs_the_whole_job_against_a_reference_over_input_shapes_with_equal_out
         "{err}"
     );
     // A reference that read other events than borderflow is not compared with it.
-    let miscounting = counting_reference(dir.path(), 1);
-    let out = borderflow(&[
-        "bench",
-        "--subscribers",
-        "60",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--reference",
-        miscounting.to_str().unwrap(),
-        "--orders",
-        "time",
-        "--files",
-        "3",
-        "--formats",
-        "csv",
-        "--runs",
-        "1",
-    ]);
+    let out = one_shape(&counting_reference(dir.path(), 1), &[]);
     assert!(!out.status.success());
     let err = one_line_error(&out);
     assert!(
