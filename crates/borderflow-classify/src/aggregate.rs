@@ -6,10 +6,10 @@
 //!
 //! The rules travel in the plan as the function's first argument, a literal JSON text of
 //! [`ClassifyParams`] (measuring country, window, rules: nothing secret); every other argument
-//! is a column of [`crate::plan::window_sql`]. Partial states are the SIM's rows, encoded
+//! is a column of [`crate::plan::window_rows_sql`]. Partial states are the SIM's rows, encoded
 //! compactly ([`ROW_BYTES`] bytes each), so a multi-stage aggregate merges them exactly. The
 //! rows are sorted by day and country before [`classify`] sees them: the order the local
-//! engine's sort gives, so both engines conclude the same facts for every SIM.
+//! engine's scan gives, so both engines conclude the same facts for every SIM.
 
 use std::sync::Arc;
 

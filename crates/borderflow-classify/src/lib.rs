@@ -13,12 +13,13 @@
 //!   open spells, and the SIMs too sparse to classify.
 //! - [`crossings()`]: directed country pairs crossed in the period, at most
 //!   [`Rules::max_crossing_pairs`] per SIM.
-//! - [`plan`]: the same rules over the presence store, as a DataFusion plan (sorted by SIM
-//!   and day, spilling under the memory limit) folded SIM by SIM.
+//! - [`scan`]: the same rules over the presence store's files, read range of pseudonyms by
+//!   range within the memory limit and classified on every core (the local engine).
+//! - [`plan`]: which of the two plans an engine uses, and the cluster's grouped query.
 //! - [`aggregate`]: the same rules as a DataFusion aggregate function grouped by pseudonym,
 //!   for a cluster whose executors classify each SIM where its rows are.
 //!
-//! Everything but [`plan`] and [`aggregate`] is pure: no I/O, no clock, one SIM at a time. docs/methodology.md
+//! Everything but [`plan`], [`scan`] and [`aggregate`] is pure: no I/O, no clock, one SIM at a time. docs/methodology.md
 //! states each rule, its default and its source, and what phones cannot show: every category
 //! is a labelled proxy.
 //!
@@ -56,6 +57,7 @@ pub mod plan;
 pub mod rhythm;
 mod row;
 mod rules;
+pub mod scan;
 mod sim;
 
 pub use classify::{

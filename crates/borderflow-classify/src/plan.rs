@@ -1,35 +1,27 @@
 //! The classification plans. Both read the presence store's rows for a window, summed over
-//! counterpart countries, and apply the same rules ([`classify`]) to each SIM's rows:
+//! counterpart countries, and apply the same rules ([`crate::classify()`]) to each SIM's rows:
 //!
-//! - [`ClassifyPlan::Sorted`] (the local engine): DataFusion sorts the rows by SIM and day
-//!   (spilling to disk under its memory limit) and [`classify_store`] folds them SIM by SIM
-//!   in this process; each SIM's rules see only its own few hundred rows, so memory stays
-//!   flat however many SIMs there are.
+//! - [`ClassifyPlan::Scan`] (the local engine): [`crate::scan`] reads the store's files
+//!   itself, one range of pseudonyms at a time within the memory limit, and classifies each
+//!   SIM's rows on every core of this process.
 //! - [`ClassifyPlan::Grouped`] (a cluster): one grouped query whose aggregate
 //!   ([`crate::aggregate`]) runs the rules where the rows are, and [`write_grouped`] has the
 //!   engine write the facts files itself, so nothing per SIM streams back to the driver.
 
-use std::collections::VecDeque;
 use std::path::Path;
 
 use borderflow_core::CountryCode;
 use chrono::NaiveDate;
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeBinaryArray, Int32Array, RecordBatch, StringArray,
-};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use futures::StreamExt;
 
 use crate::aggregate::{CLASSIFY_SIM, CROSSINGS, ClassifyParams, params_sql};
-use crate::classify::{SimFacts, classify};
-use crate::row::{BadRow, PresenceRow, country};
+use crate::row::BadRow;
 use crate::rules::Rules;
-use crate::sim::{CountryDay, SimDays, Window};
+use crate::sim::Window;
 
 /// Why classification over the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +33,14 @@ pub enum PlanError {
     /// A column of the query came back in a type that cannot be read.
     #[error("classification query: {0}")]
     Arrow(datafusion::arrow::error::ArrowError),
+    /// A file of the store cannot be opened or read.
+    #[error("presence store file {}: {message}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the reader said.
+        message: String,
+    },
     /// A row of the store does not hold what ingest writes.
     #[error("presence store row for {field}: {message}")]
     BadRow {
@@ -74,22 +74,14 @@ impl From<datafusion::arrow::error::ArrowError> for PlanError {
     }
 }
 
-/// The column of [`window_sql`] holding the day's index in the window (0 = its first day).
+/// The column of [`window_rows_sql`] holding the day's index in the window (0 = its first day).
 const DAY: &str = "day";
 
-/// The SQL that reads the window's presence rows as [`CountryDay`]s, SIM by SIM, from a
-/// table named `presence` of [`borderflow_core::schema::presence_schema`] partitioned by
-/// `local_date`.
-pub fn window_sql(first: NaiveDate, last: NaiveDate) -> String {
-    use borderflow_core::schema::presence::*;
-    format!(
-        "{} ORDER BY {PSEUDONYM}, {DAY}, {COUNTRY}",
-        window_rows_sql(first, last)
-    )
-}
-
-/// [`window_sql`] in no order: one row per SIM, country and day of the window.
-fn window_rows_sql(first: NaiveDate, last: NaiveDate) -> String {
+/// The SQL that reads the window's presence rows as [`CountryDay`](crate::CountryDay)s, in no
+/// order: one row per SIM, country and day of the window, summed over counterpart countries,
+/// from a table named `presence` of [`borderflow_core::schema::presence_schema`] partitioned
+/// by `local_date`.
+pub fn window_rows_sql(first: NaiveDate, last: NaiveDate) -> String {
     use borderflow_core::schema::presence::*;
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
     let first_day = (first - epoch).num_days();
@@ -112,130 +104,19 @@ fn window_rows_sql(first: NaiveDate, last: NaiveDate) -> String {
 /// How the engine classifies: the same rules and facts either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassifyPlan {
-    /// Every presence row of the window sorted by SIM and day ([`window_sql`]), streamed to
-    /// this process and folded SIM by SIM ([`classify_store`]): flat memory on one machine
-    /// (the local engine's).
-    Sorted,
+    /// The store's files read in this process range of pseudonyms by range, each SIM's rows
+    /// gathered and classified on every core ([`crate::scan::classify_partitions`]): the
+    /// local engine's.
+    Scan,
     /// One grouped query ([`grouped_sql`]) whose aggregate runs the rules where the rows
     /// are, and whose facts the engine writes itself ([`write_grouped`]): on a cluster, no
     /// presence row and no SIM's facts reach the driver.
     Grouped,
 }
 
-/// Classifies every SIM with presence rows in the window that starts on `first` (history
-/// included) by the sorted plan, passing each SIM's pseudonym and facts to `sink`, in
-/// pseudonym order. Returns the SIMs classified.
-pub async fn classify_store<E>(
-    ctx: &SessionContext,
-    store_dir: &Path,
-    m: CountryCode,
-    first: NaiveDate,
-    window: Window,
-    rules: &Rules,
-    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), E>,
-) -> Result<u64, PlanError>
-where
-    E: borderflow_core::FailureKind + std::error::Error + Send + Sync + 'static,
-{
-    register_store(ctx, store_dir).await?;
-    let last = first + chrono::Days::new(window.len() as u64 - 1);
-    let mut stream = ctx
-        .sql(&window_sql(first, last))
-        .await?
-        .execute_stream()
-        .await?;
-    // SIMs are gathered into tasks of SIMS_PER_TASK and classified on the blocking pool while
-    // this task reads on; results reach `sink` task by task, so in pseudonym order.
-    let rules = std::sync::Arc::new(rules.clone());
-    let mut in_flight: VecDeque<ClassifyTask> = VecDeque::new();
-    let mut task: Vec<([u8; 16], SimDays)> = Vec::with_capacity(SIMS_PER_TASK);
-    let mut current: Option<([u8; 16], SimDays)> = None;
-    let mut sims = 0u64;
-    let mut deliver = |facts: Vec<([u8; 16], SimFacts)>| -> Result<(), PlanError> {
-        for (p, f) in &facts {
-            sims += 1;
-            sink(p, f).map_err(|e| PlanError::Sink {
-                failure: e.failure(),
-                source: Box::new(e),
-            })?;
-        }
-        Ok(())
-    };
-    let spawn = |task: Vec<([u8; 16], SimDays)>| -> ClassifyTask {
-        let rules = std::sync::Arc::clone(&rules);
-        tokio::task::spawn_blocking(move || {
-            task.iter()
-                .map(|(p, sim)| (*p, classify(sim, m, window, &rules)))
-                .collect()
-        })
-    };
-    while let Some(batch) = stream.next().await {
-        let batch = batch?;
-        let cols = Columns::of(&batch)?;
-        for i in 0..batch.num_rows() {
-            let pseudonym: [u8; 16] =
-                cols.pseudonym
-                    .value(i)
-                    .try_into()
-                    .map_err(|_| PlanError::BadRow {
-                        field: "pseudonym",
-                        message: "not 16 bytes".into(),
-                    })?;
-            let row = cols.row(i, window)?;
-            match &mut current {
-                Some((p, sim)) if *p == pseudonym => sim.rows.push(row),
-                _ => {
-                    let sim = SimDays {
-                        sim_country: country(cols.sim_country.value(i), "sim_country")?,
-                        rows: vec![row],
-                    };
-                    if let Some(done) = current.replace((pseudonym, sim)) {
-                        task.push(done);
-                    }
-                }
-            }
-        }
-        if task.len() >= SIMS_PER_TASK {
-            in_flight.push_back(spawn(std::mem::take(&mut task)));
-            while in_flight.len() > TASKS_IN_FLIGHT {
-                if let Some(oldest) = in_flight.pop_front() {
-                    deliver(joined(oldest).await)?;
-                }
-            }
-        }
-    }
-    task.extend(current.take());
-    in_flight.push_back(spawn(task));
-    while let Some(oldest) = in_flight.pop_front() {
-        deliver(joined(oldest).await)?;
-    }
-    Ok(sims)
-}
-
-/// SIMs classified by one task of [`classify_store`]: enough that handing them to another
-/// thread costs nothing next to their rules.
-const SIMS_PER_TASK: usize = 1024;
-
-/// Tasks of [`classify_store`] running while it reads on: one per core besides the reader's
-/// share, bounded so memory holds a few thousand SIMs' rows at most.
-const TASKS_IN_FLIGHT: usize = 4;
-
-/// One task of [`classify_store`]: its SIMs' pseudonyms and facts, in order.
-type ClassifyTask = tokio::task::JoinHandle<Vec<([u8; 16], SimFacts)>>;
-
-/// The facts of a finished task; a panic in the rules is raised again here, as it would have
-/// been had they run on this thread.
-async fn joined(task: ClassifyTask) -> Vec<([u8; 16], SimFacts)> {
-    match task.await {
-        Ok(facts) => facts,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => panic!("a classification task was cancelled: {e}"),
-    }
-}
-
-/// The SQL that classifies every SIM of the window where its rows are: [`window_sql`]'s
+/// The SQL that classifies every SIM of the window where its rows are: [`window_rows_sql`]'s
 /// rows grouped by pseudonym into [`crate::aggregate::CLASSIFY_SIM`], one row of facts per
-/// SIM, in pseudonym order (the order [`classify_store`] gives). The function must be
+/// SIM, in pseudonym order (the order [`crate::scan::classify_partitions`] gives). The function must be
 /// registered in the session ([`crate::aggregate::classify_sim`]).
 pub fn grouped_sql(params: &ClassifyParams, first: NaiveDate, last: NaiveDate) -> String {
     use borderflow_core::schema::presence::PSEUDONYM;
@@ -389,68 +270,6 @@ async fn register_store(ctx: &SessionContext, store_dir: &Path) -> Result<(), Pl
     Ok(())
 }
 
-/// The columns of one batch of [`window_sql`], cast to the types read here (the store's
-/// strings may come back as views).
-struct Columns {
-    pseudonym: FixedSizeBinaryArray,
-    sim_country: StringArray,
-    country: StringArray,
-    events: Int32Array,
-    night_events: Int32Array,
-    weekday_day_events: Int32Array,
-    first_minute: Int32Array,
-    last_minute: Int32Array,
-    day: Int32Array,
-}
-
-impl Columns {
-    fn of(batch: &RecordBatch) -> Result<Self, PlanError> {
-        use borderflow_core::schema::presence::*;
-        let typed = |name: &'static str, to: &DataType| -> Result<ArrayRef, PlanError> {
-            let column = batch.column_by_name(name).ok_or(PlanError::BadRow {
-                field: name,
-                message: "missing from the query's output".into(),
-            })?;
-            Ok(cast(column, to)?)
-        };
-        let string = |name| -> Result<StringArray, PlanError> {
-            Ok(typed(name, &DataType::Utf8)?.as_string::<i32>().clone())
-        };
-        let int = |name| -> Result<Int32Array, PlanError> {
-            Ok(typed(name, &DataType::Int32)?
-                .as_primitive::<Int32Type>()
-                .clone())
-        };
-        Ok(Self {
-            pseudonym: typed(PSEUDONYM, &DataType::FixedSizeBinary(16))?
-                .as_fixed_size_binary()
-                .clone(),
-            sim_country: string(SIM_COUNTRY)?,
-            country: string(COUNTRY)?,
-            events: int(EVENTS)?,
-            night_events: int(NIGHT_EVENTS)?,
-            weekday_day_events: int(WEEKDAY_DAY_EVENTS)?,
-            first_minute: int(FIRST_MINUTE)?,
-            last_minute: int(LAST_MINUTE)?,
-            day: int(DAY)?,
-        })
-    }
-
-    fn row(&self, i: usize, window: Window) -> Result<CountryDay, PlanError> {
-        let v = |a: &Int32Array| if a.is_null(i) { -1 } else { a.value(i) };
-        let row = PresenceRow {
-            country: self.country.value(i),
-            events: v(&self.events),
-            night_events: v(&self.night_events),
-            weekday_day_events: v(&self.weekday_day_events),
-            first_minute: v(&self.first_minute),
-            last_minute: v(&self.last_minute),
-            day: v(&self.day),
-        };
-        Ok(row.check(window)?)
-    }
-}
-
 impl From<BadRow> for PlanError {
     fn from(e: BadRow) -> Self {
         PlanError::BadRow {
@@ -466,94 +285,11 @@ impl borderflow_core::FailureKind for PlanError {
         match self {
             // A presence file that does not read is the state's fault; the engine's own
             // errors (out of memory, a spill that failed) too.
-            PlanError::Engine(_) | PlanError::Arrow(_) | PlanError::BadRow { .. } => Failure::State,
+            PlanError::Engine(_)
+            | PlanError::Arrow(_)
+            | PlanError::Read { .. }
+            | PlanError::BadRow { .. } => Failure::State,
             PlanError::Sink { failure, .. } => *failure,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use borderflow_core::schema::presence_schema;
-    use borderflow_core::{Failure, FailureKind};
-    use datafusion::arrow::array::UInt16Array;
-    use datafusion::parquet::arrow::ArrowWriter;
-    use std::sync::Arc;
-
-    /// A facts consumer that fails as a full disk does, on its second SIM.
-    #[derive(Debug, thiserror::Error)]
-    #[error("facts file: no space left on device")]
-    struct DiskFull;
-
-    impl FailureKind for DiskFull {
-        fn failure(&self) -> Failure {
-            Failure::State
-        }
-    }
-
-    /// A presence store of one day with three SIMs of Kenya, at home.
-    fn store(dir: &Path) {
-        let day = dir.join("local_date=2025-01-01");
-        std::fs::create_dir_all(&day).unwrap();
-        let n = 3;
-        let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
-        let ints = |v: i32| Arc::new(Int32Array::from(vec![v; n])) as ArrayRef;
-        let minutes = |v: u16| Arc::new(UInt16Array::from(vec![v; n])) as ArrayRef;
-        let ids: Vec<[u8; 16]> = (0..n as u8).map(|i| [i; 16]).collect();
-        let batch = RecordBatch::try_new(
-            presence_schema(),
-            vec![
-                Arc::new(FixedSizeBinaryArray::try_from_iter(ids.into_iter()).unwrap()),
-                text("KEN"),
-                text("KEN"),
-                Arc::new(StringArray::from(vec![None::<&str>; n])),
-                ints(5),
-                ints(2),
-                ints(1),
-                minutes(100),
-                minutes(1200),
-            ],
-        )
-        .unwrap();
-        let file = std::fs::File::create(day.join("part-0.parquet")).unwrap();
-        let mut w = ArrowWriter::try_new(file, presence_schema(), None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-    }
-
-    #[test]
-    fn a_facts_consumer_failing_mid_stream_keeps_its_cause_and_its_failure_class() {
-        let dir = tempfile::tempdir().unwrap();
-        store(dir.path());
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let ctx = SessionContext::new();
-        let window = Window {
-            history: 0,
-            lookback: 1,
-            period: 1,
-            first_weekday: 2,
-        };
-        let mut taken = 0;
-        let err = runtime
-            .block_on(classify_store(
-                &ctx,
-                dir.path(),
-                "KEN".parse().unwrap(),
-                NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
-                window,
-                &Rules::default(),
-                |_, _| {
-                    taken += 1;
-                    if taken == 2 { Err(DiskFull) } else { Ok(()) }
-                },
-            ))
-            .unwrap_err();
-        // The state's failure (exit 6), as when the same file fails at the end; not internal.
-        assert_eq!(err.failure(), Failure::State);
-        assert_eq!(err.to_string(), "facts file: no space left on device");
-        let source = std::error::Error::source(&err).expect("the consumer's error is kept");
-        assert!(source.downcast_ref::<DiskFull>().is_some());
-        assert_eq!(taken, 2, "nothing is consumed after the failure");
     }
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use borderflow_classify::codec::FactsColumns;
-use borderflow_classify::plan::{GroupedOutput, PlanError, classify_store, write_grouped};
+use borderflow_classify::plan::{GroupedOutput, PlanError, write_grouped};
+use borderflow_classify::scan::{ScanLimits, StorePartition, classify_partitions};
 use borderflow_classify::{SimFacts, Window};
 use borderflow_core::schema::facts::{CROSSINGS_FILE, PSEUDONYM, SIMS_FILE};
 use borderflow_core::schema::{facts_crossings_schema, facts_sims_schema};
@@ -286,23 +287,50 @@ pub fn run_with(
     let staging = staged.path();
     let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
     let result = (|| {
-        let (runtime, ctx) = Engine::of(&p.engine).session(spill.path())?;
-        let (sims, tally) = match plan {
-            ClassifyPlan::Sorted => {
+        let (sims, tally, events, seen) = match plan {
+            ClassifyPlan::Scan => {
+                let partitions = dates
+                    .iter()
+                    .filter(|d| **d >= window_first && **d <= last)
+                    .map(|d| {
+                        Ok(StorePartition {
+                            date: *d,
+                            files: store.date_files(*d)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let limits = ScanLimits {
+                    threads: crate::engine::partitions(&p.engine),
+                    // Half the limit for the gathered rows; the rest for reading, the facts
+                    // and the writers.
+                    memory_bytes: p.engine.memory_limit_mb.saturating_mul(1 << 20) / 2,
+                };
                 let mut out = FactsWriter::create(staging)?;
                 let sink = |pseudonym: &[u8; 16], facts: &SimFacts| out.push(pseudonym, facts);
-                let sims = runtime.block_on(classify_store(
-                    &ctx,
-                    store.dir(),
+                let scanned = classify_partitions(
+                    &partitions,
                     p.measuring_country,
                     window_first,
                     window,
                     &p.classify,
+                    limits,
                     sink,
-                ))?;
-                (sims, out.finish()?)
+                )?;
+                let within = |counts: BTreeMap<NaiveDate, u64>, from: NaiveDate| {
+                    counts
+                        .into_iter()
+                        .filter(|(d, _)| *d >= from && *d <= last)
+                        .collect::<BTreeMap<_, _>>()
+                };
+                (
+                    scanned.sims,
+                    out.finish()?,
+                    within(scanned.events_per_day, period.first()),
+                    within(scanned.sims_per_day, first),
+                )
             }
             ClassifyPlan::Grouped => {
+                let (runtime, ctx) = Engine::of(&p.engine).session(spill.path())?;
                 // The engine's workers write the facts, at paths they can find.
                 let staging = worker_path(staging)?;
                 let out = GroupedOutput {
@@ -320,11 +348,13 @@ pub fn run_with(
                     &out,
                     facts_parquet_options(),
                 ))?;
-                runtime.block_on(tally_written(&ctx, &staging))?
+                let tally = runtime.block_on(tally_written(&ctx, &staging))?;
+                let events =
+                    runtime.block_on(per_day(&ctx, Daily::Events, period.first(), last))?;
+                let seen = runtime.block_on(per_day(&ctx, Daily::Sims, first, last))?;
+                (tally.0, tally.1, events, seen)
             }
         };
-        let events = runtime.block_on(per_day(&ctx, Daily::Events, period.first(), last))?;
-        let seen = runtime.block_on(per_day(&ctx, Daily::Sims, first, last))?;
         Ok::<_, ClassifyError>((sims, tally, events, seen))
     })();
     let (sims, tally, events_per_day, seen) = result?;

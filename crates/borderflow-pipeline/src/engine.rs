@@ -113,7 +113,7 @@ impl<'a> Engine<'a> {
     /// the rows are on a cluster.
     pub fn classify_plan(self) -> ClassifyPlan {
         match self {
-            Engine::Local(_) => ClassifyPlan::Sorted,
+            Engine::Local(_) => ClassifyPlan::Scan,
             Engine::Cluster { .. } => ClassifyPlan::Grouped,
         }
     }

@@ -460,7 +460,7 @@ impl PresenceStore {
     }
 
     /// The Parquet files of a date, one per delivery, in name order.
-    fn date_files(&self, d: NaiveDate) -> Result<Vec<PathBuf>, StoreError> {
+    pub fn date_files(&self, d: NaiveDate) -> Result<Vec<PathBuf>, StoreError> {
         let dir = self.date_dir(d);
         let mut files: Vec<PathBuf> = fs::read_dir(&dir)
             .map_err(|e| io(&dir, e))?

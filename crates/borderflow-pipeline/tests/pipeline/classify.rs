@@ -378,7 +378,7 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
             schemas,
         )
     };
-    let sorted = facts(ClassifyPlan::Sorted);
+    let sorted = facts(ClassifyPlan::Scan);
     let grouped = facts(ClassifyPlan::Grouped);
     // The engine's per-SIM rows (pseudonyms) went to a scratch directory of the state, removed
     // with the stage: nothing is left beside what was committed.
@@ -428,7 +428,7 @@ fn the_engines_count_of_written_facts_is_the_reports_and_a_repeated_sim_is_refus
     let root = dir.path();
     let p = ingested_world(root, 200, 4);
     let period: Period = "2025".parse().unwrap();
-    let report = run_with(&p, period, ClassifyPlan::Sorted).unwrap();
+    let report = run_with(&p, period, ClassifyPlan::Scan).unwrap();
     let facts = facts_dir(&p.state_dir, period);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let ctx = datafusion::prelude::SessionContext::new();

@@ -1,0 +1,731 @@
+//! The local classification plan: the presence store's files read directly, one range of
+//! pseudonyms at a time, each SIM's rows gathered in memory, summed over counterpart
+//! countries, put in day order and classified on every core.
+//!
+//! Why not a query: the rows of one SIM only ever meet each other, and pseudonyms are keyed
+//! hashes, so the leading bytes split SIMs evenly and ranges taken in order give SIMs in
+//! pseudonym order without sorting the store. The DataFusion plan this replaces (group by SIM,
+//! country and day, then sort every row of the window by SIM) held the window several times
+//! over in hash tables and sort buffers and spent close to half its time having the kernel
+//! zero fresh pages for them; here a row costs [`BYTES_PER_ROW`] and the memory limit sets how
+//! many ranges a run reads ([`ScanLimits`]), so a store larger than memory is read in several
+//! passes instead of spilled.
+//!
+//! The per-day totals the release's daily series needs (events of each date, SIMs seen on
+//! each date) are counted in the same pass ([`StoreTally`]).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use borderflow_core::CountryCode;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int32Type, UInt16Type};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::classify::{SimFacts, classify};
+use crate::plan::PlanError;
+use crate::row::country;
+use crate::rules::Rules;
+use crate::sim::{CountryDay, SimDays, Window};
+
+/// One date of the presence store: its date and its files (one per delivery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorePartition {
+    /// The functional local date its rows are for.
+    pub date: NaiveDate,
+    /// Its Parquet files.
+    pub files: Vec<PathBuf>,
+}
+
+/// What the local plan may use: its threads, and the memory the gathered rows of one range
+/// may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanLimits {
+    /// Threads reading files and classifying SIMs.
+    pub threads: usize,
+    /// Bytes of gathered rows one range may hold (the pipeline gives half its memory limit).
+    pub memory_bytes: u64,
+}
+
+/// Memory one presence row takes once gathered, its share of the SIM's vector included
+/// (a gathered row is 28 bytes; vectors grow by doubling).
+pub const BYTES_PER_ROW: u64 = 48;
+
+/// What one pass over the store counted besides the SIMs' facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreTally {
+    /// SIMs classified.
+    pub sims: u64,
+    /// Events of each date of the window that has any.
+    pub events_per_day: BTreeMap<NaiveDate, u64>,
+    /// SIMs with any row on each date of the window that has any.
+    pub sims_per_day: BTreeMap<NaiveDate, u64>,
+}
+
+/// One presence row as gathered: its SIM's country, and the row as the rules read it.
+#[derive(Debug, Clone, Copy)]
+struct Gathered {
+    sim_country: CountryCode,
+    row: CountryDay,
+}
+
+/// Each SIM's gathered rows, by pseudonym.
+type SimRows = HashMap<[u8; 16], Vec<Gathered>>;
+
+/// Classifies every SIM with presence rows in `partitions` whose date lies in the window that
+/// starts on `first` (history included), passing each SIM's pseudonym and facts to `sink` in
+/// pseudonym order, and returns what the pass counted.
+pub fn classify_partitions<E>(
+    partitions: &[StorePartition],
+    m: CountryCode,
+    first: NaiveDate,
+    window: Window,
+    rules: &Rules,
+    limits: ScanLimits,
+    mut sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), E>,
+) -> Result<StoreTally, PlanError>
+where
+    E: borderflow_core::FailureKind + std::error::Error + Send + Sync + 'static,
+{
+    let files: Vec<(u16, &Path)> = partitions
+        .iter()
+        .filter_map(|p| {
+            let day = u16::try_from((p.date - first).num_days()).ok()?;
+            (usize::from(day) < window.len()).then_some((day, &p.files))
+        })
+        .flat_map(|(day, files)| files.iter().map(move |f| (day, f.as_path())))
+        .collect();
+    let rows = files
+        .iter()
+        .map(|(_, f)| rows_in(f))
+        .sum::<Result<u64, _>>()?;
+    let ranges = ranges_for(rows, limits.memory_bytes);
+    let threads = limits.threads.max(1);
+    let mut events = vec![0u64; window.len()];
+    let mut seen = vec![0u64; window.len()];
+    let mut sims = 0u64;
+    for range in 0..ranges {
+        let lead = lead_range(range, ranges);
+        let gathered = gather(&files, lead, threads)?;
+        for (pseudonym, facts, days) in classify_gathered(gathered, m, window, rules, threads)? {
+            for (day, n) in days {
+                events[usize::from(day)] += n;
+                seen[usize::from(day)] += 1;
+            }
+            sims += 1;
+            sink(&pseudonym, &facts).map_err(|e| PlanError::Sink {
+                failure: e.failure(),
+                source: Box::new(e),
+            })?;
+        }
+    }
+    let by_date = |counts: Vec<u64>| -> BTreeMap<NaiveDate, u64> {
+        counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(d, n)| (first + chrono::Days::new(d as u64), n))
+            .collect()
+    };
+    Ok(StoreTally {
+        sims,
+        events_per_day: by_date(events),
+        sims_per_day: by_date(seen),
+    })
+}
+
+/// How many pseudonym ranges `rows` gathered rows need to stay within `memory_bytes`.
+fn ranges_for(rows: u64, memory_bytes: u64) -> usize {
+    let need = rows.saturating_mul(BYTES_PER_ROW);
+    let ranges = need.div_ceil(memory_bytes.max(1)).max(1);
+    usize::try_from(ranges.min(MAX_RANGES)).unwrap_or(1)
+}
+
+/// The most ranges a run splits the pseudonyms into: one per value of their first two bytes.
+const MAX_RANGES: u64 = 1 << 16;
+
+/// The values of a pseudonym's first two bytes (big-endian) that range `i` of `n` holds:
+/// consecutive ranges in order cover every pseudonym once, in pseudonym order.
+fn lead_range(i: usize, n: usize) -> std::ops::Range<u32> {
+    let bound = |k: usize| (k as u64 * MAX_RANGES / n as u64) as u32;
+    bound(i)..bound(i + 1)
+}
+
+/// The first two bytes of a pseudonym, as [`lead_range`] reads them.
+fn lead(pseudonym: &[u8; 16]) -> u32 {
+    u32::from(u16::from_be_bytes([pseudonym[0], pseudonym[1]]))
+}
+
+/// Rows of one store file, from its footer.
+fn rows_in(path: &Path) -> Result<u64, PlanError> {
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(path, e))?;
+    Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
+fn read_error(path: &Path, e: impl std::fmt::Display) -> PlanError {
+    PlanError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Every row of `files` whose pseudonym's first two bytes lie in `lead`, by SIM, read by
+/// `threads` threads taking files in turn.
+fn gather(
+    files: &[(u16, &Path)],
+    lead: std::ops::Range<u32>,
+    threads: usize,
+) -> Result<SimRows, PlanError> {
+    let next = AtomicUsize::new(0);
+    let read = |mut sims: SimRows| -> Result<SimRows, PlanError> {
+        while let Some((day, path)) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+            read_file(path, *day, &lead, &mut sims)?;
+        }
+        Ok(sims)
+    };
+    let parts: Vec<Result<SimRows, PlanError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| read(SimRows::default())))
+            .collect();
+        workers.into_iter().map(joined).collect()
+    });
+    let mut all: Option<SimRows> = None;
+    for part in parts {
+        let part = part?;
+        match &mut all {
+            None => all = Some(part),
+            Some(all) => {
+                for (pseudonym, rows) in part {
+                    all.entry(pseudonym).or_default().extend(rows);
+                }
+            }
+        }
+    }
+    Ok(all.unwrap_or_default())
+}
+
+/// A scoped thread's result; a panic in it is raised again here.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match handle.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Adds the rows of one store file of window day `day` in range `lead` to `sims`.
+fn read_file(
+    path: &Path,
+    day: u16,
+    range: &std::ops::Range<u32>,
+    sims: &mut SimRows,
+) -> Result<(), PlanError> {
+    use borderflow_core::schema::presence::*;
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(path, e))?;
+    let wanted = [
+        PSEUDONYM,
+        SIM_COUNTRY,
+        COUNTRY,
+        EVENTS,
+        NIGHT_EVENTS,
+        WEEKDAY_DAY_EVENTS,
+        FIRST_MINUTE,
+        LAST_MINUTE,
+    ];
+    let mut roots = Vec::with_capacity(wanted.len());
+    for name in wanted {
+        roots.push(
+            builder
+                .schema()
+                .index_of(name)
+                .map_err(|e| read_error(path, e))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(|e| read_error(path, e))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| read_error(path, e))?;
+        let cols = Columns::of(&batch)?;
+        for i in 0..batch.num_rows() {
+            let pseudonym: &[u8; 16] =
+                cols.pseudonym
+                    .value(i)
+                    .try_into()
+                    .map_err(|_| PlanError::BadRow {
+                        field: "pseudonym",
+                        message: "not 16 bytes".into(),
+                    })?;
+            if !range.contains(&lead(pseudonym)) {
+                continue;
+            }
+            let row = cols.row(i, day)?;
+            sims.entry(*pseudonym).or_default().push(row);
+        }
+    }
+    Ok(())
+}
+
+/// Rows per batch read from a store file.
+const BATCH_ROWS: usize = 8192;
+
+/// The columns of one batch of a store file, in the types read here.
+struct Columns {
+    pseudonym: datafusion::arrow::array::FixedSizeBinaryArray,
+    sim_country: datafusion::arrow::array::StringArray,
+    country: datafusion::arrow::array::StringArray,
+    events: datafusion::arrow::array::Int32Array,
+    night_events: datafusion::arrow::array::Int32Array,
+    weekday_day_events: datafusion::arrow::array::Int32Array,
+    first_minute: datafusion::arrow::array::UInt16Array,
+    last_minute: datafusion::arrow::array::UInt16Array,
+}
+
+impl Columns {
+    fn of(batch: &RecordBatch) -> Result<Self, PlanError> {
+        use borderflow_core::schema::presence::*;
+        let typed = |name: &'static str, to: &DataType| -> Result<ArrayRef, PlanError> {
+            let column = batch.column_by_name(name).ok_or(PlanError::BadRow {
+                field: name,
+                message: "missing from the store file".into(),
+            })?;
+            Ok(cast(column, to)?)
+        };
+        let string = |name| -> Result<_, PlanError> {
+            Ok(typed(name, &DataType::Utf8)?.as_string::<i32>().clone())
+        };
+        let int = |name| -> Result<_, PlanError> {
+            Ok(typed(name, &DataType::Int32)?
+                .as_primitive::<Int32Type>()
+                .clone())
+        };
+        let minute = |name| -> Result<_, PlanError> {
+            Ok(typed(name, &DataType::UInt16)?
+                .as_primitive::<UInt16Type>()
+                .clone())
+        };
+        Ok(Self {
+            pseudonym: typed(PSEUDONYM, &DataType::FixedSizeBinary(16))?
+                .as_fixed_size_binary()
+                .clone(),
+            sim_country: string(SIM_COUNTRY)?,
+            country: string(COUNTRY)?,
+            events: int(EVENTS)?,
+            night_events: int(NIGHT_EVENTS)?,
+            weekday_day_events: int(WEEKDAY_DAY_EVENTS)?,
+            first_minute: minute(FIRST_MINUTE)?,
+            last_minute: minute(LAST_MINUTE)?,
+        })
+    }
+
+    /// Row `i` as gathered, checked as ingest writes rows: every count present and not
+    /// negative, minutes inside the functional day, country codes.
+    fn row(&self, i: usize, day: u16) -> Result<Gathered, PlanError> {
+        use borderflow_core::schema::presence::*;
+        let count = |a: &datafusion::arrow::array::Int32Array, field: &'static str| {
+            let v = if a.is_null(i) { -1 } else { a.value(i) };
+            u32::try_from(v).map_err(|_| PlanError::BadRow {
+                field,
+                message: format!("negative count {v}"),
+            })
+        };
+        let minute = |a: &datafusion::arrow::array::UInt16Array, field: &'static str| {
+            let v = if a.is_null(i) {
+                -1
+            } else {
+                i32::from(a.value(i))
+            };
+            u16::try_from(v)
+                .ok()
+                .filter(|m| *m < MINUTES_IN_DAY)
+                .ok_or_else(|| PlanError::BadRow {
+                    field,
+                    message: format!("minute {v} outside the day"),
+                })
+        };
+        Ok(Gathered {
+            sim_country: country(self.sim_country.value(i), SIM_COUNTRY)?,
+            row: CountryDay {
+                day,
+                country: country(self.country.value(i), COUNTRY)?,
+                events: count(&self.events, EVENTS)?,
+                night_events: count(&self.night_events, NIGHT_EVENTS)?,
+                weekday_day_events: count(&self.weekday_day_events, WEEKDAY_DAY_EVENTS)?,
+                first_minute: minute(&self.first_minute, FIRST_MINUTE)?,
+                last_minute: minute(&self.last_minute, LAST_MINUTE)?,
+            },
+        })
+    }
+}
+
+/// Minutes of a functional day as the store counts them (a day runs 04:00 to 04:00 and a
+/// minute index stays under this bound).
+const MINUTES_IN_DAY: u16 = 1500;
+
+/// One SIM classified: its pseudonym, its facts, and its events on each window day it was
+/// seen.
+type Classified = ([u8; 16], SimFacts, Vec<(u16, u64)>);
+
+/// Every SIM of `sims` classified, in pseudonym order, on `threads` threads.
+fn classify_gathered(
+    sims: SimRows,
+    m: CountryCode,
+    window: Window,
+    rules: &Rules,
+    threads: usize,
+) -> Result<Vec<Classified>, PlanError> {
+    let mut sims: Vec<([u8; 16], Vec<Gathered>)> = sims.into_iter().collect();
+    sims.sort_unstable_by_key(|(p, _)| *p);
+    let total = sims.len();
+    // Tasks of consecutive SIMs, taken in turn: a SIM's cost varies with its days.
+    let mut tasks = VecDeque::new();
+    let mut rest = sims.into_iter().peekable();
+    let mut index = 0;
+    while rest.peek().is_some() {
+        tasks.push_back((index, rest.by_ref().take(SIMS_PER_TASK).collect::<Vec<_>>()));
+        index += 1;
+    }
+    let tasks = Mutex::new(tasks);
+    let done: Mutex<Vec<(usize, Vec<Classified>)>> = Mutex::new(Vec::new());
+    let work = || -> Result<(), PlanError> {
+        loop {
+            let task = tasks.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+            let Some((i, task)) = task else {
+                return Ok(());
+            };
+            let mut out = Vec::with_capacity(task.len());
+            for (pseudonym, rows) in task {
+                let (sim, days) = sim_days(rows)?;
+                out.push((pseudonym, classify(&sim, m, window, rules), days));
+            }
+            done.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((i, out));
+        }
+    };
+    let results: Vec<Result<(), PlanError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+        workers.into_iter().map(joined).collect()
+    });
+    for r in results {
+        r?;
+    }
+    let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.sort_unstable_by_key(|(i, _)| *i);
+    let mut out = Vec::with_capacity(total);
+    for (_, task) in done {
+        out.extend(task);
+    }
+    Ok(out)
+}
+
+/// SIMs per task of [`classify_gathered`]: enough that handing them to a thread costs
+/// nothing next to their rules.
+const SIMS_PER_TASK: usize = 256;
+
+/// One SIM's gathered rows as the rules read them: sorted by day, country and SIM country,
+/// the rows of one key (its counterpart countries', its deliveries') summed into one, the
+/// SIM's country that of its first row; and its events on each day it was seen.
+fn sim_days(mut rows: Vec<Gathered>) -> Result<(SimDays, Vec<(u16, u64)>), PlanError> {
+    rows.sort_unstable_by_key(|g| (g.row.day, g.row.country, g.sim_country));
+    let mut merged: Vec<CountryDay> = Vec::with_capacity(rows.len());
+    let mut last_key = None;
+    let mut days: Vec<(u16, u64)> = Vec::new();
+    for g in &rows {
+        let key = (g.row.day, g.row.country, g.sim_country);
+        match merged.last_mut() {
+            Some(m) if last_key == Some(key) => {
+                m.events = add(m.events, g.row.events, "events")?;
+                m.night_events = add(m.night_events, g.row.night_events, "night_events")?;
+                m.weekday_day_events = add(
+                    m.weekday_day_events,
+                    g.row.weekday_day_events,
+                    "weekday_day_events",
+                )?;
+                m.first_minute = m.first_minute.min(g.row.first_minute);
+                m.last_minute = m.last_minute.max(g.row.last_minute);
+            }
+            _ => {
+                merged.push(g.row);
+                last_key = Some(key);
+            }
+        }
+        match days.last_mut() {
+            Some((d, n)) if *d == g.row.day => *n += u64::from(g.row.events),
+            _ => days.push((g.row.day, u64::from(g.row.events))),
+        }
+    }
+    let sim_country = rows
+        .first()
+        .map(|g| g.sim_country)
+        .ok_or(PlanError::BadRow {
+            field: "pseudonym",
+            message: "a SIM without rows".into(),
+        })?;
+    Ok((
+        SimDays {
+            sim_country,
+            rows: merged,
+        },
+        days,
+    ))
+}
+
+/// A sum of two counts of one SIM, country and day; more than a 32-bit signed count holds is
+/// not a count ingest writes.
+fn add(a: u32, b: u32, field: &'static str) -> Result<u32, PlanError> {
+    a.checked_add(b)
+        .filter(|v| i32::try_from(*v).is_ok())
+        .ok_or(PlanError::BadRow {
+            field,
+            message: "count beyond 2^31 on one day".into(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borderflow_core::schema::presence_schema;
+    use borderflow_core::{Failure, FailureKind};
+    use datafusion::arrow::array::{FixedSizeBinaryArray, Int32Array, StringArray, UInt16Array};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    /// A facts consumer that fails as a full disk does, on its second SIM.
+    #[derive(Debug, thiserror::Error)]
+    #[error("facts file: no space left on device")]
+    struct DiskFull;
+
+    impl FailureKind for DiskFull {
+        fn failure(&self) -> Failure {
+            Failure::State
+        }
+    }
+
+    /// A store file of `n` SIMs of Kenya at home, SIM `i` with pseudonym `[ids[i]; 16]` and
+    /// `events` events (its first row also `events` in Uganda, on a second row).
+    fn store_file(path: &Path, ids: &[u8], events: i32) {
+        let n = ids.len();
+        let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+        let ints = |v: i32| Arc::new(Int32Array::from(vec![v; n])) as ArrayRef;
+        let minutes = |v: u16| Arc::new(UInt16Array::from(vec![v; n])) as ArrayRef;
+        let batch = RecordBatch::try_new(
+            presence_schema(),
+            vec![
+                Arc::new(
+                    FixedSizeBinaryArray::try_from_iter(ids.iter().map(|i| [*i; 16])).unwrap(),
+                ),
+                text("KEN"),
+                text("KEN"),
+                Arc::new(StringArray::from(vec![None::<&str>; n])),
+                ints(events),
+                ints(2),
+                ints(1),
+                minutes(100),
+                minutes(1200),
+            ],
+        )
+        .unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = ArrowWriter::try_new(file, presence_schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    fn window(days: u16) -> Window {
+        Window {
+            history: 0,
+            lookback: days,
+            period: days,
+            first_weekday: 2,
+        }
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 1, d).unwrap()
+    }
+
+    #[test]
+    fn a_facts_consumer_failing_mid_stream_keeps_its_cause_and_its_failure_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("local_date=2025-01-01/part-0.parquet");
+        store_file(&file, &[0, 1, 2], 5);
+        let partitions = [StorePartition {
+            date: day(1),
+            files: vec![file],
+        }];
+        let mut taken = 0;
+        let err = classify_partitions(
+            &partitions,
+            "KEN".parse().unwrap(),
+            day(1),
+            window(1),
+            &Rules::default(),
+            ScanLimits {
+                threads: 2,
+                memory_bytes: 1 << 20,
+            },
+            |_, _| {
+                taken += 1;
+                if taken == 2 { Err(DiskFull) } else { Ok(()) }
+            },
+        )
+        .unwrap_err();
+        // The state's failure (exit 6), as when the same file fails at the end; not internal.
+        assert_eq!(err.failure(), Failure::State);
+        assert_eq!(err.to_string(), "facts file: no space left on device");
+        let source = std::error::Error::source(&err).expect("the consumer's error is kept");
+        assert!(source.downcast_ref::<DiskFull>().is_some());
+        assert_eq!(taken, 2, "nothing is consumed after the failure");
+    }
+
+    /// Two deliveries of one date and a date outside the window; read in one range and in
+    /// many (a memory limit of one row), the SIMs come in pseudonym order with the same
+    /// tallies.
+    #[test]
+    fn every_range_split_gives_the_same_sims_in_pseudonym_order_and_the_same_tallies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |d: &str, f: &str| dir.path().join(format!("local_date={d}/{f}"));
+        store_file(&path("2025-01-01", "part-a.parquet"), &[200, 3, 90], 5);
+        store_file(&path("2025-01-01", "part-b.parquet"), &[3, 17], 4);
+        store_file(&path("2025-01-02", "part-a.parquet"), &[90, 255, 0], 1);
+        store_file(&path("2025-01-09", "part-a.parquet"), &[1], 1);
+        let partitions = [
+            StorePartition {
+                date: day(1),
+                files: vec![
+                    path("2025-01-01", "part-a.parquet"),
+                    path("2025-01-01", "part-b.parquet"),
+                ],
+            },
+            StorePartition {
+                date: day(2),
+                files: vec![path("2025-01-02", "part-a.parquet")],
+            },
+            StorePartition {
+                date: day(9),
+                files: vec![path("2025-01-09", "part-a.parquet")],
+            },
+        ];
+        let run = |memory_bytes| {
+            let mut sims = Vec::new();
+            let tally = classify_partitions(
+                &partitions,
+                "KEN".parse().unwrap(),
+                day(1),
+                window(2),
+                &Rules::default(),
+                ScanLimits {
+                    threads: 3,
+                    memory_bytes,
+                },
+                |p, f| {
+                    sims.push((p[0], f.days_seen));
+                    Ok::<_, DiskFull>(())
+                },
+            )
+            .unwrap();
+            (sims, tally)
+        };
+        let (sims, tally) = run(1 << 20);
+        assert_eq!(
+            sims,
+            vec![(0, 1), (3, 1), (17, 1), (90, 2), (200, 1), (255, 1)]
+        );
+        assert_eq!(tally.sims, 6);
+        assert_eq!(
+            tally.events_per_day,
+            BTreeMap::from([(day(1), 5 * 3 + 4 * 2), (day(2), 3)])
+        );
+        assert_eq!(
+            tally.sims_per_day,
+            BTreeMap::from([(day(1), 4), (day(2), 3)])
+        );
+        assert_eq!(run(1), (sims, tally));
+    }
+
+    #[test]
+    fn ranges_in_order_cover_every_leading_value_once_in_order() {
+        for n in [1, 2, 3, 7, 1000, 65536] {
+            let mut next = 0;
+            for i in 0..n {
+                let r = lead_range(i, n);
+                assert_eq!(r.start, next, "{n}");
+                assert!(r.end >= r.start);
+                next = r.end;
+            }
+            assert_eq!(next, 65536, "{n}");
+        }
+    }
+
+    #[test]
+    fn the_memory_limit_sets_the_number_of_ranges() {
+        assert_eq!(ranges_for(0, 1 << 20), 1);
+        assert_eq!(ranges_for(1000, 48_000), 1);
+        assert_eq!(ranges_for(1001, 48_000), 2);
+        // 50 M rows under 512 MiB: five passes.
+        assert_eq!(ranges_for(50_000_000, 512 << 20), 5);
+        assert_eq!(ranges_for(u64::MAX, 1), 65536);
+    }
+
+    #[test]
+    fn rows_of_one_day_and_country_are_summed_and_days_counted() {
+        let ken: CountryCode = "KEN".parse().unwrap();
+        let uga: CountryCode = "UGA".parse().unwrap();
+        let row = |day, country, events, first, last| Gathered {
+            sim_country: ken,
+            row: CountryDay {
+                day,
+                country,
+                events,
+                night_events: 1,
+                weekday_day_events: 0,
+                first_minute: first,
+                last_minute: last,
+            },
+        };
+        let (sim, days) = sim_days(vec![
+            row(3, uga, 2, 600, 700),
+            row(1, ken, 5, 100, 200),
+            row(3, ken, 1, 50, 60),
+            row(1, ken, 4, 90, 300),
+        ])
+        .unwrap();
+        assert_eq!(sim.sim_country, ken);
+        let got: Vec<_> = sim
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.day,
+                    r.country,
+                    r.events,
+                    r.night_events,
+                    r.first_minute,
+                    r.last_minute,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, ken, 9, 2, 90, 300),
+                (3, ken, 1, 1, 50, 60),
+                (3, uga, 2, 1, 600, 700)
+            ]
+        );
+        assert_eq!(days, vec![(1, 9), (3, 3)]);
+    }
+}
