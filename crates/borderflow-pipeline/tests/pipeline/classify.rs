@@ -340,21 +340,21 @@ fn return_migrants_with_two_years_of_store() {
 }
 
 /// The cluster's plan (one grouped query, the rules in an aggregate where the rows are, the
-/// facts files written by the engine) and the local plan (a sort streamed and folded here,
-/// the files written by this process) conclude the same facts for every SIM, row for row in
+/// facts files written by the engine) and the local plan (the store's files read here range
+/// of pseudonyms by range, in one range or many, the files written by this process) conclude the same facts for every SIM, row for row in
 /// the facts schema's columns and types, and the same report — on two years of store, so
 /// the window's history (return migrants) is in play, with the aggregate's partial states
 /// merged across partitions.
 #[test]
-fn the_grouped_plan_gives_the_sorted_plans_facts() {
+fn the_grouped_plan_gives_the_local_plans_facts_in_one_range_or_many() {
     use borderflow_pipeline::classify::{ClassifyPlan, facts_dir, facts_rows, run_with};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     // More partitions than cores: a SIM's rows meet in several partial states.
     let p = two_years_ingested(root, 600, 11, &["engine.target_partitions=4"]);
     let period: Period = "2025".parse().unwrap();
-    let facts = |plan| {
-        let r = run_with(&p, period, plan).unwrap();
+    let facts = |p: &borderflow_pipeline::Pipeline, plan| {
+        let r = run_with(p, period, plan).unwrap();
         let dir = facts_dir(&p.state_dir, period);
         // Nothing but the report and the two facts files is committed.
         let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -376,10 +376,11 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
             facts_rows(&dir).unwrap(),
             names,
             schemas,
+            (r.events_per_day, r.sims_per_day),
         )
     };
-    let sorted = facts(ClassifyPlan::Scan);
-    let grouped = facts(ClassifyPlan::Grouped);
+    let sorted = facts(&p, ClassifyPlan::Scan);
+    let grouped = facts(&p, ClassifyPlan::Grouped);
     // The engine's per-SIM rows (pseudonyms) went to a scratch directory of the state, removed
     // with the stage: nothing is left beside what was committed.
     let leftovers: Vec<String> = std::fs::read_dir(&p.state_dir)
@@ -399,6 +400,26 @@ fn the_grouped_plan_gives_the_sorted_plans_facts() {
     assert_eq!(sorted.5.len() as u64, sorted.0 + sorted.2);
     assert!(sorted.5 == grouped.5, "the facts differ between the plans");
     assert_eq!(sorted.6, grouped.6);
+    // The daily series the local plan counts while it reads equal the cluster's queries.
+    assert!(sorted.8.0.len() > 300, "{}", sorted.8.0.len());
+    assert_eq!(sorted.8, grouped.8);
+    // Under a memory limit of 4 MiB the local plan reads the store in many ranges of
+    // pseudonyms: the same facts and the same report.
+    let mut small = p.clone();
+    small.engine.memory_limit_mb = 4;
+    let ranged = facts(&small, ClassifyPlan::Scan);
+    assert_eq!(
+        (
+            &ranged.0, &ranged.1, ranged.2, ranged.3, ranged.4, &ranged.8
+        ),
+        (
+            &sorted.0, &sorted.1, sorted.2, sorted.3, sorted.4, &sorted.8
+        )
+    );
+    assert!(
+        ranged.5 == sorted.5,
+        "the facts differ between one range and many"
+    );
     // The engine's files have the facts schema's types exactly, as read_facts needs them.
     let types = |s: &datafusion::arrow::datatypes::SchemaRef| {
         s.fields()
