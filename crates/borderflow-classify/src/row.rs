@@ -44,7 +44,7 @@ impl PresenceRow<'_> {
         let day = u16::try_from(self.day)
             .ok()
             .filter(|d| usize::from(*d) < window.len())
-            .ok_or(BadRow {
+            .ok_or_else(|| BadRow {
                 field: "local_date",
                 message: format!("day {} outside the window", self.day),
             })?;
@@ -55,10 +55,14 @@ impl PresenceRow<'_> {
             })
         };
         let minute = |v: i32, field| {
-            u16::try_from(v).ok().filter(|m| *m < 1500).ok_or(BadRow {
-                field,
-                message: format!("minute {v} outside the day"),
-            })
+            // Messages are built only for a bad row: this runs for every row of the store.
+            u16::try_from(v)
+                .ok()
+                .filter(|m| *m < 1500)
+                .ok_or_else(|| BadRow {
+                    field,
+                    message: format!("minute {v} outside the day"),
+                })
         };
         Ok(CountryDay {
             day,

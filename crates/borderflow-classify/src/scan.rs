@@ -29,7 +29,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::classify::{SimFacts, classify};
 use crate::plan::PlanError;
-use crate::row::country;
+use crate::row::{PresenceRow, country};
 use crate::rules::Rules;
 use crate::sim::{CountryDay, SimDays, Window};
 
@@ -111,7 +111,7 @@ where
     let mut sims = 0u64;
     for range in 0..ranges {
         let lead = lead_range(range, ranges);
-        let gathered = gather(&files, lead, threads)?;
+        let gathered = gather(&files, lead, threads, window)?;
         for (pseudonym, facts, days) in classify_gathered(gathered, m, window, rules, threads)? {
             for (day, n) in days {
                 events[usize::from(day)] += n;
@@ -182,11 +182,12 @@ fn gather(
     files: &[(u16, &Path)],
     lead: std::ops::Range<u32>,
     threads: usize,
+    window: Window,
 ) -> Result<SimRows, PlanError> {
     let next = AtomicUsize::new(0);
     let read = |mut sims: SimRows| -> Result<SimRows, PlanError> {
         while let Some((day, path)) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-            read_file(path, *day, &lead, &mut sims)?;
+            read_file(path, *day, &lead, window, &mut sims)?;
         }
         Ok(sims)
     };
@@ -224,6 +225,7 @@ fn read_file(
     path: &Path,
     day: u16,
     range: &std::ops::Range<u32>,
+    window: Window,
     sims: &mut SimRows,
 ) -> Result<(), PlanError> {
     use borderflow_core::schema::presence::*;
@@ -270,7 +272,7 @@ fn read_file(
             if !range.contains(&lead(pseudonym)) {
                 continue;
             }
-            let row = cols.row(i, day)?;
+            let row = cols.row(i, day, window)?;
             sims.entry(*pseudonym).or_default().push(row);
         }
     }
@@ -329,49 +331,38 @@ impl Columns {
         })
     }
 
-    /// Row `i` as gathered, checked as ingest writes rows: every count present and not
-    /// negative, minutes inside the functional day, country codes.
-    fn row(&self, i: usize, day: u16) -> Result<Gathered, PlanError> {
-        use borderflow_core::schema::presence::*;
-        let count = |a: &datafusion::arrow::array::Int32Array, field: &'static str| {
-            let v = if a.is_null(i) { -1 } else { a.value(i) };
-            u32::try_from(v).map_err(|_| PlanError::BadRow {
-                field,
-                message: format!("negative count {v}"),
-            })
+    /// Row `i` as gathered, checked by [`PresenceRow::check`] as the cluster's aggregate
+    /// checks its rows (a null count or minute read as -1, so refused), here before the rows
+    /// of one day are summed.
+    fn row(&self, i: usize, day: u16, window: Window) -> Result<Gathered, PlanError> {
+        let count = |a: &datafusion::arrow::array::Int32Array| {
+            if a.is_null(i) { -1 } else { a.value(i) }
         };
-        let minute = |a: &datafusion::arrow::array::UInt16Array, field: &'static str| {
-            let v = if a.is_null(i) {
+        let minute = |a: &datafusion::arrow::array::UInt16Array| {
+            if a.is_null(i) {
                 -1
             } else {
                 i32::from(a.value(i))
-            };
-            u16::try_from(v)
-                .ok()
-                .filter(|m| *m < MINUTES_IN_DAY)
-                .ok_or_else(|| PlanError::BadRow {
-                    field,
-                    message: format!("minute {v} outside the day"),
-                })
+            }
+        };
+        let row = PresenceRow {
+            country: self.country.value(i),
+            events: count(&self.events),
+            night_events: count(&self.night_events),
+            weekday_day_events: count(&self.weekday_day_events),
+            first_minute: minute(&self.first_minute),
+            last_minute: minute(&self.last_minute),
+            day: i32::from(day),
         };
         Ok(Gathered {
-            sim_country: country(self.sim_country.value(i), SIM_COUNTRY)?,
-            row: CountryDay {
-                day,
-                country: country(self.country.value(i), COUNTRY)?,
-                events: count(&self.events, EVENTS)?,
-                night_events: count(&self.night_events, NIGHT_EVENTS)?,
-                weekday_day_events: count(&self.weekday_day_events, WEEKDAY_DAY_EVENTS)?,
-                first_minute: minute(&self.first_minute, FIRST_MINUTE)?,
-                last_minute: minute(&self.last_minute, LAST_MINUTE)?,
-            },
+            sim_country: country(
+                self.sim_country.value(i),
+                borderflow_core::schema::presence::SIM_COUNTRY,
+            )?,
+            row: row.check(window)?,
         })
     }
 }
-
-/// Minutes of a functional day as the store counts them (a day runs 04:00 to 04:00 and a
-/// minute index stays under this bound).
-const MINUTES_IN_DAY: u16 = 1500;
 
 /// One SIM classified: its pseudonym, its facts, and its events on each window day it was
 /// seen.
@@ -589,6 +580,42 @@ mod tests {
         let source = std::error::Error::source(&err).expect("the consumer's error is kept");
         assert!(source.downcast_ref::<DiskFull>().is_some());
         assert_eq!(taken, 2, "nothing is consumed after the failure");
+    }
+
+    /// A row ingest could not have written is refused with its column, as the cluster's
+    /// aggregate refuses it, and nothing reaches the facts.
+    #[test]
+    fn a_row_with_a_negative_count_is_refused_by_its_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("local_date=2025-01-01/part-0.parquet");
+        store_file(&file, &[0, 1], -1);
+        let partitions = [StorePartition {
+            date: day(1),
+            files: vec![file],
+        }];
+        let mut taken = 0;
+        let err = classify_partitions(
+            &partitions,
+            "KEN".parse().unwrap(),
+            day(1),
+            window(1),
+            &Rules::default(),
+            ScanLimits {
+                threads: 1,
+                memory_bytes: 1 << 20,
+            },
+            |_, _| {
+                taken += 1;
+                Ok::<_, DiskFull>(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "presence store row for events: negative count -1"
+        );
+        assert_eq!(err.failure(), Failure::State);
+        assert_eq!(taken, 0);
     }
 
     /// Two deliveries of one date and a date outside the window; read in one range and in

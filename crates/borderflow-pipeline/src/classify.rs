@@ -285,7 +285,6 @@ pub fn run_with(
     let run = std::process::id().to_string();
     let staged = StagedDir::create_at(layout.staging("classify", &run), &dir)?;
     let staging = staged.path();
-    let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
     let result = (|| {
         let (sims, tally, events, seen) = match plan {
             ClassifyPlan::Scan => {
@@ -330,6 +329,8 @@ pub fn run_with(
                 )
             }
             ClassifyPlan::Grouped => {
+                // The engine's spill files and per-SIM rows (pseudonyms) stay in the state.
+                let spill = ScratchDir::create(layout.staging("classify-spill", &run))?;
                 let (runtime, ctx) = Engine::of(&p.engine).session(spill.path())?;
                 // The engine's workers write the facts, at paths they can find.
                 let staging = worker_path(staging)?;
