@@ -410,10 +410,7 @@ pub fn read_partition(
         rename(&quarantine_tmp, &quarantine)?;
     }
     let mut digests = BTreeMap::new();
-    for f in shares
-        .iter()
-        .filter(|f| f.row_groups.is_none_or(|(start, _)| start == 0))
-    {
+    for f in shares.iter().filter(|f| f.first_row == 1) {
         let digest = digest_file(&f.path).map_err(|e| external(e.into()))?;
         digests.insert(f.path.display().to_string(), digest);
     }

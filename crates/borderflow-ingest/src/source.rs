@@ -13,14 +13,20 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use borderflow_core::schema::event;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelectionPolicy, RowSelector,
 };
+use parquet::file::metadata::PageIndexPolicy;
 
 use crate::config::{InputConfig, OPTIONAL, REQUIRED};
 use crate::expr::{BoundExpr, Operand, is_binary};
 
 /// Rows per batch read.
 pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// Rows per part below which a Parquet file of one row group is read whole by one thread:
+/// opening it twice and skipping to the middle would cost more than a second thread gains.
+pub const SPLIT_MIN_ROWS: u64 = 4 * BATCH_ROWS as u64;
 
 /// An input file could not be found or read. The message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +90,9 @@ pub enum Format {
     Parquet,
 }
 
-/// One input file, or a run of row groups of a Parquet file (so one large file can be read by
+/// One input file, or a run of rows of a Parquet file (so one large file can be read by
 /// several partitions at once, each still knowing the file's row numbers). It travels in a
-/// cluster's ingest plan as it is: a path and row groups, nothing read from the file.
+/// cluster's ingest plan as it is: a path, row groups and rows, nothing read from the file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Where it is.
@@ -97,6 +103,11 @@ pub struct InputFile {
     pub size: u64,
     /// The row groups `[start, end)` to read; `None` for the whole file.
     pub row_groups: Option<(usize, usize)>,
+    /// The rows `[start, end)` of those row groups to read, counted from the first row of
+    /// `row_groups.0`; `None` for all of them. A file whose row groups are fewer or larger than
+    /// its shares is cut inside a row group, so that every share reads as many rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<(u64, u64)>,
     /// Row number (1-based) of the first row read.
     pub first_row: u64,
     /// The only dates this file may still give the store, when the store has taken the same
@@ -171,6 +182,7 @@ pub fn discover(paths: &[String]) -> Result<Vec<InputFile>, SourceError> {
                 format,
                 size,
                 row_groups: None,
+                rows: None,
                 first_row: 1,
                 window: None,
             })
@@ -254,8 +266,10 @@ impl InputFile {
         !widened.intersect(window).is_empty()
     }
 
-    /// Splits a Parquet file into at most `parts` runs of consecutive row groups of about equal
-    /// rows; other files (and Parquet files of one row group) come back whole.
+    /// Splits a Parquet file into at most `parts` runs of consecutive rows, equal to a row, cut
+    /// inside a row group where they must (a file of five row groups read by two threads would
+    /// otherwise leave one thread idle for a fifth of the file). A Parquet file of one row group
+    /// under [`SPLIT_MIN_ROWS`] rows per part, and every other file, comes back whole.
     pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
         if self.format != Format::Parquet || parts < 2 || self.row_groups.is_some() {
             return Ok(vec![self.clone()]);
@@ -276,30 +290,38 @@ impl InputFile {
             .iter()
             .map(|g| g.num_rows().max(0) as u64)
             .collect();
-        if groups.len() < 2 {
+        let total: u64 = groups.iter().sum();
+        if groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64 {
             return Ok(vec![self.clone()]);
         }
-        let total: u64 = groups.iter().sum();
         let target = total.div_ceil(parts as u64).max(1);
+        // Where each row group starts, in rows from the file's first row.
+        let starts: Vec<u64> = groups
+            .iter()
+            .scan(0u64, |at, n| {
+                let start = *at;
+                *at += n;
+                Some(start)
+            })
+            .collect();
+        let group_of = |row: u64| starts.partition_point(|s| *s <= row) - 1;
         let mut out = Vec::new();
-        let (mut start, mut rows, mut first_row) = (0, 0u64, 1u64);
-        for (i, n) in groups.iter().enumerate() {
-            rows += n;
-            let last = i + 1 == groups.len();
-            if rows >= target || last {
-                out.push(InputFile {
-                    path: self.path.clone(),
-                    format: self.format,
-                    size: self.size * rows / total.max(1),
-                    row_groups: Some((start, i + 1)),
-                    first_row,
-                    window: self.window.clone(),
-                    partitions: self.partitions.clone(),
-                });
-                first_row += rows;
-                start = i + 1;
-                rows = 0;
-            }
+        let mut start = 0u64;
+        while start < total {
+            let end = (start + target).min(total);
+            let (first, last) = (group_of(start), group_of(end - 1));
+            let whole = start == starts[first] && end == starts[last] + groups[last];
+            out.push(InputFile {
+                path: self.path.clone(),
+                format: self.format,
+                size: self.size * (end - start) / total,
+                row_groups: Some((first, last + 1)),
+                rows: (!whole).then(|| (start - starts[first], end - starts[first])),
+                first_row: start + 1,
+                window: self.window.clone(),
+                partitions: self.partitions.clone(),
+            });
+            start = end;
         }
         Ok(out)
     }
@@ -439,8 +461,17 @@ impl InputFile {
             Format::Parquet => {
                 // Text columns are read as string views: a dictionary-encoded column's values
                 // are then referenced, not copied row by row.
-                let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-                    .map_err(|e| read_err(e.into()))?;
+                // A share that starts inside a row group skips to its first row by the offset
+                // index, where the file has one, instead of decoding the rows before it.
+                let pages = match self.rows {
+                    Some(_) => PageIndexPolicy::Optional,
+                    None => PageIndexPolicy::Skip,
+                };
+                let metadata = ArrowReaderMetadata::load(
+                    &file,
+                    ArrowReaderOptions::new().with_offset_index_policy(pages),
+                )
+                .map_err(|e| read_err(e.into()))?;
                 let viewed = Arc::new(Schema::new(
                     metadata
                         .schema()
@@ -482,13 +513,29 @@ impl InputFile {
                 let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
                 let groups = builder.metadata().row_groups();
                 let (a, b) = self.row_groups.unwrap_or((0, groups.len()));
-                let rows = groups[a..b]
+                let in_groups: u64 = groups[a..b]
                     .iter()
                     .map(|g| g.num_rows().max(0) as u64)
                     .sum();
                 let builder = match self.row_groups {
                     Some((a, b)) => builder.with_row_groups((a..b).collect()),
                     None => builder,
+                };
+                let (rows, builder) = match self.rows {
+                    Some((start, end)) => {
+                        let end = end.min(in_groups);
+                        let start = start.min(end);
+                        let selection = RowSelection::from(vec![
+                            RowSelector::skip(start as usize),
+                            RowSelector::select((end - start) as usize),
+                        ]);
+                        // Selectors, not a mask: reading stops at the share's last row.
+                        let builder = builder
+                            .with_row_selection(selection)
+                            .with_row_selection_policy(RowSelectionPolicy::Selectors);
+                        (end - start, builder)
+                    }
+                    None => (in_groups, builder),
                 };
                 let reader = builder
                     .with_projection(mask)
@@ -1180,5 +1227,58 @@ mod tests {
             err.contains("day=3/part-0.parquet row 1") && err.contains("now in Pacific/Galapagos"),
             "{err}"
         );
+    }
+
+    /// A Parquet file of `rows` rows in row groups of `group` rows.
+    fn grouped(dir: &Path, rows: usize, group: usize) -> InputFile {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Utf8, true)]));
+        let values: Vec<String> = (0..rows).map(|i| i.to_string()).collect();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(values))])
+            .unwrap();
+        let path = dir.join(format!("grouped-{rows}-{group}.parquet"));
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group))
+            .build();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(File::create(&path).unwrap(), schema, Some(props))
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        InputFile {
+            path,
+            format: Format::Parquet,
+            size,
+            row_groups: None,
+            rows: None,
+            first_row: 1,
+            window: None,
+            partitions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_file_of_five_row_groups_is_split_into_equal_shares_inside_a_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = grouped(dir.path(), 15, 3);
+        let parts = file.split(2).unwrap();
+        let cut: Vec<_> = parts
+            .iter()
+            .map(|p| (p.row_groups, p.rows, p.first_row))
+            .collect();
+        assert_eq!(
+            cut,
+            [
+                (Some((0, 3)), Some((0, 8)), 1),
+                (Some((2, 5)), Some((2, 9)), 9)
+            ]
+        );
+        // Shares that end on row-group boundaries read whole groups.
+        let even = grouped(dir.path(), 18, 3);
+        let thirds: Vec<_> = even.split(3).unwrap().iter().map(|p| p.rows).collect();
+        assert_eq!(thirds, [None, None, None]);
+        // A small file of one row group is read whole.
+        let small = grouped(dir.path(), 15, 15);
+        assert_eq!(small.split(2).unwrap(), std::slice::from_ref(&small));
     }
 }
