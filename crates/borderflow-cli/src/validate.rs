@@ -182,8 +182,14 @@ fn check(args: &Args, say: &mut dyn FnMut(String)) -> Result<Validation> {
         None
     };
     let store = layout.presence();
-    if store.exists() {
-        let (s, _) = PresenceStore::existing(&store)?;
+    // A directory with neither a description nor a date (a first run killed as it began) is
+    // no store yet: the next run makes it.
+    let existing = match PresenceStore::existing(&store) {
+        Ok((s, _)) => Some(s),
+        Err(borderflow_presence::StoreError::Missing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(s) = existing {
         // Every partition's footer is read: a corrupt file is named now, not mid-run.
         let dates = s.check_partitions()?;
         v.store_dates = dates.len();

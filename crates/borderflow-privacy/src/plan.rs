@@ -354,33 +354,77 @@ impl Threshold {
 /// P(Z ≥ t) for Z the discrete Gaussian of scale σ (floating point: the threshold is a public
 /// parameter, not part of the mechanism).
 pub fn tail(sigma: f64, t: i64) -> f64 {
-    if !(sigma.is_finite() && sigma > 0.0) {
-        return if t <= 0 { 1.0 } else { 0.0 };
+    match GaussianTail::new(sigma) {
+        Some(g) => g.at(t),
+        None => degenerate_tail(t),
     }
-    let reach = (40.0 * sigma).ceil() as i64 + 10;
-    let w = |z: i64| (-((z * z) as f64) / (2.0 * sigma * sigma)).exp();
-    let total: f64 = (-reach..=reach).map(w).sum();
-    let above: f64 = (t.max(-reach)..=reach).map(w).sum();
-    above / total
+}
+
+/// The tail of a noise-free "Gaussian": all of its mass at zero.
+fn degenerate_tail(t: i64) -> f64 {
+    if t <= 0 { 1.0 } else { 0.0 }
+}
+
+/// The discrete Gaussian's weights exp(−z² / 2σ²) on −40σ…40σ, computed once for the many
+/// tails a threshold search asks for (each tail is then a sum, in the same order as ever).
+struct GaussianTail {
+    reach: i64,
+    weights: Vec<f64>,
+    total: f64,
+}
+
+impl GaussianTail {
+    fn new(sigma: f64) -> Option<Self> {
+        if !(sigma.is_finite() && sigma > 0.0) {
+            return None;
+        }
+        let reach = (40.0 * sigma).ceil() as i64 + 10;
+        let weights: Vec<f64> = (-reach..=reach)
+            .map(|z| (-((z * z) as f64) / (2.0 * sigma * sigma)).exp())
+            .collect();
+        let total = weights.iter().sum();
+        Some(Self {
+            reach,
+            weights,
+            total,
+        })
+    }
+
+    /// P(Z ≥ t).
+    fn at(&self, t: i64) -> f64 {
+        let from = t.max(-self.reach) + self.reach;
+        let above: f64 = usize::try_from(from)
+            .ok()
+            .and_then(|from| self.weights.get(from..))
+            .unwrap_or_default()
+            .iter()
+            .sum();
+        above / self.total
+    }
 }
 
 /// The smallest τ ≥ 1 with `cells` · P(Z ≥ τ) ≤ `rate`.
 pub fn phantom_threshold(sigma: f64, cells: usize, rate: f64) -> i64 {
+    let gaussian = GaussianTail::new(sigma);
+    let tail = |t: i64| match &gaussian {
+        Some(g) => g.at(t),
+        None => degenerate_tail(t),
+    };
     let mut t = 1;
-    while (cells as f64) * tail(sigma, t) > rate && t < 1_000_000_000 {
+    while (cells as f64) * tail(t) > rate && t < 1_000_000_000 {
         // Grow geometrically, then settle by bisection.
         t *= 2;
     }
     let (mut lo, mut hi) = (t / 2, t);
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
-        if (cells as f64) * tail(sigma, mid) > rate {
+        if (cells as f64) * tail(mid) > rate {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    if (cells as f64) * tail(sigma, lo.max(1)) <= rate {
+    if (cells as f64) * tail(lo.max(1)) <= rate {
         lo.max(1)
     } else {
         hi
@@ -599,5 +643,36 @@ mod tests {
         assert!((c.sigma() - 5f64.sqrt()).abs() < 1e-12);
         assert!((x.sigma() - 20f64.sqrt()).abs() < 1e-12);
         assert!((c.margin_of_error_95() - 1.96 * 5f64.sqrt()).abs() < 1e-12);
+    }
+
+    /// The tail as it was first written: every weight computed again for each t.
+    fn tail_by_definition(sigma: f64, t: i64) -> f64 {
+        let reach = (40.0 * sigma).ceil() as i64 + 10;
+        let w = |z: i64| (-((z * z) as f64) / (2.0 * sigma * sigma)).exp();
+        let total: f64 = (-reach..=reach).map(w).sum();
+        let above: f64 = (t.max(-reach)..=reach).map(w).sum();
+        above / total
+    }
+
+    #[test]
+    fn tails_from_weights_computed_once_are_the_tails_by_definition_to_the_bit() {
+        for sigma in [0.3, 1.0, 2.0, 7.5, 191.04973] {
+            let g = GaussianTail::new(sigma).unwrap();
+            for t in [
+                -100_000, -3, 0, 1, 2, 5, 17, 64, 400, 7_650, 7_651, 1_000_000,
+            ] {
+                assert_eq!(
+                    g.at(t).to_bits(),
+                    tail_by_definition(sigma, t).to_bits(),
+                    "σ = {sigma}, t = {t}"
+                );
+            }
+        }
+        // No noise: all the mass at zero.
+        assert_eq!((tail(0.0, 0), tail(0.0, 1)), (1.0, 0.0));
+        // 62,250 cells at σ = 2 publish at most half a phantom on average from τ = 10 on.
+        assert_eq!(phantom_threshold(2.0, 62_250, 0.5), 10);
+        assert!(62_250.0 * tail_by_definition(2.0, 9) > 0.5);
+        assert!(62_250.0 * tail_by_definition(2.0, 10) <= 0.5);
     }
 }

@@ -96,9 +96,17 @@ pub fn render(
 ) -> Result<String, WriteError> {
     let codes = SdmxCodes::new(about.refdata);
     let tables = published_tables(release, about);
-    for t in &tables {
-        write_all(t, about.sdmx, &codes, dir)?;
-    }
+    // Each table's files on a thread of their own: the crossings table (62,250 cells) alone
+    // is most of the writing, and the others come for free beside it.
+    std::thread::scope(|s| {
+        let writers: Vec<_> = tables
+            .iter()
+            .map(|t| s.spawn(|| write_all(t, about.sdmx, &codes, dir)))
+            .collect();
+        writers
+            .into_iter()
+            .try_for_each(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })?;
     write_structures(
         about.sdmx,
         &codes,
@@ -136,21 +144,29 @@ fn published_tables<'a>(
     tables
 }
 
-/// Writes `<dir>/<name>.parquet`, `.csv` and `.sdmx.csv` (against the dataflows of `ids`).
+/// Writes `<dir>/<name>.parquet`, `.csv` and `.sdmx.csv` (against the dataflows of `ids`),
+/// the three at once.
 pub fn write_all(
     table: &ReleasedTable,
     ids: &SdmxConfig,
     codes: &SdmxCodes,
     dir: &Path,
 ) -> Result<(), WriteError> {
-    write_parquet(table, &dir.join(format!("{}.parquet", table.name)))?;
-    write_csv(table, &dir.join(format!("{}.csv", table.name)))?;
-    write_sdmx_csv(
-        table,
-        ids,
-        codes,
-        &dir.join(format!("{}.sdmx.csv", table.name)),
-    )
+    std::thread::scope(|s| {
+        let parquet =
+            s.spawn(|| write_parquet(table, &dir.join(format!("{}.parquet", table.name))));
+        let csv = s.spawn(|| write_csv(table, &dir.join(format!("{}.csv", table.name))));
+        let sdmx = write_sdmx_csv(
+            table,
+            ids,
+            codes,
+            &dir.join(format!("{}.sdmx.csv", table.name)),
+        );
+        let join = |w: std::thread::ScopedJoinHandle<'_, Result<(), WriteError>>| {
+            w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        join(parquet).and(join(csv)).and(sdmx)
+    })
 }
 
 /// ε of the release at the pipeline's δ, from the ρ it charged.

@@ -77,10 +77,16 @@ pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, Ing
     crate::binding::check(p)?;
     let store = StateLayout::new(&p.state_dir).presence();
     if store.exists() {
-        let (_, fingerprint) = PresenceStore::existing(&store)?;
-        if fingerprint != key.fingerprint().to_string() {
-            // Opening with the run's key reports the mismatch in the store's own words.
-            PresenceStore::open(&store, &key.fingerprint().to_string())?;
+        match PresenceStore::existing(&store) {
+            Ok((_, fingerprint)) if fingerprint != key.fingerprint().to_string() => {
+                // Opening with the run's key reports the mismatch in the store's own words.
+                PresenceStore::open(&store, &key.fingerprint().to_string())?;
+            }
+            Ok(_) => {}
+            // A directory with neither a description nor a date: a first run was killed
+            // between making it and describing it. The run makes the store in it.
+            Err(borderflow_presence::StoreError::Missing { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(Preflight {

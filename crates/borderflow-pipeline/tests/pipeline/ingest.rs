@@ -352,6 +352,21 @@ fn hand_built_sims_have_exact_presence_facts() {
 }
 
 #[test]
+fn a_store_directory_a_killed_first_run_left_empty_is_made_by_the_next_run() {
+    let f = Fixture::new();
+    f.write(
+        "good.csv",
+        "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000001,2025-03-03T17:00:00Z,63902,63902,\n",
+    );
+    let p = f.pipeline(&["data/good.csv"], &[]);
+    // A first run killed between making the store's directory and writing its description.
+    std::fs::create_dir_all(p.state_dir.join("presence")).unwrap();
+    let r = ingest::run(&p, None, &[]).unwrap();
+    assert_eq!((r.totals.read, r.totals.accepted), (1, 1));
+    assert_eq!(r.dates_written.len(), 1);
+}
+
+#[test]
 fn a_failing_run_leaves_the_state_as_it_was() {
     let f = Fixture::new();
     f.write(
