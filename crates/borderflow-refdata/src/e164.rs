@@ -25,6 +25,9 @@ pub struct CallingCodes {
     /// with them (0 if none is longer than three digits), so a lookup tries only lengths that
     /// can match — one or two probes for most numbers instead of seven.
     deepest: Vec<u8>,
+    /// By a number's first three digits: what its longest listed prefix of at most three
+    /// digits says (`None`: no such prefix), so most numbers need no hashing at all.
+    by_head: Vec<Option<Option<CountryCode>>>,
 }
 
 /// A prefix of `len` digits with numeric value `value`, as one integer: no string to build or
@@ -58,7 +61,7 @@ impl CallingCodes {
             Ok((prefix.to_string(), alpha3))
         })?;
         let prefixes: HashMap<String, Option<CountryCode>> = table.into_iter().collect();
-        let by_key = prefixes
+        let by_key: HashMap<u64, Option<CountryCode>> = prefixes
             .iter()
             .map(|(p, c)| {
                 let value = p.bytes().fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
@@ -70,10 +73,18 @@ impl CallingCodes {
             let head: usize = p[..3].parse().expect("digits");
             deepest[head] = deepest[head].max(p.len() as u8);
         }
+        let by_head = (0..1000u64)
+            .map(|head| {
+                [(head, 3), (head / 10, 2), (head / 100, 1)]
+                    .into_iter()
+                    .find_map(|(value, len)| by_key.get(&prefix_key(value, len)).copied())
+            })
+            .collect();
         Ok(Self {
             prefixes,
             by_key,
             deepest,
+            by_head,
         })
     }
 
@@ -105,20 +116,34 @@ impl CallingCodes {
             return None;
         }
         let mut longest = n.min(MAX_PREFIX);
-        if longest > 3 {
+        if longest >= 3 {
             let head = digits[..3]
                 .iter()
                 .fold(0usize, |v, b| v * 10 + usize::from(b - b'0'));
-            longest = longest.min(usize::from(self.deepest[head]).max(3));
+            // Lengths above three only where a longer prefix starts with these digits.
+            let deepest = usize::from(self.deepest[head]).min(longest);
+            if deepest > 3 {
+                let mut value = digits[..deepest]
+                    .iter()
+                    .fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
+                for len in (4..=deepest).rev() {
+                    if let Some(hit) = self.by_key.get(&prefix_key(value, len)) {
+                        return *hit;
+                    }
+                    value /= 10;
+                }
+            }
+            return self.by_head[head].flatten();
         }
         let mut value = digits[..longest]
             .iter()
             .fold(0u64, |v, b| v * 10 + u64::from(b - b'0'));
-        for len in (1..=longest).rev() {
-            if let Some(hit) = self.by_key.get(&prefix_key(value, len)) {
+        while longest > 0 {
+            if let Some(hit) = self.by_key.get(&prefix_key(value, longest)) {
                 return *hit;
             }
             value /= 10;
+            longest -= 1;
         }
         None
     }
@@ -131,5 +156,40 @@ impl CallingCodes {
             .filter(|(_, c)| **c == Some(country))
             .map(|(p, _)| p.as_str())
             .min_by_key(|p| (p.len(), *p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Longest prefix by definition: every listed prefix compared as text.
+    fn by_definition(codes: &CallingCodes, digits: &str) -> Option<CountryCode> {
+        (1..=digits.len().min(MAX_PREFIX))
+            .rev()
+            .find_map(|len| codes.prefixes.get(&digits[..len]))
+            .copied()
+            .flatten()
+    }
+
+    #[test]
+    fn the_table_lookups_agree_with_the_longest_prefix_by_definition() {
+        let codes = CallingCodes::load(None, &|_| true).unwrap();
+        let mut numbers: Vec<String> = (1..1000).map(|head| head.to_string()).collect();
+        for head in 1..1000 {
+            for tail in [
+                "0", "5", "0000000", "2345678", "9876543", "6123456", "7271234",
+            ] {
+                numbers.push(format!("{head}{tail}"));
+            }
+        }
+        for p in codes.prefixes.keys() {
+            for tail in ["", "0", "1234567", "9999999"] {
+                numbers.push(format!("{p}{tail}"));
+            }
+        }
+        for n in numbers.iter().filter(|n| n.len() <= 15) {
+            assert_eq!(codes.country_of(n), by_definition(&codes, n), "+{n}");
+        }
     }
 }
