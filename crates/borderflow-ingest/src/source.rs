@@ -268,8 +268,9 @@ impl InputFile {
 
     /// Splits a Parquet file into at most `parts` runs of consecutive rows, equal to a row, cut
     /// inside a row group where they must (a file of five row groups read by two threads would
-    /// otherwise leave one thread idle for a fifth of the file). A Parquet file of one row group
-    /// under [`SPLIT_MIN_ROWS`] rows per part, and every other file, comes back whole.
+    /// otherwise leave one thread idle for a fifth of the file). A Parquet file without rows or
+    /// of one row group under [`SPLIT_MIN_ROWS`] rows per part, and every other file, comes back
+    /// whole (so that it is still read, and counted, once).
     pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
         if self.format != Format::Parquet || parts < 2 || self.row_groups.is_some() {
             return Ok(vec![self.clone()]);
@@ -291,7 +292,7 @@ impl InputFile {
             .map(|g| g.num_rows().max(0) as u64)
             .collect();
         let total: u64 = groups.iter().sum();
-        if groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64 {
+        if total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
             return Ok(vec![self.clone()]);
         }
         let target = total.div_ceil(parts as u64).max(1);
