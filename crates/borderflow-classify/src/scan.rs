@@ -548,31 +548,40 @@ mod tests {
         NaiveDate::from_ymd_opt(2025, 1, d).unwrap()
     }
 
-    #[test]
-    fn a_facts_consumer_failing_mid_stream_keeps_its_cause_and_its_failure_class() {
+    /// Classifies a store of one date, 1 January, holding SIMs `ids` with `events` each, on
+    /// `threads` threads, passing the facts to `sink`.
+    fn classify_one_date<E>(
+        ids: &[u8],
+        events: i32,
+        threads: usize,
+        sink: impl FnMut(&[u8; 16], &SimFacts) -> Result<(), E>,
+    ) -> Result<StoreTally, PlanError>
+    where
+        E: borderflow_core::FailureKind + std::error::Error + Send + Sync + 'static,
+    {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("local_date=2025-01-01/part-0.parquet");
-        store_file(&file, &[0, 1, 2], 5);
+        store_file(&file, ids, events);
         let partitions = [StorePartition {
             date: day(1),
             files: vec![file],
         }];
+        let limits = ScanLimits {
+            threads,
+            memory_bytes: 1 << 20,
+        };
+        let rules = Rules::default();
+        let m = "KEN".parse().unwrap();
+        classify_partitions(&partitions, m, day(1), window(1), &rules, limits, sink)
+    }
+
+    #[test]
+    fn a_facts_consumer_failing_mid_stream_keeps_its_cause_and_its_failure_class() {
         let mut taken = 0;
-        let err = classify_partitions(
-            &partitions,
-            "KEN".parse().unwrap(),
-            day(1),
-            window(1),
-            &Rules::default(),
-            ScanLimits {
-                threads: 2,
-                memory_bytes: 1 << 20,
-            },
-            |_, _| {
-                taken += 1;
-                if taken == 2 { Err(DiskFull) } else { Ok(()) }
-            },
-        )
+        let err = classify_one_date(&[0, 1, 2], 5, 2, |_, _| {
+            taken += 1;
+            if taken == 2 { Err(DiskFull) } else { Ok(()) }
+        })
         .unwrap_err();
         // The state's failure (exit 6), as when the same file fails at the end; not internal.
         assert_eq!(err.failure(), Failure::State);
@@ -586,29 +595,11 @@ mod tests {
     /// aggregate refuses it, and nothing reaches the facts.
     #[test]
     fn a_row_with_a_negative_count_is_refused_by_its_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("local_date=2025-01-01/part-0.parquet");
-        store_file(&file, &[0, 1], -1);
-        let partitions = [StorePartition {
-            date: day(1),
-            files: vec![file],
-        }];
         let mut taken = 0;
-        let err = classify_partitions(
-            &partitions,
-            "KEN".parse().unwrap(),
-            day(1),
-            window(1),
-            &Rules::default(),
-            ScanLimits {
-                threads: 1,
-                memory_bytes: 1 << 20,
-            },
-            |_, _| {
-                taken += 1;
-                Ok::<_, DiskFull>(())
-            },
-        )
+        let err = classify_one_date(&[0, 1], -1, 1, |_, _| {
+            taken += 1;
+            Ok::<_, DiskFull>(())
+        })
         .unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -351,13 +351,14 @@ fn hand_built_sims_have_exact_presence_facts() {
     assert_eq!(pseudo, [[want]]);
 }
 
+/// One valid event, on 3 March 2025.
+const ONE_GOOD_ROW: &str =
+    "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000001,2025-03-03T17:00:00Z,63902,63902,\n";
+
 #[test]
 fn a_store_directory_a_killed_first_run_left_empty_is_made_by_the_next_run() {
     let f = Fixture::new();
-    f.write(
-        "good.csv",
-        "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000001,2025-03-03T17:00:00Z,63902,63902,\n",
-    );
+    f.write("good.csv", ONE_GOOD_ROW);
     let p = f.pipeline(&["data/good.csv"], &[]);
     // A first run killed between making the store's directory and writing its description.
     std::fs::create_dir_all(p.state_dir.join("presence")).unwrap();
@@ -369,10 +370,7 @@ fn a_store_directory_a_killed_first_run_left_empty_is_made_by_the_next_run() {
 #[test]
 fn a_failing_run_leaves_the_state_as_it_was() {
     let f = Fixture::new();
-    f.write(
-        "good.csv",
-        "IMSI,TS,HOME,VISITED,B_NUMBER\n639020000000001,2025-03-03T17:00:00Z,63902,63902,\n",
-    );
+    f.write("good.csv", ONE_GOOD_ROW);
     let p = f.pipeline(&["data/good.csv"], &[]);
     ingest::run(&p, None, &[]).unwrap();
     let before = f.state_files();
