@@ -182,14 +182,7 @@ fn check(args: &Args, say: &mut dyn FnMut(String)) -> Result<Validation> {
         None
     };
     let store = layout.presence();
-    // A directory with neither a description nor a date (a first run killed as it began) is
-    // no store yet: the next run makes it.
-    let existing = match PresenceStore::existing(&store) {
-        Ok((s, _)) => Some(s),
-        Err(borderflow_presence::StoreError::Missing { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(s) = existing {
+    if let Some((s, _)) = PresenceStore::existing_if_any(&store)? {
         // Every partition's footer is read: a corrupt file is named now, not mid-run.
         let dates = s.check_partitions()?;
         v.store_dates = dates.len();

@@ -385,6 +385,17 @@ impl PresenceStore {
         ))
     }
 
+    /// [`Self::existing`], or `None` where there is no store yet: no directory, or one with
+    /// neither a description nor a date (a first run killed between making the directory and
+    /// describing it; the next run's [`Self::open`] makes the store in it).
+    pub fn existing_if_any(dir: &Path) -> Result<Option<(Self, String)>, StoreError> {
+        match Self::existing(dir) {
+            Ok(found) => Ok(Some(found)),
+            Err(StoreError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What the store at `dir` is bound to, if it exists and is bound.
     pub fn binding_at(dir: &Path) -> Result<Option<StoreBinding>, StoreError> {
         Ok(read_meta(&dir.join(META_FILE))?.and_then(|m| m.binding))

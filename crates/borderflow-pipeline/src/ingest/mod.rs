@@ -76,18 +76,11 @@ pub fn preflight(p: &Pipeline, extra_inputs: &[String]) -> Result<Preflight, Ing
     let key = p.key.load()?;
     crate::binding::check(p)?;
     let store = StateLayout::new(&p.state_dir).presence();
-    if store.exists() {
-        match PresenceStore::existing(&store) {
-            Ok((_, fingerprint)) if fingerprint != key.fingerprint().to_string() => {
-                // Opening with the run's key reports the mismatch in the store's own words.
-                PresenceStore::open(&store, &key.fingerprint().to_string())?;
-            }
-            Ok(_) => {}
-            // A directory with neither a description nor a date: a first run was killed
-            // between making it and describing it. The run makes the store in it.
-            Err(borderflow_presence::StoreError::Missing { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+    if let Some((_, fingerprint)) = PresenceStore::existing_if_any(&store)?
+        && fingerprint != key.fingerprint().to_string()
+    {
+        // Opening with the run's key reports the mismatch in the store's own words.
+        PresenceStore::open(&store, &key.fingerprint().to_string())?;
     }
     Ok(Preflight {
         rd,

@@ -46,6 +46,24 @@ fn a_store_refuses_a_run_with_another_key() {
 }
 
 #[test]
+fn no_directory_or_an_empty_one_is_no_store_yet_but_days_without_a_description_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("presence");
+    assert!(PresenceStore::existing_if_any(&dir).unwrap().is_none());
+    // A first run killed between making the directory and describing it.
+    fs::create_dir_all(&dir).unwrap();
+    assert!(PresenceStore::existing_if_any(&dir).unwrap().is_none());
+    PresenceStore::open(&dir, "aaaa").unwrap();
+    let (_, fingerprint) = PresenceStore::existing_if_any(&dir).unwrap().unwrap();
+    assert_eq!(fingerprint, "aaaa");
+    // Days whose description is lost are never taken for an empty store.
+    day(&dir, "2025-03-01", "part-0.parquet", "pseudonyms of aaaa");
+    fs::remove_file(dir.join("store.json")).unwrap();
+    let err = PresenceStore::existing_if_any(&dir).unwrap_err();
+    assert!(matches!(err, StoreError::MetaMissing { .. }), "{err}");
+}
+
+#[test]
 fn a_store_that_never_held_a_day_takes_the_next_runs_key() {
     // A first run that failed before writing a day leaves a store bound to its key; nothing
     // can be mixed yet, so a run with another key is not refused.
