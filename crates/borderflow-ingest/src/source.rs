@@ -315,7 +315,8 @@ impl InputFile {
             out.push(InputFile {
                 path: self.path.clone(),
                 format: self.format,
-                size: self.size * (end - start) / total,
+                // In u128: a file's bytes times its rows can pass u64 for files of many GB.
+                size: (u128::from(self.size) * u128::from(end - start) / u128::from(total)) as u64,
                 row_groups: Some((first, last + 1)),
                 rows: (!whole).then(|| (start - starts[first], end - starts[first])),
                 first_row: start + 1,
