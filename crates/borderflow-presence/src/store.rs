@@ -643,16 +643,27 @@ impl PresenceStore {
     }
 
     /// Moves one staged date's files into the store's date directory, each synced before its
-    /// rename, then the directory synced.
+    /// rename, then the directory synced. A date the store does not hold yet (every date of a
+    /// first delivery, and of each new month) takes the staged directory whole: one rename
+    /// instead of a directory made and a rename per file, which on ext4 was 6% of a run's CPU.
     fn move_date(&self, from_dir: &Path, to_dir: &Path) -> Result<(), StoreError> {
-        fs::create_dir_all(to_dir).map_err(|e| io(to_dir, e))?;
+        let mut files = Vec::new();
         for entry in fs::read_dir(from_dir).map_err(|e| io(from_dir, e))? {
             let from = entry.map_err(|e| io(from_dir, e))?.path();
             fs::File::open(&from)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| io(&from, e))?;
-            let to = to_dir.join(from.file_name().expect("a file"));
-            fs::rename(&from, &to).map_err(|e| io(&to, e))?;
+            files.push(from);
+        }
+        // Renaming onto a directory another delivery filled fails (ENOTEMPTY); then, or when
+        // the date is already held, the files go one by one.
+        let whole = !to_dir.exists() && fs::rename(from_dir, to_dir).is_ok();
+        if !whole {
+            fs::create_dir_all(to_dir).map_err(|e| io(to_dir, e))?;
+            for from in files {
+                let to = to_dir.join(from.file_name().expect("a file"));
+                fs::rename(&from, &to).map_err(|e| io(&to, e))?;
+            }
         }
         sync_dir(to_dir)?;
         Ok(())

@@ -3,6 +3,7 @@
 //! forgets exactly the days before the date retention is given.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use borderflow_core::DateWindow;
 use borderflow_presence::{
@@ -96,6 +97,10 @@ fn a_delivery_adds_its_files_beside_the_others_and_never_replaces_a_day() {
         store.begin(delivery(id, id, (0, 10))).unwrap();
         let added = store.add_from(&staging).unwrap();
         assert_eq!(added.len(), 2);
+        // Every file left the staging directory, whether its date was new to the store
+        // (the staged directory taken whole) or already held (the file moved beside).
+        let left: Vec<_> = walk_files(&staging);
+        assert!(left.is_empty(), "{left:?}");
         store.commit(id).unwrap();
     }
     let files = |d: &str| {
@@ -241,4 +246,18 @@ fn a_store_is_bound_to_one_country_operator_and_ledger() {
             .as_deref(),
         Some("production-1")
     );
+}
+
+/// Every file under `dir`, at any depth.
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk_files(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
