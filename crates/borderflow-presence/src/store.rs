@@ -645,7 +645,8 @@ impl PresenceStore {
     /// Moves one staged date's files into the store's date directory, each synced before its
     /// rename, then the directory synced. A date the store does not hold yet (every date of a
     /// first delivery, and of each new month) takes the staged directory whole: one rename
-    /// instead of a directory made and a rename per file, which on ext4 was 6% of a run's CPU.
+    /// instead of a directory made and a rename per file (making the staging and store
+    /// directories was 6% of a yearly run's CPU samples on ext4, half of it here).
     fn move_date(&self, from_dir: &Path, to_dir: &Path) -> Result<(), StoreError> {
         let mut files = Vec::new();
         for entry in fs::read_dir(from_dir).map_err(|e| io(from_dir, e))? {
