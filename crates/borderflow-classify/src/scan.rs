@@ -1,20 +1,24 @@
 //! The local classification plan: the presence store's files read directly, one range of
-//! pseudonyms at a time, each SIM's rows gathered in memory, summed over counterpart
+//! pseudonyms at a time, merged SIM by SIM in pseudonym order, summed over counterpart
 //! countries, put in day order and classified on every core.
 //!
 //! Why not a query: the rows of one SIM only ever meet each other, and pseudonyms are keyed
 //! hashes, so the leading bytes split SIMs evenly and ranges taken in order give SIMs in
-//! pseudonym order without sorting the store. The DataFusion plan this replaces (group by SIM,
-//! country and day, then sort every row of the window by SIM) held the window several times
-//! over in hash tables and sort buffers and spent close to half its time having the kernel
-//! zero fresh pages for them; here a row costs [`BYTES_PER_ROW`] and the memory limit sets how
-//! many ranges a run reads ([`ScanLimits`]), so a store larger than memory is read in several
+//! pseudonym order. The local engine writes each store file in pseudonym order
+//! ([`STORE_ORDER`](borderflow_core::schema::presence::STORE_ORDER)), so a range's rows of
+//! one file are one sorted run, and the runs of a window's files are merged: no hash table
+//! of SIMs, no vector per SIM growing as its rows arrive, no sort of the window. (A file in
+//! another order is sorted once read, so stores written before that order was kept still
+//! classify the same.) The DataFusion plan this replaces (group by SIM, country and day, then
+//! sort every row of the window by SIM) held the window several times over in hash tables
+//! and sort buffers; here a row costs [`BYTES_PER_ROW`] and the memory limit sets how many
+//! ranges a run reads ([`ScanLimits`]), so a store larger than memory is read in several
 //! passes instead of spilled.
 //!
 //! The per-day totals the release's daily series needs (events of each date, SIMs seen on
 //! each date) are counted in the same pass ([`StoreTally`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,8 +56,8 @@ pub struct ScanLimits {
     pub memory_bytes: u64,
 }
 
-/// Memory one presence row takes once gathered, its share of the SIM's vector included
-/// (a gathered row is 28 bytes; vectors grow by doubling).
+/// Memory one presence row takes once read: 44 bytes (its pseudonym and the row as the rules
+/// read it), with headroom for the facts of the range's SIMs.
 pub const BYTES_PER_ROW: u64 = 48;
 
 /// What one pass over the store counted besides the SIMs' facts.
@@ -67,15 +71,30 @@ pub struct StoreTally {
     pub sims_per_day: BTreeMap<NaiveDate, u64>,
 }
 
-/// One presence row as gathered: its SIM's country, and the row as the rules read it.
+/// One presence row as read: its SIM's country, and the row as the rules read it.
 #[derive(Debug, Clone, Copy)]
 struct Gathered {
     sim_country: CountryCode,
     row: CountryDay,
 }
 
-/// Each SIM's gathered rows, by pseudonym.
-type SimRows = HashMap<[u8; 16], Vec<Gathered>>;
+/// A row read from a store file with its SIM's pseudonym: the unit the merge orders.
+#[derive(Debug, Clone, Copy)]
+struct Keyed {
+    pseudonym: [u8; 16],
+    gathered: Gathered,
+}
+
+impl Keyed {
+    /// The pseudonym as a number that orders as its bytes do.
+    fn key(&self) -> u128 {
+        u128::from_be_bytes(self.pseudonym)
+    }
+}
+
+/// The rows of one store file within a range, in pseudonym order: one of the runs the merge
+/// takes SIMs from.
+type Run = Vec<Keyed>;
 
 /// Classifies every SIM with presence rows in `partitions` whose date lies in the window that
 /// starts on `first` (history included), passing each SIM's pseudonym and facts to `sink` in
@@ -92,7 +111,7 @@ pub fn classify_partitions<E>(
 where
     E: borderflow_core::FailureKind + std::error::Error + Send + Sync + 'static,
 {
-    let files: Vec<(u16, &Path)> = partitions
+    let mut files: Vec<(u16, &Path)> = partitions
         .iter()
         .filter_map(|p| {
             let day = u16::try_from((p.date - first).num_days()).ok()?;
@@ -100,24 +119,22 @@ where
         })
         .flat_map(|(day, files)| files.iter().map(move |f| (day, f.as_path())))
         .collect();
-    let rows = files
+    // Runs in day order give each SIM its rows in day order.
+    files.sort_by_key(|(day, _)| *day);
+    let sizes = files
         .iter()
         .map(|(_, f)| rows_in(f))
-        .sum::<Result<u64, _>>()?;
-    let ranges = ranges_for(rows, limits.memory_bytes);
+        .collect::<Result<Vec<u64>, _>>()?;
+    let ranges = ranges_for(sizes.iter().sum(), limits.memory_bytes);
     let threads = limits.threads.max(1);
-    let mut events = vec![0u64; window.len()];
-    let mut seen = vec![0u64; window.len()];
-    let mut sims = 0u64;
+    let mut tally = DayTally::new(window.len());
     for range in 0..ranges {
         let lead = lead_range(range, ranges);
-        let gathered = gather(&files, lead, threads, window)?;
-        for (pseudonym, facts, days) in classify_gathered(gathered, m, window, rules, threads)? {
-            for (day, n) in days {
-                events[usize::from(day)] += n;
-                seen[usize::from(day)] += 1;
-            }
-            sims += 1;
+        let runs = read_runs(&files, &sizes, &lead, ranges, threads, window)?;
+        let (classified, counted) = merge_and_classify(&runs, &lead, m, window, rules, threads)?;
+        drop(runs);
+        tally.add(&counted);
+        for (pseudonym, facts) in classified {
             sink(&pseudonym, &facts).map_err(|e| PlanError::Sink {
                 failure: e.failure(),
                 source: Box::new(e),
@@ -133,10 +150,39 @@ where
             .collect()
     };
     Ok(StoreTally {
-        sims,
-        events_per_day: by_date(events),
-        sims_per_day: by_date(seen),
+        sims: tally.sims,
+        events_per_day: by_date(tally.events),
+        sims_per_day: by_date(tally.seen),
     })
+}
+
+/// Per window day, the events and SIMs seen, and the SIMs classified: counted by each thread
+/// and added up.
+#[derive(Debug, Clone, Default)]
+struct DayTally {
+    events: Vec<u64>,
+    seen: Vec<u64>,
+    sims: u64,
+}
+
+impl DayTally {
+    fn new(days: usize) -> Self {
+        Self {
+            events: vec![0; days],
+            seen: vec![0; days],
+            sims: 0,
+        }
+    }
+
+    fn add(&mut self, other: &Self) {
+        for (a, b) in self.events.iter_mut().zip(&other.events) {
+            *a += b;
+        }
+        for (a, b) in self.seen.iter_mut().zip(&other.seen) {
+            *a += b;
+        }
+        self.sims += other.sims;
+    }
 }
 
 /// How many pseudonym ranges `rows` gathered rows need to stay within `memory_bytes`.
@@ -176,40 +222,40 @@ fn read_error(path: &Path, e: impl std::fmt::Display) -> PlanError {
     }
 }
 
-/// Every row of `files` whose pseudonym's first two bytes lie in `lead`, by SIM, read by
-/// `threads` threads taking files in turn.
-fn gather(
+/// The rows of every file of `files` whose pseudonym's first two bytes lie in `lead`, one
+/// run per file in the files' order, read by `threads` threads taking files in turn.
+fn read_runs(
     files: &[(u16, &Path)],
-    lead: std::ops::Range<u32>,
+    sizes: &[u64],
+    lead: &std::ops::Range<u32>,
+    ranges: usize,
     threads: usize,
     window: Window,
-) -> Result<SimRows, PlanError> {
+) -> Result<Vec<Run>, PlanError> {
     let next = AtomicUsize::new(0);
-    let read = |mut sims: SimRows| -> Result<SimRows, PlanError> {
-        while let Some((day, path)) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-            read_file(path, *day, &lead, window, &mut sims)?;
+    let read = || -> Result<Vec<(usize, Run)>, PlanError> {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some((day, path)) = files.get(i) else {
+                return Ok(out);
+            };
+            // The range's share of the file, with room for the unevenness of a hash.
+            let expected = sizes[i] / ranges as u64 + if ranges > 1 { 1024 } else { 0 };
+            out.push((i, read_file(path, *day, lead, window, expected as usize)?));
         }
-        Ok(sims)
     };
-    let parts: Vec<Result<SimRows, PlanError>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| read(SimRows::default())))
-            .collect();
+    let parts: Vec<Result<Vec<(usize, Run)>, PlanError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(read)).collect();
         workers.into_iter().map(joined).collect()
     });
-    let mut all: Option<SimRows> = None;
+    let mut runs: Vec<Run> = files.iter().map(|_| Vec::new()).collect();
     for part in parts {
-        let part = part?;
-        match &mut all {
-            None => all = Some(part),
-            Some(all) => {
-                for (pseudonym, rows) in part {
-                    all.entry(pseudonym).or_default().extend(rows);
-                }
-            }
+        for (i, run) in part? {
+            runs[i] = run;
         }
     }
-    Ok(all.unwrap_or_default())
+    Ok(runs)
 }
 
 /// A scoped thread's result; a panic in it is raised again here.
@@ -220,14 +266,15 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     }
 }
 
-/// Adds the rows of one store file of window day `day` in range `lead` to `sims`.
+/// The rows of one store file of window day `day` in range `lead`, in pseudonym order
+/// (sorted here if the file was not written in the store's order).
 fn read_file(
     path: &Path,
     day: u16,
     range: &std::ops::Range<u32>,
     window: Window,
-    sims: &mut SimRows,
-) -> Result<(), PlanError> {
+    expected: usize,
+) -> Result<Run, PlanError> {
     use borderflow_core::schema::presence::*;
     let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
     let builder =
@@ -257,11 +304,12 @@ fn read_file(
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| read_error(path, e))?;
+    let mut run = Run::with_capacity(expected);
     for batch in reader {
         let batch = batch.map_err(|e| read_error(path, e))?;
         let cols = Columns::of(&batch)?;
         for i in 0..batch.num_rows() {
-            let pseudonym: &[u8; 16] =
+            let pseudonym: [u8; 16] =
                 cols.pseudonym
                     .value(i)
                     .try_into()
@@ -269,14 +317,20 @@ fn read_file(
                         field: "pseudonym",
                         message: "not 16 bytes".into(),
                     })?;
-            if !range.contains(&lead(pseudonym)) {
+            if !range.contains(&lead(&pseudonym)) {
                 continue;
             }
-            let row = cols.row(i, day, window)?;
-            sims.entry(*pseudonym).or_default().push(row);
+            let gathered = cols.row(i, day, window)?;
+            run.push(Keyed {
+                pseudonym,
+                gathered,
+            });
         }
     }
-    Ok(())
+    if !run.is_sorted_by_key(Keyed::key) {
+        run.sort_unstable_by_key(Keyed::key);
+    }
+    Ok(run)
 }
 
 /// Rows per batch read from a store file.
@@ -364,78 +418,113 @@ impl Columns {
     }
 }
 
-/// One SIM classified: its pseudonym, its facts, and its events on each window day it was
-/// seen.
-type Classified = ([u8; 16], SimFacts, Vec<(u16, u64)>);
+/// One SIM classified: its pseudonym and its facts.
+type Classified = ([u8; 16], SimFacts);
 
-/// Every SIM of `sims` classified, in pseudonym order, on `threads` threads.
-fn classify_gathered(
-    sims: SimRows,
+/// Every SIM of `runs` (each in pseudonym order, within `range`) classified, in pseudonym
+/// order, on `threads` threads, and the days they were seen on.
+///
+/// The range is cut into parts of consecutive pseudonyms that the threads take in turn. In a
+/// part, each run is a slice found by binary search, and SIMs are taken from the runs as from
+/// one merged list: the smallest pseudonym at the head of any run is the next SIM, and every
+/// run whose head is that SIM hands over its rows. Pseudonyms are spread evenly, so most SIMs
+/// are at the head of many runs at once and a comparison with each run's head per SIM is
+/// cheaper than a heap.
+fn merge_and_classify(
+    runs: &[Run],
+    range: &std::ops::Range<u32>,
     m: CountryCode,
     window: Window,
     rules: &Rules,
     threads: usize,
-) -> Result<Vec<Classified>, PlanError> {
-    let mut sims: Vec<([u8; 16], Vec<Gathered>)> = sims.into_iter().collect();
-    sims.sort_unstable_by_key(|(p, _)| *p);
-    let total = sims.len();
-    // Tasks of consecutive SIMs, taken in turn: a SIM's cost varies with its days.
-    let mut tasks = VecDeque::new();
-    let mut rest = sims.into_iter().peekable();
-    let mut index = 0;
-    while rest.peek().is_some() {
-        tasks.push_back((index, rest.by_ref().take(SIMS_PER_TASK).collect::<Vec<_>>()));
-        index += 1;
-    }
-    let tasks = Mutex::new(tasks);
+) -> Result<(Vec<Classified>, DayTally), PlanError> {
+    let parts = (threads * PARTS_PER_THREAD).min(range.len()).max(1);
+    let next = AtomicUsize::new(0);
     let done: Mutex<Vec<(usize, Vec<Classified>)>> = Mutex::new(Vec::new());
-    let work = || -> Result<(), PlanError> {
+    let work = || -> Result<DayTally, PlanError> {
+        let mut tally = DayTally::new(window.len());
+        let mut rows: Vec<Gathered> = Vec::new();
+        let mut sim = SimDays {
+            sim_country: m,
+            rows: Vec::new(),
+        };
         loop {
-            let task = tasks.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-            let Some((i, task)) = task else {
-                return Ok(());
-            };
-            let mut out = Vec::with_capacity(task.len());
-            for (pseudonym, rows) in task {
-                let (sim, days) = sim_days(rows)?;
-                out.push((pseudonym, classify(&sim, m, window, rules), days));
+            let part = next.fetch_add(1, Ordering::Relaxed);
+            if part >= parts {
+                return Ok(tally);
+            }
+            let span = range.end - range.start;
+            let bound = |k: usize| range.start + (u64::from(span) * k as u64 / parts as u64) as u32;
+            let (lo, hi) = (bound(part), bound(part + 1));
+            let mut heads: Vec<&[Keyed]> = runs
+                .iter()
+                .map(|run| {
+                    let start = run.partition_point(|k| lead(&k.pseudonym) < lo);
+                    let end = start + run[start..].partition_point(|k| lead(&k.pseudonym) < hi);
+                    &run[start..end]
+                })
+                .filter(|run| !run.is_empty())
+                .collect();
+            let mut out = Vec::new();
+            let mut current = heads.iter().map(|run| run[0].key()).min();
+            while let Some(key) = current {
+                rows.clear();
+                current = None;
+                for run in heads.iter_mut() {
+                    while let Some((head, rest)) = run.split_first()
+                        && head.key() == key
+                    {
+                        rows.push(head.gathered);
+                        *run = rest;
+                    }
+                    if let Some(head) = run.first() {
+                        current = Some(current.map_or(head.key(), |c: u128| c.min(head.key())));
+                    }
+                }
+                heads.retain(|run| !run.is_empty());
+                sim_days(&mut rows, &mut sim, &mut tally)?;
+                tally.sims += 1;
+                out.push((key.to_be_bytes(), classify(&sim, m, window, rules)));
             }
             done.lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push((i, out));
+                .push((part, out));
         }
     };
-    let results: Vec<Result<(), PlanError>> = std::thread::scope(|s| {
+    let tallies: Vec<Result<DayTally, PlanError>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
         workers.into_iter().map(joined).collect()
     });
-    for r in results {
-        r?;
+    let mut tally = DayTally::new(window.len());
+    for t in tallies {
+        tally.add(&t?);
     }
     let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.sort_unstable_by_key(|(i, _)| *i);
-    let mut out = Vec::with_capacity(total);
-    for (_, task) in done {
-        out.extend(task);
-    }
-    Ok(out)
+    Ok((done.into_iter().flat_map(|(_, sims)| sims).collect(), tally))
 }
 
-/// SIMs per task of [`classify_gathered`]: enough that handing them to a thread costs
-/// nothing next to their rules.
-const SIMS_PER_TASK: usize = 256;
+/// Parts of a range per thread in [`merge_and_classify`]: enough that no thread waits long
+/// for the last part, few enough that the binary searches cost nothing.
+const PARTS_PER_THREAD: usize = 16;
 
-/// One SIM's gathered rows as the rules read them: sorted by day, country and SIM country,
+/// One SIM's rows as the rules read them, into `sim`: sorted by day, country and SIM country,
 /// the rows of one key (its counterpart countries', its deliveries') summed into one, the
-/// SIM's country that of its first row; and its events on each day it was seen.
-fn sim_days(mut rows: Vec<Gathered>) -> Result<(SimDays, Vec<(u16, u64)>), PlanError> {
+/// SIM's country that of its first row; and its events and presence on each day counted in
+/// `tally`. The rows come from runs in day order, each in the store's order, so they are
+/// usually sorted already and the sort only checks them.
+fn sim_days(
+    rows: &mut [Gathered],
+    sim: &mut SimDays,
+    tally: &mut DayTally,
+) -> Result<(), PlanError> {
     rows.sort_unstable_by_key(|g| (g.row.day, g.row.country, g.sim_country));
-    let mut merged: Vec<CountryDay> = Vec::with_capacity(rows.len());
+    sim.rows.clear();
     let mut last_key = None;
-    let mut days: Vec<(u16, u64)> = Vec::new();
-    for g in &rows {
+    let mut last_day = None;
+    for g in rows.iter() {
         let key = (g.row.day, g.row.country, g.sim_country);
-        match merged.last_mut() {
+        match sim.rows.last_mut() {
             Some(m) if last_key == Some(key) => {
                 m.events = add(m.events, g.row.events, "events")?;
                 m.night_events = add(m.night_events, g.row.night_events, "night_events")?;
@@ -448,29 +537,25 @@ fn sim_days(mut rows: Vec<Gathered>) -> Result<(SimDays, Vec<(u16, u64)>), PlanE
                 m.last_minute = m.last_minute.max(g.row.last_minute);
             }
             _ => {
-                merged.push(g.row);
+                sim.rows.push(g.row);
                 last_key = Some(key);
             }
         }
-        match days.last_mut() {
-            Some((d, n)) if *d == g.row.day => *n += u64::from(g.row.events),
-            _ => days.push((g.row.day, u64::from(g.row.events))),
+        let day = usize::from(g.row.day);
+        tally.events[day] += u64::from(g.row.events);
+        if last_day != Some(day) {
+            tally.seen[day] += 1;
+            last_day = Some(day);
         }
     }
-    let sim_country = rows
+    sim.sim_country = rows
         .first()
         .map(|g| g.sim_country)
         .ok_or(PlanError::BadRow {
             field: "pseudonym",
             message: "a SIM without rows".into(),
         })?;
-    Ok((
-        SimDays {
-            sim_country,
-            rows: merged,
-        },
-        days,
-    ))
+    Ok(())
 }
 
 /// A sum of two counts of one SIM, country and day; more than a 32-bit signed count holds is
@@ -714,12 +799,21 @@ mod tests {
                 last_minute: last,
             },
         };
-        let (sim, days) = sim_days(vec![
-            row(3, uga, 2, 600, 700),
-            row(1, ken, 5, 100, 200),
-            row(3, ken, 1, 50, 60),
-            row(1, ken, 4, 90, 300),
-        ])
+        let mut sim = SimDays {
+            sim_country: uga,
+            rows: vec![],
+        };
+        let mut tally = DayTally::new(5);
+        sim_days(
+            &mut [
+                row(3, uga, 2, 600, 700),
+                row(1, ken, 5, 100, 200),
+                row(3, ken, 1, 50, 60),
+                row(1, ken, 4, 90, 300),
+            ],
+            &mut sim,
+            &mut tally,
+        )
         .unwrap();
         assert_eq!(sim.sim_country, ken);
         let got: Vec<_> = sim
@@ -744,6 +838,7 @@ mod tests {
                 (3, uga, 2, 1, 600, 700)
             ]
         );
-        assert_eq!(days, vec![(1, 9), (3, 3)]);
+        assert_eq!(tally.events, vec![0, 9, 0, 3, 0]);
+        assert_eq!(tally.seen, vec![0, 1, 0, 1, 0]);
     }
 }

@@ -107,6 +107,13 @@ pub mod presence {
     pub const PARTITION_PREFIX: &str = "local_date=";
     /// The file of a partition.
     pub const PART_FILE: &str = "part-0.parquet";
+    /// The order of the rows in each file the local engine writes: by [`PSEUDONYM`] (its
+    /// bytes, unsigned, first byte first), then [`COUNTRY`], [`SIM_COUNTRY`] and
+    /// [`COUNTERPART_COUNTRY`]. The files declare the first of these in their Parquet
+    /// metadata (`sorting_columns`). Classification merges a window's files in this order
+    /// instead of regrouping their rows; a file in any other order (written by an earlier
+    /// version or another engine) is still read, at the cost of sorting it.
+    pub const STORE_ORDER: [&str; 4] = [PSEUDONYM, COUNTRY, SIM_COUNTRY, COUNTERPART_COUNTRY];
 }
 
 /// Schema of the presence store's files (the date is in the directory name).

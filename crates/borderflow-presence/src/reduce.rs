@@ -38,11 +38,13 @@ use arrow::buffer::Buffer;
 use borderflow_core::CountryCode;
 use borderflow_core::schema::presence::{PART_FILE, PARTITION_PREFIX, PSEUDONYM};
 use borderflow_core::{
-    AcceptedEvent, FunctionalDay, PathError, PseudonymsByNumber, SimNumber, schema::presence_schema,
+    AcceptedEvent, FunctionalDay, PathError, Pseudonym, PseudonymsByNumber, SimNumber,
+    schema::presence_schema,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
@@ -540,6 +542,11 @@ impl Worker<'_> {
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1")))
             .set_column_compression(ColumnPath::from(PSEUDONYM), Compression::UNCOMPRESSED)
             .set_dictionary_enabled(false)
+            .set_sorting_columns(Some(vec![SortingColumn {
+                column_idx: 0,
+                descending: false,
+                nulls_first: false,
+            }]))
             .build();
         let mut writer =
             ArrowWriter::try_new(file, presence_schema(), Some(props)).map_err(|e| pq(&path, e))?;
@@ -552,13 +559,14 @@ impl Worker<'_> {
         }
         let weekday = FunctionalDay::weekday_of(date);
         let day = self.day;
+        let sims = self.sims;
         let mut rows = 0u64;
         for pass in 0..passes {
             self.table.clear();
             self.table.reserve(work.events.div_ceil(passes) / 2);
             let table = &mut self.table;
             let mut add = |r: &Rec| {
-                if passes > 1 && class(r.sim, passes) != pass {
+                if passes > 1 && class(&sims.get(SimNumber(r.sim)), passes) != pass {
                     return;
                 }
                 let night = u32::from(day.is_night(r.minute));
@@ -616,15 +624,27 @@ impl Worker<'_> {
     }
 }
 
-/// Which of `passes` hash classes a SIM belongs to (Fibonacci hashing of its number).
-fn class(sim: u32, passes: usize) -> usize {
-    let mixed = u64::from(sim).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
-    (mixed % passes as u64) as usize
+/// Which of `passes` classes a SIM belongs to: consecutive ranges of its pseudonym's first
+/// two bytes, so that the passes, taken in turn, write a date's rows in pseudonym order.
+/// Pseudonyms are keyed hashes, so the ranges hold about as many SIMs each.
+fn class(pseudonym: &Pseudonym, passes: usize) -> usize {
+    let lead = usize::from(u16::from_be_bytes([pseudonym.0[0], pseudonym.0[1]]));
+    (lead * passes) >> 16
 }
 
-/// The table's rows as a batch of [`presence_schema`].
+/// The table's rows as a batch of [`presence_schema`], in the store's order
+/// ([`STORE_ORDER`](borderflow_core::schema::presence::STORE_ORDER)).
 fn rows_batch(table: &Table, sims: &PseudonymsByNumber) -> RecordBatch {
     let n = table.len();
+    let mut order: Vec<(u128, [u16; 3], &Measures)> = table
+        .iter()
+        .map(|(k, m)| {
+            let [sim_country, serving, counterpart] = k.countries;
+            let pseudonym = u128::from_be_bytes(sims.get(SimNumber(k.sim)).0);
+            (pseudonym, [serving, sim_country, counterpart], m)
+        })
+        .collect();
+    order.sort_unstable_by_key(|(p, countries, _)| (*p, *countries));
     let mut pseudonyms = Vec::with_capacity(n * 16);
     let mut sim = StringBuilder::with_capacity(n, n * 3);
     let mut country = StringBuilder::with_capacity(n, n * 3);
@@ -635,9 +655,8 @@ fn rows_batch(table: &Table, sims: &PseudonymsByNumber) -> RecordBatch {
         Vec::with_capacity(n),
     );
     let (mut first, mut last) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for (k, m) in table {
-        pseudonyms.extend_from_slice(&sims.get(SimNumber(k.sim)).0);
-        let [s, c, cp] = k.countries;
+    for (pseudonym, [c, s, cp], m) in order {
+        pseudonyms.extend_from_slice(&pseudonym.to_be_bytes());
         sim.append_value(unpack(s).as_str());
         country.append_value(unpack(c).as_str());
         if cp == NONE {

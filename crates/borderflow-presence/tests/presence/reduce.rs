@@ -84,16 +84,59 @@ fn written(dir: &Path) -> Vec<String> {
         let date = name.strip_prefix("local_date=").unwrap().to_string();
         let files: Vec<_> = std::fs::read_dir(entry.path()).unwrap().collect();
         assert_eq!(files.len(), 1, "one file per date");
-        let file = std::fs::File::open(entry.path().join("part-0.parquet")).unwrap();
+        let path = entry.path().join("part-0.parquet");
+        let file = std::fs::File::open(&path).unwrap();
         let batches: Vec<RecordBatch> =
             parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
                 .unwrap()
                 .map(Result::unwrap)
                 .collect();
+        assert_in_store_order(&path, &batches);
         out.extend(lines(&batches, Some(&date)));
     }
     out.sort();
     out
+}
+
+/// The rows of one written file are in the store's order (`STORE_ORDER`: pseudonym bytes,
+/// then country, SIM country and counterpart country, nulls last), and its every row group
+/// declares the pseudonym's order in its metadata.
+fn assert_in_store_order(path: &Path, batches: &[RecordBatch]) {
+    use datafusion::arrow::array::{AsArray, StringArray};
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+    for group in parquet::file::reader::FileReader::metadata(&reader).row_groups() {
+        let sorting = group.sorting_columns().expect("sorting columns declared");
+        assert_eq!(sorting.len(), 1);
+        assert_eq!(
+            (sorting[0].column_idx, sorting[0].descending),
+            (0, false),
+            "{}",
+            path.display()
+        );
+    }
+    let text = |a: &StringArray, i: usize| (a.is_null(i), a.value(i).to_string());
+    let mut keys = Vec::new();
+    for b in batches {
+        let pseudonym = b.column(0).as_fixed_size_binary();
+        let sim_country = b.column(1).as_string::<i32>();
+        let country = b.column(2).as_string::<i32>();
+        let counterpart = b.column(3).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            keys.push((
+                pseudonym.value(i).to_vec(),
+                text(country, i),
+                text(sim_country, i),
+                text(counterpart, i),
+            ));
+        }
+    }
+    assert!(!keys.is_empty(), "{}", path.display());
+    assert!(
+        keys.is_sorted(),
+        "{} is not in the store's order",
+        path.display()
+    );
 }
 
 /// Runs the reduction with `budget` bytes, the events dealt to two shards in turns of 1,000.
@@ -154,7 +197,7 @@ fn the_reduction_equals_its_sql_definition_at_any_budget() {
     assert_eq!(written(&dir.path().join("roomy")), expected);
 
     // A budget of 16 KiB: buckets spill again and again, and every date is aggregated in
-    // several passes over hash classes of SIMs.
+    // several passes, each over one range of pseudonyms (the files stay in pseudonym order).
     let tight = reduce(&events, &sims, 16 << 10, &dir.path().join("tight"));
     assert!(
         tight.spilled_bytes > 12 * events.len() as u64 / 2,
