@@ -543,7 +543,7 @@ impl Worker<'_> {
             .set_column_compression(ColumnPath::from(PSEUDONYM), Compression::UNCOMPRESSED)
             .set_dictionary_enabled(false)
             .set_sorting_columns(Some(vec![SortingColumn {
-                column_idx: 0,
+                column_idx: sorted_column(),
                 descending: false,
                 nulls_first: false,
             }]))
@@ -622,6 +622,16 @@ impl Worker<'_> {
         writer.close().map_err(|e| pq(&path, e))?;
         Ok(rows)
     }
+}
+
+/// The index of the column the store's files declare themselves sorted by: the first of
+/// [`STORE_ORDER`](borderflow_core::schema::presence::STORE_ORDER) in [`presence_schema`].
+fn sorted_column() -> i32 {
+    let first = borderflow_core::schema::presence::STORE_ORDER[0];
+    let index = presence_schema()
+        .index_of(first)
+        .expect("the store's order names a presence column");
+    i32::try_from(index).expect("a presence column index fits i32")
 }
 
 /// Which of `passes` classes a SIM belongs to: consecutive ranges of its pseudonym's first
