@@ -25,6 +25,7 @@
 
 pub mod config;
 pub mod expr;
+mod fingerprint;
 pub mod local_time;
 pub mod profile;
 pub mod reason;
@@ -38,8 +39,8 @@ pub use expr::ColumnExpr;
 pub use profile::Profile;
 pub use reason::{FileCounts, Reason};
 pub use share::{
-    Dealt, FileShares, Flow, QuarantineError, ShareCounts, ShareError, add_share_counts,
-    deal_shares, read_share,
+    Dealt, FileShares, Flow, PIECES_PER_THREAD, QuarantineError, ShareCounts, ShareError,
+    add_share_counts, cut_pieces, deal_shares, read_share,
 };
 pub use source::{InputDigest, InputFile, SourceError, digest_file, discover, read_cell_catalogue};
 pub use validate::{Validated, Validator, quarantine_schema};

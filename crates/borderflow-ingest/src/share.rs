@@ -97,7 +97,7 @@ where
     let mut out = ShareCounts::new();
     for (piece, f) in files.iter().enumerate() {
         let mut reader = f.open(input).map_err(ShareError::from)?;
-        validator.set_file_window(f.window.clone());
+        validator.start_file(f.window.clone());
         let mut counts = FileCounts::default();
         while let Some(batch) = reader.next_batch() {
             let batch = batch.map_err(ShareError::from)?;
@@ -138,6 +138,44 @@ pub struct Dealt {
     pub shares: Vec<Vec<InputFile>>,
     /// Per file: the pieces it was cut into (what "read to its end" means for it).
     pub pieces: BTreeMap<String, usize>,
+}
+
+/// Pieces per reading thread a Parquet file is cut into for [`cut_pieces`], at most (one row
+/// group each when it has fewer).
+pub const PIECES_PER_THREAD: usize = 16;
+
+/// Row groups per reading thread a Parquet file needs to be cut between row groups only.
+pub const MIN_GROUPS_PER_THREAD: usize = 4;
+
+/// Cuts a run's input into pieces for `threads` reading threads that take them from a queue,
+/// one at a time (the local engine): each piece a share of its own, largest first. A Parquet
+/// file with [`MIN_GROUPS_PER_THREAD`] row groups per thread or more is cut into runs of whole
+/// row groups, up to [`PIECES_PER_THREAD`] per thread; one with fewer into one run of rows per
+/// thread ([`InputFile::split`]); other files are pieces whole. Small pieces taken in turn
+/// leave no thread idle long at the end: with one fixed share each, one thread read on for
+/// over half a second after the other was done at 51.7 M events.
+pub fn cut_pieces(files: &[InputFile], threads: usize) -> Result<Dealt, SourceError> {
+    let threads = threads.max(1);
+    let mut pieces = Vec::new();
+    let mut expected = BTreeMap::new();
+    for f in files {
+        let split = match f.split_by_row_groups(threads * PIECES_PER_THREAD)? {
+            Some(runs) if runs.len() >= threads * MIN_GROUPS_PER_THREAD => runs,
+            _ => f.split(threads)?,
+        };
+        expected.insert(f.path.display().to_string(), split.len());
+        pieces.extend(split);
+    }
+    pieces.sort_by(|a, b| {
+        b.size
+            .cmp(&a.size)
+            .then(a.path.cmp(&b.path))
+            .then(a.first_row.cmp(&b.first_row))
+    });
+    Ok(Dealt {
+        shares: pieces.into_iter().map(|p| vec![p]).collect(),
+        pieces: expected,
+    })
 }
 
 /// Deals `files` into at most `partitions` shares of about equal bytes: large Parquet files

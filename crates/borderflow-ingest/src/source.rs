@@ -21,12 +21,14 @@ use parquet::file::metadata::PageIndexPolicy;
 use crate::config::{InputConfig, OPTIONAL, REQUIRED};
 use crate::expr::{BoundExpr, Operand, is_binary};
 
-/// Rows per batch read.
+/// Rows per batch read: small enough that a batch's decoded columns stay in the processor's
+/// second-level cache while it is validated, and its buffers are reused by the allocator
+/// instead of mapped and zeroed afresh.
 pub const BATCH_ROWS: usize = 64 * 1024;
 
 /// Rows per part below which a Parquet file of one row group is read whole by one thread:
 /// opening it twice and skipping to the middle would cost more than a second thread gains.
-pub const SPLIT_MIN_ROWS: u64 = 4 * BATCH_ROWS as u64;
+pub const SPLIT_MIN_ROWS: u64 = 256 * 1024;
 
 /// An input file could not be found or read. The message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -275,6 +277,52 @@ impl InputFile {
         if self.format != Format::Parquet || parts < 2 || self.row_groups.is_some() {
             return Ok(vec![self.clone()]);
         }
+        let groups = self.row_group_rows()?;
+        let total: u64 = groups.iter().sum();
+        if total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
+            return Ok(vec![self.clone()]);
+        }
+        let target = total.div_ceil(parts as u64).max(1);
+        let starts = group_starts(&groups);
+        let group_of = |row: u64| starts.partition_point(|s| *s <= row) - 1;
+        let mut out = Vec::new();
+        let mut start = 0u64;
+        while start < total {
+            let end = (start + target).min(total);
+            out.push(self.run(&groups, start, end, group_of(start), group_of(end - 1)));
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// Splits a Parquet file into at most `parts` runs of whole row groups, each group in the
+    /// part its first row falls in, so no reader skips rows inside a group; `None` for other
+    /// files and for a Parquet file already cut or without rows.
+    pub fn split_by_row_groups(&self, parts: usize) -> Result<Option<Vec<InputFile>>, SourceError> {
+        if self.format != Format::Parquet || self.row_groups.is_some() {
+            return Ok(None);
+        }
+        let groups = self.row_group_rows()?;
+        let total: u64 = groups.iter().sum();
+        if total == 0 {
+            return Ok(None);
+        }
+        let starts = group_starts(&groups);
+        let part_of = |g: usize| u128::from(starts[g]) * parts.max(1) as u128 / u128::from(total);
+        let mut out = Vec::new();
+        let mut first = 0;
+        for next in 1..=groups.len() {
+            if next == groups.len() || part_of(next) != part_of(first) {
+                let end = starts[next - 1] + groups[next - 1];
+                out.push(self.run(&groups, starts[first], end, first, next - 1));
+                first = next;
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The rows of each of the file's row groups, from its footer.
+    fn row_group_rows(&self) -> Result<Vec<u64>, SourceError> {
         let name = self.path.display().to_string();
         let file = File::open(&self.path).map_err(|e| SourceError::Read {
             file: name.clone(),
@@ -285,48 +333,44 @@ impl InputFile {
                 file: name,
                 source: e.into(),
             })?;
-        let groups: Vec<u64> = builder
+        Ok(builder
             .metadata()
             .row_groups()
             .iter()
             .map(|g| g.num_rows().max(0) as u64)
-            .collect();
-        let total: u64 = groups.iter().sum();
-        if total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
-            return Ok(vec![self.clone()]);
-        }
-        let target = total.div_ceil(parts as u64).max(1);
-        // Where each row group starts, in rows from the file's first row.
-        let starts: Vec<u64> = groups
-            .iter()
-            .scan(0u64, |at, n| {
-                let start = *at;
-                *at += n;
-                Some(start)
-            })
-            .collect();
-        let group_of = |row: u64| starts.partition_point(|s| *s <= row) - 1;
-        let mut out = Vec::new();
-        let mut start = 0u64;
-        while start < total {
-            let end = (start + target).min(total);
-            let (first, last) = (group_of(start), group_of(end - 1));
-            let whole = start == starts[first] && end == starts[last] + groups[last];
-            out.push(InputFile {
-                path: self.path.clone(),
-                format: self.format,
-                // In u128: a file's bytes times its rows can pass u64 for files of many GB.
-                size: (u128::from(self.size) * u128::from(end - start) / u128::from(total)) as u64,
-                row_groups: Some((first, last + 1)),
-                rows: (!whole).then(|| (start - starts[first], end - starts[first])),
-                first_row: start + 1,
-                window: self.window.clone(),
-                partitions: self.partitions.clone(),
-            });
-            start = end;
-        }
-        Ok(out)
+            .collect())
     }
+
+    /// The run of this file's rows `start..end` (from its first row), which lie in row groups
+    /// `first..=last` of `groups` (rows per group).
+    fn run(&self, groups: &[u64], start: u64, end: u64, first: usize, last: usize) -> InputFile {
+        let starts = group_starts(groups);
+        let total: u64 = groups.iter().sum();
+        let whole = start == starts[first] && end == starts[last] + groups[last];
+        InputFile {
+            path: self.path.clone(),
+            format: self.format,
+            // In u128: a file's bytes times its rows can pass u64 for files of many GB.
+            size: (u128::from(self.size) * u128::from(end - start) / u128::from(total)) as u64,
+            row_groups: Some((first, last + 1)),
+            rows: (!whole).then(|| (start - starts[first], end - starts[first])),
+            first_row: start + 1,
+            window: self.window.clone(),
+            partitions: self.partitions.clone(),
+        }
+    }
+}
+
+/// Where each row group starts, in rows from the file's first row.
+fn group_starts(groups: &[u64]) -> Vec<u64> {
+    groups
+        .iter()
+        .scan(0u64, |at, n| {
+            let start = *at;
+            *at += n;
+            Some(start)
+        })
+        .collect()
 }
 
 /// The event time column as read.
@@ -1279,6 +1323,22 @@ mod tests {
         let even = grouped(dir.path(), 18, 3);
         let thirds: Vec<_> = even.split(3).unwrap().iter().map(|p| p.rows).collect();
         assert_eq!(thirds, [None, None, None]);
+        // Cut by row groups: runs of whole row groups, each group in the part its first row
+        // falls in.
+        let many = grouped(dir.path(), 123, 3);
+        let runs: Vec<_> = many
+            .split_by_row_groups(8)
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|p| (p.row_groups.unwrap(), p.rows, p.first_row))
+            .collect();
+        let bounds = [0, 6, 11, 16, 21, 26, 31, 36, 41];
+        let expected: Vec<_> = bounds
+            .windows(2)
+            .map(|b| ((b[0], b[1]), None, 3 * b[0] as u64 + 1))
+            .collect();
+        assert_eq!(runs, expected);
         // A small file of one row group is read whole.
         let small = grouped(dir.path(), 15, 15);
         assert_eq!(small.split(2).unwrap(), std::slice::from_ref(&small));

@@ -1,8 +1,6 @@
 //! Row validation, country resolution and pseudonymisation: raw batches in, accepted canonical
 //! events and quarantine rows out. Nothing identifying passes this point.
 
-use std::hash::{BuildHasher, Hash, Hasher};
-
 use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
@@ -18,6 +16,7 @@ use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
 use crate::config::TimeFormat;
+use crate::fingerprint::{DuplicateWindow, fingerprint, short_word, text_word};
 use crate::local_time::UtcOffsets;
 use crate::reason::{FileCounts, Reason};
 use crate::source::{RawBatch, TimeColumn};
@@ -110,10 +109,9 @@ pub struct Validator<'a> {
     offsets: UtcOffsets,
     /// Time zone of each cell of the operator's network, from the cell catalogue.
     cells: HashMap<Box<str>, Tz>,
-    /// Hashes of the events accepted in this batch and the one before: a row equal to one of
-    /// them is a duplicate. Two batches bound the memory; duplicates further apart pass.
-    seen: Fingerprints,
-    seen_before: Fingerprints,
+    /// The events accepted in this block of rows and the one before: a row equal to one of them
+    /// is a duplicate. Two blocks bound the memory; duplicates further apart pass.
+    recent: DuplicateWindow,
     /// Seconds from local midnight to the start of the functional day.
     day_start: i64,
     /// The dates the file being read may still give, when fewer than the run's window
@@ -152,18 +150,20 @@ impl<'a> Validator<'a> {
             zone_memo: None,
             offsets: UtcOffsets::default(),
             cells: HashMap::new(),
-            seen: Fingerprints::default(),
-            seen_before: Fingerprints::default(),
+            recent: DuplicateWindow::default(),
             day_start: FunctionalDay::default().start_seconds(),
             file_window: None,
             dates: None,
         }
     }
 
-    /// Limits the rows accepted from the file read next to the dates of `window` (besides
-    /// the run's): a row of the run's window but not of `window` is quarantined as
-    /// [`Reason::AlreadyIngested`]. `None` lifts the limit.
-    pub fn set_file_window(&mut self, window: Option<crate::DateWindow>) {
+    /// Starts reading a file, or a piece of one (a run of a Parquet file's row groups): forgets
+    /// the rows read before it, so that a duplicate is one within the same file or piece
+    /// whichever thread read what before it, and limits the rows accepted from it to the dates
+    /// of `window` (besides the run's): a row of the run's window but not of `window` is
+    /// quarantined as [`Reason::AlreadyIngested`]. `None` lifts the limit.
+    pub fn start_file(&mut self, window: Option<crate::DateWindow>) {
+        self.recent.forget();
         self.file_window = window;
     }
 
@@ -189,11 +189,9 @@ impl<'a> Validator<'a> {
             read: n as u64,
             ..FileCounts::default()
         };
-        // The older set is emptied and becomes the current one (keeping its capacity).
-        std::mem::swap(&mut self.seen, &mut self.seen_before);
-        self.seen.clear();
         self.dates = None;
         for i in 0..n {
+            self.recent.next_row();
             let time = self.time_of(&raw.event_time, i);
             let verdict = self.check(raw, i, time)?;
             match verdict {
@@ -292,8 +290,7 @@ impl<'a> Validator<'a> {
             return Ok(Err(Reason::AlreadyIngested));
         }
         let key = IdKey::of(id);
-        let fingerprint = event_hash(raw, i, &key, time);
-        if self.seen_before.contains(&fingerprint) || !self.seen.insert(fingerprint) {
+        if self.recent.is_repeat(event_fingerprint(raw, i, &key, time)) {
             return Ok(Err(Reason::Duplicate));
         }
         Ok(match self.sim_number(id, key)? {
@@ -438,20 +435,18 @@ enum IdKey {
 
 impl IdKey {
     fn of(id: &str) -> Self {
-        let b = id.as_bytes();
-        let n = b.len();
-        // Overlapping word loads, shifted into place: building the word through memory (a
-        // copy into an array) stalled on store forwarding at every row.
-        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
-        let half = |at: usize| u64::from(u32::from_le_bytes(b[at..at + 4].try_into().expect("4")));
-        let (lo, hi) = match n {
-            0..4 => (b.iter().rev().fold(0u64, |v, x| v << 8 | u64::from(*x)), 0),
-            4..8 => (half(0) | (half(n - 4) >> (8 * (8 - n))) << 32, 0),
-            8 => (word(0), 0),
-            9..16 => (word(0), word(n - 8) >> (8 * (16 - n))),
-            _ => return Self::Long(id.into()),
-        };
-        Self::Short(u128::from(lo) | u128::from(hi | (n as u64) << 56) << 64)
+        match short_word(id.as_bytes()) {
+            Some(word) => Self::Short(word),
+            None => Self::Long(id.into()),
+        }
+    }
+
+    /// The key as one word, for the event's fingerprint.
+    fn word(&self) -> u128 {
+        match self {
+            Self::Short(word) => *word,
+            Self::Long(text) => text_word(text.as_bytes()),
+        }
     }
 }
 
@@ -501,8 +496,6 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// A 64-bit hash of everything that makes an event (`id` is the trimmed subscriber id's key). A
-/// fixed seed keeps the verdict the same from run to run.
 /// Seconds UTC of ISO 8601 text as databases export it ([`TimeFormat::Iso8601`]): `T` or a
 /// space between date and time, optional fractions, then `Z`, `±HH`, `±HHMM`, `±HH:MM` or
 /// nothing (a time in `tz`).
@@ -546,40 +539,21 @@ fn iso8601(s: &str, tz: Tz) -> Option<i64> {
     Some(naive.and_utc().timestamp() - offset)
 }
 
-/// Events' fingerprints ([`event_hash`]), kept as they are: they are hashes already, and
-/// hashing them again cost a tenth of the duplicate check.
-type Fingerprints = std::collections::HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>;
-
-/// The hasher of a value that is itself a well-mixed hash: it keeps the value.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64`s are hashed with it; any other input is still hashed, plainly.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
+/// The fingerprint of row `i` ([`fingerprint`]); `id` is the trimmed subscriber id's key.
+fn event_fingerprint(raw: &RawBatch, i: usize, id: &IdKey, time: i64) -> u64 {
+    fn text(col: &Option<StringViewArray>, i: usize) -> &[u8] {
+        opt(col, i).unwrap_or("").as_bytes()
     }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-fn event_hash(raw: &RawBatch, i: usize, id: &IdKey, time: i64) -> u64 {
-    let mut h = foldhash::quality::FixedState::with_seed(0x6266_6c6f_7721).build_hasher();
-    id.hash(&mut h);
-    time.hash(&mut h);
-    raw.serving_plmn.value(i).trim_ascii().hash(&mut h);
-    opt(&raw.event_type, i).hash(&mut h);
-    opt(&raw.cell_id, i).hash(&mut h);
-    opt(&raw.counterpart_number, i).hash(&mut h);
-    h.finish()
+    fingerprint(
+        id.word(),
+        time,
+        [
+            raw.serving_plmn.value(i).trim_ascii().as_bytes(),
+            text(&raw.event_type, i),
+            text(&raw.cell_id, i),
+            text(&raw.counterpart_number, i),
+        ],
+    )
 }
 
 fn opt(col: &Option<StringViewArray>, i: usize) -> Option<&str> {

@@ -170,6 +170,28 @@ struct Measures {
     last: u16,
 }
 
+impl Measures {
+    /// The measures of one event at functional-day minute `minute`.
+    fn of(minute: u16, night: bool, daytime: bool) -> Self {
+        Self {
+            events: 1,
+            night: u32::from(night),
+            weekday_day: u32::from(daytime),
+            first: minute,
+            last: minute,
+        }
+    }
+
+    /// Adds the events of `other` (of the same presence row).
+    fn absorb(&mut self, other: &Self) {
+        self.events += other.events;
+        self.night += other.night;
+        self.weekday_day += other.weekday_day;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+    }
+}
+
 /// Deterministic hashing: the same input gives the same files from run to run.
 type Table = std::collections::HashMap<GroupKey, Measures, foldhash::fast::FixedState>;
 
@@ -565,28 +587,27 @@ impl Worker<'_> {
             self.table.clear();
             self.table.reserve(work.events.div_ceil(passes) / 2);
             let table = &mut self.table;
+            // Consecutive events of the same row (a file sorted by subscriber gives a SIM's
+            // events of a day one after another) are added up before the table is probed.
+            let mut run: Option<(GroupKey, Measures)> = None;
             let mut add = |r: &Rec| {
                 if passes > 1 && class(&sims.get(SimNumber(r.sim)), passes) != pass {
                     return;
                 }
-                let night = u32::from(day.is_night(r.minute));
-                let daytime = u32::from(day.is_working_daytime(weekday, r.minute));
-                table
-                    .entry(r.key())
-                    .and_modify(|m| {
-                        m.events += 1;
-                        m.night += night;
-                        m.weekday_day += daytime;
-                        m.first = m.first.min(r.minute);
-                        m.last = m.last.max(r.minute);
-                    })
-                    .or_insert(Measures {
-                        events: 1,
-                        night,
-                        weekday_day: daytime,
-                        first: r.minute,
-                        last: r.minute,
-                    });
+                let event = Measures::of(
+                    r.minute,
+                    day.is_night(r.minute),
+                    day.is_working_daytime(weekday, r.minute),
+                );
+                let key = r.key();
+                match &mut run {
+                    Some((k, m)) if *k == key => m.absorb(&event),
+                    _ => {
+                        if let Some((k, m)) = run.replace((key, event)) {
+                            merge(table, k, m);
+                        }
+                    }
+                }
             };
             for chunk in &work.chunks {
                 chunk.iter().for_each(&mut add);
@@ -611,6 +632,9 @@ impl Worker<'_> {
                     left -= n;
                 }
             }
+            if let Some((k, m)) = run {
+                merge(&mut self.table, k, m);
+            }
             if self.table.is_empty() {
                 continue;
             }
@@ -622,6 +646,11 @@ impl Worker<'_> {
         writer.close().map_err(|e| pq(&path, e))?;
         Ok(rows)
     }
+}
+
+/// Adds the measures `m` of row `key` into `table`.
+fn merge(table: &mut Table, key: GroupKey, m: Measures) {
+    table.entry(key).and_modify(|t| t.absorb(&m)).or_insert(m);
 }
 
 /// The index of the column the store's files declare themselves sorted by: the first of

@@ -1,9 +1,11 @@
 //! The ingest stage: operator files → validated, pseudonymised events → daily presence.
 //!
-//! The files are dealt into one share per core (large Parquet files split by row groups). Each
-//! share is read front to back on a thread of its own (so every quarantined row keeps its row
-//! number), validated and pseudonymised batch by batch; quarantined rows go to the thread's
-//! quarantine file and accepted events into its shard of the presence reduction
+//! The files are cut into pieces (large Parquet files into runs of row groups,
+//! [`borderflow_ingest::cut_pieces`]) that one reading thread per core takes from a queue,
+//! largest first. Each piece is read front to back by one thread (so every quarantined row
+//! keeps its row number), validated and pseudonymised batch by batch; quarantined rows go to
+//! the piece's quarantine file and accepted events into the thread's shard of the presence
+//! reduction
 //! ([`borderflow_presence::Reduction`]: bucketed by date, then aggregated date by date, under
 //! the configured memory limit, spilling to disk when it must). The presence partitions,
 //! the quarantine and the run report are written to a staging directory and moved into the
@@ -20,8 +22,8 @@ use borderflow_core::DateWindow;
 use borderflow_core::SimRegistry;
 use borderflow_core::{CountryCode, ScratchDir, StagedDir, StateLayout};
 use borderflow_ingest::{
-    FileCounts, Flow, InputConfig, InputFile, ShareCounts, Validator, add_share_counts,
-    deal_shares, digest_file, discover, read_cell_catalogue,
+    FileCounts, Flow, InputConfig, InputFile, ShareCounts, Validator, add_share_counts, cut_pieces,
+    digest_file, discover, read_cell_catalogue,
 };
 use borderflow_presence::{
     DeliveredFile, Delivery, DeliveryRegister, DeliveryState, PresenceShard, PresenceStore,
@@ -164,13 +166,13 @@ struct Shared<'a> {
     progress: &'a Progress,
 }
 
-/// Reads one thread's share of the input files in order ([`borderflow_ingest::read_share`]),
-/// writing quarantined rows to the thread's quarantine file and accepted events into its
+/// One reading thread: takes the next piece of the input from `pieces` until none is left
+/// (or another thread failed), reads it ([`borderflow_ingest::read_share`]), writes its
+/// quarantined rows to the piece's quarantine file and its accepted events into the thread's
 /// presence shard.
-fn read_share(
+fn read_pieces(
     shared: &Shared<'_>,
-    files: &[InputFile],
-    index: usize,
+    pieces: &Mutex<std::vec::IntoIter<(usize, Vec<InputFile>)>>,
     shard: &mut PresenceShard<'_>,
 ) -> Result<(), IngestError> {
     let mut v = Validator::new(
@@ -184,41 +186,54 @@ fn read_share(
     )
     .with_cells(shared.cells.clone())
     .with_day(&shared.day);
-    let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
-    // Bytes shown as read: of the whole share, and of the piece being read.
-    let (mut shown, mut piece_shown) = (0u64, (usize::MAX, 0u64));
-    let counts =
-        borderflow_ingest::read_share(&mut v, &shared.input, files, &qpath, |out, piece, read| {
-            if shared.failed.load(Ordering::Relaxed) {
-                return Ok::<_, IngestError>(Flow::Stop); // another thread failed
-            }
-            if piece_shown.0 != piece {
-                piece_shown = (piece, 0);
-            }
-            let more = read.saturating_sub(piece_shown.1);
-            piece_shown.1 += more;
-            shown += more;
-            let progress = &shared.progress;
-            progress.bytes_read.fetch_add(more, Ordering::Relaxed);
-            shard.push_all(&out.accepted)?;
-            progress.rows.fetch_add(out.counts.read, Ordering::Relaxed);
-            Ok(Flow::Continue)
-        })?;
-    // What the estimates left out (headers, a file's last bytes) is read too.
-    let share_bytes: u64 = files.iter().map(|f| f.size).sum();
-    shared
-        .progress
-        .bytes_read
-        .fetch_add(share_bytes.saturating_sub(shown), Ordering::Relaxed);
-    if let Some(counts) = counts {
-        // A file read in several shares adds up its shares' counts.
-        add_share_counts(&mut shared.counts.lock().expect("lock"), &counts);
+    loop {
+        if shared.failed.load(Ordering::Relaxed) {
+            return Ok(()); // another thread failed; its error is the run's
+        }
+        let Some((index, files)) = pieces.lock().expect("not poisoned").next() else {
+            return Ok(());
+        };
+        let qpath = shared.quarantine_dir.join(format!("part-{index}.parquet"));
+        // Bytes shown as read: of the whole piece, and of the file being read.
+        let (mut shown, mut piece_shown) = (0u64, (usize::MAX, 0u64));
+        let counts = borderflow_ingest::read_share(
+            &mut v,
+            &shared.input,
+            &files,
+            &qpath,
+            |out, piece, read| {
+                if shared.failed.load(Ordering::Relaxed) {
+                    return Ok::<_, IngestError>(Flow::Stop); // another thread failed
+                }
+                if piece_shown.0 != piece {
+                    piece_shown = (piece, 0);
+                }
+                let more = read.saturating_sub(piece_shown.1);
+                piece_shown.1 += more;
+                shown += more;
+                let progress = &shared.progress;
+                progress.bytes_read.fetch_add(more, Ordering::Relaxed);
+                shard.push_all(&out.accepted)?;
+                progress.rows.fetch_add(out.counts.read, Ordering::Relaxed);
+                Ok(Flow::Continue)
+            },
+        )?;
+        // What the estimates left out (headers, a file's last bytes) is read too.
+        let piece_bytes: u64 = files.iter().map(|f| f.size).sum();
+        shared
+            .progress
+            .bytes_read
+            .fetch_add(piece_bytes.saturating_sub(shown), Ordering::Relaxed);
+        if let Some(counts) = counts {
+            // A file read in several pieces adds up its pieces' counts.
+            add_share_counts(&mut shared.counts.lock().expect("lock"), &counts);
+        }
     }
-    Ok(())
 }
 
-/// Reads and reduces on this machine: one thread per share, each into its own presence shard,
-/// then the shards reduced date by date (see [`borderflow_presence::Reduction`]).
+/// Reads and reduces on this machine: one thread per core, each taking pieces of the input
+/// from a queue into its own presence shard, then the shards reduced date by date (see
+/// [`borderflow_presence::Reduction`]).
 #[allow(clippy::too_many_arguments)]
 fn reduce_locally(
     p: &Pipeline,
@@ -249,7 +264,15 @@ fn reduce_locally(
     let borderflow_ingest::Dealt {
         shares,
         pieces: expected_shares,
-    } = deal_shares(files, partitions)?;
+    } = cut_pieces(files, partitions)?;
+    let threads = partitions.min(shares.len()).max(1);
+    let pieces = Mutex::new(
+        shares
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_iter(),
+    );
     // Half the memory limit holds the events being reduced; the other half is for what reads
     // and writes around them (decoded batches, caches, the per-date tables and writers), so the
     // stage's peak stays near the limit (measured: docs/ingest.md, Performance).
@@ -259,14 +282,12 @@ fn reduce_locally(
         .with_day(p.classify.day)
         .with_part_file(&at.part_file);
     let shards = std::thread::scope(|s| {
-        let readers: Vec<_> = shares
-            .into_iter()
-            .enumerate()
-            .map(|(index, files)| {
-                let (shared, reduction) = (&shared, &reduction);
+        let readers: Vec<_> = (0..threads)
+            .map(|index| {
+                let (shared, reduction, pieces) = (&shared, &reduction, &pieces);
                 s.spawn(move || {
                     let mut shard = reduction.shard(index);
-                    let read = read_share(shared, &files, index, &mut shard);
+                    let read = read_pieces(shared, pieces, &mut shard);
                     if read.is_err() {
                         shared.failed.store(true, Ordering::Relaxed);
                     }
