@@ -289,7 +289,13 @@ impl InputFile {
         let mut start = 0u64;
         while start < total {
             let end = (start + target).min(total);
-            out.push(self.run(&groups, start, end, group_of(start), group_of(end - 1)));
+            out.push(self.run(
+                (&groups, &starts),
+                start,
+                end,
+                group_of(start),
+                group_of(end - 1),
+            ));
             start = end;
         }
         Ok(out)
@@ -314,7 +320,7 @@ impl InputFile {
         for next in 1..=groups.len() {
             if next == groups.len() || part_of(next) != part_of(first) {
                 let end = starts[next - 1] + groups[next - 1];
-                out.push(self.run(&groups, starts[first], end, first, next - 1));
+                out.push(self.run((&groups, &starts), starts[first], end, first, next - 1));
                 first = next;
             }
         }
@@ -342,9 +348,15 @@ impl InputFile {
     }
 
     /// The run of this file's rows `start..end` (from its first row), which lie in row groups
-    /// `first..=last` of `groups` (rows per group).
-    fn run(&self, groups: &[u64], start: u64, end: u64, first: usize, last: usize) -> InputFile {
-        let starts = group_starts(groups);
+    /// `first..=last` of `groups` (rows per group, starting at `starts`).
+    fn run(
+        &self,
+        (groups, starts): (&[u64], &[u64]),
+        start: u64,
+        end: u64,
+        first: usize,
+        last: usize,
+    ) -> InputFile {
         let total: u64 = groups.iter().sum();
         let whole = start == starts[first] && end == starts[last] + groups[last];
         InputFile {
