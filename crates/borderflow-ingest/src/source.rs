@@ -274,6 +274,13 @@ impl InputFile {
     /// of one row group under [`SPLIT_MIN_ROWS`] rows per part, and every other file, comes back
     /// whole (so that it is still read, and counted, once).
     pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
+        self.split_aligned(parts, 1)
+    }
+
+    /// [`Self::split`], each part but the last a multiple of `align` rows long, so that every
+    /// part starts `align` rows apart from the file's first row (fewer parts where that leaves
+    /// them fewer).
+    pub fn split_aligned(&self, parts: usize, align: u64) -> Result<Vec<InputFile>, SourceError> {
         if self.format != Format::Parquet || parts < 2 || self.row_groups.is_some() {
             return Ok(vec![self.clone()]);
         }
@@ -282,7 +289,10 @@ impl InputFile {
         if total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
             return Ok(vec![self.clone()]);
         }
-        let target = total.div_ceil(parts as u64).max(1);
+        let target = total
+            .div_ceil(parts as u64)
+            .max(1)
+            .next_multiple_of(align.max(1));
         let starts = group_starts(&groups);
         let group_of = |row: u64| starts.partition_point(|s| *s <= row) - 1;
         let mut out = Vec::new();
@@ -327,8 +337,33 @@ impl InputFile {
         Ok(Some(out))
     }
 
+    /// Whether a Parquet file's footer has an offset index for every column chunk read: then
+    /// a reader starting inside a row group skips to its first row page by page, instead of
+    /// decoding every row before it. `false` for other files.
+    pub fn has_offset_index(&self) -> Result<bool, SourceError> {
+        if self.format != Format::Parquet {
+            return Ok(false);
+        }
+        let name = self.path.display().to_string();
+        let read_err = |e: Box<dyn std::error::Error + Send + Sync>| SourceError::Read {
+            file: name.clone(),
+            source: e,
+        };
+        let file = File::open(&self.path).map_err(|e| read_err(e.into()))?;
+        let metadata = ArrowReaderMetadata::load(
+            &file,
+            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
+        )
+        .map_err(|e| read_err(e.into()))?;
+        let groups = metadata.metadata().num_row_groups();
+        Ok(metadata
+            .metadata()
+            .offset_index()
+            .is_some_and(|index| index.len() == groups && index.iter().all(|g| !g.is_empty())))
+    }
+
     /// The rows of each of the file's row groups, from its footer.
-    fn row_group_rows(&self) -> Result<Vec<u64>, SourceError> {
+    pub(crate) fn row_group_rows(&self) -> Result<Vec<u64>, SourceError> {
         let name = self.path.display().to_string();
         let file = File::open(&self.path).map_err(|e| SourceError::Read {
             file: name.clone(),
@@ -1289,13 +1324,25 @@ mod tests {
 
     /// A Parquet file of `rows` rows in row groups of `group` rows.
     fn grouped(dir: &Path, rows: usize, group: usize) -> InputFile {
+        grouped_indexed(dir, rows, group, true)
+    }
+
+    /// [`grouped`], its footer with an offset index or without.
+    fn grouped_indexed(dir: &Path, rows: usize, group: usize, offset_index: bool) -> InputFile {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Utf8, true)]));
         let values: Vec<String> = (0..rows).map(|i| i.to_string()).collect();
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(values))])
             .unwrap();
-        let path = dir.join(format!("grouped-{rows}-{group}.parquet"));
+        let path = dir.join(format!("grouped-{rows}-{group}-{offset_index}.parquet"));
+        let statistics = if offset_index {
+            parquet::file::properties::EnabledStatistics::Page
+        } else {
+            parquet::file::properties::EnabledStatistics::Chunk
+        };
         let props = parquet::file::properties::WriterProperties::builder()
             .set_max_row_group_row_count(Some(group))
+            .set_statistics_enabled(statistics)
+            .set_offset_index_disabled(!offset_index)
             .build();
         let mut w =
             parquet::arrow::ArrowWriter::try_new(File::create(&path).unwrap(), schema, Some(props))
@@ -1354,5 +1401,44 @@ mod tests {
         // A small file of one row group is read whole.
         let small = grouped(dir.path(), 15, 15);
         assert_eq!(small.split(2).unwrap(), std::slice::from_ref(&small));
+    }
+
+    #[test]
+    fn aligned_parts_start_a_whole_number_of_blocks_from_the_first_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = grouped(dir.path(), 15, 3);
+        let cut = |parts: usize, align: u64| -> Vec<_> {
+            file.split_aligned(parts, align)
+                .unwrap()
+                .iter()
+                .map(|p| (p.row_groups, p.rows, p.first_row))
+                .collect()
+        };
+        // Three parts of five rows become two of eight and seven: 5 rounded up to 4's multiple.
+        assert_eq!(
+            cut(3, 4),
+            [
+                (Some((0, 3)), Some((0, 8)), 1),
+                (Some((2, 5)), Some((2, 9)), 9)
+            ]
+        );
+        // Four parts of four rows each already start on a multiple of two.
+        let firsts: Vec<u64> = cut(4, 2).iter().map(|p| p.2).collect();
+        assert_eq!(firsts, [1, 5, 9, 13]);
+    }
+
+    #[test]
+    fn an_offset_index_is_told_from_its_absence() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            grouped_indexed(dir.path(), 15, 3, true)
+                .has_offset_index()
+                .unwrap()
+        );
+        assert!(
+            !grouped_indexed(dir.path(), 15, 3, false)
+                .has_offset_index()
+                .unwrap()
+        );
     }
 }
