@@ -232,46 +232,14 @@ pub fn deal_shares(files: &[InputFile], partitions: usize) -> Result<Dealt, Sour
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Format;
-    use arrow::array::{Int64Array, RecordBatch};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use parquet::file::properties::WriterProperties;
-    use std::sync::Arc;
-
-    /// A Parquet file of `rows` numbers in row groups of `group` rows.
-    fn numbers(dir: &Path, rows: i64, group: usize) -> InputFile {
-        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(Int64Array::from_iter_values(0..rows))],
-        )
-        .unwrap();
-        let path = dir.join("numbers.parquet");
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(group))
-            .build();
-        let mut w =
-            ArrowWriter::try_new(File::create(&path).unwrap(), schema, Some(props)).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-        InputFile {
-            size: std::fs::metadata(&path).unwrap().len(),
-            path,
-            format: Format::Parquet,
-            row_groups: None,
-            rows: None,
-            first_row: 1,
-            window: None,
-            partitions: Vec::new(),
-        }
-    }
+    use crate::source::tests::grouped;
 
     #[test]
     fn a_file_of_few_row_groups_is_cut_inside_them_on_duplicate_window_blocks() {
         let dir = tempfile::tempdir().unwrap();
         // Two row groups for two threads: too few to balance them whole. A million rows make
         // three pieces of at least MIN_PIECE_ROWS, each a whole number of blocks long.
-        let file = numbers(dir.path(), 1_000_000, 500_000);
+        let file = grouped(dir.path(), 1_000_000, 500_000);
         let dealt = cut_pieces(std::slice::from_ref(&file), 2).unwrap();
         let block = DUPLICATE_BLOCK_ROWS as u64;
         let mut firsts: Vec<u64> = dealt.shares.iter().map(|s| s[0].first_row).collect();

@@ -1260,7 +1260,7 @@ pub fn digest_file(path: &Path) -> Result<InputDigest, SourceError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use arrow::array::StringArray;
 
@@ -1323,7 +1323,7 @@ mod tests {
     }
 
     /// A Parquet file of `rows` rows in row groups of `group` rows.
-    fn grouped(dir: &Path, rows: usize, group: usize) -> InputFile {
+    pub(crate) fn grouped(dir: &Path, rows: usize, group: usize) -> InputFile {
         grouped_indexed(dir, rows, group, true)
     }
 
