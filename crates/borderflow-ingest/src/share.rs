@@ -157,8 +157,8 @@ pub const MIN_PIECE_ROWS: u64 = 4 * DUPLICATE_BLOCK_ROWS as u64;
 /// file with [`MIN_GROUPS_PER_THREAD`] row groups per thread or more is cut into runs of whole
 /// row groups, up to [`PIECES_PER_THREAD`] per thread; one with fewer into as many runs of
 /// rows cut inside its row groups, of at least [`MIN_PIECE_ROWS`] rows, where its footer has
-/// an offset index ([`InputFile::split_aligned`]), else into one run of rows per thread
-/// ([`InputFile::split`]); other files are pieces whole. Small pieces taken in turn
+/// an offset index and its rows make more pieces than threads ([`InputFile::split_aligned`]),
+/// else into one run of rows per thread ([`InputFile::split`]); other files are pieces whole. Small pieces taken in turn
 /// leave no thread idle long at the end: with one fixed share each, one thread read on for
 /// over half a second after the other was done at 51.7 M events.
 pub fn cut_pieces(files: &[InputFile], threads: usize) -> Result<Dealt, SourceError> {
@@ -172,12 +172,17 @@ pub fn cut_pieces(files: &[InputFile], threads: usize) -> Result<Dealt, SourceEr
             // many as whole groups would have given, where the file lets a reader skip to a
             // piece's first page. Pieces start a whole number of duplicate-window blocks from
             // the file's first row, so each block is the one the whole file read would have.
-            Some(_) if threads > 1 && f.has_offset_index()? => {
+            // A file too small for more pieces than threads, or without an offset index, is
+            // cut into one run per thread (its page index is not read for nothing).
+            Some(_) if threads > 1 => {
                 let rows: u64 = f.row_group_rows()?.iter().sum();
                 let parts = (threads * PIECES_PER_THREAD)
-                    .min(usize::try_from(rows / MIN_PIECE_ROWS).unwrap_or(usize::MAX))
-                    .max(threads);
-                f.split_aligned(parts, DUPLICATE_BLOCK_ROWS as u64)?
+                    .min(usize::try_from(rows / MIN_PIECE_ROWS).unwrap_or(usize::MAX));
+                if parts > threads && f.has_offset_index()? {
+                    f.split_aligned(parts, DUPLICATE_BLOCK_ROWS as u64)?
+                } else {
+                    f.split(threads)?
+                }
             }
             _ => f.split(threads)?,
         };
@@ -232,7 +237,7 @@ pub fn deal_shares(files: &[InputFile], partitions: usize) -> Result<Dealt, Sour
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::tests::grouped;
+    use crate::source::tests::{grouped, grouped_indexed};
 
     #[test]
     fn a_file_of_few_row_groups_is_cut_inside_them_on_duplicate_window_blocks() {
@@ -251,5 +256,16 @@ mod tests {
         // One thread reads the file whole.
         let alone = cut_pieces(std::slice::from_ref(&file), 1).unwrap();
         assert_eq!(alone.shares, [vec![file]]);
+        // Without an offset index a piece starting mid-group would decode the rows before it:
+        // one run of rows per thread, as few as can balance them.
+        let plain = grouped_indexed(dir.path(), 1_000_000, 500_000, false);
+        let dealt = cut_pieces(std::slice::from_ref(&plain), 2).unwrap();
+        let firsts: Vec<u64> = dealt.shares.iter().map(|s| s[0].first_row).collect();
+        assert_eq!(firsts, [1, 500_001]);
+        // Nor is a file cut finer when it has rows for no more pieces than threads.
+        let small = grouped(dir.path(), 600_000, 300_000);
+        let dealt = cut_pieces(std::slice::from_ref(&small), 2).unwrap();
+        let firsts: Vec<u64> = dealt.shares.iter().map(|s| s[0].first_row).collect();
+        assert_eq!(firsts, [1, 300_001]);
     }
 }

@@ -1328,7 +1328,12 @@ pub(crate) mod tests {
     }
 
     /// [`grouped`], its footer with an offset index or without.
-    fn grouped_indexed(dir: &Path, rows: usize, group: usize, offset_index: bool) -> InputFile {
+    pub(crate) fn grouped_indexed(
+        dir: &Path,
+        rows: usize,
+        group: usize,
+        offset_index: bool,
+    ) -> InputFile {
         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Utf8, true)]));
         let values: Vec<String> = (0..rows).map(|i| i.to_string()).collect();
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(values))])
