@@ -1,7 +1,8 @@
 //! Events' fingerprints and the window of recent ones that finds duplicate rows.
 //!
-//! A row equal to one accepted in the same batch or the batch before is a duplicate
-//! ([`crate::Reason::Duplicate`]). Rows are compared by a 64-bit fingerprint of everything
+//! A row equal to one accepted before it in its block of the duplicate window is a duplicate
+//! ([`crate::Reason::Duplicate`]): blocks of [`DUPLICATE_BLOCK_ROWS`] rows counted from the
+//! start of each row group, so a file gives the same verdicts however it is cut. Rows are compared by a 64-bit fingerprint of everything
 //! that makes an event: the subscriber id, the instant, the serving network, the event type,
 //! the cell and the counterpart number (texts trimmed, an empty text the same as none).
 //!
@@ -14,6 +15,7 @@
 //! where the hasher took 10% (docs/performance.md).
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 /// Seed and constants of the fold (hexadecimal digits of π). Fixed, so that a file gives the
 /// same verdicts on every run.
@@ -79,46 +81,80 @@ pub(crate) fn fingerprint(id: u128, time: i64, texts: [&[u8]; 4]) -> u64 {
     fold(acc ^ K1, K0)
 }
 
-/// Rows of a file or piece in one block of the duplicate window: a row is compared with the
-/// rows accepted before it in its block and in the block before.
-pub(crate) const DUPLICATE_BLOCK_ROWS: usize = 64 * 1024;
+/// Rows in one block of the duplicate window, at most: a row is compared with the rows
+/// accepted before it in its block. Blocks are counted from the first row of each row group
+/// of a Parquet file (from the first row of a text file), so they are the same however the
+/// file is cut into pieces, as long as pieces start where blocks do
+/// ([`crate::InputFile::split`]).
+pub const DUPLICATE_BLOCK_ROWS: u64 = 64 * 1024;
 
-/// The fingerprints of the rows accepted in the block of [`DUPLICATE_BLOCK_ROWS`] rows being
-/// read and the block before, whatever the size of the batches they are read in.
+/// The fingerprints of the rows accepted so far in the block being read.
 #[derive(Default)]
 pub(crate) struct DuplicateWindow {
-    current: Fingerprints,
-    previous: Fingerprints,
-    /// Rows read in the current block.
-    rows: usize,
+    seen: Fingerprints,
+    /// Where the file's row groups start, in rows from its first row (0-based).
+    groups: RowGroupStarts,
+    /// The row (0-based, of the file) that starts the next block.
+    next_block: u64,
 }
 
 impl DuplicateWindow {
-    /// Counts one row read (accepted or not); the first row of a new block makes the current
-    /// block's fingerprints the previous ones.
+    /// Counts one row read (accepted or not), `row` its number in the file from 0; the first
+    /// row of a block forgets the fingerprints of the block before.
     #[inline]
-    pub(crate) fn next_row(&mut self) {
-        if self.rows == DUPLICATE_BLOCK_ROWS {
-            // The older set is emptied and becomes the current one (keeping its capacity).
-            std::mem::swap(&mut self.current, &mut self.previous);
-            self.current.clear();
-            self.rows = 0;
+    pub(crate) fn next_row(&mut self, row: u64) {
+        if row >= self.next_block {
+            self.seen.clear();
+            self.next_block = self.block_end(row);
         }
-        self.rows += 1;
     }
 
-    /// Forgets every fingerprint (a new file or piece of one starts).
-    pub(crate) fn forget(&mut self) {
-        self.current.clear();
-        self.previous.clear();
-        self.rows = 0;
+    /// The row after the last of the block `row` is in: [`DUPLICATE_BLOCK_ROWS`] rows from the
+    /// start of a block, or the next row group's first row, whichever comes first.
+    fn block_end(&self, row: u64) -> u64 {
+        let starts = &self.groups.0;
+        let later = starts.partition_point(|s| *s <= row);
+        let group_start = later.checked_sub(1).map_or(0, |g| starts[g]);
+        let group_end = starts.get(later).copied().unwrap_or(u64::MAX);
+        let block_start =
+            group_start + (row - group_start) / DUPLICATE_BLOCK_ROWS * DUPLICATE_BLOCK_ROWS;
+        (block_start + DUPLICATE_BLOCK_ROWS).min(group_end)
     }
 
-    /// Whether an event with `fingerprint` was seen in this batch or the one before;
-    /// remembers it otherwise.
+    /// Forgets every fingerprint: a new file, or piece of one, starts, its row groups
+    /// starting at `groups`.
+    pub(crate) fn start(&mut self, groups: RowGroupStarts) {
+        self.seen.clear();
+        self.groups = groups;
+        self.next_block = 0;
+    }
+
+    /// Whether an event with `fingerprint` was accepted before in this block; remembers it
+    /// otherwise.
     #[inline]
     pub(crate) fn is_repeat(&mut self, fingerprint: u64) -> bool {
-        self.previous.contains(&fingerprint) || !self.current.insert(fingerprint)
+        !self.seen.insert(fingerprint)
+    }
+}
+
+/// Where a file's row groups start, in rows from its first row (0-based), in order: the
+/// duplicate window's blocks start afresh at each. Empty for a text file, one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowGroupStarts(pub(crate) Arc<[u64]>);
+
+impl RowGroupStarts {
+    /// The starts of row groups of `rows` rows each, in order.
+    pub fn of_groups(rows: impl IntoIterator<Item = u64>) -> Self {
+        let mut at = 0u64;
+        Self(
+            rows.into_iter()
+                .map(|n| {
+                    let start = at;
+                    at += n;
+                    start
+                })
+                .collect(),
+        )
     }
 }
 
@@ -224,32 +260,50 @@ mod tests {
     }
 
     #[test]
-    fn a_repeat_is_found_in_this_block_and_the_one_before_only() {
-        let mut window = DuplicateWindow::default();
-        // Rows (numbered from 0) whose fingerprint is their row number's, but for these.
-        let first = 5; // of block 0
-        let second = DUPLICATE_BLOCK_ROWS + 7; // of block 1
-        let third = 2 * DUPLICATE_BLOCK_ROWS; // first row of block 2
-        let fourth = 3 * DUPLICATE_BLOCK_ROWS - 1; // last row of block 2
-        let fifth = 3 * DUPLICATE_BLOCK_ROWS; // first row of block 3
-        let mut repeats = Vec::new();
-        for row in 0..4 * DUPLICATE_BLOCK_ROWS {
-            window.next_row();
-            let fingerprint = match row {
-                r if r == second || r == third => 1_000_000_001, // as row 5
-                r if r == fourth || r == fifth => 1_000_000_002,
-                r if r == first => 1_000_000_001,
-                r => r as u64,
-            };
-            if window.is_repeat(fingerprint) {
-                repeats.push(row);
+    fn a_repeat_is_found_in_its_block_only_and_blocks_restart_at_each_row_group() {
+        const B: u64 = DUPLICATE_BLOCK_ROWS;
+        // Row groups of 100,000 rows: blocks start at 0, B, 100,000, 100,000 + B, 200,000.
+        let groups = RowGroupStarts::of_groups([100_000, 100_000, 50_000]);
+        // (row, fingerprint) of the rows that repeat one before them; all others are unique.
+        let copies = [
+            (10, 5),                        // row 5's fingerprint, same block: a repeat
+            (B - 1, 7),                     // same block as row 7: a repeat
+            (B, B - 2),        // first row of block 2, as the row before its block: new
+            (B + 3, B - 2),    // and now a repeat of row B (its own block)
+            (100_000, 99_999), // a row group starts: a new block
+            (100_000 + B, 100_001), // a block of the second group starts
+            (200_000 - 1, 100_000 + B + 1), // same block
+        ];
+        let fingerprint_of = |row: u64| {
+            copies
+                .iter()
+                .find(|(r, _)| *r == row)
+                .map_or(row, |(_, source)| *source)
+        };
+        let read = |first: u64, last: u64| {
+            let mut window = DuplicateWindow::default();
+            window.start(groups.clone());
+            let mut repeats = Vec::new();
+            for row in first..last {
+                window.next_row(row);
+                if window.is_repeat(fingerprint_of(row)) {
+                    repeats.push(row);
+                }
             }
-        }
-        // Row `second` repeats `first` (the block before); `third` is two blocks after `first`
-        // and the block before it holds `second` only as a repeat, not remembered again.
-        // `fifth` repeats `fourth`, the last row of the block before.
-        assert_eq!(repeats, [second, fifth]);
-        window.forget();
-        assert!(!window.is_repeat(1_000_000_002), "forgotten");
+            repeats
+        };
+        let whole = read(0, 250_000);
+        assert_eq!(whole, [10, B - 1, B + 3, 200_000 - 1]);
+        // Pieces starting where blocks do give the same verdicts.
+        let mut pieces = read(0, B);
+        pieces.extend(read(B, 100_000));
+        pieces.extend(read(100_000, 100_000 + B));
+        pieces.extend(read(100_000 + B, 250_000));
+        assert_eq!(pieces, whole);
+        // A text file is one group: blocks every B rows from its first.
+        let mut window = DuplicateWindow::default();
+        window.start(RowGroupStarts::default());
+        assert_eq!(window.block_end(0), B);
+        assert_eq!(window.block_end(3 * B + 1), 4 * B);
     }
 }

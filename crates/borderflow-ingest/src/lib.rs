@@ -36,6 +36,7 @@ pub mod validate;
 pub use borderflow_core::DateWindow;
 pub use config::{ColumnMapping, InputConfig, TimeFormat};
 pub use expr::ColumnExpr;
+pub use fingerprint::{DUPLICATE_BLOCK_ROWS, RowGroupStarts};
 pub use profile::Profile;
 pub use reason::{FileCounts, Reason};
 pub use share::{

@@ -98,7 +98,7 @@ where
     let mut out = ShareCounts::new();
     for (piece, f) in files.iter().enumerate() {
         let mut reader = f.open(input).map_err(ShareError::from)?;
-        validator.start_file(f.window.clone());
+        validator.start_file(f.window.clone(), reader.row_group_starts());
         let mut counts = FileCounts::default();
         while let Some(batch) = reader.next_batch() {
             let batch = batch.map_err(ShareError::from)?;
@@ -150,41 +150,42 @@ pub const MIN_GROUPS_PER_THREAD: usize = 4;
 
 /// Rows a piece cut inside row groups has at least (four reader batches, four blocks of the
 /// duplicate window): pieces that small would cost more in opening than they balance.
-pub const MIN_PIECE_ROWS: u64 = 4 * DUPLICATE_BLOCK_ROWS as u64;
+pub const MIN_PIECE_ROWS: u64 = 4 * DUPLICATE_BLOCK_ROWS;
 
 /// Cuts a run's input into pieces for `threads` reading threads that take them from a queue,
 /// one at a time (the local engine): each piece a share of its own, largest first. A Parquet
 /// file with [`MIN_GROUPS_PER_THREAD`] row groups per thread or more is cut into runs of whole
 /// row groups, up to [`PIECES_PER_THREAD`] per thread; one with fewer into as many runs of
 /// rows cut inside its row groups, of at least [`MIN_PIECE_ROWS`] rows, where its footer has
-/// an offset index and its rows make more pieces than threads ([`InputFile::split_aligned`]),
-/// else into one run of rows per thread ([`InputFile::split`]); other files are pieces whole. Small pieces taken in turn
-/// leave no thread idle long at the end: with one fixed share each, one thread read on for
-/// over half a second after the other was done at 51.7 M events.
+/// an offset index and its rows make more pieces than threads, else into one run of rows per
+/// thread ([`InputFile::split_in`]); other files are pieces whole. Every piece starts where a
+/// block of the duplicate window does, so the verdicts are those of the whole file read by
+/// one thread. Small pieces taken in turn leave no thread idle long at the end: with one
+/// fixed share each, one thread read on for over half a second after the other was done at
+/// 51.7 M events. Each file's footer is read once.
 pub fn cut_pieces(files: &[InputFile], threads: usize) -> Result<Dealt, SourceError> {
     let threads = threads.max(1);
     let mut pieces = Vec::new();
     let mut expected = BTreeMap::new();
     for f in files {
-        let split = match f.split_by_row_groups(threads * PIECES_PER_THREAD)? {
-            Some(runs) if runs.len() >= threads * MIN_GROUPS_PER_THREAD => runs,
-            // Too few row groups to balance the threads: runs of rows cut inside them, as
-            // many as whole groups would have given, where the file lets a reader skip to a
-            // piece's first page. Pieces start a whole number of duplicate-window blocks from
-            // the file's first row, so each block is the one the whole file read would have.
-            // A file too small for more pieces than threads, or without an offset index, is
-            // cut into one run per thread (its page index is not read for nothing).
-            Some(_) if threads > 1 => {
-                let rows: u64 = f.row_group_rows()?.iter().sum();
-                let parts = (threads * PIECES_PER_THREAD)
-                    .min(usize::try_from(rows / MIN_PIECE_ROWS).unwrap_or(usize::MAX));
-                if parts > threads && f.has_offset_index()? {
-                    f.split_aligned(parts, DUPLICATE_BLOCK_ROWS as u64)?
-                } else {
-                    f.split(threads)?
+        let split = match f.parquet_layout()? {
+            None => vec![f.clone()],
+            Some(layout) => match f.split_by_row_groups_in(&layout, threads * PIECES_PER_THREAD) {
+                Some(runs) if runs.len() >= threads * MIN_GROUPS_PER_THREAD => runs,
+                // Too few row groups to balance the threads: runs of rows cut inside them, as
+                // many as whole groups would have given, where the file lets a reader skip to
+                // a piece's first page. A file too small for more pieces than threads, or
+                // without an offset index, is cut into one run per thread.
+                _ => {
+                    let parts = (threads * PIECES_PER_THREAD)
+                        .min(usize::try_from(layout.rows() / MIN_PIECE_ROWS).unwrap_or(usize::MAX));
+                    if threads > 1 && parts > threads && layout.offset_index {
+                        f.split_in(&layout, parts)
+                    } else {
+                        f.split_in(&layout, threads)
+                    }
                 }
-            }
-            _ => f.split(threads)?,
+            },
         };
         expected.insert(f.path.display().to_string(), split.len());
         pieces.extend(split);
@@ -243,16 +244,16 @@ mod tests {
     fn a_file_of_few_row_groups_is_cut_inside_them_on_duplicate_window_blocks() {
         let dir = tempfile::tempdir().unwrap();
         // Two row groups for two threads: too few to balance them whole. A million rows make
-        // three pieces of at least MIN_PIECE_ROWS, each a whole number of blocks long.
+        // three pieces of at least MIN_PIECE_ROWS, each starting a whole number of blocks
+        // from the start of its row group: the cuts at a third and two thirds of the rows
+        // move on to the next block's start.
         let file = grouped(dir.path(), 1_000_000, 500_000);
         let dealt = cut_pieces(std::slice::from_ref(&file), 2).unwrap();
-        let block = DUPLICATE_BLOCK_ROWS as u64;
-        let mut firsts: Vec<u64> = dealt.shares.iter().map(|s| s[0].first_row).collect();
-        firsts.sort();
-        assert_eq!(firsts, [1, 6 * block + 1, 12 * block + 1]);
+        let block = DUPLICATE_BLOCK_ROWS;
+        let firsts: Vec<u64> = dealt.shares.iter().map(|s| s[0].first_row).collect();
+        // Largest first: the first piece is a block longer than the other two.
+        assert_eq!(firsts, [1, 6 * block + 1, 500_000 + 3 * block + 1]);
         assert_eq!(dealt.pieces[&file.path.display().to_string()], 3);
-        // Largest first: the last piece, shorter, comes last.
-        assert_eq!(dealt.shares[2][0].first_row, 12 * block + 1);
         // One thread reads the file whole.
         let alone = cut_pieces(std::slice::from_ref(&file), 1).unwrap();
         assert_eq!(alone.shares, [vec![file]]);

@@ -16,10 +16,11 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
     RowSelectionPolicy, RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 
 use crate::config::{InputConfig, OPTIONAL, REQUIRED};
 use crate::expr::{BoundExpr, Operand, is_binary};
+use crate::fingerprint::{DUPLICATE_BLOCK_ROWS, RowGroupStarts};
 
 /// Rows per batch read: small enough that a batch's decoded columns stay in the processor's
 /// second-level cache while it is validated, and its buffers are reused by the allocator
@@ -120,6 +121,24 @@ pub struct InputFile {
     /// column expressions may read as columns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partitions: Vec<(String, String)>,
+}
+
+/// What cutting a Parquet file into pieces needs from its footer
+/// ([`InputFile::parquet_layout`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParquetLayout {
+    /// Rows of each row group, in order.
+    pub group_rows: Vec<u64>,
+    /// Whether every column chunk has an offset index: then a reader starting inside a row
+    /// group skips to its first row page by page, instead of decoding every row before it.
+    pub offset_index: bool,
+}
+
+impl ParquetLayout {
+    /// Rows in the file.
+    pub fn rows(&self) -> u64 {
+        self.group_rows.iter().sum()
+    }
 }
 
 fn format_of(path: &Path) -> Option<Format> {
@@ -268,118 +287,124 @@ impl InputFile {
         !widened.intersect(window).is_empty()
     }
 
-    /// Splits a Parquet file into at most `parts` runs of consecutive rows, equal to a row, cut
-    /// inside a row group where they must (a file of five row groups read by two threads would
-    /// otherwise leave one thread idle for a fifth of the file). A Parquet file without rows or
-    /// of one row group under [`SPLIT_MIN_ROWS`] rows per part, and every other file, comes back
-    /// whole (so that it is still read, and counted, once).
-    pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
-        self.split_aligned(parts, 1)
+    /// What cutting a whole Parquet file needs from its footer, read once: its row groups'
+    /// rows and whether it has an offset index. `None` for other files and for a piece of a
+    /// file (already cut).
+    pub fn parquet_layout(&self) -> Result<Option<ParquetLayout>, SourceError> {
+        if self.format != Format::Parquet || self.row_groups.is_some() {
+            return Ok(None);
+        }
+        let read_err = |e: Box<dyn std::error::Error + Send + Sync>| SourceError::Read {
+            file: self.path.display().to_string(),
+            source: e,
+        };
+        let file = File::open(&self.path).map_err(|e| read_err(e.into()))?;
+        let metadata = ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .map_err(|e| read_err(e.into()))?;
+        let groups = metadata.row_groups();
+        Ok(Some(ParquetLayout {
+            group_rows: groups.iter().map(|g| g.num_rows().max(0) as u64).collect(),
+            offset_index: groups.iter().all(|g| {
+                g.columns()
+                    .iter()
+                    .all(|c| c.offset_index_offset().is_some())
+            }),
+        }))
     }
 
-    /// [`Self::split`], each part but the last a multiple of `align` rows long, so that every
-    /// part starts `align` rows apart from the file's first row (fewer parts where that leaves
-    /// them fewer).
-    pub fn split_aligned(&self, parts: usize, align: u64) -> Result<Vec<InputFile>, SourceError> {
-        if self.format != Format::Parquet || parts < 2 || self.row_groups.is_some() {
-            return Ok(vec![self.clone()]);
-        }
-        let groups = self.row_group_rows()?;
+    /// Splits a Parquet file into at most `parts` runs of consecutive rows of about equal
+    /// length, cut inside a row group where they must (a file of five row groups read by two
+    /// threads would otherwise leave one thread idle for a fifth of the file). Every run
+    /// starts where a block of the duplicate window does (a whole number of
+    /// [`DUPLICATE_BLOCK_ROWS`] from the start of a row group), so the file gives the same
+    /// verdicts however many runs it is read in. A Parquet file without rows or of one row
+    /// group under [`SPLIT_MIN_ROWS`] rows per part, and every other file, comes back whole
+    /// (so that it is still read, and counted, once).
+    pub fn split(&self, parts: usize) -> Result<Vec<InputFile>, SourceError> {
+        Ok(match self.parquet_layout()? {
+            Some(layout) => self.split_in(&layout, parts),
+            None => vec![self.clone()],
+        })
+    }
+
+    /// [`Self::split`] of a file whose footer gave `layout`.
+    pub fn split_in(&self, layout: &ParquetLayout, parts: usize) -> Vec<InputFile> {
+        self.split_in_blocks(layout, parts, DUPLICATE_BLOCK_ROWS)
+    }
+
+    /// [`Self::split_in`] with blocks of `block` rows.
+    fn split_in_blocks(&self, layout: &ParquetLayout, parts: usize, block: u64) -> Vec<InputFile> {
+        let groups = &layout.group_rows;
         let total: u64 = groups.iter().sum();
-        if total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
-            return Ok(vec![self.clone()]);
+        if parts < 2 || total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
+            return vec![self.clone()];
         }
-        let target = total
-            .div_ceil(parts as u64)
-            .max(1)
-            .next_multiple_of(align.max(1));
-        let starts = group_starts(&groups);
+        let starts = group_starts(groups);
         let group_of = |row: u64| starts.partition_point(|s| *s <= row) - 1;
-        let mut out = Vec::new();
-        let mut start = 0u64;
-        while start < total {
-            let end = (start + target).min(total);
-            out.push(self.run(
-                (&groups, &starts),
-                start,
-                end,
-                group_of(start),
-                group_of(end - 1),
-            ));
-            start = end;
+        // Each ideal cut moved on to the next start of a block.
+        let block_at_or_after = |row: u64| {
+            let g = group_of(row);
+            let at = starts[g] + (row - starts[g]).div_ceil(block) * block;
+            if at >= starts[g] + groups[g] {
+                starts.get(g + 1).copied().unwrap_or(total)
+            } else {
+                at
+            }
+        };
+        let mut cuts = vec![0];
+        for k in 1..parts as u64 {
+            let at = block_at_or_after((u128::from(total) * u128::from(k) / parts as u128) as u64);
+            if at > *cuts.last().expect("not empty") && at < total {
+                cuts.push(at);
+            }
         }
-        Ok(out)
+        cuts.push(total);
+        cuts.windows(2)
+            .map(|w| {
+                self.run(
+                    (groups, &starts),
+                    w[0],
+                    w[1],
+                    group_of(w[0]),
+                    group_of(w[1] - 1),
+                )
+            })
+            .collect()
     }
 
     /// Splits a Parquet file into at most `parts` runs of whole row groups, each group in the
     /// part its first row falls in, so no reader skips rows inside a group; `None` for other
     /// files and for a Parquet file already cut or without rows.
     pub fn split_by_row_groups(&self, parts: usize) -> Result<Option<Vec<InputFile>>, SourceError> {
-        if self.format != Format::Parquet || self.row_groups.is_some() {
-            return Ok(None);
-        }
-        let groups = self.row_group_rows()?;
+        Ok(self
+            .parquet_layout()?
+            .and_then(|layout| self.split_by_row_groups_in(&layout, parts)))
+    }
+
+    /// [`Self::split_by_row_groups`] of a file whose footer gave `layout`.
+    pub fn split_by_row_groups_in(
+        &self,
+        layout: &ParquetLayout,
+        parts: usize,
+    ) -> Option<Vec<InputFile>> {
+        let groups = &layout.group_rows;
         let total: u64 = groups.iter().sum();
         if total == 0 {
-            return Ok(None);
+            return None;
         }
-        let starts = group_starts(&groups);
+        let starts = group_starts(groups);
         let part_of = |g: usize| u128::from(starts[g]) * parts.max(1) as u128 / u128::from(total);
         let mut out = Vec::new();
         let mut first = 0;
         for next in 1..=groups.len() {
             if next == groups.len() || part_of(next) != part_of(first) {
                 let end = starts[next - 1] + groups[next - 1];
-                out.push(self.run((&groups, &starts), starts[first], end, first, next - 1));
+                out.push(self.run((groups, &starts), starts[first], end, first, next - 1));
                 first = next;
             }
         }
-        Ok(Some(out))
-    }
-
-    /// Whether a Parquet file's footer has an offset index for every column chunk read: then
-    /// a reader starting inside a row group skips to its first row page by page, instead of
-    /// decoding every row before it. `false` for other files.
-    pub fn has_offset_index(&self) -> Result<bool, SourceError> {
-        if self.format != Format::Parquet {
-            return Ok(false);
-        }
-        let name = self.path.display().to_string();
-        let read_err = |e: Box<dyn std::error::Error + Send + Sync>| SourceError::Read {
-            file: name.clone(),
-            source: e,
-        };
-        let file = File::open(&self.path).map_err(|e| read_err(e.into()))?;
-        let metadata = ArrowReaderMetadata::load(
-            &file,
-            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
-        )
-        .map_err(|e| read_err(e.into()))?;
-        let groups = metadata.metadata().num_row_groups();
-        Ok(metadata
-            .metadata()
-            .offset_index()
-            .is_some_and(|index| index.len() == groups && index.iter().all(|g| !g.is_empty())))
-    }
-
-    /// The rows of each of the file's row groups, from its footer.
-    pub(crate) fn row_group_rows(&self) -> Result<Vec<u64>, SourceError> {
-        let name = self.path.display().to_string();
-        let file = File::open(&self.path).map_err(|e| SourceError::Read {
-            file: name.clone(),
-            source: e.into(),
-        })?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| SourceError::Read {
-                file: name,
-                source: e.into(),
-            })?;
-        Ok(builder
-            .metadata()
-            .row_groups()
-            .iter()
-            .map(|g| g.num_rows().max(0) as u64)
-            .collect())
+        Some(out)
     }
 
     /// The run of this file's rows `start..end` (from its first row), which lie in row groups
@@ -478,6 +503,8 @@ pub struct FileReader {
     /// The last byte of a text file's (decompressed) content, once read to its end: a file
     /// whose last row lacks its newline was cut short.
     tail: Option<Arc<LastByte>>,
+    /// Where the file's row groups start (the duplicate window's blocks start afresh at each).
+    row_groups: RowGroupStarts,
 }
 
 /// The last byte a text reader passed on (`NONE` before any).
@@ -548,6 +575,8 @@ impl InputFile {
         };
         let file = File::open(&self.path).map_err(|e| read_err(e.into()))?;
         let mut tail = None;
+        // A text file is one row group.
+        let mut row_groups = RowGroupStarts::default();
         type Batches =
             Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + Send>;
         let (names, batches, extent): (Vec<String>, Batches, Extent) = match self.format {
@@ -605,6 +634,8 @@ impl InputFile {
                 bind_columns(&name, &names, &self.partitions, cfg)?;
                 let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.clone());
                 let groups = builder.metadata().row_groups();
+                row_groups =
+                    RowGroupStarts::of_groups(groups.iter().map(|g| g.num_rows().max(0) as u64));
                 let (a, b) = self.row_groups.unwrap_or((0, groups.len()));
                 let in_groups: u64 = groups[a..b]
                     .iter()
@@ -703,6 +734,7 @@ impl InputFile {
             next_row: self.first_row,
             extent,
             tail,
+            row_groups,
         })
     }
 }
@@ -952,6 +984,12 @@ fn csv_header(mut r: impl Read, delimiter: u8) -> Result<Vec<String>, String> {
 }
 
 impl FileReader {
+    /// Where the whole file's row groups start, in rows from its first row (0-based); empty
+    /// for a text file, one group. What [`crate::Validator::start_file`] needs.
+    pub fn row_group_starts(&self) -> RowGroupStarts {
+        self.row_groups.clone()
+    }
+
     /// The file's name as errors show it.
     pub fn name(&self) -> &str {
         &self.name
@@ -1367,25 +1405,33 @@ pub(crate) mod tests {
         }
     }
 
+    /// `file`'s parts for `parts` readers with blocks of `block` rows, as (row groups, rows
+    /// of them, first row).
+    fn cut(file: &InputFile, parts: usize, block: u64) -> Vec<CutAt> {
+        let layout = file.parquet_layout().unwrap().unwrap();
+        file.split_in_blocks(&layout, parts, block)
+            .iter()
+            .map(|p| (p.row_groups, p.rows, p.first_row))
+            .collect()
+    }
+
+    type CutAt = (Option<(usize, usize)>, Option<(u64, u64)>, u64);
+
     #[test]
     fn a_file_of_five_row_groups_is_split_into_equal_shares_inside_a_row_group() {
         let dir = tempfile::tempdir().unwrap();
         let file = grouped(dir.path(), 15, 3);
-        let parts = file.split(2).unwrap();
-        let cut: Vec<_> = parts
-            .iter()
-            .map(|p| (p.row_groups, p.rows, p.first_row))
-            .collect();
+        // Blocks of one row: cut in the middle of the third group.
         assert_eq!(
-            cut,
+            cut(&file, 2, 1),
             [
-                (Some((0, 3)), Some((0, 8)), 1),
-                (Some((2, 5)), Some((2, 9)), 9)
+                (Some((0, 3)), Some((0, 7)), 1),
+                (Some((2, 5)), Some((1, 9)), 8)
             ]
         );
         // Shares that end on row-group boundaries read whole groups.
         let even = grouped(dir.path(), 18, 3);
-        let thirds: Vec<_> = even.split(3).unwrap().iter().map(|p| p.rows).collect();
+        let thirds: Vec<_> = cut(&even, 3, 1).iter().map(|p| p.1).collect();
         assert_eq!(thirds, [None, None, None]);
         // Cut by row groups: runs of whole row groups, each group in the part its first row
         // falls in.
@@ -1409,41 +1455,49 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn aligned_parts_start_a_whole_number_of_blocks_from_the_first_row() {
+    fn parts_start_where_blocks_of_the_duplicate_window_do() {
         let dir = tempfile::tempdir().unwrap();
-        let file = grouped(dir.path(), 15, 3);
-        let cut = |parts: usize, align: u64| -> Vec<_> {
-            file.split_aligned(parts, align)
-                .unwrap()
-                .iter()
-                .map(|p| (p.row_groups, p.rows, p.first_row))
-                .collect()
-        };
-        // Three parts of five rows become two of eight and seven: 5 rounded up to 4's multiple.
+        // Row groups of 5 rows; blocks of 2 rows start at rows 0, 2, 4, 5, 7, 9, 10, 12, 14.
+        let file = grouped(dir.path(), 15, 5);
+        // Two parts: the cut at row 7 is a block's start.
         assert_eq!(
-            cut(3, 4),
+            cut(&file, 2, 2),
             [
-                (Some((0, 3)), Some((0, 8)), 1),
-                (Some((2, 5)), Some((2, 9)), 9)
+                (Some((0, 2)), Some((0, 7)), 1),
+                (Some((1, 3)), Some((2, 10)), 8)
             ]
         );
-        // Four parts of four rows each already start on a multiple of two.
-        let firsts: Vec<u64> = cut(4, 2).iter().map(|p| p.2).collect();
-        assert_eq!(firsts, [1, 5, 9, 13]);
+        // Four parts: the cuts at rows 3, 7 and 11 (a quarter, a half and three quarters,
+        // rounded down) move on to the blocks starting at 4, 7 and 12.
+        let firsts: Vec<u64> = cut(&file, 4, 2).iter().map(|p| p.2).collect();
+        assert_eq!(firsts, [1, 5, 8, 13]);
+        // Blocks as long as the groups: only whole groups.
+        let firsts: Vec<u64> = cut(&file, 4, 5).iter().map(|p| p.2).collect();
+        assert_eq!(firsts, [1, 6, 11]);
+        // With the engine's blocks, far longer than these groups, too.
+        let firsts: Vec<u64> = file.split(2).unwrap().iter().map(|p| p.first_row).collect();
+        assert_eq!(firsts, [1, 11]);
     }
 
     #[test]
-    fn an_offset_index_is_told_from_its_absence() {
+    fn the_layout_tells_an_offset_index_from_its_absence() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(
-            grouped_indexed(dir.path(), 15, 3, true)
-                .has_offset_index()
+        let layout = |indexed| {
+            grouped_indexed(dir.path(), 15, 4, indexed)
+                .parquet_layout()
                 .unwrap()
-        );
-        assert!(
-            !grouped_indexed(dir.path(), 15, 3, false)
-                .has_offset_index()
                 .unwrap()
+        };
+        assert_eq!(
+            layout(true),
+            ParquetLayout {
+                group_rows: vec![4, 4, 4, 3],
+                offset_index: true
+            }
         );
+        assert!(!layout(false).offset_index);
+        // A piece of a file is cut already.
+        let piece = grouped(dir.path(), 15, 3).split(2).unwrap()[1].clone();
+        assert_eq!(piece.parquet_layout().unwrap(), None);
     }
 }

@@ -157,13 +157,14 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Starts reading a file, or a piece of one (a run of a Parquet file's row groups): forgets
-    /// the rows read before it, so that a duplicate is one within the same file or piece
-    /// whichever thread read what before it, and limits the rows accepted from it to the dates
+    /// Starts reading a file, or a piece of one, whose row groups start at `groups`
+    /// ([`crate::source::FileReader::row_group_starts`]): forgets the rows read before it, so that a
+    /// duplicate is one within the same block of the same file whichever thread read what
+    /// before it, and limits the rows accepted from it to the dates
     /// of `window` (besides the run's): a row of the run's window but not of `window` is
     /// quarantined as [`Reason::AlreadyIngested`]. `None` lifts the limit.
-    pub fn start_file(&mut self, window: Option<crate::DateWindow>) {
-        self.recent.forget();
+    pub fn start_file(&mut self, window: Option<crate::DateWindow>, groups: crate::RowGroupStarts) {
+        self.recent.start(groups);
         self.file_window = window;
     }
 
@@ -191,7 +192,7 @@ impl<'a> Validator<'a> {
         };
         self.dates = None;
         for i in 0..n {
-            self.recent.next_row();
+            self.recent.next_row(raw.first_row - 1 + i as u64);
             let time = self.time_of(&raw.event_time, i);
             let verdict = self.check(raw, i, time)?;
             match verdict {
