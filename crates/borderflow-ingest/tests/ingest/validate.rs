@@ -338,3 +338,54 @@ fn unreadable_files_fail_naming_the_file() {
     let none = dir.path().join("nothing-*.csv").display().to_string();
     assert!(err(vec![none.clone()]).contains("matches no file"));
 }
+
+#[test]
+fn every_row_gets_its_own_ids_pseudonym_however_the_ids_are_ordered() {
+    // 3,000 rows (ids are looked up 1,024 rows at a time before their rows are validated):
+    // short and long ids, one with spaces around it, alternating row by row in the first half
+    // (as in a file sorted by time) and in runs of 100 rows in the second (sorted by
+    // subscriber), so ids the cache has not seen yet meet ids it has in every lookup.
+    let dir = tempfile::tempdir().unwrap();
+    let ids = [
+        "639021111111111",
+        "639021111111112",
+        "6390211111111",
+        " 639021111111111 ",
+        "a-subscriber-id-longer-than-fifteen-bytes-0001",
+        "a-subscriber-id-longer-than-fifteen-bytes-0002",
+        "639021111111113",
+    ];
+    let id_of = |r: usize| {
+        if r < 1500 {
+            ids[r % ids.len()]
+        } else {
+            ids[(r / 100) % ids.len()]
+        }
+    };
+    let rows: Vec<String> = (0..3000)
+        .map(|r| {
+            format!(
+                "{},2025-03-01T{:02}:{:02}:{:02}Z,63902,63902,C1,data,",
+                id_of(r),
+                r / 3600,
+                r / 60 % 60,
+                r % 60
+            )
+        })
+        .collect();
+    let path = write(
+        dir.path(),
+        "cdr.csv",
+        &format!("{HEADER}{}\n", rows.join("\n")),
+    );
+    let (acc, _, counts) = ingest(&cfg(vec![path]));
+    assert_eq!((counts.read, counts.accepted), (3000, 3000));
+    let mut p = Pseudonymiser::new(&PseudonymKey::from_bytes([9; 32]));
+    let got = acc[0].column(0).as_fixed_size_binary();
+    for r in 0..3000 {
+        let want = p.pseudonym(id_of(r)).unwrap();
+        assert_eq!(got.value(r), want.0, "row {r}");
+    }
+    // The same id with spaces around it is the same SIM.
+    assert_eq!(got.value(0), got.value(3));
+}
