@@ -199,7 +199,8 @@ impl<'a> Validator<'a> {
             if i % LOOKUP_ROWS == 0 {
                 self.look_up_ids(&raw.subscriber_id, i..n.min(i + LOOKUP_ROWS));
             }
-            self.recent.next_row(raw.first_row - 1 + i as u64);
+            self.recent
+                .next_row(raw.first_row.saturating_sub(1) + i as u64);
             let time = self.time_of(&raw.event_time, i);
             let known = self.known[i % LOOKUP_ROWS];
             let verdict = self.check(raw, i, time, known)?;

@@ -17,25 +17,11 @@ use borderflow_refdata::RefData;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
+use crate::validate::cfg;
+
 /// Rows in a block of the duplicate window (the engine's constant, restated as the number a
 /// user reads in the docs).
 const BLOCK: u64 = 65_536;
-
-fn cfg(paths: Vec<String>) -> InputConfig {
-    toml::from_str::<InputConfig>(
-        r#"
-        paths = []
-        [columns]
-        subscriber_id = "IMSI"
-        event_time = "TS"
-        home_plmn = "HPLMN"
-        serving_plmn = "VPLMN"
-        cell_id = "CELL"
-        "#,
-    )
-    .map(|c| InputConfig { paths, ..c })
-    .unwrap()
-}
 
 /// Rows (numbered from 0) that are exact copies of the row before them: every thousandth
 /// row, where most cuts fall, and the first row of every block counted from the file's

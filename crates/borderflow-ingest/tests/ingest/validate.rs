@@ -13,7 +13,9 @@ use borderflow_refdata::RefData;
 
 const HEADER: &str = "IMSI,TS,HPLMN,VPLMN,CELL,TYPE,B_NUMBER\n";
 
-fn cfg(paths: Vec<String>) -> InputConfig {
+/// The column mapping of these tests' files (`TYPE` and `B_NUMBER` optional: a file without
+/// them reads as one without event types or counterparts).
+pub(crate) fn cfg(paths: Vec<String>) -> InputConfig {
     toml::from_str::<InputConfig>(
         r#"
         paths = []
