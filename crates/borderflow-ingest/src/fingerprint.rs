@@ -2,9 +2,10 @@
 //!
 //! A row equal to one accepted before it in its block of the duplicate window is a duplicate
 //! ([`crate::Reason::Duplicate`]): blocks of [`DUPLICATE_BLOCK_ROWS`] rows counted from the
-//! start of each row group, so a file gives the same verdicts however it is cut. Rows are compared by a 64-bit fingerprint of everything
-//! that makes an event: the subscriber id, the instant, the serving network, the event type,
-//! the cell and the counterpart number (texts trimmed, an empty text the same as none).
+//! start of each row group, so a file gives the same verdicts however it is cut. Rows are
+//! compared by a 64-bit fingerprint of everything that makes an event: the subscriber id, the
+//! instant, the serving network, the event type, the cell and the counterpart number (texts
+//! trimmed, an empty text the same as none).
 //!
 //! The fingerprint is computed once per accepted row: each field becomes one 128-bit word —
 //! its bytes and length for texts of up to 15 bytes (ids, PLMNs, cells, numbers), a hash of

@@ -162,11 +162,11 @@ impl<'a> Validator<'a> {
     }
 
     /// Starts reading a file, or a piece of one, whose row groups start at `groups`
-    /// ([`crate::source::FileReader::row_group_starts`]): forgets the rows read before it, so that a
-    /// duplicate is one within the same block of the same file whichever thread read what
-    /// before it, and limits the rows accepted from it to the dates
-    /// of `window` (besides the run's): a row of the run's window but not of `window` is
-    /// quarantined as [`Reason::AlreadyIngested`]. `None` lifts the limit.
+    /// ([`crate::source::FileReader::row_group_starts`]): forgets the rows read before it, so
+    /// that a duplicate is one within the same block of the same file whichever thread read
+    /// what before it, and limits the rows accepted from it to the dates of `window` (besides
+    /// the run's): a row of the run's window but not of `window` is quarantined as
+    /// [`Reason::AlreadyIngested`]. `None` lifts the limit.
     pub fn start_file(&mut self, window: Option<crate::DateWindow>, groups: crate::RowGroupStarts) {
         self.recent.start(groups);
         self.file_window = window;
