@@ -106,20 +106,8 @@ impl DuplicateWindow {
     pub(crate) fn next_row(&mut self, row: u64) {
         if row >= self.next_block {
             self.seen.clear();
-            self.next_block = self.block_end(row);
+            self.next_block = self.groups.block_end(row, DUPLICATE_BLOCK_ROWS);
         }
-    }
-
-    /// The row after the last of the block `row` is in: [`DUPLICATE_BLOCK_ROWS`] rows from the
-    /// start of a block, or the next row group's first row, whichever comes first.
-    fn block_end(&self, row: u64) -> u64 {
-        let starts = &self.groups.0;
-        let later = starts.partition_point(|s| *s <= row);
-        let group_start = later.checked_sub(1).map_or(0, |g| starts[g]);
-        let group_end = starts.get(later).copied().unwrap_or(u64::MAX);
-        let block_start =
-            group_start + (row - group_start) / DUPLICATE_BLOCK_ROWS * DUPLICATE_BLOCK_ROWS;
-        (block_start + DUPLICATE_BLOCK_ROWS).min(group_end)
     }
 
     /// Forgets every fingerprint: a new file, or piece of one, starts, its row groups
@@ -156,6 +144,33 @@ impl RowGroupStarts {
                 })
                 .collect(),
         )
+    }
+
+    /// The first row of the row group `row` is in, and the next group's (`u64::MAX` after the
+    /// last group).
+    fn group_around(&self, row: u64) -> (u64, u64) {
+        let later = self.0.partition_point(|s| *s <= row);
+        let start = later.checked_sub(1).map_or(0, |g| self.0[g]);
+        (start, self.0.get(later).copied().unwrap_or(u64::MAX))
+    }
+
+    /// The row after the last of the block `row` is in, blocks being `block` rows long
+    /// counted from the start of each row group: `block` rows from the block's start, or the
+    /// next row group's first row, whichever comes first.
+    pub(crate) fn block_end(&self, row: u64, block: u64) -> u64 {
+        let (start, next) = self.group_around(row);
+        (start + (row - start) / block * block + block).min(next)
+    }
+
+    /// The first row at or after `row` where a block of `block` rows starts (the rule of
+    /// [`Self::block_end`]); past the last row of the file when none is left in it.
+    pub(crate) fn block_start_at_or_after(&self, row: u64, block: u64) -> u64 {
+        let (start, _) = self.group_around(row);
+        if (row - start).is_multiple_of(block) {
+            row
+        } else {
+            self.block_end(row, block)
+        }
     }
 }
 
@@ -304,7 +319,11 @@ mod tests {
         // A text file is one group: blocks every B rows from its first.
         let mut window = DuplicateWindow::default();
         window.start(RowGroupStarts::default());
-        assert_eq!(window.block_end(0), B);
-        assert_eq!(window.block_end(3 * B + 1), 4 * B);
+        assert_eq!(window.groups.block_end(0, B), B);
+        assert_eq!(window.groups.block_end(3 * B + 1, B), 4 * B);
+        // The next block's start from any row: itself where one starts, else the block's end.
+        assert_eq!(groups.block_start_at_or_after(B, B), B);
+        assert_eq!(groups.block_start_at_or_after(B + 1, B), 100_000);
+        assert_eq!(groups.block_start_at_or_after(100_001, B), 100_000 + B);
     }
 }

@@ -340,21 +340,14 @@ impl InputFile {
         if parts < 2 || total == 0 || (groups.len() < 2 && total < SPLIT_MIN_ROWS * parts as u64) {
             return vec![self.clone()];
         }
-        let starts = group_starts(groups);
+        let blocks = RowGroupStarts::of_groups(groups.iter().copied());
+        let starts = &blocks.0;
         let group_of = |row: u64| starts.partition_point(|s| *s <= row) - 1;
-        // Each ideal cut moved on to the next start of a block.
-        let block_at_or_after = |row: u64| {
-            let g = group_of(row);
-            let at = starts[g] + (row - starts[g]).div_ceil(block) * block;
-            if at >= starts[g] + groups[g] {
-                starts.get(g + 1).copied().unwrap_or(total)
-            } else {
-                at
-            }
-        };
         let mut cuts = vec![0];
         for k in 1..parts as u64 {
-            let at = block_at_or_after((u128::from(total) * u128::from(k) / parts as u128) as u64);
+            // Each ideal cut moved on to the next start of a block.
+            let ideal = (u128::from(total) * u128::from(k) / parts as u128) as u64;
+            let at = blocks.block_start_at_or_after(ideal, block);
             if at > *cuts.last().expect("not empty") && at < total {
                 cuts.push(at);
             }
@@ -363,7 +356,7 @@ impl InputFile {
         cuts.windows(2)
             .map(|w| {
                 self.run(
-                    (groups, &starts),
+                    (groups, starts),
                     w[0],
                     w[1],
                     group_of(w[0]),
@@ -393,14 +386,14 @@ impl InputFile {
         if total == 0 {
             return None;
         }
-        let starts = group_starts(groups);
+        let starts = &RowGroupStarts::of_groups(groups.iter().copied()).0;
         let part_of = |g: usize| u128::from(starts[g]) * parts.max(1) as u128 / u128::from(total);
         let mut out = Vec::new();
         let mut first = 0;
         for next in 1..=groups.len() {
             if next == groups.len() || part_of(next) != part_of(first) {
                 let end = starts[next - 1] + groups[next - 1];
-                out.push(self.run((groups, &starts), starts[first], end, first, next - 1));
+                out.push(self.run((groups, starts), starts[first], end, first, next - 1));
                 first = next;
             }
         }
@@ -431,18 +424,6 @@ impl InputFile {
             partitions: self.partitions.clone(),
         }
     }
-}
-
-/// Where each row group starts, in rows from the file's first row.
-fn group_starts(groups: &[u64]) -> Vec<u64> {
-    groups
-        .iter()
-        .scan(0u64, |at, n| {
-            let start = *at;
-            *at += n;
-            Some(start)
-        })
-        .collect()
 }
 
 /// The event time column as read.
