@@ -114,6 +114,16 @@ impl PseudonymsByNumber {
     pub fn get(&self, n: SimNumber) -> Pseudonym {
         self.shards[(n.0 as usize) % SHARDS][(n.0 >> SHARD_BITS) as usize]
     }
+
+    /// Every number given and its pseudonym, in no particular order.
+    pub fn numbered(&self) -> impl Iterator<Item = (SimNumber, Pseudonym)> + '_ {
+        self.shards.iter().enumerate().flat_map(|(s, pseudonyms)| {
+            pseudonyms
+                .iter()
+                .enumerate()
+                .map(move |(local, p)| (SimNumber((local as u32) << SHARD_BITS | s as u32), *p))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -143,5 +153,10 @@ mod tests {
             assert_eq!(snap.get(*n), *p);
             assert_eq!(r.pseudonym(*n), *p);
         }
+        let mut listed: Vec<(SimNumber, Pseudonym)> = snap.numbered().collect();
+        listed.sort_by_key(|(n, _)| *n);
+        let mut given: Vec<(SimNumber, Pseudonym)> = ns.iter().copied().zip(ps).collect();
+        given.sort_by_key(|(n, _)| *n);
+        assert_eq!(listed, given);
     }
 }

@@ -9,23 +9,28 @@
 //! 1. **Bucket by date.** Each reading thread owns a [`PresenceShard`] and appends every event
 //!    (12 bytes: the SIM's run-local number, the minute and three countries) to its date's
 //!    bucket: sequential writes, no locks, no hashing of the SIM.
-//! 2. **Aggregate date by date.** [`Reduction::finish`] hands the dates out to worker threads;
-//!    each date's events (from every shard) are aggregated in a hash table that fits in the
-//!    processor's cache and written as that date's Parquet file, the layout of the presence
-//!    store (`local_date=YYYY-MM-DD/part-0.parquet`).
+//! 2. **Aggregate date by date.** [`Reduction::finish`] ranks the run's SIMs in pseudonym
+//!    order once, then hands the dates out to worker threads. Each date's events (from every
+//!    shard) are sorted by their SIM's rank with a radix sort (two passes over the events for
+//!    up to 65,536 SIMs, a pass more for each further byte of ranks), each SIM's few events
+//!    are added up by country, and the rows, already in the store's order, are written as
+//!    that date's Parquet file, the layout of the presence store
+//!    (`local_date=YYYY-MM-DD/part-0.parquet`). No hash table and no sort of rows: a hash
+//!    table probed once per event in reading order missed the cache at nearly every probe
+//!    once a date had tens of thousands of rows, and its rows then had to be sorted by
+//!    pseudonym.
 //!
 //! Memory is bounded by a budget: the bytes held in buckets by all shards are counted, and a
 //! shard that would pass the budget first spills its buckets to its own spill file (one run per
-//! date) and starts afresh. A date whose events would need a larger hash table than a worker's
-//! share of the budget is aggregated in several passes, each over the SIMs of one hash class.
-//! The output is the same whatever the budget; only the time changes.
+//! date) and starts afresh. A date whose events would need more sorting memory than a worker's
+//! share of the budget is aggregated in several passes, each over the SIMs of one range of
+//! pseudonyms. The output is the same whatever the budget; only the time changes.
 //!
 //! The same reduction as a DataFusion plan is [`crate::reduce_sql`]; tests check that both give
 //! the same rows.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -136,29 +141,24 @@ impl Rec {
         }
     }
 
-    fn key(&self) -> GroupKey {
-        GroupKey {
-            sim: self.sim,
-            countries: [self.sim_country, self.serving, self.counterpart],
-        }
+    /// The event's presence row among its SIM's rows of the date, as a number that orders
+    /// rows as the store does: serving country, then SIM country, then counterpart country
+    /// (none last).
+    fn countries(&self) -> u64 {
+        u64::from(self.serving) << 32
+            | u64::from(self.sim_country) << 16
+            | u64::from(self.counterpart)
     }
 }
 
-/// A presence row's grouping key within one date.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct GroupKey {
-    sim: u32,
-    countries: [u16; 3],
-}
-
-impl Hash for GroupKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // One word: the SIM and the serving and counterpart countries. The SIM country is left
-        // out (a SIM's home network rarely varies); equality still compares it.
-        let [_, serving, counterpart] = self.countries.map(u64::from);
-        state.write_u64(u64::from(self.sim) | serving << 32 | counterpart << 48);
-    }
-}
+/// A blank event, to size the radix sort's second buffer.
+const BLANK: Rec = Rec {
+    sim: 0,
+    minute: 0,
+    sim_country: 0,
+    serving: 0,
+    counterpart: 0,
+};
 
 /// A presence row's measures.
 #[derive(Clone, Copy)]
@@ -192,20 +192,14 @@ impl Measures {
     }
 }
 
-/// Deterministic hashing: the same input gives the same files from run to run.
-type Table = std::collections::HashMap<GroupKey, Measures, foldhash::fast::FixedState>;
-
-fn table() -> Table {
-    Table::with_hasher(foldhash::fast::FixedState::with_seed(0x7072_6573_656e_6365))
-}
-
 /// Smallest and largest chunk of a bucket, in events: small dates stay small, large ones grow
 /// without copying (a bucket is a list of chunks, never reallocated).
 const MIN_CHUNK: usize = 512;
 const MAX_CHUNK: usize = 32 * 1024;
 
-/// Approximate bytes of hash table per presence row (key, measures, control byte, headroom).
-const TABLE_BYTES_PER_ROW: usize = 40;
+/// Bytes of sorting memory per event of a date: the events and the radix sort's second
+/// buffer.
+const SORT_BYTES_PER_EVENT: usize = 2 * REC_BYTES;
 
 /// A date's events held by one shard.
 #[derive(Debug)]
@@ -252,7 +246,7 @@ pub struct ReduceSummary {
     pub dates: Vec<i32>,
     /// Bytes spilled to disk because the budget was reached.
     pub spilled_bytes: u64,
-    /// Dates too large for one hash table, aggregated in several passes.
+    /// Dates too large for one worker's sorting memory, aggregated in several passes.
     pub multi_pass_dates: u64,
 }
 
@@ -329,9 +323,10 @@ impl Reduction {
         queue.sort_by_key(|(d, w)| (w.events, std::cmp::Reverse(*d)));
         let queue = Mutex::new(queue);
         let threads = threads.max(1);
-        // Half the budget for the workers' tables (the buckets hold the rest); a floor keeps
+        let order = PseudonymOrder::of(sims);
+        // Half the budget for the workers' sorting (the buckets hold the rest); a floor keeps
         // a tiny budget from making every date a many-pass one.
-        let table_budget = (self.budget / (2 * threads)).max(4 << 10);
+        let sort_budget = (self.budget / (2 * threads)).max(4 << 10);
         let multi_pass = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let rows = std::thread::scope(|s| {
@@ -342,11 +337,12 @@ impl Reduction {
                             day: self.day,
                             out_dir,
                             part_file: &self.part_file,
-                            sims,
+                            order: &order,
                             spills: &spills,
                             files: spills.iter().map(|_| None).collect(),
-                            table: table(),
-                            table_budget,
+                            events: Vec::new(),
+                            scratch: Vec::new(),
+                            sort_budget,
                             multi_pass: &multi_pass,
                         };
                         let mut rows = 0u64;
@@ -537,16 +533,58 @@ impl PresenceShard<'_> {
     }
 }
 
+/// The run's SIMs in pseudonym order: each SIM number's rank, and the pseudonyms by rank.
+/// Events sorted by rank give a date's rows in the store's order, and the rows' pseudonyms
+/// are then read one after another instead of looked up all over memory.
+struct PseudonymOrder {
+    /// By SIM number: its rank (numbers are not dense; the gaps hold `u32::MAX`).
+    rank: Vec<u32>,
+    /// By rank: the pseudonym.
+    by_rank: Vec<Pseudonym>,
+}
+
+impl PseudonymOrder {
+    fn of(sims: &PseudonymsByNumber) -> Self {
+        let mut numbered: Vec<(u128, SimNumber)> = sims
+            .numbered()
+            .map(|(n, p)| (u128::from_be_bytes(p.0), n))
+            .collect();
+        numbered.sort_unstable_by_key(|(p, _)| *p);
+        let len = numbered.iter().map(|(_, n)| n.0 as usize + 1).max();
+        let mut rank = vec![u32::MAX; len.unwrap_or(0)];
+        for (r, (_, n)) in numbered.iter().enumerate() {
+            rank[n.0 as usize] = u32::try_from(r).expect("SIM numbers are 32-bit");
+        }
+        let by_rank = numbered
+            .into_iter()
+            .map(|(p, _)| Pseudonym(p.to_be_bytes()))
+            .collect();
+        Self { rank, by_rank }
+    }
+
+    /// The ranks of the SIMs of [`class`] `pass` of `passes`: classes are consecutive ranges of
+    /// pseudonyms, so of ranks.
+    fn ranks_of_class(&self, pass: usize, passes: usize) -> std::ops::Range<u32> {
+        let start = self.by_rank.partition_point(|p| class(p, passes) < pass);
+        let end = self.by_rank.partition_point(|p| class(p, passes) <= pass);
+        let rank = |i: usize| u32::try_from(i).expect("SIM numbers are 32-bit");
+        rank(start)..rank(end)
+    }
+}
+
 /// A thread of [`Reduction::finish`].
 struct Worker<'a> {
     day: FunctionalDay,
     out_dir: &'a Path,
     part_file: &'a str,
-    sims: &'a PseudonymsByNumber,
+    order: &'a PseudonymOrder,
     spills: &'a [PathBuf],
     files: Vec<Option<File>>,
-    table: Table,
-    table_budget: usize,
+    /// One pass's events of a date, their SIM numbers replaced by ranks.
+    events: Vec<Rec>,
+    /// The radix sort's second buffer.
+    scratch: Vec<Rec>,
+    sort_budget: usize,
     multi_pass: &'a AtomicUsize,
 }
 
@@ -572,85 +610,98 @@ impl Worker<'_> {
             .build();
         let mut writer =
             ArrowWriter::try_new(file, presence_schema(), Some(props)).map_err(|e| pq(&path, e))?;
-        // A date too large for one table is done in passes, each over one hash class of SIMs.
-        let passes = (work.events * TABLE_BYTES_PER_ROW)
-            .div_ceil(self.table_budget)
+        // A date too large for one worker's sorting memory is done in passes, each over one
+        // range of pseudonyms.
+        let passes = (work.events * SORT_BYTES_PER_EVENT)
+            .div_ceil(self.sort_budget)
             .max(1);
         if passes > 1 {
             self.multi_pass.fetch_add(1, Ordering::Relaxed);
         }
         let weekday = FunctionalDay::weekday_of(date);
-        let day = self.day;
-        let sims = self.sims;
         let mut rows = 0u64;
         for pass in 0..passes {
-            self.table.clear();
-            self.table.reserve(work.events.div_ceil(passes) / 2);
-            let table = &mut self.table;
-            // Consecutive events of the same row (a file sorted by subscriber gives a SIM's
-            // events of a day one after another) are added up before the table is probed.
-            let mut run: Option<(GroupKey, Measures)> = None;
-            let mut add = |r: &Rec| {
-                if passes > 1 && class(&sims.get(SimNumber(r.sim)), passes) != pass {
-                    return;
-                }
-                let event = Measures::of(
-                    r.minute,
-                    day.is_night(r.minute),
-                    day.is_working_daytime(weekday, r.minute),
-                );
-                let key = r.key();
-                match &mut run {
-                    Some((k, m)) if *k == key => m.absorb(&event),
-                    _ => {
-                        if let Some((k, m)) = run.replace((key, event)) {
-                            merge(table, k, m);
-                        }
-                    }
-                }
-            };
-            for chunk in &work.chunks {
-                chunk.iter().for_each(&mut add);
-            }
-            for &(spill, offset, events) in &work.runs {
-                let path = &self.spills[spill];
-                let file = match &mut self.files[spill] {
-                    Some(f) => f,
-                    slot => slot.insert(File::open(path).map_err(|e| io(path, e))?),
-                };
-                file.seek(SeekFrom::Start(offset))
-                    .map_err(|e| io(path, e))?;
-                let mut left = events as usize;
-                let mut buf = vec![0u8; MAX_CHUNK.min(left) * REC_BYTES];
-                while left > 0 {
-                    let n = left.min(MAX_CHUNK);
-                    let bytes = &mut buf[..n * REC_BYTES];
-                    file.read_exact(bytes).map_err(|e| io(path, e))?;
-                    bytes
-                        .chunks_exact(REC_BYTES)
-                        .for_each(|b| add(&Rec::decode(b)));
-                    left -= n;
-                }
-            }
-            if let Some((k, m)) = run {
-                merge(&mut self.table, k, m);
-            }
-            if self.table.is_empty() {
+            let ranks = self.order.ranks_of_class(pass, passes);
+            self.gather(&work, &ranks)?;
+            if self.events.is_empty() {
                 continue;
             }
-            rows += self.table.len() as u64;
-            writer
-                .write(&rows_batch(&self.table, self.sims))
-                .map_err(|e| pq(&path, e))?;
+            sort_by_rank(&mut self.events, &mut self.scratch, ranks.end - 1);
+            let batch = rows_batch(&mut self.events, self.order, self.day, weekday);
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).map_err(|e| pq(&path, e))?;
         }
         writer.close().map_err(|e| pq(&path, e))?;
         Ok(rows)
     }
+
+    /// Puts the events of `work` whose SIM's rank lies in `ranks` into `self.events`, each
+    /// with its SIM's rank in place of its number.
+    fn gather(&mut self, work: &DateWork, ranks: &std::ops::Range<u32>) -> Result<(), ReduceError> {
+        let rank = &self.order.rank;
+        let events = &mut self.events;
+        events.clear();
+        let mut add = |r: &Rec| {
+            let sim = rank[r.sim as usize];
+            if ranks.contains(&sim) {
+                events.push(Rec { sim, ..*r });
+            }
+        };
+        for chunk in &work.chunks {
+            chunk.iter().for_each(&mut add);
+        }
+        for &(spill, offset, count) in &work.runs {
+            let path = &self.spills[spill];
+            let file = match &mut self.files[spill] {
+                Some(f) => f,
+                slot => slot.insert(File::open(path).map_err(|e| io(path, e))?),
+            };
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| io(path, e))?;
+            let mut left = count as usize;
+            let mut buf = vec![0u8; MAX_CHUNK.min(left) * REC_BYTES];
+            while left > 0 {
+                let n = left.min(MAX_CHUNK);
+                let bytes = &mut buf[..n * REC_BYTES];
+                file.read_exact(bytes).map_err(|e| io(path, e))?;
+                bytes
+                    .chunks_exact(REC_BYTES)
+                    .for_each(|b| add(&Rec::decode(b)));
+                left -= n;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Adds the measures `m` of row `key` into `table`.
-fn merge(table: &mut Table, key: GroupKey, m: Measures) {
-    table.entry(key).and_modify(|t| t.absorb(&m)).or_insert(m);
+/// Sorts `events` by their `sim` field (a rank here, at most `max_rank`), least significant
+/// byte first, one stable pass per byte that `max_rank` needs; `scratch` is the second
+/// buffer. A byte every event shares is skipped.
+fn sort_by_rank(events: &mut Vec<Rec>, scratch: &mut Vec<Rec>, max_rank: u32) {
+    let mut shift = 0;
+    while shift < u32::BITS && (shift == 0 || max_rank >> shift != 0) {
+        let digit = |r: &Rec| ((r.sim >> shift) & 0xff) as usize;
+        let mut counts = [0usize; 256];
+        for r in events.iter() {
+            counts[digit(r)] += 1;
+        }
+        if !counts.contains(&events.len()) {
+            let mut next = [0usize; 256];
+            let mut at = 0;
+            for (n, c) in next.iter_mut().zip(counts) {
+                *n = at;
+                at += c;
+            }
+            scratch.resize(events.len(), BLANK);
+            for r in events.iter() {
+                let d = digit(r);
+                scratch[next[d]] = *r;
+                next[d] += 1;
+            }
+            std::mem::swap(events, scratch);
+        }
+        shift += 8;
+    }
 }
 
 /// The index of the column the store's files declare themselves sorted by: the first of
@@ -671,59 +722,102 @@ fn class(pseudonym: &Pseudonym, passes: usize) -> usize {
     (lead * passes) >> 16
 }
 
-/// The table's rows as a batch of [`presence_schema`], in the store's order
-/// ([`STORE_ORDER`](borderflow_core::schema::presence::STORE_ORDER)).
-fn rows_batch(table: &Table, sims: &PseudonymsByNumber) -> RecordBatch {
-    let n = table.len();
-    let mut order: Vec<(u128, [u16; 3], &Measures)> = table
-        .iter()
-        .map(|(k, m)| {
-            let [sim_country, serving, counterpart] = k.countries;
-            let pseudonym = u128::from_be_bytes(sims.get(SimNumber(k.sim)).0);
-            (pseudonym, [serving, sim_country, counterpart], m)
-        })
-        .collect();
-    order.sort_unstable_by_key(|(p, countries, _)| (*p, *countries));
-    let mut pseudonyms = Vec::with_capacity(n * 16);
-    let mut sim = StringBuilder::with_capacity(n, n * 3);
-    let mut country = StringBuilder::with_capacity(n, n * 3);
-    let mut counterpart = StringBuilder::with_capacity(n, n * 3);
-    let (mut events, mut night, mut daytime) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut first, mut last) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for (pseudonym, [c, s, cp], m) in order {
-        pseudonyms.extend_from_slice(&pseudonym.to_be_bytes());
-        sim.append_value(unpack(s).as_str());
-        country.append_value(unpack(c).as_str());
-        if cp == NONE {
-            counterpart.append_null();
-        } else {
-            counterpart.append_value(unpack(cp).as_str());
+/// The presence rows of `events` (sorted by SIM rank; each SIM's events are reordered here)
+/// as a batch of [`presence_schema`], in the store's order
+/// ([`STORE_ORDER`](borderflow_core::schema::presence::STORE_ORDER)): SIM by SIM in pseudonym
+/// order, each SIM's events added up by country.
+fn rows_batch(
+    events: &mut [Rec],
+    order: &PseudonymOrder,
+    day: FunctionalDay,
+    weekday: u8,
+) -> RecordBatch {
+    let mut rows = PresenceRows::with_capacity(events.len() / 2);
+    let measures = |r: &Rec| {
+        Measures::of(
+            r.minute,
+            day.is_night(r.minute),
+            day.is_working_daytime(weekday, r.minute),
+        )
+    };
+    for sim in events.chunk_by_mut(|a, b| a.sim == b.sim) {
+        if sim.len() > 1 {
+            sim.sort_unstable_by_key(Rec::countries);
         }
-        events.push(m.events as i32);
-        night.push(m.night as i32);
-        daytime.push(m.weekday_day as i32);
-        first.push(m.first);
-        last.push(m.last);
+        let pseudonym = &order.by_rank[sim[0].sim as usize];
+        for row in sim.chunk_by(|a, b| a.countries() == b.countries()) {
+            let mut m = measures(&row[0]);
+            row[1..].iter().for_each(|r| m.absorb(&measures(r)));
+            rows.push(pseudonym, &row[0], &m);
+        }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(
-            FixedSizeBinaryArray::try_new(16, Buffer::from_vec(pseudonyms), None)
-                .expect("16 bytes each"),
-        ),
-        Arc::new(sim.finish()),
-        Arc::new(country.finish()),
-        Arc::new(counterpart.finish()),
-        Arc::new(Int32Array::from(events)),
-        Arc::new(Int32Array::from(night)),
-        Arc::new(Int32Array::from(daytime)),
-        Arc::new(UInt16Array::from(first)),
-        Arc::new(UInt16Array::from(last)),
-    ];
-    RecordBatch::try_new(presence_schema(), columns).expect("columns match the schema")
+    rows.finish()
+}
+
+/// The columns of a batch of presence rows, filled row by row.
+struct PresenceRows {
+    pseudonyms: Vec<u8>,
+    sim_country: StringBuilder,
+    country: StringBuilder,
+    counterpart: StringBuilder,
+    events: Vec<i32>,
+    night: Vec<i32>,
+    daytime: Vec<i32>,
+    first: Vec<u16>,
+    last: Vec<u16>,
+}
+
+impl PresenceRows {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            pseudonyms: Vec::with_capacity(n * 16),
+            sim_country: StringBuilder::with_capacity(n, n * 3),
+            country: StringBuilder::with_capacity(n, n * 3),
+            counterpart: StringBuilder::with_capacity(n, n * 3),
+            events: Vec::with_capacity(n),
+            night: Vec::with_capacity(n),
+            daytime: Vec::with_capacity(n),
+            first: Vec::with_capacity(n),
+            last: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds the row of `pseudonym` with the countries of `event` and the measures `m`.
+    fn push(&mut self, pseudonym: &Pseudonym, event: &Rec, m: &Measures) {
+        self.pseudonyms.extend_from_slice(&pseudonym.0);
+        self.sim_country
+            .append_value(unpack(event.sim_country).as_str());
+        self.country.append_value(unpack(event.serving).as_str());
+        if event.counterpart == NONE {
+            self.counterpart.append_null();
+        } else {
+            self.counterpart
+                .append_value(unpack(event.counterpart).as_str());
+        }
+        self.events.push(m.events as i32);
+        self.night.push(m.night as i32);
+        self.daytime.push(m.weekday_day as i32);
+        self.first.push(m.first);
+        self.last.push(m.last);
+    }
+
+    fn finish(mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(
+                FixedSizeBinaryArray::try_new(16, Buffer::from_vec(self.pseudonyms), None)
+                    .expect("16 bytes each"),
+            ),
+            Arc::new(self.sim_country.finish()),
+            Arc::new(self.country.finish()),
+            Arc::new(self.counterpart.finish()),
+            Arc::new(Int32Array::from(self.events)),
+            Arc::new(Int32Array::from(self.night)),
+            Arc::new(Int32Array::from(self.daytime)),
+            Arc::new(UInt16Array::from(self.first)),
+            Arc::new(UInt16Array::from(self.last)),
+        ];
+        RecordBatch::try_new(presence_schema(), columns).expect("columns match the schema")
+    }
 }
 
 impl borderflow_core::FailureKind for ReduceError {
@@ -747,6 +841,93 @@ mod tests {
         }
         assert_eq!(pack("AAA".parse().unwrap()), 0);
         assert_eq!(pack("ZZZ".parse().unwrap()), 17_575);
+    }
+
+    /// Events with SIM ranks spread over three bytes, in a scrambled order; each event's
+    /// minute is its place in the input, so stability shows.
+    fn scrambled(n: usize, ranks: u32) -> Vec<Rec> {
+        let mut x = 0x2545_f491_u32;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                Rec {
+                    sim: x % ranks,
+                    minute: i as u16,
+                    ..BLANK
+                }
+            })
+            .collect()
+    }
+
+    fn by_rank_then_input(events: &[Rec]) -> Vec<(u32, u16)> {
+        events.iter().map(|r| (r.sim, r.minute)).collect()
+    }
+
+    #[test]
+    fn the_radix_sort_orders_by_rank_and_keeps_the_input_order_within_a_rank() {
+        for (n, ranks) in [
+            (50_000, 1 << 20),
+            (40_000, 70_000),
+            (3_000, 200),
+            (1, 1),
+            (0, 1),
+        ] {
+            let mut events = scrambled(n, ranks);
+            let mut expected = by_rank_then_input(&events);
+            expected.sort_by_key(|(sim, _)| *sim);
+            let mut scratch = Vec::new();
+            sort_by_rank(&mut events, &mut scratch, ranks - 1);
+            assert_eq!(
+                by_rank_then_input(&events),
+                expected,
+                "{n} events, {ranks} ranks"
+            );
+        }
+        // Ranks sharing their low byte: that byte's pass is skipped, the others still sort.
+        let mut events = scrambled(5_000, 300);
+        events.iter_mut().for_each(|r| r.sim <<= 8);
+        let mut expected = by_rank_then_input(&events);
+        expected.sort_by_key(|(sim, _)| *sim);
+        sort_by_rank(&mut events, &mut Vec::new(), 300 << 8);
+        assert_eq!(by_rank_then_input(&events), expected);
+    }
+
+    #[test]
+    fn ranks_follow_pseudonym_order_and_classes_are_ranges_of_ranks() {
+        let registry = borderflow_core::SimRegistry::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut numbers = Vec::new();
+        for _ in 0..2_000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let mut p = [0u8; 16];
+            p[..8].copy_from_slice(&x.to_be_bytes());
+            p[8..].copy_from_slice(&x.rotate_left(17).to_le_bytes());
+            numbers.push(registry.number(Pseudonym(p)).unwrap());
+        }
+        let sims = registry.snapshot();
+        let order = PseudonymOrder::of(&sims);
+        assert_eq!(order.by_rank.len(), 2_000);
+        assert!(order.by_rank.is_sorted());
+        for n in &numbers {
+            assert_eq!(
+                order.by_rank[order.rank[n.0 as usize] as usize],
+                sims.get(*n)
+            );
+        }
+        for passes in [1, 2, 3, 7] {
+            let mut next = 0;
+            for pass in 0..passes {
+                let ranks = order.ranks_of_class(pass, passes);
+                assert_eq!(ranks.start, next);
+                for r in ranks.clone() {
+                    assert_eq!(class(&order.by_rank[r as usize], passes), pass);
+                }
+                next = ranks.end;
+            }
+            assert_eq!(next, 2_000);
+        }
     }
 
     #[test]
