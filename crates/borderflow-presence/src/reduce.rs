@@ -535,38 +535,42 @@ impl PresenceShard<'_> {
 
 /// The run's SIMs in pseudonym order: each SIM number's rank, and the pseudonyms by rank.
 /// Events sorted by rank give a date's rows in the store's order, and the rows' pseudonyms
-/// are then read one after another instead of looked up all over memory.
+/// are then read one after another instead of looked up all over memory. It holds 24 bytes
+/// per SIM of the run.
 struct PseudonymOrder {
     /// By SIM number: its rank (numbers are not dense; the gaps hold `u32::MAX`).
     rank: Vec<u32>,
-    /// By rank: the pseudonym.
-    by_rank: Vec<Pseudonym>,
+    /// By rank: the pseudonym, and its number.
+    by_rank: Vec<(Pseudonym, SimNumber)>,
 }
 
 impl PseudonymOrder {
     fn of(sims: &PseudonymsByNumber) -> Self {
-        let mut numbered: Vec<(u128, SimNumber)> = sims
-            .numbered()
-            .map(|(n, p)| (u128::from_be_bytes(p.0), n))
-            .collect();
-        numbered.sort_unstable_by_key(|(p, _)| *p);
-        let len = numbered.iter().map(|(_, n)| n.0 as usize + 1).max();
+        let mut by_rank: Vec<(Pseudonym, SimNumber)> =
+            sims.numbered().map(|(n, p)| (p, n)).collect();
+        by_rank.sort_unstable_by_key(|(p, _)| u128::from_be_bytes(p.0));
+        let len = by_rank.iter().map(|(_, n)| n.0 as usize + 1).max();
         let mut rank = vec![u32::MAX; len.unwrap_or(0)];
-        for (r, (_, n)) in numbered.iter().enumerate() {
+        for (r, (_, n)) in by_rank.iter().enumerate() {
             rank[n.0 as usize] = u32::try_from(r).expect("SIM numbers are 32-bit");
         }
-        let by_rank = numbered
-            .into_iter()
-            .map(|(p, _)| Pseudonym(p.to_be_bytes()))
-            .collect();
         Self { rank, by_rank }
+    }
+
+    /// The pseudonym of rank `rank`.
+    fn pseudonym(&self, rank: u32) -> &Pseudonym {
+        &self.by_rank[rank as usize].0
     }
 
     /// The ranks of the SIMs of [`class`] `pass` of `passes`: classes are consecutive ranges of
     /// pseudonyms, so of ranks.
     fn ranks_of_class(&self, pass: usize, passes: usize) -> std::ops::Range<u32> {
-        let start = self.by_rank.partition_point(|p| class(p, passes) < pass);
-        let end = self.by_rank.partition_point(|p| class(p, passes) <= pass);
+        let start = self
+            .by_rank
+            .partition_point(|(p, _)| class(p, passes) < pass);
+        let end = self
+            .by_rank
+            .partition_point(|(p, _)| class(p, passes) <= pass);
         let rank = |i: usize| u32::try_from(i).expect("SIM numbers are 32-bit");
         rank(start)..rank(end)
     }
@@ -744,7 +748,7 @@ fn rows_batch(
         if sim.len() > 1 {
             sim.sort_unstable_by_key(Rec::countries);
         }
-        let pseudonym = &order.by_rank[sim[0].sim as usize];
+        let pseudonym = order.pseudonym(sim[0].sim);
         for row in sim.chunk_by(|a, b| a.countries() == b.countries()) {
             let mut m = measures(&row[0]);
             row[1..].iter().for_each(|r| m.absorb(&measures(r)));
@@ -909,12 +913,9 @@ mod tests {
         let sims = registry.snapshot();
         let order = PseudonymOrder::of(&sims);
         assert_eq!(order.by_rank.len(), 2_000);
-        assert!(order.by_rank.is_sorted());
+        assert!(order.by_rank.is_sorted_by_key(|(p, _)| p.0));
         for n in &numbers {
-            assert_eq!(
-                order.by_rank[order.rank[n.0 as usize] as usize],
-                sims.get(*n)
-            );
+            assert_eq!(*order.pseudonym(order.rank[n.0 as usize]), sims.get(*n));
         }
         for passes in [1, 2, 3, 7] {
             let mut next = 0;
@@ -922,7 +923,7 @@ mod tests {
                 let ranks = order.ranks_of_class(pass, passes);
                 assert_eq!(ranks.start, next);
                 for r in ranks.clone() {
-                    assert_eq!(class(&order.by_rank[r as usize], passes), pass);
+                    assert_eq!(class(order.pseudonym(r), passes), pass);
                 }
                 next = ranks.end;
             }
