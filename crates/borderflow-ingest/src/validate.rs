@@ -105,7 +105,10 @@ pub struct Validator<'a> {
     /// What the cache knew of each id of the rows being validated, looked up before them
     /// ([`Self::look_up_ids`]).
     known: Vec<Known>,
-    plmns: HashMap<Box<str>, Result<CountryCode, Reason>>,
+    /// Each PLMN text's verdict, keyed by the text as one word ([`short_word`]): hashing and
+    /// comparing a word, not text behind a pointer. Longer texts are never PLMNs and are not
+    /// kept.
+    plmns: HashMap<u128, Result<CountryCode, Reason>>,
     plmn_memo: [Option<PlmnMemo>; 2],
     /// The last serving country's principal zone.
     zone_memo: Option<(CountryCode, Tz)>,
@@ -385,7 +388,8 @@ impl<'a> Validator<'a> {
         {
             return hit;
         }
-        let verdict = match self.plmns.get(text) {
+        let word = short_word(text.as_bytes());
+        let verdict = match word.and_then(|w| self.plmns.get(&w)) {
             Some(hit) => *hit,
             None => {
                 let verdict = match Plmn::parse(text.trim()) {
@@ -397,8 +401,10 @@ impl<'a> Validator<'a> {
                         }
                     },
                 };
-                if self.plmns.len() < 100_000 {
-                    self.plmns.insert(text.into(), verdict);
+                if let Some(w) = word
+                    && self.plmns.len() < 100_000
+                {
+                    self.plmns.insert(w, verdict);
                 }
                 verdict
             }
