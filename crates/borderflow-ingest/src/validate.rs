@@ -64,28 +64,16 @@ pub struct Validated {
     pub counts: FileCounts,
 }
 
-/// A PLMN text and its verdict, remembered for the next row (PLMNs come in long runs).
+/// Texts of up to this many bytes are held inside their string view (Arrow's `Utf8View`), so
+/// equal views are equal texts in any batch; a longer text's view points into its batch.
+const INLINE_VIEW_BYTES: u32 = 12;
+
+/// A PLMN's verdict, remembered for the next row under the row's string view (PLMNs come in
+/// long runs): the next row's view is compared as one word, its text never reached.
 #[derive(Clone, Copy)]
 struct PlmnMemo {
-    text: [u8; 8],
-    len: usize,
+    view: u128,
     verdict: Result<CountryCode, Reason>,
-}
-
-impl PlmnMemo {
-    fn get(&self, text: &[u8]) -> Option<Result<CountryCode, Reason>> {
-        short_eq(&self.text[..self.len], text).then_some(self.verdict)
-    }
-
-    fn remember(text: &[u8], verdict: Result<CountryCode, Reason>) -> Option<Self> {
-        let mut memo = Self {
-            text: [0; 8],
-            len: text.len(),
-            verdict,
-        };
-        memo.text.get_mut(..text.len())?.copy_from_slice(text);
-        Some(memo)
-    }
 }
 
 /// Validates raw batches of one run: same window, same key, same code lists.
@@ -105,9 +93,9 @@ pub struct Validator<'a> {
     /// What the cache knew of each id of the rows being validated, looked up before them
     /// ([`Self::look_up_ids`]).
     known: Vec<Known>,
-    /// Each PLMN text's verdict, keyed by the text as one word ([`short_word`]): hashing and
-    /// comparing a word, not text behind a pointer. Longer texts are never PLMNs and are not
-    /// kept.
+    /// Each PLMN text's verdict, keyed by its string view, which holds the text itself up to
+    /// [`INLINE_VIEW_BYTES`]: hashing and comparing a word, not text behind a pointer. Longer
+    /// texts (never PLMNs, at most padded ones) are checked every time.
     plmns: HashMap<u128, Result<CountryCode, Reason>>,
     plmn_memo: [Option<PlmnMemo>; 2],
     /// The last serving country's principal zone.
@@ -380,19 +368,17 @@ impl<'a> Validator<'a> {
         if col.is_null(i) {
             return Err(Reason::MalformedPlmn);
         }
-        let text = col.value(i);
-        // By reference: copying the memo out stalled on store forwarding (most of this
-        // function's time in profiles).
+        let view = col.views()[i];
         if let Some(memo) = &self.plmn_memo[which]
-            && let Some(hit) = memo.get(text.as_bytes())
+            && memo.view == view
         {
-            return hit;
+            return memo.verdict;
         }
-        let word = short_word(text.as_bytes());
-        let verdict = match word.and_then(|w| self.plmns.get(&w)) {
+        let inline = (view as u32) <= INLINE_VIEW_BYTES;
+        let verdict = match self.plmns.get(&view).filter(|_| inline) {
             Some(hit) => *hit,
             None => {
-                let verdict = match Plmn::parse(text.trim()) {
+                let verdict = match Plmn::parse(col.value(i).trim()) {
                     Err(_) => Err(Reason::MalformedPlmn),
                     Ok(p) => match self.rd.plmn.country_of(p) {
                         PlmnCountry::Country(c) => Ok(c),
@@ -401,15 +387,15 @@ impl<'a> Validator<'a> {
                         }
                     },
                 };
-                if let Some(w) = word
-                    && self.plmns.len() < 100_000
-                {
-                    self.plmns.insert(w, verdict);
+                if inline && self.plmns.len() < 100_000 {
+                    self.plmns.insert(view, verdict);
                 }
                 verdict
             }
         };
-        self.plmn_memo[which] = PlmnMemo::remember(text.as_bytes(), verdict);
+        if inline {
+            self.plmn_memo[which] = Some(PlmnMemo { view, verdict });
+        }
         verdict
     }
 
@@ -548,24 +534,6 @@ impl IdNumbers {
     }
 }
 
-/// Byte equality of short texts (ids, PLMNs) with word loads: the C library's `memcmp`, called
-/// twice a row for five-byte PLMNs, took 15% of ingest time in profiles.
-#[inline]
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
-    match n {
-        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
-    }
-}
-
 /// Seconds UTC of ISO 8601 text as databases export it ([`TimeFormat::Iso8601`]): `T` or a
 /// space between date and time, optional fractions, then `Z`, `±HH`, `±HHMM`, `±HH:MM` or
 /// nothing (a time in `tz`).
@@ -677,7 +645,7 @@ impl Quarantine {
 
 #[cfg(test)]
 mod tests {
-    use super::{IdKey, Tz, iso8601, short_eq};
+    use super::{IdKey, Tz, iso8601};
 
     #[test]
     fn short_ids_are_one_word_holding_their_bytes_and_length() {
@@ -749,29 +717,6 @@ mod tests {
             "2023-13-07 02:48:38",
         ] {
             assert_eq!(iso8601(bad, utc), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn short_texts_compare_like_slices() {
-        let texts: [&[u8]; 12] = [
-            b"",
-            b"6",
-            b"639",
-            b"6390",
-            b"63902",
-            b"63903",
-            b"639020",
-            b"16390200",
-            b"639020000000007",
-            b"639020000000008",
-            b"739020000000007",
-            b"6390200000000070000000",
-        ];
-        for a in texts {
-            for b in texts {
-                assert_eq!(short_eq(a, b), a == b, "{a:?} {b:?}");
-            }
         }
     }
 }

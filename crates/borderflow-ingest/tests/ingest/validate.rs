@@ -189,6 +189,45 @@ fn each_bad_row_gets_its_reason_and_row_number() {
     }
 }
 
+/// A PLMN padded past 12 bytes is read like its trimmed text, every time: its string view points
+/// into its batch, so the same view in the next batch can be another text. Here the last row of
+/// the first batch and the first row of the second hold the file's only long PLMN texts, the
+/// same length and first bytes, each at the start of its batch's text: a valid one, then a
+/// malformed one.
+#[test]
+fn padded_plmns_are_read_as_their_text_in_every_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = borderflow_ingest::source::BATCH_ROWS;
+    let mut body = String::from(HEADER);
+    for r in 0..=rows {
+        let home = match r {
+            _ if r == rows - 1 => "   63902      ",
+            _ if r == rows => "   6390x      ",
+            _ if r % 2 == 0 => "63902",
+            _ => " 64101 ",
+        };
+        body.push_str(&format!(
+            "6390{r:011},2025-03-01T10:00:00Z,{home},63902,C1,data,\n"
+        ));
+    }
+    let path = write(dir.path(), "cdr.csv", &body);
+    let (acc, q, counts) = ingest(&cfg(vec![path]));
+    assert_eq!(counts.read, rows as u64 + 1);
+    assert_eq!(counts.accepted, rows as u64);
+    assert_eq!(col(&q, "reason"), ["malformed_plmn"]);
+    assert_eq!(col(&q, "row"), [(rows + 1).to_string()]);
+    let countries = col(&acc, "sim_country");
+    // Even rows and the padded one Kenyan, the other odd rows Ugandan.
+    assert_eq!(
+        countries.iter().filter(|c| *c == "KEN").count(),
+        rows / 2 + 1
+    );
+    assert_eq!(
+        countries.iter().filter(|c| *c == "UGA").count(),
+        rows / 2 - 1
+    );
+}
+
 #[test]
 fn local_time_and_the_functional_day() {
     let dir = tempfile::tempdir().unwrap();
