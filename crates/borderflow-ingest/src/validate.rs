@@ -5,8 +5,8 @@ use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, RecordBatch, StringBuilder, StringViewArray, TimestampSecondBuilder,
-    UInt64Builder,
+    Array, ArrayRef, MAX_INLINE_VIEW_LEN, RecordBatch, StringBuilder, StringViewArray,
+    TimestampSecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use borderflow_core::CountryCode;
@@ -64,12 +64,10 @@ pub struct Validated {
     pub counts: FileCounts,
 }
 
-/// Texts of up to this many bytes are held inside their string view (Arrow's `Utf8View`), so
-/// equal views are equal texts in any batch; a longer text's view points into its batch.
-const INLINE_VIEW_BYTES: u32 = 12;
-
 /// A PLMN's verdict, remembered for the next row under the row's string view (PLMNs come in
-/// long runs): the next row's view is compared as one word, its text never reached.
+/// long runs): the next row's view is compared as one word, its text never reached. Only
+/// views of texts of up to [`MAX_INLINE_VIEW_LEN`] bytes, which hold the text itself, so equal
+/// views are equal texts in any batch; a longer text's view points into its batch.
 #[derive(Clone, Copy)]
 struct PlmnMemo {
     view: u128,
@@ -94,7 +92,7 @@ pub struct Validator<'a> {
     /// ([`Self::look_up_ids`]).
     known: Vec<Known>,
     /// Each PLMN text's verdict, keyed by its string view, which holds the text itself up to
-    /// [`INLINE_VIEW_BYTES`]: hashing and comparing a word, not text behind a pointer. Longer
+    /// [`MAX_INLINE_VIEW_LEN`]: hashing and comparing a word, not text behind a pointer. Longer
     /// texts (never PLMNs, at most padded ones) are checked every time.
     plmns: HashMap<u128, Result<CountryCode, Reason>>,
     plmn_memo: [Option<PlmnMemo>; 2],
@@ -374,8 +372,9 @@ impl<'a> Validator<'a> {
         {
             return memo.verdict;
         }
-        let inline = (view as u32) <= INLINE_VIEW_BYTES;
-        let verdict = match self.plmns.get(&view).filter(|_| inline) {
+        let inline = (view as u32) <= MAX_INLINE_VIEW_LEN;
+        let known = if inline { self.plmns.get(&view) } else { None };
+        let verdict = match known {
             Some(hit) => *hit,
             None => {
                 let verdict = match Plmn::parse(col.value(i).trim()) {
