@@ -93,6 +93,7 @@ fn written(dir: &Path) -> Vec<String> {
                 .map(Result::unwrap)
                 .collect();
         assert_in_store_order(&path, &batches);
+        assert_encoded_without_codec(&path);
         out.extend(lines(&batches, Some(&date)));
     }
     out.sort();
@@ -138,6 +139,36 @@ fn assert_in_store_order(path: &Path, batches: &[RecordBatch]) {
         "{} is not in the store's order",
         path.display()
     );
+}
+
+/// A written file carries no compression codec (which costs a zstd context per column chunk
+/// written and read): countries are dictionaries, counts and minutes are delta-packed, and
+/// pseudonyms are plain bytes.
+fn assert_encoded_without_codec(path: &Path) {
+    use borderflow_core::schema::presence::*;
+    use parquet::basic::{Compression, Encoding};
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+    for group in parquet::file::reader::FileReader::metadata(&reader).row_groups() {
+        for chunk in group.columns() {
+            let name = chunk.column_path().string();
+            assert_eq!(chunk.compression(), Compression::UNCOMPRESSED, "{name}");
+            let values = match name.as_str() {
+                PSEUDONYM => Encoding::PLAIN,
+                SIM_COUNTRY | COUNTRY | COUNTERPART_COUNTRY => Encoding::RLE_DICTIONARY,
+                EVENTS | NIGHT_EVENTS | WEEKDAY_DAY_EVENTS | FIRST_MINUTE | LAST_MINUTE => {
+                    Encoding::DELTA_BINARY_PACKED
+                }
+                other => panic!("unexpected column {other}"),
+            };
+            assert!(
+                chunk.encodings().any(|e| e == values),
+                "{name} in {}: {:?}",
+                path.display(),
+                chunk.encodings().collect::<Vec<_>>()
+            );
+        }
+    }
 }
 
 /// Runs the reduction with `budget` bytes, the events dealt to two shards in turns of 1,000.
