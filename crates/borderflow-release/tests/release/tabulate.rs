@@ -31,6 +31,16 @@ fn the_domain_lists_every_cell_zeros_included() {
     let t = Tables::new(&d);
     assert_eq!(t.categories, vec![0; 31]);
     assert_eq!(t.crossings, vec![0; 12]);
+    // Each pair's cell is its place in the list; a country outside the code lists, or a
+    // pair of one country with itself, has none.
+    for (i, (a, b)) in d.crossings.iter().enumerate() {
+        assert_eq!(d.crossing_cell(*a, *b), Some(i), "{a}→{b}");
+    }
+    // Sorted ARE, KEN, TZA, UGA: UGA's pairs come last, to ARE, KEN, TZA.
+    assert_eq!(d.crossing_cell(c("UGA"), c("KEN")), Some(10));
+    assert_eq!(d.crossing_cell(c("UGA"), c("UGA")), None);
+    assert_eq!(d.crossing_cell(c("UGA"), c("DEU")), None);
+    assert_eq!(d.crossing_cell(c("DEU"), c("UGA")), None);
 }
 
 #[test]
