@@ -106,7 +106,8 @@ Exit status:
   5  busy: another run holds the state directory; nothing changed, retry later
   6  state: the state or release directory cannot be read or written";
 
-/// mimalloc's `mi_option_purge_delay` (its index in `mi_option_e`, mimalloc v2).
+/// mimalloc's `mi_option_purge_delay` (its index in `mi_option_e`, the same in mimalloc v2 and
+/// in v3, the version the `mimalloc` crate builds).
 const MI_OPTION_PURGE_DELAY: i32 = 15;
 
 /// Bytes of free memory the C library's allocator keeps at the top of its heaps instead of
