@@ -117,9 +117,11 @@ const C_HEAP_KEEP_BYTES: libc::c_int = 64 << 20;
 
 /// Keeps the memory of the C library's allocator for reuse. Only C code allocates there: zstd
 /// makes a compression and a decompression context of a few hundred KiB for every column chunk
-/// the Parquet crate reads or writes (about 6,000 in a yearly run), and glibc's defaults
-/// returned each one to the OS when it was freed, so the next one faulted and zeroed its pages
-/// again: 36,700 page faults in a run of 5 M events, 3,500 with this.
+/// the Parquet crate reads or writes in zstd (the input's, the facts' and the release's; the
+/// presence store's files use no codec since docs/performance.md's "store written with
+/// Parquet's encodings"), and glibc's defaults returned each one to the OS when it was freed,
+/// so the next one faulted and zeroed its pages again: 36,700 page faults in a run of 5 M
+/// events when the store was zstd too, 3,500 with this.
 fn keep_c_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: sets process-wide options of the C allocator before any other thread exists.
