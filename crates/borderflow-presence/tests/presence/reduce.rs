@@ -142,8 +142,8 @@ fn assert_in_store_order(path: &Path, batches: &[RecordBatch]) {
 }
 
 /// A written file carries no compression codec (which costs a zstd context per column chunk
-/// written and read): countries are dictionaries, counts and minutes are delta-packed, and
-/// pseudonyms are plain bytes.
+/// written and read) and no statistics (which nothing reads): countries are dictionaries,
+/// counts and minutes are delta-packed, and pseudonyms are plain bytes.
 fn assert_encoded_without_codec(path: &Path) {
     use borderflow_core::schema::presence::*;
     use parquet::basic::{Compression, Encoding};
@@ -153,6 +153,11 @@ fn assert_encoded_without_codec(path: &Path) {
         for chunk in group.columns() {
             let name = chunk.column_path().string();
             assert_eq!(chunk.compression(), Compression::UNCOMPRESSED, "{name}");
+            assert!(chunk.statistics().is_none(), "{name}: statistics written");
+            assert!(
+                chunk.column_index_offset().is_none(),
+                "{name}: column index written"
+            );
             let values = match name.as_str() {
                 PSEUDONYM => Encoding::PLAIN,
                 SIM_COUNTRY | COUNTRY | COUNTERPART_COUNTRY => Encoding::RLE_DICTIONARY,
