@@ -193,9 +193,12 @@ impl Measures {
 }
 
 /// Smallest and largest chunk of a bucket, in events: small dates stay small, large ones grow
-/// without copying (a bucket is a list of chunks, never reallocated).
+/// without copying (a bucket is a list of chunks, never reallocated). The largest is 96 KiB:
+/// each shard's last chunk of each date is half empty on average, and its empty part is still
+/// memory the kernel zeroes when its page is first touched (with 384 KiB chunks, about 140 MB
+/// of a yearly run at 51.7 M events, docs/performance.md).
 const MIN_CHUNK: usize = 512;
-const MAX_CHUNK: usize = 32 * 1024;
+const MAX_CHUNK: usize = 8 * 1024;
 
 /// Bytes of sorting memory per event of a date: the events and the radix sort's second
 /// buffer.
