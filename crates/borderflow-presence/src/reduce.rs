@@ -7,9 +7,8 @@
 //! key contains the date, so it is done in two steps instead:
 //!
 //! 1. **Bucket by date.** Each reading thread owns a [`PresenceShard`] and appends every event
-//!    (9 bytes: the SIM's run-local number, the minute and three countries numbered by the
-//!    run's [`CountryIndex`]) to its date's bucket: sequential writes, no locks, no hashing
-//!    of the SIM.
+//!    (12 bytes: the SIM's run-local number, the minute and three countries) to its date's
+//!    bucket: sequential writes, no locks, no hashing of the SIM.
 //! 2. **Aggregate date by date.** [`Reduction::finish`] ranks the run's SIMs in pseudonym
 //!    order once, then hands the dates out to worker threads. Each date's events (from every
 //!    shard) are sorted by their SIM's rank with a radix sort (two passes over the events for
@@ -34,7 +33,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{
@@ -60,13 +59,6 @@ pub enum ReduceError {
     /// A spill or output file could not be created, written or read.
     #[error("presence reduction: {0}")]
     Io(#[from] PathError),
-    /// The events name more distinct countries than an event's one-byte country numbers
-    /// hold (255); ISO 3166-1 has 249.
-    #[error(
-        "presence reduction: the events name more than {MAX_COUNTRIES} distinct countries \
-         (the code lists map PLMNs or calling codes to codes that are not countries)"
-    )]
-    TooManyCountries,
     /// A presence file could not be encoded.
     #[error("presence reduction: {}: {source}", path.display())]
     Parquet {
@@ -89,147 +81,73 @@ fn pq(path: &Path, source: ParquetError) -> ReduceError {
     }
 }
 
-/// A country in 15 bits (three letters A–Z in base 26): its slot in [`CountryIndex`], and a
-/// number that orders codes as their letters do.
+/// A country in 15 bits (three letters A–Z in base 26), so an event fits in 12 bytes.
 fn pack(c: CountryCode) -> u16 {
     let [a, b, c] = c.bytes().map(|x| u16::from(x - b'A'));
     a * 676 + b * 26 + c
 }
 
-#[cfg(test)]
 fn unpack(v: u16) -> CountryCode {
     let letter = |x: u16| b'A' + (x % 26) as u8;
     CountryCode::from_bytes([letter(v / 676), letter(v / 26), letter(v)]).expect("A–Z")
 }
 
-/// The most distinct countries one run's events may name: numbers 0–254, 255 is [`NONE`].
-const MAX_COUNTRIES: usize = 255;
-
 /// No counterpart country.
-const NONE: u8 = u8::MAX;
+const NONE: u16 = u16::MAX;
 
-/// The countries of one run's events, each numbered once, when any reading thread first sees
-/// it, so that an event holds three one-byte numbers instead of three codes: 9 bytes instead
-/// of 12, a quarter less memory to fill, zero and read again (docs/performance.md).
-#[derive(Debug)]
-struct CountryIndex {
-    /// Each code's number plus one, at its [`pack`]ed value; 0 for a code not seen yet.
-    numbers: Box<[AtomicU8]>,
-    /// The codes, by number.
-    codes: Mutex<Vec<CountryCode>>,
-}
-
-impl CountryIndex {
-    fn new() -> Self {
-        Self {
-            numbers: (0..26 * 26 * 26).map(|_| AtomicU8::new(0)).collect(),
-            codes: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The number of `c`, given it now if it has none.
-    #[inline]
-    fn number(&self, c: CountryCode) -> Result<u8, ReduceError> {
-        let slot = &self.numbers[usize::from(pack(c))];
-        match slot.load(Ordering::Acquire) {
-            0 => self.assign(c, slot),
-            n => Ok(n - 1),
-        }
-    }
-
-    #[cold]
-    fn assign(&self, c: CountryCode, slot: &AtomicU8) -> Result<u8, ReduceError> {
-        let mut codes = self.codes.lock().unwrap_or_else(|e| e.into_inner());
-        // Another thread may have numbered it while this one waited for the lock.
-        let n = slot.load(Ordering::Acquire);
-        if n != 0 {
-            return Ok(n - 1);
-        }
-        if codes.len() >= MAX_COUNTRIES {
-            return Err(ReduceError::TooManyCountries);
-        }
-        let number = u8::try_from(codes.len()).expect("fewer than 255 countries");
-        codes.push(c);
-        slot.store(number + 1, Ordering::Release);
-        Ok(number)
-    }
-
-    /// The codes by number, once every event is in.
-    fn table(&self) -> CountryTable {
-        let codes = self.codes.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut order = [u16::MAX; 256];
-        for (key, c) in order.iter_mut().zip(&codes) {
-            *key = pack(*c);
-        }
-        CountryTable { codes, order }
-    }
-}
-
-/// The run's countries by number, for writing the rows.
-struct CountryTable {
-    codes: Vec<CountryCode>,
-    /// For each number, a key that orders as the codes' letters do; [`NONE`]'s is last.
-    order: [u16; 256],
-}
-
-impl CountryTable {
-    fn code(&self, number: u8) -> CountryCode {
-        self.codes[usize::from(number)]
-    }
-}
-
-/// One event in a date bucket (the date is the bucket's). Packed: 9 bytes, not 12.
+/// One event in a date bucket (the date is the bucket's).
 #[derive(Debug, Clone, Copy)]
-#[repr(C, packed)]
 struct Rec {
     sim: u32,
     minute: u16,
-    sim_country: u8,
-    serving: u8,
-    counterpart: u8,
+    sim_country: u16,
+    serving: u16,
+    counterpart: u16,
 }
 
-const REC_BYTES: usize = 9;
+const REC_BYTES: usize = 12;
 
 impl Rec {
-    #[inline]
-    fn of(e: &AcceptedEvent, countries: &CountryIndex) -> Result<Self, ReduceError> {
-        Ok(Self {
+    fn of(e: &AcceptedEvent) -> Self {
+        Self {
             sim: e.sim.0,
             minute: e.fday_minute,
-            sim_country: countries.number(e.sim_country)?,
-            serving: countries.number(e.serving_country)?,
-            counterpart: match e.counterpart_country {
-                Some(c) => countries.number(c)?,
-                None => NONE,
-            },
-        })
+            sim_country: pack(e.sim_country),
+            serving: pack(e.serving_country),
+            counterpart: e.counterpart_country.map_or(NONE, pack),
+        }
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        let (sim, minute) = (self.sim, self.minute);
-        out.extend_from_slice(&sim.to_le_bytes());
-        out.extend_from_slice(&minute.to_le_bytes());
-        out.extend_from_slice(&[self.sim_country, self.serving, self.counterpart]);
+        out.extend_from_slice(&self.sim.to_le_bytes());
+        for v in [
+            self.minute,
+            self.sim_country,
+            self.serving,
+            self.counterpart,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
     }
 
     fn decode(b: &[u8]) -> Self {
+        let u = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         Self {
             sim: u32::from_le_bytes(b[..4].try_into().expect("4 bytes")),
-            minute: u16::from_le_bytes([b[4], b[5]]),
-            sim_country: b[6],
-            serving: b[7],
-            counterpart: b[8],
+            minute: u(4),
+            sim_country: u(6),
+            serving: u(8),
+            counterpart: u(10),
         }
     }
 
     /// The event's presence row among its SIM's rows of the date, as a number that orders
     /// rows as the store does: serving country, then SIM country, then counterpart country
-    /// (none last), each by its letters.
-    fn countries(&self, t: &CountryTable) -> u64 {
-        u64::from(t.order[usize::from(self.serving)]) << 32
-            | u64::from(t.order[usize::from(self.sim_country)]) << 16
-            | u64::from(t.order[usize::from(self.counterpart)])
+    /// (none last).
+    fn countries(&self) -> u64 {
+        u64::from(self.serving) << 32
+            | u64::from(self.sim_country) << 16
+            | u64::from(self.counterpart)
     }
 }
 
@@ -320,7 +238,6 @@ pub struct Reduction {
     held: AtomicUsize,
     spilled: AtomicUsize,
     part_file: String,
-    countries: CountryIndex,
 }
 
 /// What a reduction wrote.
@@ -347,7 +264,6 @@ impl Reduction {
             held: AtomicUsize::new(0),
             spilled: AtomicUsize::new(0),
             part_file: PART_FILE.to_string(),
-            countries: CountryIndex::new(),
         }
     }
 
@@ -411,7 +327,6 @@ impl Reduction {
         let queue = Mutex::new(queue);
         let threads = threads.max(1);
         let order = PseudonymOrder::of(sims);
-        let countries = self.countries.table();
         // Half the budget for the workers' sorting (the buckets hold the rest); a floor keeps
         // a tiny budget from making every date a many-pass one.
         let sort_budget = (self.budget / (2 * threads)).max(4 << 10);
@@ -426,7 +341,6 @@ impl Reduction {
                             out_dir,
                             part_file: &self.part_file,
                             order: &order,
-                            countries: &countries,
                             spills: &spills,
                             files: spills.iter().map(|_| None).collect(),
                             events: Vec::new(),
@@ -517,7 +431,7 @@ impl PresenceShard<'_> {
             .chunks
             .last_mut()
             .expect("a chunk with room")
-            .push(Rec::of(e, &self.reduction.countries)?);
+            .push(Rec::of(e));
         Ok(())
     }
 
@@ -671,7 +585,6 @@ struct Worker<'a> {
     out_dir: &'a Path,
     part_file: &'a str,
     order: &'a PseudonymOrder,
-    countries: &'a CountryTable,
     spills: &'a [PathBuf],
     files: Vec<Option<File>>,
     /// One pass's events of a date, their SIM numbers replaced by ranks.
@@ -755,13 +668,7 @@ impl Worker<'_> {
                 continue;
             }
             sort_by_rank(&mut self.events, &mut self.scratch, ranks.end - 1);
-            let batch = rows_batch(
-                &mut self.events,
-                self.order,
-                self.countries,
-                self.day,
-                weekday,
-            );
+            let batch = rows_batch(&mut self.events, self.order, self.day, weekday);
             rows += batch.num_rows() as u64;
             writer.write(&batch).map_err(|e| pq(&path, e))?;
         }
@@ -863,7 +770,6 @@ fn class(pseudonym: &Pseudonym, passes: usize) -> usize {
 fn rows_batch(
     events: &mut [Rec],
     order: &PseudonymOrder,
-    countries: &CountryTable,
     day: FunctionalDay,
     weekday: u8,
 ) -> RecordBatch {
@@ -877,13 +783,13 @@ fn rows_batch(
     };
     for sim in events.chunk_by_mut(|a, b| a.sim == b.sim) {
         if sim.len() > 1 {
-            sim.sort_unstable_by_key(|r| r.countries(countries));
+            sim.sort_unstable_by_key(Rec::countries);
         }
         let pseudonym = order.pseudonym(sim[0].sim);
-        for row in sim.chunk_by(|a, b| a.countries(countries) == b.countries(countries)) {
+        for row in sim.chunk_by(|a, b| a.countries() == b.countries()) {
             let mut m = measures(&row[0]);
             row[1..].iter().for_each(|r| m.absorb(&measures(r)));
-            rows.push(pseudonym, &row[0], &m, countries);
+            rows.push(pseudonym, &row[0], &m);
         }
     }
     rows.finish()
@@ -918,17 +824,16 @@ impl PresenceRows {
     }
 
     /// Adds the row of `pseudonym` with the countries of `event` and the measures `m`.
-    fn push(&mut self, pseudonym: &Pseudonym, event: &Rec, m: &Measures, countries: &CountryTable) {
+    fn push(&mut self, pseudonym: &Pseudonym, event: &Rec, m: &Measures) {
         self.pseudonyms.extend_from_slice(&pseudonym.0);
         self.sim_country
-            .append_value(countries.code(event.sim_country).as_str());
-        self.country
-            .append_value(countries.code(event.serving).as_str());
+            .append_value(unpack(event.sim_country).as_str());
+        self.country.append_value(unpack(event.serving).as_str());
         if event.counterpart == NONE {
             self.counterpart.append_null();
         } else {
             self.counterpart
-                .append_value(countries.code(event.counterpart).as_str());
+                .append_value(unpack(event.counterpart).as_str());
         }
         self.events.push(m.events as i32);
         self.night.push(m.night as i32);
@@ -958,12 +863,9 @@ impl PresenceRows {
 
 impl borderflow_core::FailureKind for ReduceError {
     /// The reduction's spill and partition files are state: a disk full or an unwritable
-    /// directory. Too many countries is the input's (through the code lists).
+    /// directory.
     fn failure(&self) -> borderflow_core::Failure {
-        match self {
-            Self::TooManyCountries => borderflow_core::Failure::Input,
-            Self::Io(_) | Self::Parquet { .. } => borderflow_core::Failure::State,
-        }
+        borderflow_core::Failure::State
     }
 }
 
@@ -1067,64 +969,11 @@ mod tests {
     }
 
     #[test]
-    fn countries_are_numbered_once_in_order_seen_and_rows_still_order_by_letters() {
-        let code = |s: &str| s.parse::<CountryCode>().unwrap();
-        let index = CountryIndex::new();
-        let seen = ["UGA", "KEN", "AFG", "UGA", "ZWE", "KEN"];
-        let numbers: Vec<u8> = seen
-            .iter()
-            .map(|c| index.number(code(c)).unwrap())
-            .collect();
-        assert_eq!(numbers, [0, 1, 2, 0, 3, 1]);
-        let table = index.table();
-        for (c, n) in seen.iter().zip(&numbers) {
-            assert_eq!(table.code(*n), code(c));
-        }
-        // Order by letters, whatever the numbers: AFG < KEN < UGA < ZWE, none last.
-        let row = |serving: &str, counterpart: Option<&str>| Rec {
-            serving: index.number(code(serving)).unwrap(),
-            counterpart: counterpart.map_or(NONE, |c| index.number(code(c)).unwrap()),
-            ..BLANK
-        };
-        let keys: Vec<u64> = [
-            row("AFG", Some("ZWE")),
-            row("AFG", None),
-            row("KEN", Some("AFG")),
-            row("UGA", Some("KEN")),
-            row("ZWE", None),
-        ]
-        .iter()
-        .map(|r| r.countries(&table))
-        .collect();
-        assert!(keys.is_sorted(), "{keys:?}");
-        assert!(keys.windows(2).all(|w| w[0] != w[1]));
-    }
-
-    #[test]
-    fn the_256th_country_of_a_run_is_refused() {
-        let index = CountryIndex::new();
-        let mut codes = (0..26 * 26 * 26u16).map(unpack);
-        for expected in 0..MAX_COUNTRIES {
-            let n = index.number(codes.next().unwrap()).unwrap();
-            assert_eq!(usize::from(n), expected);
-        }
-        // A code already numbered still has its number; a new one is refused.
-        assert_eq!(index.number(unpack(0)).unwrap(), 0);
-        let err = index.number(codes.next().unwrap()).unwrap_err();
-        assert!(matches!(err, ReduceError::TooManyCountries));
-        assert_eq!(
-            borderflow_core::FailureKind::failure(&err),
-            borderflow_core::Failure::Input
-        );
-        assert!(err.to_string().contains("more than 255 distinct countries"));
-    }
-
-    #[test]
     fn events_survive_a_spill_byte_for_byte() {
         let r = Rec {
             sim: 0xdead_beef,
             minute: 1439,
-            sim_country: 254,
+            sim_country: 17_575,
             serving: 3,
             counterpart: NONE,
         };
@@ -1132,17 +981,11 @@ mod tests {
         r.encode(&mut b);
         assert_eq!(b.len(), REC_BYTES);
         let back = Rec::decode(&b);
-        let (sim, minute, sim_country, serving, counterpart) = (
-            back.sim,
-            back.minute,
-            back.sim_country,
-            back.serving,
-            back.counterpart,
-        );
         assert_eq!(
-            (sim, minute, sim_country, serving, counterpart),
-            (0xdead_beef, 1439, 254, 3, NONE)
+            (back.sim, back.minute, back.sim_country, back.serving),
+            (0xdead_beef, 1439, 17_575, 3)
         );
+        assert_eq!(back.counterpart, NONE);
         assert_eq!(std::mem::size_of::<Rec>(), REC_BYTES);
     }
 }
