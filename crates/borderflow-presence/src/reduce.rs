@@ -607,8 +607,8 @@ struct Worker<'a> {
 ///
 /// No statistics either: nothing reads them (classification reads every row of a file, and
 /// a file's pseudonyms are sorted anyway), and computing them compared every pseudonym and
-/// every country text with the smallest and largest of its page as it was written, a third
-/// of the writer's byte comparisons (docs/performance.md).
+/// every country text with the smallest and largest of its page as it was written, half of
+/// the writer's byte comparisons (docs/performance.md).
 fn store_file_properties() -> WriterProperties {
     use borderflow_core::schema::presence::{
         COUNTERPART_COUNTRY, COUNTRY, EVENTS, FIRST_MINUTE, LAST_MINUTE, NIGHT_EVENTS, SIM_COUNTRY,
