@@ -287,6 +287,7 @@ impl Reduction {
             reduction: self,
             index,
             slots: foldhash::HashMap::default(),
+            recent_dates: Box::new([(EMPTY_DATE, 0); RECENT_DATES]),
             buckets: Vec::new(),
             last: None,
             held: 0,
@@ -397,6 +398,12 @@ struct DateWork {
     runs: Vec<(usize, u64, u64)>,
 }
 
+/// Places in a shard's table of recent dates (a power of two).
+const RECENT_DATES: usize = 1024;
+
+/// A date no accepted event has (5.9 million years before 1970), marking an empty place.
+const EMPTY_DATE: i32 = i32::MIN;
+
 /// A reading thread's buckets. Push every accepted event, then hand [`Self::into_parts`] to
 /// [`Reduction::finish`].
 #[derive(Debug)]
@@ -404,6 +411,11 @@ pub struct PresenceShard<'a> {
     reduction: &'a Reduction,
     index: usize,
     slots: foldhash::HashMap<i32, usize>,
+    /// Dates seen and their buckets, at the date's place modulo [`RECENT_DATES`]: in front of
+    /// `slots`, for files whose rows are not in time order, where nearly every event's date
+    /// differs from the one before (the map's hashing and probing was 2.2% of a shuffled
+    /// run's samples). Any 2.8 years of dates have a place each.
+    recent_dates: Box<[(i32, u32); RECENT_DATES]>,
     buckets: Vec<Bucket>,
     /// The bucket of the last event: events come in runs of one date.
     last: Option<(i32, usize)>,
@@ -440,12 +452,26 @@ impl PresenceShard<'_> {
         events.iter().try_for_each(|e| self.push(e))
     }
 
+    #[inline]
     fn slot(&mut self, date: i32) -> usize {
         if let Some((d, s)) = self.last
             && d == date
         {
             return s;
         }
+        let place = date.rem_euclid(RECENT_DATES as i32) as usize;
+        let (d, s) = self.recent_dates[place];
+        if d == date {
+            let s = s as usize;
+            self.last = Some((date, s));
+            return s;
+        }
+        self.slot_of_new_date(date, place)
+    }
+
+    /// [`Self::slot`] of a date not in `recent_dates`: from the map, or a new bucket.
+    #[cold]
+    fn slot_of_new_date(&mut self, date: i32, place: usize) -> usize {
         let next = self.buckets.len();
         let s = *self.slots.entry(date).or_insert(next);
         if s == next {
@@ -456,6 +482,7 @@ impl PresenceShard<'_> {
             });
         }
         self.last = Some((date, s));
+        self.recent_dates[place] = (date, u32::try_from(s).expect("fewer than 2^32 dates"));
         s
     }
 
@@ -514,6 +541,7 @@ impl PresenceShard<'_> {
             r.spilled.fetch_add(b.events * REC_BYTES, Ordering::Relaxed);
         }
         self.slots.clear();
+        self.recent_dates.fill((EMPTY_DATE, 0));
         self.last = None;
         r.held.fetch_sub(self.held, Ordering::Relaxed);
         self.held = 0;

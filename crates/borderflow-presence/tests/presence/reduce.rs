@@ -176,6 +176,24 @@ fn assert_encoded_without_codec(path: &Path) {
     }
 }
 
+/// The presence rows of `events` by their definition, run by DataFusion.
+fn defined(events: &[AcceptedEvent], sims: &SimRegistry) -> Vec<String> {
+    let batch = accepted_batch(events, &sims.snapshot());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ctx = SessionContext::new();
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
+        ctx.register_table("events", Arc::new(table)).unwrap();
+        let rows = ctx
+            .sql(&reduce_sql(&FunctionalDay::default()))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        lines(&rows, None)
+    })
+}
+
 /// Runs the reduction with `budget` bytes, the events dealt to two shards in turns of 1,000.
 fn reduce(
     events: &[AcceptedEvent],
@@ -208,21 +226,7 @@ fn the_reduction_equals_its_sql_definition_at_any_budget() {
     let events = accepted(&dir.path().join("world"), &sims);
     assert!(events.len() > 100_000, "{} events", events.len());
 
-    // The definition, run by DataFusion on the same events.
-    let batch = accepted_batch(&events, &sims.snapshot());
-    let expected = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let ctx = SessionContext::new();
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap();
-        ctx.register_table("events", Arc::new(table)).unwrap();
-        let rows = ctx
-            .sql(&reduce_sql(&FunctionalDay::default()))
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        lines(&rows, None)
-    });
+    let expected = defined(&events, &sims);
     // The plan ends with the date; the files hold it in their directory name.
     assert!(expected[0].matches(',').count() == 9);
 
@@ -244,4 +248,26 @@ fn the_reduction_equals_its_sql_definition_at_any_budget() {
     assert_eq!(tight.rows, roomy.rows);
     assert_eq!(tight.dates, roomy.dates);
     assert_eq!(written(&dir.path().join("tight")), expected);
+}
+
+/// Dates 1,024 and 2,048 days apart, in turns, keep their own buckets: a shard remembers its
+/// recent dates at their place modulo 1,024 days, and dates sharing a place take it from
+/// each other at every event (found again through the shard's map of dates).
+#[test]
+fn dates_years_apart_in_turns_keep_their_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let sims = SimRegistry::new();
+    let mut events = accepted(&dir.path().join("world"), &sims);
+    events.truncate(60_000);
+    for (i, e) in events.iter_mut().enumerate() {
+        e.local_date += 1024 * (i % 3) as i32;
+    }
+    let expected = defined(&events, &sims);
+    let summary = reduce(&events, &sims, 1 << 30, &dir.path().join("store"));
+    assert_eq!(summary.rows, expected.len() as u64);
+    assert_eq!(written(&dir.path().join("store")), expected);
+    let first = summary.dates[0];
+    for apart in [1024, 2048] {
+        assert!(summary.dates.contains(&(first + apart)), "{apart}");
+    }
 }
