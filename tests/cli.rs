@@ -647,6 +647,24 @@ fn bench_runs_the_whole_job_against_a_reference_over_input_shapes_with_equal_out
         err.contains(&format!("digest {digest}, expected 0000")),
         "{err}"
     );
+    // A program that fails is named with its exit code and its own last line on standard
+    // error (not the raw wait status of the process that measured it).
+    let failing = dir.path().join("failing.sh");
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\necho 'its temporary directory is full' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = one_shape(&failing, &[]);
+    let err = one_line_error(&out);
+    assert!(
+        err.contains(&format!(
+            "the reference {} failed (exit code 3): its temporary directory is full",
+            failing.display()
+        )),
+        "{err}"
+    );
     // A reference that read other events than borderflow is not compared with it.
     let out = one_shape(&counting_reference(dir.path(), 1), &[]);
     assert!(!out.status.success());

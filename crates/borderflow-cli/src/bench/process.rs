@@ -37,7 +37,7 @@ pub struct MeasureArgs {
 }
 
 /// Runs `program` with `args` to its end and measures it; a non-zero exit is an error that
-/// quotes the last line it wrote on standard error.
+/// gives its exit code and quotes the last line it wrote on standard error.
 ///
 /// Linux counts in a process's peak memory that of the process it was started from, up to
 /// its `exec` — a bench that has generated a world would lend its peak to every program it
@@ -59,7 +59,11 @@ pub(super) fn measure(program: &Path, args: &[OsString], what: &str) -> Result<F
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("no message");
-        bail!("{what} failed: {last}");
+        let code = output
+            .status
+            .code()
+            .map_or("killed".to_string(), |c| format!("exit code {c}"));
+        bail!("{what} failed ({code}): {last}");
     }
     let text = std::fs::read_to_string(cost_file.path())?;
     let cost = serde_json::from_str(&text).context("the cost of a measured program")?;
@@ -67,7 +71,9 @@ pub(super) fn measure(program: &Path, args: &[OsString], what: &str) -> Result<F
 }
 
 /// `borderflow bench measure`: runs the program with this process's standard streams, waits
-/// for it with `wait4`, writes its cost, and exits with its status.
+/// for it with `wait4`, writes its cost, and exits with its exit code, adding nothing to its
+/// standard error (so that the program's own last line, its error, is the one quoted); a
+/// program killed by a signal is an error naming the signal.
 pub fn run_measured(args: MeasureArgs) -> Result<()> {
     let (program, rest) = args
         .command
@@ -98,10 +104,16 @@ pub fn run_measured(args: MeasureArgs) -> Result<()> {
         peak_mib: usage.ru_maxrss as f64 / 1024.0,
     };
     std::fs::write(&args.cost_file, serde_json::to_string(&cost)?)?;
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("the measured program exited with status {status}");
+    if libc::WIFSIGNALED(status) {
+        bail!(
+            "the measured program was killed by signal {}",
+            libc::WTERMSIG(status)
+        );
     }
-    Ok(())
+    match libc::WEXITSTATUS(status) {
+        0 => Ok(()),
+        code => std::process::exit(code),
+    }
 }
 
 /// The median of `values` (the mean of the middle two for an even count); 0 for none.
