@@ -88,9 +88,9 @@ pub struct Validator<'a> {
     /// sorted by subscriber).
     numbers: IdNumbers,
     last_id: Option<(u128, Option<SimNumber>)>,
-    /// What the cache knew of each id of the rows being validated, looked up before them
-    /// ([`Self::look_up_ids`]).
-    known: Vec<Known>,
+    /// What was found of each of the rows being validated before them
+    /// ([`Self::look_ahead`]): what the cache knew of its id, its time and its fingerprint.
+    ahead: Vec<Ahead>,
     /// Each PLMN text's verdict, keyed by its string view, which holds the text itself up to
     /// [`MAX_INLINE_VIEW_LEN`]: hashing and comparing a word, not text behind a pointer. Longer
     /// texts (never PLMNs, at most padded ones) are checked every time.
@@ -137,7 +137,7 @@ impl<'a> Validator<'a> {
             sims,
             numbers: IdNumbers::default(),
             last_id: None,
-            known: Vec::with_capacity(LOOKUP_ROWS),
+            ahead: Vec::with_capacity(LOOKUP_ROWS),
             plmns: HashMap::new(),
             plmn_memo: [None; 2],
             zone_memo: None,
@@ -186,13 +186,13 @@ impl<'a> Validator<'a> {
         self.dates = None;
         for i in 0..n {
             if i % LOOKUP_ROWS == 0 {
-                self.look_up_ids(&raw.subscriber_id, i..n.min(i + LOOKUP_ROWS));
+                self.look_ahead(raw, i..n.min(i + LOOKUP_ROWS));
             }
             self.recent
                 .next_row(raw.first_row.saturating_sub(1) + i as u64);
-            let time = self.time_of(&raw.event_time, i);
-            let known = self.known[i % LOOKUP_ROWS];
-            let verdict = self.check(raw, i, time, known)?;
+            let ahead = self.ahead[i % LOOKUP_ROWS];
+            let time = ahead.time;
+            let verdict = self.check(raw, i, ahead)?;
             match verdict {
                 Ok((sim_number, sim, serving, local)) => {
                     let counterpart_country = opt(&raw.counterpart_number, i)
@@ -244,8 +244,7 @@ impl<'a> Validator<'a> {
         &mut self,
         raw: &RawBatch,
         i: usize,
-        time: Option<i64>,
-        known: Known,
+        ahead: Ahead,
     ) -> Result<Result<(SimNumber, CountryCode, CountryCode, i64), Reason>, TooManySims> {
         let id = if raw.subscriber_id.is_null(i) {
             ""
@@ -256,7 +255,7 @@ impl<'a> Validator<'a> {
         if id.is_empty() {
             return Ok(Err(Reason::EmptyId));
         }
-        let Some(time) = time else {
+        let Some(time) = ahead.time else {
             return Ok(Err(Reason::BadTime));
         };
         let sim = match self.country_of_plmn(0, &raw.home_plmn, i) {
@@ -289,11 +288,11 @@ impl<'a> Validator<'a> {
         {
             return Ok(Err(Reason::AlreadyIngested));
         }
-        let key = IdKey::of(id);
-        if self.recent.is_repeat(event_fingerprint(raw, i, &key, time)) {
+        if self.recent.is_repeat(ahead.fingerprint) {
             return Ok(Err(Reason::Duplicate));
         }
-        let number = match known {
+        let key = IdKey::of(id);
+        let number = match ahead.known {
             Known::Number(number) => number,
             Known::Unknown => self.sim_number(id, key)?,
         };
@@ -303,19 +302,28 @@ impl<'a> Validator<'a> {
         })
     }
 
-    /// Looks up the ids of rows `rows` in the cache, in a loop of its own, before the rows
-    /// are validated. In a file sorted by time nearly every row's id differs from the row
-    /// before, and its lookup misses the processor's caches: inside the row's validation the
-    /// lookups waited one after another (a fifth of the reading threads' samples at 51.7 M
-    /// events); here nothing else stands between them, so the processor overlaps their misses.
-    /// It changes nothing in the cache: ids it does not know yet are numbered in row order by
-    /// [`Self::sim_number`], as the rows are validated.
-    fn look_up_ids(&mut self, ids: &StringViewArray, rows: std::ops::Range<usize>) {
-        self.known.clear();
+    /// Finds what the rows `rows` need from memory far away before they are validated: what
+    /// the cache knows of each id, each row's time and fingerprint, and then, in a loop of its
+    /// own, the duplicate window's slot where each fingerprint's probe will start.
+    ///
+    /// In a file sorted by time nearly every row's id differs from the row before, and its
+    /// lookup misses the processor's caches; so does the probe of each fingerprint, a slot at
+    /// random in a table of half a megabyte. Inside the row's validation the misses waited one
+    /// after another (the id lookups a fifth of the reading threads' samples at 51.7 M events;
+    /// the probe's one load 83% of the duplicate window's 10% of a run's samples at 5.15 M);
+    /// here nothing else stands between them, so the processor overlaps them. It changes
+    /// nothing: ids the cache does not know yet are numbered in row order by
+    /// [`Self::sim_number`], and fingerprints are added to the window in row order by
+    /// [`Self::check`], as the rows are validated. A row whose id is empty or whose time
+    /// cannot be read has no fingerprint (0): it is quarantined before one is needed.
+    fn look_ahead(&mut self, raw: &RawBatch, rows: std::ops::Range<usize>) {
+        self.ahead.clear();
+        let ids = &raw.subscriber_id;
         let mut last: Option<(u128, Known)> = None;
         for i in rows {
             let id = if ids.is_null(i) { "" } else { ids.value(i) }.trim_ascii();
-            let known = match IdKey::of(id) {
+            let key = IdKey::of(id);
+            let known = match key {
                 IdKey::Short(word) => match last {
                     Some((w, known)) if w == word => known,
                     _ => {
@@ -326,8 +334,23 @@ impl<'a> Validator<'a> {
                 },
                 IdKey::Long(text) => self.numbers.long.get(text).copied().into(),
             };
-            self.known.push(known);
+            let time = self.time_of(&raw.event_time, i);
+            let fingerprint = match time {
+                Some(time) if !id.is_empty() => event_fingerprint(raw, i, &key, time),
+                _ => 0,
+            };
+            self.ahead.push(Ahead {
+                known,
+                time,
+                fingerprint,
+            });
         }
+        let mut slots = 0u32;
+        for a in &self.ahead {
+            slots ^= self.recent.slot_ahead(a.fingerprint);
+        }
+        // Kept, so the slots' loads are made.
+        std::hint::black_box(slots);
     }
 
     /// The SIM number of an id the cache did not know when its rows were looked up:
@@ -488,6 +511,17 @@ impl<'a> IdKey<'a> {
     }
 }
 
+/// What [`Validator::look_ahead`] found of a row before it is validated.
+#[derive(Clone, Copy)]
+struct Ahead {
+    /// What the cache knew of its id.
+    known: Known,
+    /// Its instant in seconds UTC, if it can be read.
+    time: Option<i64>,
+    /// Its fingerprint ([`event_fingerprint`]); 0 for a row without an id or a time.
+    fingerprint: u64,
+}
+
 /// What the cache knew of a row's id when the row's ids were looked up.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Known {
@@ -503,8 +537,9 @@ impl From<Option<Option<SimNumber>>> for Known {
     }
 }
 
-/// Rows whose ids are looked up together before they are validated: a few thousand, so the
-/// answers stay in the processor's first-level cache until their rows use them.
+/// Rows looked ahead together before they are validated ([`Validator::look_ahead`]): a
+/// thousand, so the answers stay in the processor's first-level cache, and the slots read
+/// ahead in its second, until their rows use them.
 const LOOKUP_ROWS: usize = 1024;
 
 /// Each distinct id's SIM number (`None`: empty once normalised), cleared when it holds
@@ -634,15 +669,22 @@ fn iso8601(s: &str, tz: Tz) -> Option<i64> {
 }
 
 /// The fingerprint of row `i` ([`fingerprint`]); `id` is the trimmed subscriber id's key.
+/// A missing serving PLMN counts as empty text (such a row is quarantined before its
+/// fingerprint is used).
 fn event_fingerprint(raw: &RawBatch, i: usize, id: &IdKey<'_>, time: i64) -> u64 {
     fn text(col: &Option<StringViewArray>, i: usize) -> &[u8] {
         opt(col, i).unwrap_or("").as_bytes()
     }
+    let serving = &raw.serving_plmn;
     fingerprint(
         id.word(),
         time,
         [
-            raw.serving_plmn.value(i).trim_ascii().as_bytes(),
+            if serving.is_null(i) {
+                b""
+            } else {
+                serving.value(i).trim_ascii().as_bytes()
+            },
             text(&raw.event_type, i),
             text(&raw.cell_id, i),
             text(&raw.counterpart_number, i),
