@@ -12,12 +12,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use borderflow_pipeline::Period;
-use borderflow_pseudo::PseudonymKey;
 
 use super::outputs::OutputDigest;
 use super::process::{Cost, measure, median};
 use super::shapes::{FileFormat, RowOrder, Shape, materialise};
-use super::world::{Format, events_file};
+use super::world::{Format, bench_key, events_file};
 use crate::run::stage;
 
 /// Arguments of `borderflow bench` (end to end).
@@ -449,10 +448,7 @@ pub fn run(args: EndToEndArgs) -> Result<()> {
     let dir = args.dir.canonicalize()?;
     let events = events_file(&dir, args.subscribers, Format::Parquet)?;
     let world = events.parent().context("the world has no folder")?;
-    let key = dir.join("bench.key");
-    if !key.exists() {
-        PseudonymKey::generate()?.write_new(&key)?;
-    }
+    bench_key(&dir)?;
     let period: Period = PERIOD.parse()?;
     let reference = match &args.reference {
         Some(p) => Some(

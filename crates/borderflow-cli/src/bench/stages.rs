@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use borderflow_pipeline::{Period, Pipeline, classify, ingest};
-use borderflow_pseudo::PseudonymKey;
 
 use super::outputs::{facts_rows, presence_rows};
-use super::world::{Format, events_file, sorted_copy};
+use super::world::{Format, bench_key, events_file, sorted_copy};
 
 /// Arguments of `borderflow bench stages`.
 #[derive(Debug, clap::Args)]
@@ -136,10 +135,7 @@ pub fn run(args: StagesArgs) -> Result<()> {
     if state.exists() {
         std::fs::remove_dir_all(&state)?;
     }
-    let key = dir.join("bench.key");
-    if !key.exists() {
-        PseudonymKey::generate()?.write_new(&key)?;
-    }
+    bench_key(&dir)?;
     let text = format!(
         "dataset = \"bench\"\nmeasuring_country = \"KEN\"\noperator_plmns = [\"63902\"]\n\
          state_dir = \"state\"\nrelease_dir = \"release\"\n[key]\nfile = \"bench.key\"\n\

@@ -5,8 +5,30 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use borderflow_pseudo::PseudonymKey;
 use borderflow_refdata::RefData;
 use borderflow_synth::{OutputFormats, Scenario, generate};
+
+/// The bench's pseudonymisation key: fixed and public, 32 bytes. The bench's outputs hold
+/// pseudonyms (the presence rows and the facts), so with a key drawn afresh for each bench
+/// directory their digest differed from machine to machine, and a digest published with the
+/// figures (`--expect-digest`) could be checked nowhere else. The bench only ever reads the
+/// worlds it generates; a public key is for synthetic SIMs, never for an operator's file.
+const BENCH_KEY: [u8; 32] = *b"borderflow bench: synthetic only";
+
+/// Writes the bench's key ([`BENCH_KEY`]) as `dir/bench.key`, replacing a key drawn at random
+/// by an earlier version of the bench, and returns its path.
+pub(super) fn bench_key(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("bench.key");
+    if std::fs::read(&path).ok().as_deref() == Some(&BENCH_KEY[..]) {
+        return Ok(path);
+    }
+    if path.exists() {
+        std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
+    }
+    PseudonymKey::from_bytes(BENCH_KEY).write_new(&path)?;
+    Ok(path)
+}
 
 /// The file format of a generated world's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
