@@ -302,28 +302,31 @@ impl<'a> Validator<'a> {
         })
     }
 
-    /// Finds what the rows `rows` need from memory far away before they are validated: what
-    /// the cache knows of each id, each row's time and fingerprint, and then, in a loop of its
-    /// own, the duplicate window's slot where each fingerprint's probe will start.
+    /// Finds what the rows `rows` need from memory far away before they are validated, in
+    /// three loops: what the cache knows of each id; each row's time and fingerprint; and the
+    /// duplicate window's slot where each fingerprint's probe will start.
     ///
     /// In a file sorted by time nearly every row's id differs from the row before, and its
     /// lookup misses the processor's caches; so does the probe of each fingerprint, a slot at
     /// random in a table of half a megabyte. Inside the row's validation the misses waited one
     /// after another (the id lookups a fifth of the reading threads' samples at 51.7 M events;
-    /// the probe's one load 83% of the duplicate window's 10% of a run's samples at 5.15 M);
-    /// here nothing else stands between them, so the processor overlaps them. It changes
-    /// nothing: ids the cache does not know yet are numbered in row order by
-    /// [`Self::sim_number`], and fingerprints are added to the window in row order by
-    /// [`Self::check`], as the rows are validated. A row whose id is empty or whose time
-    /// cannot be read has no fingerprint (0): it is quarantined before one is needed.
+    /// the probe's one load 83% of the duplicate window's 10% of a run's samples at 5.15 M).
+    /// The loops of the lookups and of the slots hold nothing else, so the processor overlaps
+    /// their misses (with the fingerprints' work in the ids' loop, the three symbols took 13%
+    /// more samples at 51.7 M events than before any look-ahead). It changes nothing: ids the
+    /// cache does not know yet are numbered in row order by [`Self::sim_number`], and
+    /// fingerprints are added to the window in row order by [`Self::check`], as the rows are
+    /// validated. A row whose id is empty or whose time cannot be read has no fingerprint (0):
+    /// it is quarantined before one is needed.
     fn look_ahead(&mut self, raw: &RawBatch, rows: std::ops::Range<usize>) {
-        self.ahead.clear();
+        let mut ahead = std::mem::take(&mut self.ahead);
+        ahead.clear();
         let ids = &raw.subscriber_id;
+        let trimmed = |i: usize| if ids.is_null(i) { "" } else { ids.value(i) }.trim_ascii();
+        // The ids' lookups, with nothing else in the loop.
         let mut last: Option<(u128, Known)> = None;
-        for i in rows {
-            let id = if ids.is_null(i) { "" } else { ids.value(i) }.trim_ascii();
-            let key = IdKey::of(id);
-            let known = match key {
+        for i in rows.clone() {
+            let known = match IdKey::of(trimmed(i)) {
                 IdKey::Short(word) => match last {
                     Some((w, known)) if w == word => known,
                     _ => {
@@ -334,23 +337,29 @@ impl<'a> Validator<'a> {
                 },
                 IdKey::Long(text) => self.numbers.long.get(text).copied().into(),
             };
-            let time = self.time_of(&raw.event_time, i);
-            let fingerprint = match time {
-                Some(time) if !id.is_empty() => event_fingerprint(raw, i, &key, time),
-                _ => 0,
-            };
-            self.ahead.push(Ahead {
+            ahead.push(Ahead {
                 known,
-                time,
-                fingerprint,
+                time: None,
+                fingerprint: 0,
             });
         }
+        for (a, i) in ahead.iter_mut().zip(rows) {
+            let id = trimmed(i);
+            a.time = self.time_of(&raw.event_time, i);
+            if let Some(time) = a.time
+                && !id.is_empty()
+            {
+                a.fingerprint = event_fingerprint(raw, i, &IdKey::of(id), time);
+            }
+        }
+        // The slots' loads, with nothing else in the loop.
         let mut slots = 0u32;
-        for a in &self.ahead {
+        for a in &ahead {
             slots ^= self.recent.slot_ahead(a.fingerprint);
         }
         // Kept, so the slots' loads are made.
         std::hint::black_box(slots);
+        self.ahead = ahead;
     }
 
     /// The SIM number of an id the cache did not know when its rows were looked up:
