@@ -217,7 +217,8 @@ impl Accumulator for SimAccumulator {
             self.set_sim_country(country(sim_country.value(i), "sim_country")?)?;
             let v = |a: &Int32Array| if a.is_null(i) { -1 } else { a.value(i) };
             let row = PresenceRow {
-                country: country_col.value(i),
+                country: crate::row::country(country_col.value(i), "country")
+                    .or_else(|e| exec_err!("{CLASSIFY_SIM}: {e}"))?,
                 events: v(&events),
                 night_events: v(&night),
                 weekday_day_events: v(&weekday_day),

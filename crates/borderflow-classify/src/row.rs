@@ -8,11 +8,12 @@ use borderflow_core::CountryCode;
 use crate::sim::{CountryDay, Window};
 
 /// A presence row as read, before it is checked: each count as the query returned it, a null
-/// read as -1.
+/// read as -1. Its country is already read ([`country`]): the local plan reads each distinct
+/// code of a store file's dictionary once, not once per row.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PresenceRow<'a> {
-    /// The serving country's code.
-    pub country: &'a str,
+pub(crate) struct PresenceRow {
+    /// The serving country.
+    pub country: CountryCode,
     /// Events on the day in that country.
     pub events: i32,
     /// Of which in the night window.
@@ -37,9 +38,9 @@ pub struct BadRow {
     pub message: String,
 }
 
-impl PresenceRow<'_> {
+impl PresenceRow {
     /// The row as a [`CountryDay`] of `window`: a day inside the window, counts not negative,
-    /// minutes inside the functional day, a country code.
+    /// minutes inside the functional day.
     pub fn check(self, window: Window) -> Result<CountryDay, BadRow> {
         let day = u16::try_from(self.day)
             .ok()
@@ -66,7 +67,7 @@ impl PresenceRow<'_> {
         };
         Ok(CountryDay {
             day,
-            country: country(self.country, "country")?,
+            country: self.country,
             events: count(self.events, "events")?,
             night_events: count(self.night_events, "night_events")?,
             weekday_day_events: count(self.weekday_day_events, "weekday_day_events")?,
